@@ -1,0 +1,100 @@
+//! `foreman-server --demo`: a sample repository with a local bare remote, a local ticket, and
+//! the scripted provider, so a newcomer watches a ticket go from `queued` to `merged` with no
+//! network and no API key.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+/// The demo's test command: the standard library's unittest, present wherever python3 is.
+pub const TEST_COMMAND: &str = "python3 -m unittest discover -s tests -t .";
+
+/// Files of the sample project.
+const FILES: &[(&str, &str)] = &[
+    (
+        "README.md",
+        "# calc\n\nA tiny calculator used by the Foreman demo.\n\nRun the tests with `python3 -m unittest discover -s tests -t .`.\n",
+    ),
+    ("calc.py", "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n"),
+    ("tests/__init__.py", ""),
+    (
+        "tests/test_add.py",
+        "import unittest\n\nfrom calc import add\n\n\nclass AddTest(unittest.TestCase):\n    def test_adds_two_numbers(self):\n        self.assertEqual(add(2, 3), 5)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n",
+    ),
+];
+
+/// The demo ticket.
+pub const TICKET_EXTERNAL_ID: &str = "DEMO-1";
+/// Its title.
+pub const TICKET_TITLE: &str = "Add a multiply function to calc";
+/// Its description.
+pub const TICKET_DESCRIPTION: &str =
+    "calc.py can add but not multiply. Add `multiply(a, b)` next to `add`, with tests.";
+/// Its acceptance criteria.
+pub const TICKET_CRITERIA: &str =
+    "- `multiply(2, 3)` returns 6\n- `multiply` is covered by a unit test\n- existing tests still pass";
+
+/// Creates `<data_dir>/demo/remote.git` (a bare repository) seeded with the sample project, once.
+/// Returns the remote's path.
+///
+/// # Errors
+/// When git is missing or a git command fails.
+pub fn ensure_sample_repository(data_dir: &Path) -> Result<PathBuf> {
+    let demo = data_dir.join("demo");
+    let remote = demo.join("remote.git");
+    if remote.join("HEAD").exists() {
+        return Ok(remote);
+    }
+    std::fs::create_dir_all(&demo)?;
+    let seed = demo.join("seed");
+    if seed.exists() {
+        std::fs::remove_dir_all(&seed)?;
+    }
+    git(&demo, &["init", "--quiet", "--bare", "--initial-branch=main", "remote.git"])?;
+    git(&demo, &["init", "--quiet", "--initial-branch=main", "seed"])?;
+    for (path, text) in FILES {
+        let file = seed.join(path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&file, text)?;
+    }
+    git(&seed, &["add", "-A"])?;
+    git(&seed, &["-c", "user.name=Foreman Demo", "-c", "user.email=demo@localhost", "commit", "--quiet", "-m", "Sample project"])?;
+    git(&seed, &["push", "--quiet", remote.to_str().context("non-UTF-8 data directory")?, "main"])?;
+    std::fs::remove_dir_all(&seed)?;
+    Ok(remote)
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<()> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .context("cannot run git (is it installed?)")?;
+    if !out.status.success() {
+        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_a_bare_remote_once_and_its_tests_pass() {
+        let dir = tempfile::tempdir().unwrap();
+        let remote = ensure_sample_repository(dir.path()).unwrap();
+        assert!(remote.join("HEAD").exists());
+        // Idempotent.
+        assert_eq!(ensure_sample_repository(dir.path()).unwrap(), remote);
+        let clone = dir.path().join("clone");
+        git(dir.path(), &["clone", "--quiet", remote.to_str().unwrap(), "clone"]).unwrap();
+        assert!(clone.join("calc.py").exists());
+        let run = Command::new("sh").arg("-c").arg(TEST_COMMAND).current_dir(&clone).output().unwrap();
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    }
+}

@@ -1,0 +1,231 @@
+//! The composition root of the Foreman server.
+//!
+//! This is the one place that knows every adapter: it loads the configuration, opens the store
+//! (SQLite by default, PostgreSQL when configured), migrates it, makes sure an admin token exists,
+//! and serves the API beside the daemon until SIGINT or SIGTERM. End-to-end tests start the
+//! server through [`launch_with_listener`], the same wiring `main` uses.
+
+use std::future::Future;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use foreman_config::Config;
+use foreman_domain::{NewApiToken, Scope, Store};
+use foreman_store::SqlStore;
+use tokio::net::TcpListener;
+
+/// Command-line flags.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "foreman-server",
+    version,
+    about = "Foreman: API, dashboard and daemon"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, defaults and FOREMAN_* variables apply.
+    #[arg(long, env = "FOREMAN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Bind address (overrides [dashboard] host).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Port (overrides [dashboard] port; 0 picks a free one).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Directory for the SQLite database, the token file and work trees.
+    #[arg(long, env = "FOREMAN_DATA_DIR", default_value = ".foreman")]
+    pub data_dir: PathBuf,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// Subcommand (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Print the OpenAPI document and exit.
+    Openapi,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// Loads the configuration and applies flag overrides.
+///
+/// # Errors
+/// Configuration errors, naming the key and file.
+pub fn load_config(cli: &Cli) -> Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(host) = &cli.host {
+        config.dashboard.host.clone_from(host);
+    }
+    if let Some(port) = cli.port {
+        config.dashboard.port = port;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+/// Runs the server until a shutdown signal.
+///
+/// # Errors
+/// Start-up failures (configuration, database, binding the port).
+pub async fn run(cli: Cli) -> Result<()> {
+    let config = load_config(&cli)?;
+    init_tracing(cli.log_format, &config.daemon.log_level);
+    let addr = format!("{}:{}", config.dashboard.host, config.dashboard.port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    launch_with_listener(listener, config, &cli.data_dir, shutdown_signal()).await
+}
+
+/// Opens the store the configuration names and migrates it.
+///
+/// # Errors
+/// Connection or migration failures.
+pub async fn open_store(config: &Config, data_dir: &Path) -> Result<Arc<SqlStore>> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let url = config.database.connection_url(data_dir);
+    let store = SqlStore::connect(&url)
+        .await
+        .context("cannot open the database")?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    Ok(Arc::new(store))
+}
+
+/// The file the first admin token is written to.
+#[must_use]
+pub fn token_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("dashboard_token")
+}
+
+/// On first start (no tokens stored) creates an admin token, writes it to
+/// `<data_dir>/dashboard_token` with mode 0600 and returns it so it can be shown once.
+///
+/// # Errors
+/// Store or file errors.
+pub async fn ensure_admin_token(store: &dyn Store, data_dir: &Path) -> Result<Option<String>> {
+    if !store.list_tokens().await?.is_empty() {
+        return Ok(None);
+    }
+    let (record, secret) = NewApiToken::generate("admin", vec![Scope::Admin], None);
+    store.create_token(record).await?;
+    let path = token_file(data_dir);
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    let mut f = file
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(f, "{}", secret.expose())?;
+    Ok(Some(secret.expose().to_owned()))
+}
+
+/// Serves on an already bound listener until `shutdown` completes. Tests bind port 0 and call
+/// this; `main` calls it through [`run`].
+///
+/// # Errors
+/// Store or server failures.
+pub async fn launch_with_listener(
+    listener: TcpListener,
+    config: Config,
+    data_dir: &Path,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let store = open_store(&config, data_dir).await?;
+    if let Some(token) = ensure_admin_token(store.as_ref(), data_dir).await? {
+        println!(
+            "Created an admin API token (shown once; also saved to {}):\n\n    {token}\n",
+            token_file(data_dir).display()
+        );
+    }
+    let local: SocketAddr = listener.local_addr()?;
+    let tls = !config.dashboard.tls_cert.is_empty();
+    if !tls && !local.ip().is_loopback() {
+        tracing::warn!(
+            address = %local,
+            "serving plain HTTP on a non-loopback address; set [dashboard] tls_cert and tls_key or put a TLS proxy in front"
+        );
+    }
+    let hub = foreman_events::EventHub::default();
+    let store: Arc<dyn Store> = store;
+    let app = foreman_api::app(store, hub, api_config(&config, data_dir));
+    tracing::info!(address = %local, tls, "foreman-server listening");
+    foreman_api::serve(listener, app, shutdown)
+        .await
+        .context("server failed")?;
+    tracing::info!("foreman-server stopped");
+    Ok(())
+}
+
+/// Translates configuration into the API's settings.
+#[must_use]
+pub fn api_config(config: &Config, data_dir: &Path) -> foreman_api::ApiConfig {
+    let d = &config.dashboard;
+    foreman_api::ApiConfig {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        cors_allowed_origins: d.cors_allowed_origins.clone(),
+        body_limit_bytes: usize::try_from(d.body_limit_bytes).unwrap_or(usize::MAX),
+        request_timeout: config.request_timeout(),
+        budgets: config.cost.limits(),
+        config_summary: config.summary(data_dir),
+        tls: (!d.tls_cert.is_empty()).then(|| foreman_api::TlsFiles {
+            cert: PathBuf::from(&d.tls_cert),
+            key: PathBuf::from(&d.tls_key),
+        }),
+        auth_token: (!d.auth_token.is_empty()).then(|| d.auth_token.clone()),
+        requests_per_minute: d.requests_per_minute,
+        ..Default::default()
+    }
+}
+
+fn init_tracing(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,sea_orm_migration=warn"))
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,10 @@
+//! Integration tests of foreman-agent (one binary, one module per area).
+
+mod builtin;
+mod external;
+mod prompts;
+mod sandbox;
+mod secrets;
+mod support;
+mod tools;
+mod wire;

@@ -1,0 +1,258 @@
+//! Foreman's HTTP API.
+//!
+//! This crate owns everything a client sees over HTTP: the REST routes of the API contract,
+//! live events over WebSocket (`/ws/events`) and Server-Sent Events (`/api/stream`), the
+//! Prometheus endpoint (`/api/metrics`), the OpenAPI document (`/api/openapi.json`), bearer-token
+//! authentication with scopes, the JSON error body, ETags, CORS, body limits, timeouts, per-IP
+//! rate limits and TLS.
+//!
+//! It must not know which storage adapter, tracker, LLM provider or pipeline is behind it: it
+//! speaks only the `foreman-domain` ports (`Arc<dyn Store>`) and the `foreman-events` hub. DTOs
+//! live here, not in the domain; money becomes USD floats only here.
+//!
+//! The server binary composes it like this:
+//!
+//! ```no_run
+//! # async fn run(store: std::sync::Arc<dyn foreman_domain::Store>) -> std::io::Result<()> {
+//! let hub = foreman_events::EventHub::default();
+//! let app = foreman_api::app(store, hub, foreman_api::ApiConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! foreman_api::serve(listener, app, async {
+//!     let _ = tokio::signal::ctrl_c().await;
+//! })
+//! .await
+//! # }
+//! ```
+//!
+//! Everything that emits events should append through a
+//! [`foreman_events::PublishingEventLog`] built on the same hub, so live clients see them.
+
+mod auth;
+mod claude_code;
+mod config;
+mod dto;
+mod error;
+mod extract;
+mod live;
+mod metrics;
+mod middleware;
+mod openapi;
+mod routes;
+mod serve;
+mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use foreman_domain::Store;
+use foreman_events::EventHub;
+use tower::ServiceExt;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use auth::{
+    AdminAuth, AdminScope, AuthError, Authed, Caller, ReadAuth, ReadScope, RequiredScope,
+    WriteAuth, WriteScope, authenticate, bearer_from_header,
+};
+pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, TlsFiles};
+pub use dto::*;
+pub use error::{ApiError, ApiResult, ErrorBody};
+pub use metrics::{API_METRICS, CONTRACT_METRICS, MetricDef, MetricKind};
+pub use routes::events::ACTIVE_PIPELINES_LIMIT;
+pub use routes::stats::{PROMPT_VERSION_CALLS, TEAM_STATS_SCAN_LIMIT};
+pub use routes::system::{format_uptime, redact};
+pub use routes::tickets::TICKET_EVENTS_LIMIT;
+pub use serve::tls_config;
+pub use state::{AppState, ChannelHealth, Connectivity, McpHealth};
+
+/// The OpenAPI document of every route, as pretty JSON with stable ordering and a trailing
+/// newline. `cargo xtask codegen` writes it to `docs/openapi.json`.
+#[must_use]
+pub fn openapi_json() -> String {
+    openapi::cached_json().to_owned()
+}
+
+/// The installed Prometheus recorder's handle (installing it on first call). Other crates'
+/// `metrics::counter!` calls land in it; `/api/metrics` renders it.
+#[must_use]
+pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
+    metrics::handle()
+}
+
+/// The API, ready to serve. Build it with [`app`], optionally add a dashboard with
+/// [`App::with_ui`], then hand it to [`serve`] (or turn it into a [`Router`] for tests).
+#[derive(Debug, Clone)]
+pub struct App {
+    state: AppState,
+    ui: Option<Router>,
+}
+
+/// Builds the API over a store and the event hub the rest of the process publishes to.
+///
+/// Call it inside a Tokio runtime so the live-event relay starts at once (otherwise it starts
+/// with the first live client).
+#[must_use]
+pub fn app(store: Arc<dyn Store>, hub: EventHub, config: ApiConfig) -> App {
+    App {
+        state: AppState::new(store, hub, config),
+        ui: None,
+    }
+}
+
+impl App {
+    /// The shared state (handlers' view of the store, configuration and hub).
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Reports chat channel and MCP server health in `/api/status`.
+    #[must_use]
+    pub fn with_connectivity(self, probe: Arc<dyn Connectivity>) -> Self {
+        *self
+            .state
+            .inner
+            .connectivity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(probe);
+        self
+    }
+
+    /// Serves `ui` (for example the dashboard's static files) for every path outside `/api/`
+    /// and `/ws/`. Without it, unknown paths get the JSON 404.
+    #[must_use]
+    pub fn with_ui(mut self, ui: Router) -> Self {
+        self.ui = Some(ui);
+        self
+    }
+
+    /// Ends every open live stream (WebSocket and SSE). [`serve`] calls it when shutting down,
+    /// so graceful shutdown does not wait for streams that never end.
+    pub fn close_live_streams(&self) {
+        let _ = self.state.inner.closing.send(true);
+    }
+
+    /// The complete router with every layer, for serving or for in-process tests.
+    pub fn router(&self) -> Router {
+        let state = self.state.clone();
+        let config = state.config();
+        let ui = self.ui.clone();
+        let (api, _) = routes::api_router().split_for_parts();
+        let router = api
+            .fallback(move |req: Request| fallback(ui.clone(), req))
+            .layer(axum::middleware::from_fn(middleware::etag))
+            .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::timeout,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::rate_limit,
+            ))
+            .layer(axum::middleware::from_fn(middleware::http_metrics))
+            .layer(axum::middleware::from_fn(middleware::json_errors));
+        let router = match cors(&config.cors_allowed_origins) {
+            Some(layer) => router.layer(layer),
+            None => router,
+        };
+        router.with_state(state)
+    }
+}
+
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let values: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| match HeaderValue::from_str(o.trim_end_matches('/')) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    tracing::warn!(origin = %o, "ignoring invalid cors origin");
+                    None
+                }
+            })
+            .collect();
+        AllowOrigin::list(values)
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_NONE_MATCH,
+                HeaderName::from_static("last-event-id"),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::RETRY_AFTER,
+                HeaderName::from_static("x-next-cursor"),
+            ])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+async fn fallback(ui: Option<Router>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let is_api = path == "/api" || path.starts_with("/api/") || path.starts_with("/ws/");
+    match ui {
+        Some(ui) if !is_api => match ui.oneshot(req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        },
+        _ => ApiError::NotFound(format!("no route for {} {path}", req.method())).into_response(),
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes: HTTPS when the configuration has TLS
+/// files, plain HTTP otherwise. On shutdown, live streams are closed and in-flight requests
+/// finish.
+///
+/// # Errors
+/// Unusable TLS files, or an I/O error from the listener.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let local = listener.local_addr()?;
+    let tls = app.state.config().tls.clone();
+    if tls.is_none() && !local.ip().is_loopback() {
+        tracing::warn!(
+            addr = %local,
+            "serving plain http on a non-loopback address; configure tls or put a tls proxy in front"
+        );
+    }
+    let closer = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closer.close_live_streams();
+    };
+    let router = app.router();
+    match tls {
+        Some(files) => {
+            let config = tls_config(&files)?;
+            tracing::info!(addr = %local, "serving https");
+            serve::serve_tls(listener, router, config, shutdown).await
+        }
+        None => {
+            tracing::info!(addr = %local, "serving http");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown)
+            .await
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Live events for WebSocket and SSE clients.
+//!
+//! One relay task follows the [`EventHub`], enriches each event with its ticket's title and
+//! submitter (from a small cache, so the store is asked once per ticket, not per event and
+//! subscriber), serialises it once, and rebroadcasts the JSON. Each client follows that
+//! rebroadcast with its own [`Follower`]: replay from the log after `since_seq`, then live,
+//! without gaps or duplicates, and a catch-up from the log when it lags.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
+use foreman_domain::{Event, EventLog, EventType, Store, StoreResult, TicketId, TicketStore};
+use foreman_events::{
+    Backfill, Broadcast, EventHub, EventLogBackfill, FollowItem, Follower, Sequenced, TypeFilter,
+};
+
+use crate::dto::LiveEventDto;
+
+/// How long a cached ticket title and submitter are trusted.
+const TICKET_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Cached tickets before the cache starts over.
+const TICKET_CACHE_MAX: usize = 10_000;
+
+/// An enriched, serialised event ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LiveEvent {
+    pub seq: i64,
+    pub ticket_id: Option<TicketId>,
+    pub event_type: EventType,
+    pub json: Utf8Bytes,
+}
+
+impl Sequenced for LiveEvent {
+    fn seq(&self) -> i64 {
+        self.seq
+    }
+}
+
+/// A ticket's title and submitter, for enrichment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct TicketInfo {
+    pub title: Option<String>,
+    pub submitter: Option<String>,
+}
+
+/// Ticket lookups shared by the relay, replays and the global feed.
+pub(crate) struct TicketCache {
+    store: Arc<dyn TicketStore>,
+    entries: Mutex<HashMap<TicketId, (TicketInfo, Instant)>>,
+}
+
+impl fmt::Debug for TicketCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TicketCache").finish_non_exhaustive()
+    }
+}
+
+impl TicketCache {
+    pub fn new(store: Arc<dyn TicketStore>) -> Self {
+        Self {
+            store,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, id: &TicketId) -> Option<TicketInfo> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < TICKET_CACHE_TTL)
+            .map(|(info, _)| info.clone())
+    }
+
+    /// The ticket's title and submitter; empty when it does not exist (any more).
+    pub async fn get(&self, id: &TicketId) -> StoreResult<TicketInfo> {
+        if let Some(info) = self.cached(id) {
+            return Ok(info);
+        }
+        let info = self
+            .store
+            .get_ticket(id)
+            .await?
+            .map(|t| TicketInfo {
+                title: Some(t.title),
+                submitter: t.submitter,
+            })
+            .unwrap_or_default();
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= TICKET_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(id.clone(), (info.clone(), Instant::now()));
+        Ok(info)
+    }
+
+    /// Drops a ticket (after it changed or was deleted).
+    pub fn forget(&self, id: &TicketId) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// Enriches and serialises one event.
+    pub async fn enrich(&self, event: &Event) -> StoreResult<LiveEvent> {
+        if matches!(
+            event.event_type,
+            EventType::TicketDeleted | EventType::TicketCreated
+        ) && let Some(id) = &event.ticket_id
+        {
+            self.forget(id);
+        }
+        let info = match &event.ticket_id {
+            Some(id) => self.get(id).await?,
+            None => TicketInfo::default(),
+        };
+        let dto = LiveEventDto::from_event(event, info.title, info.submitter);
+        let json = serde_json::to_string(&dto).unwrap_or_else(|_| "{}".to_owned());
+        Ok(LiveEvent {
+            seq: event.seq,
+            ticket_id: event.ticket_id.clone(),
+            event_type: event.event_type,
+            json: Utf8Bytes::from(json),
+        })
+    }
+}
+
+/// The live feed: the hub, the rebroadcast of enriched events and the relay between them.
+pub(crate) struct Live {
+    store: Arc<dyn Store>,
+    hub: EventHub,
+    out: Broadcast<Arc<LiveEvent>>,
+    pub cache: Arc<TicketCache>,
+    relay: OnceLock<()>,
+    /// True once the relay is subscribed to the hub; clients wait for it so that nothing
+    /// committed after they connect can slip between the relay's start and theirs.
+    relay_ready: tokio::sync::watch::Sender<bool>,
+}
+
+impl fmt::Debug for Live {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Live")
+            .field("out", &self.out)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which events a client wants, and from where.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LiveFilter {
+    pub ticket_id: Option<TicketId>,
+    pub types: TypeFilter,
+    pub since_seq: Option<i64>,
+}
+
+impl Live {
+    pub fn new(store: Arc<dyn Store>, hub: EventHub, buffer: usize) -> Arc<Self> {
+        let tickets: Arc<dyn TicketStore> = store.clone();
+        let live = Arc::new(Self {
+            store,
+            hub,
+            out: Broadcast::new(buffer),
+            cache: Arc::new(TicketCache::new(tickets)),
+            relay: OnceLock::new(),
+            relay_ready: tokio::sync::watch::Sender::new(false),
+        });
+        if tokio::runtime::Handle::try_current().is_ok() {
+            live.start_relay();
+        }
+        live
+    }
+
+    /// Starts the relay once (needs a Tokio runtime).
+    fn start_relay(&self) {
+        self.relay.get_or_init(|| {
+            let log: Arc<dyn EventLog> = self.store.clone();
+            let backfill = Arc::new(EventLogBackfill::new(log));
+            let hub = self.hub.clone();
+            let out = self.out.clone();
+            let cache = self.cache.clone();
+            let ready = self.relay_ready.clone();
+            tokio::spawn(async move {
+                // The relay must not keep the hub alive, or it would never stop: it holds only
+                // its subscription once started.
+                let mut follower = loop {
+                    let hub = hub.clone();
+                    match Follower::from_now(move || hub.subscribe(), backfill.clone()).await {
+                        Ok(f) => break f,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live relay could not read the event log; retrying");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                };
+                drop(hub);
+                ready.send_replace(true);
+                loop {
+                    match follower.next().await {
+                        Ok(Some(FollowItem::Item(event))) => match cache.enrich(&event).await {
+                            Ok(live) => {
+                                out.send(Arc::new(live));
+                            }
+                            Err(e) => {
+                                tracing::warn!(seq = event.seq, error = %e, "could not enrich live event");
+                            }
+                        },
+                        Ok(Some(FollowItem::Dropped(n))) => {
+                            tracing::warn!(missed = n, "live relay lagged; catching up from the log");
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "live relay could not read the log; retrying");
+                            tokio::time::sleep(Duration::from_millis(200)).await;
+                        }
+                    }
+                }
+                tracing::debug!("live relay stopped: the hub is gone");
+            });
+        });
+    }
+
+    /// A follower for one client: every event after `since_seq`, or from now on.
+    pub async fn follow(&self, filter: LiveFilter) -> StoreResult<Follower<Arc<LiveEvent>>> {
+        self.start_relay();
+        let _ = self.relay_ready.subscribe().wait_for(|r| *r).await;
+        let out = self.out.clone();
+        let backfill = Arc::new(LiveBackfill {
+            log: self.store.clone(),
+            cache: self.cache.clone(),
+            ticket_id: filter.ticket_id.clone(),
+            types: filter.types.to_vec(),
+        });
+        let LiveFilter {
+            ticket_id, types, ..
+        } = filter.clone();
+        let follower = Follower::since(move || out.subscribe(), backfill, filter.since_seq).await?;
+        Ok(follower.filter(move |e: &Arc<LiveEvent>| {
+            ticket_id
+                .as_ref()
+                .is_none_or(|t| e.ticket_id.as_ref() == Some(t))
+                && types.matches(e.event_type)
+        }))
+    }
+}
+
+/// Replays enriched events from the log.
+struct LiveBackfill {
+    log: Arc<dyn Store>,
+    cache: Arc<TicketCache>,
+    ticket_id: Option<TicketId>,
+    types: Vec<EventType>,
+}
+
+#[async_trait]
+impl Backfill<Arc<LiveEvent>> for LiveBackfill {
+    async fn after(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<Arc<LiveEvent>>> {
+        let log: Arc<dyn EventLog> = self.log.clone();
+        let raw = EventLogBackfill::new(log)
+            .ticket(self.ticket_id.clone())
+            .types(self.types.clone())
+            .after(after_seq, limit)
+            .await?;
+        let mut out = Vec::with_capacity(raw.len());
+        for event in raw {
+            out.push(Arc::new(self.cache.enrich(&event).await?));
+        }
+        Ok(out)
+    }
+
+    async fn latest_seq(&self) -> StoreResult<i64> {
+        self.log.latest_seq().await
+    }
+}
+
+/// The message a lagging client receives before the missed events are replayed.
+pub(crate) fn dropped_message(count: u64) -> String {
+    serde_json::json!({ "event_type": "events_dropped", "count": count }).to_string()
+}

@@ -1,0 +1,292 @@
+//! Cross-cutting request handling: JSON error bodies, ETags, timeouts, rate limits, metrics.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+
+/// Largest response body the ETag layer buffers to hash; larger ones pass through untagged.
+const ETAG_MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// Turns any error response that is not already JSON (axum's 405, a layer's 413, ...) into the
+/// documented `{"error": ..., "code": ...}` body, keeping its status and headers.
+pub(crate) async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let body = ErrorBody {
+        error: default_message(status),
+        code: status.as_u16(),
+    };
+    let bytes = serde_json::to_vec(&body).unwrap_or_default();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn default_message(status: StatusCode) -> String {
+    match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method not allowed on this path".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is larger than the limit".to_owned(),
+        StatusCode::NOT_FOUND => "not found".to_owned(),
+        other => other
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Adds a strong `ETag` (SHA-256 of the body) to successful JSON GET responses and answers
+/// `If-None-Match` with 304 when it matches.
+pub(crate) async fn etag(req: Request, next: Next) -> Response {
+    if req.method() != Method::GET {
+        return next.run(req).await;
+    }
+    let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
+    let response = next.run(req).await;
+    if response.status() != StatusCode::OK || !is_json(response.headers()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, ETAG_MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not buffer response for etag");
+            return ApiError::internal(e).into_response();
+        }
+    };
+    let digest = Sha256::digest(&bytes);
+    let tag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let Ok(tag_value) = HeaderValue::from_str(&tag) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    parts.headers.insert(header::ETAG, tag_value.clone());
+    parts
+        .headers
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    if if_none_match.is_some_and(|v| etag_matches(&v, &tag)) {
+        let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
+        let headers = not_modified.headers_mut();
+        headers.insert(header::ETAG, tag_value);
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        return not_modified;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Weak comparison per RFC 9110 §13.1.2: `*`, or any listed tag equal ignoring `W/`.
+fn etag_matches(header: &HeaderValue, tag: &str) -> bool {
+    let Ok(value) = header.to_str() else {
+        return false;
+    };
+    value.split(',').map(str::trim).any(|candidate| {
+        candidate == "*" || candidate.strip_prefix("W/").unwrap_or(candidate) == tag
+    })
+}
+
+/// Answers 503 with the JSON body when the handler takes longer than the configured timeout.
+/// Live streams are unaffected: their response starts at once and then streams.
+pub(crate) async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = state.config().request_timeout;
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
+            ApiError::Timeout.into_response()
+        }
+    }
+}
+
+/// Counts requests and their latency by method, matched route and status.
+pub(crate) async fn http_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "foreman_http_requests_total",
+        "method" => method.clone(),
+        "route" => route.clone(),
+        "status" => status,
+    )
+    .increment(1);
+    metrics::histogram!(
+        "foreman_http_request_duration_seconds",
+        "method" => method,
+        "route" => route,
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Refuses clients over their per-minute allowance with 429 and `Retry-After`.
+pub(crate) async fn rate_limit(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limiter = &state.inner.rate;
+    if limiter.per_minute == 0 || req.uri().path() == "/api/health" {
+        return next.run(req).await;
+    }
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip
+        && let Err(retry_after) = limiter.check(ip, Instant::now())
+    {
+        metrics::counter!("foreman_api_rate_limited_total").increment(1);
+        return ApiError::RateLimited(retry_after).into_response();
+    }
+    next.run(req).await
+}
+
+/// A token bucket per client IP: `per_minute` requests, refilled continuously.
+#[derive(Debug)]
+pub(crate) struct RateLimiter {
+    pub per_minute: u32,
+    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one request from `ip`'s allowance; `Err(seconds)` to wait when it is empty.
+    pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
+        let capacity = f64::from(self.per_minute);
+        let per_sec = capacity / 60.0;
+        let mut buckets = self
+            .buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if buckets.len() > 100_000 {
+            // Forget idle clients rather than grow without bound.
+            buckets.retain(|_, b| now.duration_since(b.at).as_secs() < 60);
+        }
+        let bucket = buckets.entry(ip).or_insert(Bucket {
+            tokens: capacity,
+            at: now,
+        });
+        let elapsed = now.duration_since(bucket.at).as_secs_f64();
+        bucket.tokens = (bucket.tokens + elapsed * per_sec).min(capacity);
+        bucket.at = now;
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            Ok(())
+        } else {
+            let wait = ((1.0 - bucket.tokens) / per_sec).ceil();
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "wait is positive and at most 60 s"
+            )]
+            Err((wait as u64).max(1))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn etags_compare_weakly() {
+        let tag = "\"abc\"";
+        assert!(etag_matches(&HeaderValue::from_static("\"abc\""), tag));
+        assert!(etag_matches(&HeaderValue::from_static("W/\"abc\""), tag));
+        assert!(etag_matches(
+            &HeaderValue::from_static("\"x\", \"abc\""),
+            tag
+        ));
+        assert!(etag_matches(&HeaderValue::from_static("*"), tag));
+        assert!(!etag_matches(&HeaderValue::from_static("\"abd\""), tag));
+    }
+
+    #[tokio::test]
+    async fn slow_handlers_time_out_with_the_json_body() {
+        use tower::ServiceExt;
+
+        let config = crate::ApiConfig {
+            request_timeout: Duration::from_millis(20),
+            ..Default::default()
+        };
+        let state = AppState::new(
+            foreman_testkit::MemoryStore::new().shared(),
+            foreman_events::EventHub::default(),
+            config,
+        );
+        let router = axum::Router::new()
+            .fallback(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            })
+            .layer(axum::middleware::from_fn_with_state(state.clone(), timeout))
+            .with_state(state);
+        let response = router
+            .oneshot(Request::builder().uri("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        assert_eq!(&body[..], br#"{"error":"request timed out","code":503}"#);
+    }
+
+    #[test]
+    fn buckets_refill() {
+        let limiter = RateLimiter::new(60);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let t0 = Instant::now();
+        for _ in 0..60 {
+            assert!(limiter.check(ip, t0).is_ok());
+        }
+        assert_eq!(limiter.check(ip, t0), Err(1));
+        // Another client has its own allowance.
+        assert!(limiter.check("10.0.0.1".parse().unwrap(), t0).is_ok());
+        // One second refills one request at 60/min.
+        assert!(limiter.check(ip, t0 + Duration::from_secs(1)).is_ok());
+        assert!(limiter.check(ip, t0 + Duration::from_secs(1)).is_err());
+    }
+}

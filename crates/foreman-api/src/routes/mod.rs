@@ -1,0 +1,30 @@
+//! Route modules. Each returns an `OpenApiRouter` whose handlers carry `#[utoipa::path]`, so a
+//! route cannot be served without being documented (a test also checks the reverse).
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+pub(crate) mod costs;
+pub(crate) mod events;
+pub(crate) mod live;
+pub(crate) mod stats;
+pub(crate) mod system;
+pub(crate) mod tasks;
+pub(crate) mod tickets;
+pub(crate) mod tokens;
+
+/// Every route, with the OpenAPI document they make up.
+pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(system::router())
+        .merge(tickets::router())
+        .merge(tasks::router())
+        .merge(events::router())
+        .merge(live::router())
+        .merge(costs::router())
+        .merge(stats::router())
+        .merge(tokens::router())
+}

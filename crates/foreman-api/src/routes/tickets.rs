@@ -1,0 +1,403 @@
+//! Tickets: list, detail, create, delete, retry, and their tasks, events and LLM calls.
+
+#![allow(
+    unused_qualifications,
+    reason = "utoipa's `params(...)` expansion qualifies the parameter type"
+)]
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use foreman_domain::{
+    EventFilter, EventType, MAX_PAGE_LIMIT, NewEvent, NewTicket, StoreError, Ticket, TicketFilter,
+    TicketId, TicketPatch, TicketSort, TicketStatus,
+};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::{ReadAuth, WriteAuth};
+use crate::dto::{
+    CreateTicket, EventDto, LlmCallDto, TaskDto, TicketDeleted, TicketDetail, TicketListItem,
+    TicketRetrying, TicketSummary,
+};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::state::AppState;
+
+/// Events `GET /api/tickets/{id}/events` returns.
+pub const TICKET_EVENTS_LIMIT: u32 = 100;
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tickets, create_ticket))
+        .routes(routes!(get_ticket, delete_ticket))
+        .routes(routes!(ticket_summaries))
+        .routes(routes!(ticket_tasks))
+        .routes(routes!(ticket_events))
+        .routes(routes!(ticket_llm_calls))
+        .routes(routes!(retry_ticket))
+}
+
+/// Filters and paging for ticket lists.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct TicketQuery {
+    /// Only these statuses (comma-separated): queued, clarification_needed, planning,
+    /// plan_validating, implementing, reviewing, pr_created, awaiting_merge, merged, pr_closed,
+    /// decomposing, decomposed, done, failed, blocked, partial.
+    status: Option<String>,
+    /// Only this project.
+    project: Option<String>,
+    /// Case-insensitive substring of the title or external id.
+    search: Option<String>,
+    /// Only this submitter.
+    submitter: Option<String>,
+    /// `created_desc` (default), `created_asc` or `updated_desc`.
+    sort: Option<String>,
+    /// Page size: default 50, at most 500 (larger values are capped).
+    limit: Option<u32>,
+    /// Items to skip (ignored with `cursor`).
+    offset: Option<u64>,
+    /// The `X-Next-Cursor` header of the previous page.
+    cursor: Option<String>,
+}
+
+pub(crate) fn parse_statuses(s: Option<&str>) -> ApiResult<Vec<TicketStatus>> {
+    let Some(s) = s else {
+        return Ok(Vec::new());
+    };
+    s.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse::<TicketStatus>()
+                .map_err(|e| ApiError::BadRequest(e.to_string()))
+        })
+        .collect()
+}
+
+impl TicketQuery {
+    fn into_filter(self) -> ApiResult<TicketFilter> {
+        let sort = match self.sort.as_deref() {
+            None | Some("created_desc") => TicketSort::CreatedDesc,
+            Some("created_asc") => TicketSort::CreatedAsc,
+            Some("updated_desc") => TicketSort::UpdatedDesc,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "unknown sort {other:?}; valid values: created_desc, created_asc, updated_desc"
+                )));
+            }
+        };
+        Ok(TicketFilter {
+            project: self.project.filter(|p| !p.is_empty()),
+            statuses: parse_statuses(self.status.as_deref())?,
+            search: self.search.filter(|s| !s.is_empty()),
+            submitter: self.submitter.filter(|s| !s.is_empty()),
+            parent_id: None,
+            sort,
+            limit: self.limit.unwrap_or(50).clamp(1, MAX_PAGE_LIMIT),
+            offset: self.offset.unwrap_or(0),
+            cursor: self.cursor.filter(|c| !c.is_empty()),
+        })
+    }
+}
+
+async fn page(state: &AppState, q: TicketQuery) -> ApiResult<(Vec<Ticket>, HeaderMap)> {
+    let filter = q.into_filter()?;
+    let page = state.store().list_tickets(&filter).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(next) = page.next_cursor
+        && let Ok(v) = HeaderValue::from_str(&next)
+    {
+        headers.insert("x-next-cursor", v);
+    }
+    Ok((page.items, headers))
+}
+
+/// List tickets, newest first.
+///
+/// Pages hold 50 tickets by default and at most 500; the `X-Next-Cursor` response header
+/// continues the list.
+#[utoipa::path(get, path = "/api/tickets", tag = "tickets", params(TicketQuery),
+    responses((status = 200, description = "tickets", body = [TicketListItem],
+        headers(("x-next-cursor" = String, description = "cursor of the next page, absent on the last")))))]
+pub(crate) async fn list_tickets(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<TicketQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let (items, headers) = page(&state, q).await?;
+    let body: Vec<TicketListItem> = items.iter().map(TicketListItem::from).collect();
+    Ok((headers, Json(body)))
+}
+
+/// Compact ticket cards for the dashboard's list view (same filters and caps as the list).
+#[utoipa::path(get, path = "/api/ticket-summaries", tag = "tickets", params(TicketQuery),
+    responses((status = 200, description = "ticket cards", body = [TicketSummary])))]
+pub(crate) async fn ticket_summaries(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<TicketQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let (items, headers) = page(&state, q).await?;
+    let body: Vec<TicketSummary> = items.iter().map(TicketSummary::from).collect();
+    Ok((headers, Json(body)))
+}
+
+pub(crate) async fn load_ticket(state: &AppState, id: &str) -> ApiResult<Ticket> {
+    state
+        .store()
+        .get_ticket(&TicketId::from(id))
+        .await?
+        .ok_or_else(|| ApiError::not_found("ticket", id))
+}
+
+/// One ticket in full.
+#[utoipa::path(get, path = "/api/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "the ticket", body = TicketDetail)))]
+pub(crate) async fn get_ticket(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TicketDetail>> {
+    let t = load_ticket(&state, &id).await?;
+    Ok(Json(TicketDetail::from(&t)))
+}
+
+/// Create a local ticket (not from a tracker); it starts `queued`.
+///
+/// Without `external_id`, one is generated as `LOCAL-<n>`. The submitter is the token's name.
+#[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = CreateTicket,
+    responses((status = 201, description = "created", body = TicketDetail),
+        (status = 409, description = "external_id already used in the project", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not json", body = ErrorBody)))]
+pub(crate) async fn create_ticket(
+    auth: WriteAuth,
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateTicket>,
+) -> ApiResult<impl IntoResponse> {
+    let title = body.title.trim().to_owned();
+    if title.is_empty() || title.chars().count() > 500 {
+        return Err(ApiError::BadRequest(
+            "title: must be 1 to 500 characters".to_owned(),
+        ));
+    }
+    let project = body
+        .project
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| state.config().default_project.clone());
+    if !foreman_domain::project::is_valid_project_name(&project) {
+        return Err(ApiError::BadRequest(format!(
+            "project: {project:?} is not a valid project name (1 to 64 of a-z, 0-9, '-', '_')"
+        )));
+    }
+    if let Some(ext) = &body.external_id
+        && (ext.trim().is_empty() || ext.len() > 200)
+    {
+        return Err(ApiError::BadRequest(
+            "external_id: must be 1 to 200 characters when given".to_owned(),
+        ));
+    }
+    let new = NewTicket {
+        project: project.clone(),
+        external_id: String::new(),
+        title,
+        description: body.description,
+        acceptance_criteria: body.acceptance_criteria,
+        priority: body.priority,
+        labels: body.labels,
+        submitter: Some(auth.caller.name.clone()),
+        parent_id: None,
+    };
+    let ticket = match body.external_id {
+        Some(ext) => {
+            state
+                .store()
+                .create_ticket(NewTicket {
+                    external_id: ext.trim().to_owned(),
+                    ..new
+                })
+                .await?
+        }
+        None => create_local(&state, new).await?,
+    };
+    state
+        .emit(
+            NewEvent::new(
+                EventType::TicketCreated,
+                format!("ticket {} created through the api", ticket.external_id),
+            )
+            .ticket(&ticket.id)
+            .details(serde_json::json!({ "source": "api", "submitter": auth.caller.name })),
+        )
+        .await;
+    Ok((StatusCode::CREATED, Json(TicketDetail::from(&ticket))))
+}
+
+/// Creates with the next free `LOCAL-<n>`.
+async fn create_local(state: &AppState, new: NewTicket) -> ApiResult<Ticket> {
+    let counts = state
+        .store()
+        .count_tickets_by_status(Some(&new.project))
+        .await?;
+    let mut n: i64 = counts.iter().map(|(_, c)| c).sum::<i64>() + 1;
+    for _ in 0..100 {
+        let attempt = NewTicket {
+            external_id: format!("LOCAL-{n}"),
+            ..new.clone()
+        };
+        match state.store().create_ticket(attempt).await {
+            Ok(t) => return Ok(t),
+            Err(StoreError::Duplicate { .. }) => n += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Conflict(
+        "could not find a free LOCAL-<n> id; pass external_id".to_owned(),
+    ))
+}
+
+/// Delete a ticket with its tasks, events and LLM calls.
+#[utoipa::path(delete, path = "/api/tickets/{id}", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "deleted", body = TicketDeleted)))]
+pub(crate) async fn delete_ticket(
+    auth: WriteAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TicketDeleted>> {
+    let ticket_id = TicketId::from(id.as_str());
+    let existing = state.store().get_ticket(&ticket_id).await?;
+    if !state.store().delete_ticket(&ticket_id).await? {
+        return Err(ApiError::not_found("ticket", &id));
+    }
+    state.inner.live.cache.forget(&ticket_id);
+    // The event cannot reference the deleted ticket row; the id goes in its details.
+    state
+        .emit(
+            NewEvent::new(EventType::TicketDeleted, format!("ticket {id} deleted")).details(
+                serde_json::json!({
+                    "ticket_id": id,
+                    "external_id": existing.as_ref().map(|t| t.external_id.clone()),
+                    "title": existing.as_ref().map(|t| t.title.clone()),
+                    "deleted_by": auth.caller.name,
+                }),
+            ),
+        )
+        .await;
+    Ok(Json(TicketDeleted {
+        status: "deleted".to_owned(),
+        ticket_id: id,
+    }))
+}
+
+/// A ticket's tasks by sequence.
+#[utoipa::path(get, path = "/api/tickets/{id}/tasks", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "tasks", body = [TaskDto])))]
+pub(crate) async fn ticket_tasks(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<TaskDto>>> {
+    let t = load_ticket(&state, &id).await?;
+    let tasks = state.store().list_tasks(&t.id).await?;
+    Ok(Json(tasks.iter().map(TaskDto::from).collect()))
+}
+
+/// A ticket's last 100 events, oldest first.
+#[utoipa::path(get, path = "/api/tickets/{id}/events", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "the last 100 events in seq order", body = [EventDto])))]
+pub(crate) async fn ticket_events(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<EventDto>>> {
+    let t = load_ticket(&state, &id).await?;
+    let mut events = state
+        .store()
+        .list_events(&EventFilter {
+            ticket_id: Some(t.id),
+            limit: TICKET_EVENTS_LIMIT,
+            newest_first: true,
+            ..Default::default()
+        })
+        .await?;
+    events.reverse();
+    Ok(Json(events.iter().map(EventDto::from).collect()))
+}
+
+/// Every LLM call recorded for a ticket, oldest first.
+#[utoipa::path(get, path = "/api/tickets/{id}/llm-calls", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "llm calls", body = [LlmCallDto])))]
+pub(crate) async fn ticket_llm_calls(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Vec<LlmCallDto>>> {
+    let t = load_ticket(&state, &id).await?;
+    let calls = state.store().list_llm_calls(&t.id).await?;
+    Ok(Json(calls.iter().map(LlmCallDto::from).collect()))
+}
+
+/// Reset a failed, blocked or partial ticket to `queued`; 409 names the current status
+/// otherwise.
+#[utoipa::path(post, path = "/api/tickets/{id}/retry", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "queued again", body = TicketRetrying),
+        (status = 409, description = "the ticket is not failed, blocked or partial", body = ErrorBody)))]
+pub(crate) async fn retry_ticket(
+    auth: WriteAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TicketRetrying>> {
+    let t = load_ticket(&state, &id).await?;
+    if !t.status.can_retry() {
+        return Err(ApiError::Conflict(format!(
+            "ticket {id} is {}; only failed, blocked or partial tickets can be retried",
+            t.status
+        )));
+    }
+    let store = state.store();
+    store
+        .transition_ticket(&t.id, t.status, TicketStatus::Queued, None)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { current, .. } => ApiError::Conflict(format!(
+                "ticket {id} is {current}; only failed, blocked or partial tickets can be retried"
+            )),
+            other => other.into(),
+        })?;
+    store
+        .update_ticket(
+            &t.id,
+            TicketPatch {
+                last_error: Some(None),
+                last_error_type: Some(None),
+                ..Default::default()
+            },
+            None,
+        )
+        .await?;
+    state
+        .emit(
+            NewEvent::new(
+                EventType::TicketRetried,
+                format!("ticket reset from {} to queued", t.status),
+            )
+            .ticket(&t.id)
+            .details(serde_json::json!({ "from": t.status.as_str(), "by": auth.caller.name })),
+        )
+        .await;
+    Ok(Json(TicketRetrying {
+        status: "retrying".to_owned(),
+        ticket_id: id,
+    }))
+}

@@ -1,0 +1,120 @@
+//! The state every handler shares.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use foreman_domain::{EventLog, NewEvent, Store, TokenId};
+use foreman_events::{EventHub, PublishingEventLog};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::claude_code::ClaudeCodeUsage;
+use crate::config::ApiConfig;
+use crate::live::Live;
+use crate::middleware::RateLimiter;
+
+/// A chat channel's connectivity, as `/api/status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChannelHealth {
+    /// Whether the channel is connected.
+    pub connected: bool,
+}
+
+/// An MCP server's health, as `/api/status` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct McpHealth {
+    /// Whether the server answered its last probe.
+    pub healthy: bool,
+}
+
+/// Reports the connectivity of optional integrations (chat channels, MCP servers) for
+/// `/api/status`. Without one, both maps are empty.
+#[async_trait]
+pub trait Connectivity: Send + Sync {
+    /// Chat channels by name.
+    async fn channels(&self) -> BTreeMap<String, ChannelHealth>;
+    /// MCP servers by name.
+    async fn mcp_servers(&self) -> BTreeMap<String, McpHealth>;
+}
+
+/// Shared state: one `Clone` handle over `Arc`s.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub store: Arc<dyn Store>,
+    pub events: Arc<PublishingEventLog>,
+    pub config: ApiConfig,
+    pub static_token_hash: Option<String>,
+    pub started: Instant,
+    pub metrics: PrometheusHandle,
+    pub token_touches: Mutex<HashMap<TokenId, Instant>>,
+    pub live: Arc<Live>,
+    pub rate: RateLimiter,
+    pub claude: ClaudeCodeUsage,
+    pub connectivity: Mutex<Option<Arc<dyn Connectivity>>>,
+    /// Set when the server shuts down; live streams end.
+    pub closing: tokio::sync::watch::Sender<bool>,
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    pub(crate) fn new(store: Arc<dyn Store>, hub: EventHub, config: ApiConfig) -> Self {
+        let log: Arc<dyn EventLog> = store.clone();
+        let events = Arc::new(PublishingEventLog::new(log, hub.clone()));
+        let static_token_hash = config
+            .auth_token
+            .as_deref()
+            .filter(|t| !t.is_empty())
+            .map(foreman_domain::hash_token);
+        let live = Live::new(store.clone(), hub, config.live_buffer);
+        let rate = RateLimiter::new(config.requests_per_minute);
+        let claude = ClaudeCodeUsage::new(config.claude_logs_dir.clone());
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                events,
+                config,
+                static_token_hash,
+                started: Instant::now(),
+                metrics: crate::metrics::handle(),
+                token_touches: Mutex::new(HashMap::new()),
+                live,
+                rate,
+                claude,
+                connectivity: Mutex::new(None),
+                closing: tokio::sync::watch::Sender::new(false),
+            }),
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    pub(crate) fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+
+    /// Appends an event through the publishing log; failures are logged, not returned, because
+    /// the change the event reports has already happened.
+    pub(crate) async fn emit(&self, event: NewEvent) {
+        let event_type = event.event_type;
+        if let Err(e) = self.inner.events.append(event).await {
+            tracing::warn!(event_type = %event_type, error = %e, "could not record event");
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests of the HTTP API: a real server on a loopback port per test.
+
+mod auth;
+mod claude_code;
+mod errors;
+mod live;
+mod metrics;
+mod openapi;
+mod routes;
+mod snapshots;
+mod sql;
+mod support;
+mod tls;

@@ -1,0 +1,163 @@
+//! `TestApp`: the real router on a real port with an in-memory store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use foreman_api::ApiConfig;
+use foreman_domain::{EventLog, EventType, NewApiToken, NewEvent, NewTicket, Scope, Store, Ticket};
+use foreman_events::{EventHub, PublishingEventLog};
+use foreman_testkit::MemoryStore;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A running server for one test.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    /// Appends through the hub, like the pipeline does.
+    pub events: Arc<PublishingEventLog>,
+    /// An admin token.
+    pub token: String,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+pub struct TestAppBuilder {
+    config: ApiConfig,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl TestApp {
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            config: ApiConfig::default(),
+            store: None,
+        }
+    }
+
+    /// A server with default configuration and an admin token.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A GET with the admin token.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// A POST with the admin token.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// A DELETE with the admin token.
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// A GET returning the status and JSON body.
+    pub async fn get_json(&self, path: &str) -> (u16, serde_json::Value) {
+        let r = self.get(path).send().await.expect("request");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// A stored token with these scopes; returns its secret.
+    pub async fn token_with(&self, name: &str, scopes: Vec<Scope>) -> String {
+        let (new, secret) = NewApiToken::generate(name, scopes, None);
+        self.store.create_token(new).await.expect("token");
+        secret.expose().to_owned()
+    }
+
+    /// Seeds a ticket directly in the store.
+    pub async fn ticket(&self, external_id: &str, title: &str) -> Ticket {
+        self.store
+            .create_ticket(NewTicket {
+                external_id: external_id.to_owned(),
+                title: title.to_owned(),
+                description: format!("{title} in detail"),
+                acceptance_criteria: "it works".to_owned(),
+                submitter: Some("alice@example.com".to_owned()),
+                ..Default::default()
+            })
+            .await
+            .expect("ticket")
+    }
+
+    /// Appends an event through the publishing log (stored, then published live).
+    pub async fn publish(
+        &self,
+        ticket: Option<&Ticket>,
+        event_type: EventType,
+        message: &str,
+    ) -> i64 {
+        let mut e = NewEvent::new(event_type, message);
+        if let Some(t) = ticket {
+            e = e.ticket(&t.id);
+        }
+        self.events.append(e).await.expect("append").seq
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(h) = self.server.take() {
+            h.await.expect("join").expect("serve");
+        }
+    }
+}
+
+impl TestAppBuilder {
+    pub fn config(mut self, f: impl FnOnce(&mut ApiConfig)) -> Self {
+        f(&mut self.config);
+        self
+    }
+
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store = self.store.unwrap_or_else(|| MemoryStore::new().shared());
+        let hub = EventHub::default();
+        let log: Arc<dyn EventLog> = store.clone();
+        let events = Arc::new(PublishingEventLog::new(log, hub.clone()));
+        let app = foreman_api::app(store.clone(), hub.clone(), self.config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel();
+        let server = tokio::spawn(foreman_api::serve(listener, app, async move {
+            let _ = rx.await;
+        }));
+        let (new, secret) = NewApiToken::generate("test-admin", vec![Scope::Admin], None);
+        store.create_token(new).await.expect("token");
+        TestApp {
+            addr,
+            store,
+            events,
+            token: secret.expose().to_owned(),
+            client: reqwest::Client::builder().build().expect("client"),
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

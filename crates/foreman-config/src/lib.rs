@@ -1,0 +1,830 @@
+//! Foreman's configuration.
+//!
+//! Owns the shape of `foreman.toml`, `${VAR}` expansion, `FOREMAN_<SECTION>_<KEY>` environment
+//! overrides for every scalar, validation with errors that name the key and the bad value, and
+//! the redacted summary served by `GET /api/config/summary`. It knows nothing about how the
+//! settings are used: the binaries translate them into each crate's own settings types.
+
+mod duration;
+mod env;
+mod summary;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use foreman_domain::{BudgetLimits, DEFAULT_PROJECT, Micros};
+use serde::{Deserialize, Serialize};
+
+pub use duration::parse_duration;
+pub use summary::redact_secret;
+
+/// A configuration problem, always naming the key (and the file, when there is one).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has keys or values of the wrong shape.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file (or `<env>` for environment overrides).
+        path: String,
+        /// The parser's message (names unknown keys and wrong types).
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid {key} = {value:?}: {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `dashboard.port`.
+        key: String,
+        /// The offending value.
+        value: String,
+        /// What is expected.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(key: &str, value: impl ToString, reason: &str) -> Self {
+        Self::Invalid {
+            key: key.to_owned(),
+            value: value.to_string(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// HTTP API and dashboard.
+    pub dashboard: DashboardConfig,
+    /// Storage.
+    pub database: DatabaseConfig,
+    /// The daemon's scheduling.
+    pub daemon: DaemonConfig,
+    /// LLM providers and role routing.
+    pub llm: LlmConfig,
+    /// The default project's tracker.
+    pub tracker: TrackerConfig,
+    /// The default project's repository and git host.
+    pub git: GitConfig,
+    /// The coding agent.
+    pub agent_runner: AgentRunnerConfig,
+    /// The pipeline's stages and limits.
+    pub pipeline: PipelineConfig,
+    /// Budgets.
+    pub cost: CostConfig,
+    /// Provider and API rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// MCP servers made available to the agent.
+    pub mcp: McpConfig,
+    /// Further projects beside the default one.
+    pub projects: Vec<ProjectConfig>,
+}
+
+/// `[dashboard]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardConfig {
+    /// Serve the API and dashboard.
+    pub enabled: bool,
+    /// Bind address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// A static bearer token accepted beside stored tokens (empty: none).
+    pub auth_token: String,
+    /// Origins allowed by CORS (empty: the dashboard's own origin only).
+    pub cors_allowed_origins: Vec<String>,
+    /// PEM certificate; with `tls_key`, serve HTTPS.
+    pub tls_cert: String,
+    /// PEM private key.
+    pub tls_key: String,
+    /// Largest accepted request body.
+    pub body_limit_bytes: u64,
+    /// Request timeout, e.g. `30s`.
+    pub request_timeout: String,
+    /// Per-client requests per minute on the API (0: unlimited).
+    pub requests_per_minute: u32,
+}
+
+impl Default for DashboardConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: "127.0.0.1".into(),
+            port: 8080,
+            auth_token: String::new(),
+            cors_allowed_origins: Vec::new(),
+            tls_cert: String::new(),
+            tls_key: String::new(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: "30s".into(),
+            requests_per_minute: 0,
+        }
+    }
+}
+
+/// Which database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatabaseDriver {
+    /// A SQLite file (the default; zero set-up).
+    #[default]
+    Sqlite,
+    /// PostgreSQL (teams, several nodes).
+    Postgres,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Driver.
+    pub driver: DatabaseDriver,
+    /// SQLite file (empty: `<data dir>/foreman.db`).
+    pub path: String,
+    /// PostgreSQL URL.
+    pub url: String,
+}
+
+impl DatabaseConfig {
+    /// The connection URL, with the SQLite file resolved against `data_dir`.
+    #[must_use]
+    pub fn connection_url(&self, data_dir: &Path) -> String {
+        match self.driver {
+            DatabaseDriver::Postgres => self.url.clone(),
+            DatabaseDriver::Sqlite => {
+                format!("sqlite://{}?mode=rwc", self.sqlite_path(data_dir).display())
+            }
+        }
+    }
+
+    /// The SQLite file.
+    #[must_use]
+    pub fn sqlite_path(&self, data_dir: &Path) -> PathBuf {
+        if self.path.is_empty() {
+            data_dir.join("foreman.db")
+        } else {
+            expand_home(&self.path)
+        }
+    }
+}
+
+/// `[daemon]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// Run the pipeline daemon beside the API.
+    pub enabled: bool,
+    /// Clones and worktrees (empty: `<data dir>/work`).
+    pub work_dir: String,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub log_level: String,
+    /// Tickets worked on at once.
+    pub max_parallel_tickets: u32,
+    /// Tasks of one ticket worked on at once.
+    pub max_parallel_tasks: u32,
+    /// How often the scheduler looks for work, e.g. `2s`.
+    pub poll_interval: String,
+    /// Lease length for a claimed ticket, e.g. `60s`.
+    pub lease: String,
+    /// How long shutdown waits for running steps, e.g. `30s`.
+    pub shutdown_grace: String,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            work_dir: String::new(),
+            log_level: "info".into(),
+            max_parallel_tickets: 3,
+            max_parallel_tasks: 3,
+            poll_interval: "2s".into(),
+            lease: "60s".into(),
+            shutdown_grace: "30s".into(),
+        }
+    }
+}
+
+/// `[llm]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// Default provider: `anthropic`, `openai`, `openrouter`, `local` or `scripted`
+    /// (empty: `anthropic` when `ANTHROPIC_API_KEY` is set, `openai` when `OPENAI_API_KEY` is,
+    /// else `scripted`).
+    pub provider: String,
+    /// API key for the default provider (prefer `${ANTHROPIC_API_KEY}`).
+    pub api_key: String,
+    /// Base URL override for OpenAI-compatible servers.
+    pub base_url: String,
+    /// Script file for the `scripted` provider (empty: the built-in demo script).
+    pub script: String,
+    /// Role → `provider:model`.
+    pub models: BTreeMap<String, String>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        let models = [
+            ("planner", "anthropic:claude-sonnet-4-6"),
+            ("implementer", "anthropic:claude-sonnet-4-6"),
+            ("spec_reviewer", "anthropic:claude-haiku-4-5"),
+            ("quality_reviewer", "anthropic:claude-haiku-4-5"),
+            ("final_reviewer", "anthropic:claude-sonnet-4-6"),
+            ("clarifier", "anthropic:claude-haiku-4-5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Self {
+            provider: String::new(),
+            api_key: String::new(),
+            base_url: String::new(),
+            script: String::new(),
+            models,
+        }
+    }
+}
+
+/// `[tracker]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerConfig {
+    /// `local`, `github`, `gitlab`, `jira` or `linear`.
+    pub provider: String,
+    /// How often to poll, e.g. `60s`.
+    pub poll_interval: String,
+    /// Label that marks a ticket ready for Foreman.
+    pub pickup_label: String,
+    /// Token or API key.
+    pub token: String,
+    /// API base URL override (self-hosted instances, tests).
+    pub base_url: String,
+    /// Repository (`owner/name`), project key or team, depending on the tracker.
+    pub project: String,
+    /// Secret for webhook signatures.
+    pub webhook_secret: String,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            provider: "local".into(),
+            poll_interval: "60s".into(),
+            pickup_label: "foreman-ready".into(),
+            token: String::new(),
+            base_url: String::new(),
+            project: String::new(),
+            webhook_secret: String::new(),
+        }
+    }
+}
+
+/// `[git]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GitConfig {
+    /// `local`, `github` or `gitlab`.
+    pub provider: String,
+    /// Where to clone from.
+    pub clone_url: String,
+    /// The branch pull requests target.
+    pub default_branch: String,
+    /// Prefix of ticket branches.
+    pub branch_prefix: String,
+    /// Merge pull requests automatically once checks pass.
+    pub auto_merge: bool,
+    /// Token for the host API and HTTPS pushes.
+    pub token: String,
+    /// API base URL override.
+    pub base_url: String,
+    /// Commit author name.
+    pub author_name: String,
+    /// Commit author email.
+    pub author_email: String,
+}
+
+impl Default for GitConfig {
+    fn default() -> Self {
+        Self {
+            provider: "local".into(),
+            clone_url: String::new(),
+            default_branch: "main".into(),
+            branch_prefix: "foreman".into(),
+            auto_merge: false,
+            token: String::new(),
+            base_url: String::new(),
+            author_name: "Foreman".into(),
+            author_email: "foreman@localhost".into(),
+        }
+    }
+}
+
+/// `[agent_runner]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentRunnerConfig {
+    /// `builtin`, `claude-code`, `codex` or `command`.
+    pub provider: String,
+    /// Turns per task attempt.
+    pub max_turns: u32,
+    /// Tokens per task attempt (0: unlimited).
+    pub token_budget: u64,
+}
+
+impl Default for AgentRunnerConfig {
+    fn default() -> Self {
+        Self {
+            provider: "builtin".into(),
+            max_turns: 20,
+            token_budget: 0,
+        }
+    }
+}
+
+/// `[pipeline]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Command that runs the default project's tests (empty: detected from the repository).
+    pub test_command: String,
+    /// Command that lints the default project (empty: no lint gate).
+    pub lint_command: String,
+    /// Ask the clarifier whether a ticket can be implemented before planning.
+    pub enable_clarification: bool,
+    /// Unanswered clarifications block the ticket after this many hours.
+    pub clarification_timeout_hours: u32,
+    /// Require each task's new tests to fail (on an assertion) before the change and pass after.
+    pub enable_tdd_verification: bool,
+    /// Open a draft `[PARTIAL]` pull request when only some tasks succeed.
+    pub enable_partial_pr: bool,
+    /// Most tasks in one plan.
+    pub max_tasks_per_ticket: u32,
+    /// Re-plans after a failed validation.
+    pub max_replans: u32,
+    /// Implementation attempts per task.
+    pub max_implementation_retries: u32,
+    /// Spec review rounds per task.
+    pub max_spec_review_cycles: u32,
+    /// Quality review rounds per task.
+    pub max_quality_review_cycles: u32,
+    /// LLM calls per task before it fails.
+    pub max_llm_calls_per_task: u32,
+    /// Token budget of the conflict resolver per conflict.
+    pub conflict_resolution_token_budget: u64,
+    /// Timeout of one test, lint or build command, e.g. `10m`.
+    pub command_timeout: String,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            test_command: String::new(),
+            lint_command: String::new(),
+            enable_clarification: false,
+            clarification_timeout_hours: 72,
+            enable_tdd_verification: true,
+            enable_partial_pr: true,
+            max_tasks_per_ticket: 12,
+            max_replans: 2,
+            max_implementation_retries: 3,
+            max_spec_review_cycles: 2,
+            max_quality_review_cycles: 2,
+            max_llm_calls_per_task: 60,
+            conflict_resolution_token_budget: 20_000,
+            command_timeout: "10m".into(),
+        }
+    }
+}
+
+/// `[cost]`, in USD.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostConfig {
+    /// Per UTC day (0: unlimited).
+    pub daily_budget: f64,
+    /// Per UTC month (0: unlimited).
+    pub monthly_budget: f64,
+    /// Per ticket (0: unlimited).
+    pub per_ticket_budget: f64,
+    /// Per task (0: unlimited).
+    pub per_task_budget: f64,
+    /// Percentage of a budget at which an alert is raised.
+    pub alert_threshold: u8,
+}
+
+impl Default for CostConfig {
+    fn default() -> Self {
+        Self {
+            daily_budget: 150.0,
+            monthly_budget: 3000.0,
+            per_ticket_budget: 15.0,
+            per_task_budget: 0.0,
+            alert_threshold: 80,
+        }
+    }
+}
+
+impl CostConfig {
+    /// The budgets as domain limits (0 means unlimited).
+    #[must_use]
+    pub fn limits(&self) -> BudgetLimits {
+        let limit = |usd: f64| (usd > 0.0).then(|| Micros::from_usd(usd));
+        BudgetLimits {
+            task: limit(self.per_task_budget),
+            ticket: limit(self.per_ticket_budget),
+            daily: limit(self.daily_budget),
+            monthly: limit(self.monthly_budget),
+            alert_threshold_pct: self.alert_threshold,
+        }
+    }
+}
+
+/// `[rate_limit]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// LLM requests per minute per provider.
+    pub requests_per_minute: u32,
+    /// LLM tokens per minute per provider (0: unlimited).
+    pub tokens_per_minute: u32,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 50,
+            tokens_per_minute: 0,
+        }
+    }
+}
+
+/// `[mcp]`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpConfig {
+    /// Server names and commands.
+    pub servers: Vec<McpServerConfig>,
+}
+
+/// One MCP server.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct McpServerConfig {
+    /// Name.
+    pub name: String,
+    /// Command line.
+    pub command: String,
+}
+
+/// `[[projects]]`: a further repository with its own tracker and git settings.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProjectConfig {
+    /// Slug (`[a-z0-9_-]`).
+    pub name: String,
+    /// Its tracker.
+    pub tracker: TrackerConfig,
+    /// Its repository.
+    pub git: GitConfig,
+    /// Its test command (empty: detected).
+    pub test_command: String,
+    /// Its lint command (empty: none).
+    pub lint_command: String,
+}
+
+/// Where configuration came from, for messages.
+const ENV_SOURCE: &str = "<environment>";
+
+impl Config {
+    /// Loads `path` (or the defaults when `None`), expands `${VAR}`, applies `FOREMAN_*`
+    /// overrides from the process environment, and validates.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, key and value.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        Self::load_with_env(path, &vars)
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the file, key and value.
+    pub fn load_with_env(
+        path: Option<&Path>,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let (text, source) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_owned(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (String::new(), "<defaults>".to_owned()),
+        };
+        Self::from_toml_str(&text, &source, vars)
+    }
+
+    /// Parses TOML text; `source` names it in errors.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the source, key and value.
+    pub fn from_toml_str(
+        text: &str,
+        source: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut raw: toml::Table =
+            text.parse()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: source.into(),
+                    message: one_line(&e.to_string()),
+                })?;
+        env::expand_vars(&mut raw, vars);
+        // Check the file's own keys first so errors name the file.
+        let parsed: Self = toml::Value::Table(raw)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: source.into(),
+                message: one_line(&e.to_string()),
+            })?;
+        // Then overlay FOREMAN_<SECTION>_<KEY> on every scalar.
+        let mut merged = toml::Value::try_from(&parsed).map_err(|e| ConfigError::Parse {
+            path: source.into(),
+            message: one_line(&e.to_string()),
+        })?;
+        env::apply_overrides(&mut merged, vars)?;
+        let config: Self = merged
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Parse {
+                path: ENV_SOURCE.into(),
+                message: one_line(&e.to_string()),
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks ranges and consistency.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] for the first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let d = &self.dashboard;
+        if d.host.parse::<std::net::IpAddr>().is_err() && d.host != "localhost" {
+            return Err(ConfigError::invalid(
+                "dashboard.host",
+                &d.host,
+                "expected an IP address or localhost",
+            ));
+        }
+        if d.tls_cert.is_empty() != d.tls_key.is_empty() {
+            return Err(ConfigError::invalid(
+                "dashboard.tls_cert",
+                &d.tls_cert,
+                "tls_cert and tls_key must be set together",
+            ));
+        }
+        if d.body_limit_bytes == 0 {
+            return Err(ConfigError::invalid(
+                "dashboard.body_limit_bytes",
+                0,
+                "must be positive",
+            ));
+        }
+        check_duration("dashboard.request_timeout", &d.request_timeout)?;
+        for origin in &d.cors_allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || origin.ends_with('/')
+            {
+                return Err(ConfigError::invalid(
+                    "dashboard.cors_allowed_origins",
+                    origin,
+                    "expected an origin like https://example.com (scheme, host, optional port, no path)",
+                ));
+            }
+        }
+        match self.database.driver {
+            DatabaseDriver::Postgres
+                if !self.database.url.starts_with("postgres://")
+                    && !self.database.url.starts_with("postgresql://") =>
+            {
+                return Err(ConfigError::invalid(
+                    "database.url",
+                    &self.database.url,
+                    "driver postgres needs a postgres:// URL",
+                ));
+            }
+            _ => {}
+        }
+        let dm = &self.daemon;
+        if !["error", "warn", "info", "debug", "trace"].contains(&dm.log_level.as_str()) {
+            return Err(ConfigError::invalid(
+                "daemon.log_level",
+                &dm.log_level,
+                "expected error, warn, info, debug or trace",
+            ));
+        }
+        if dm.max_parallel_tickets == 0 {
+            return Err(ConfigError::invalid(
+                "daemon.max_parallel_tickets",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if dm.max_parallel_tasks == 0 {
+            return Err(ConfigError::invalid(
+                "daemon.max_parallel_tasks",
+                0,
+                "must be at least 1",
+            ));
+        }
+        check_duration("daemon.poll_interval", &dm.poll_interval)?;
+        check_duration("daemon.lease", &dm.lease)?;
+        check_duration("daemon.shutdown_grace", &dm.shutdown_grace)?;
+        let p = &self.pipeline;
+        check_duration("pipeline.command_timeout", &p.command_timeout)?;
+        for (key, v) in [
+            ("pipeline.max_tasks_per_ticket", p.max_tasks_per_ticket),
+            (
+                "pipeline.max_implementation_retries",
+                p.max_implementation_retries,
+            ),
+            ("pipeline.max_spec_review_cycles", p.max_spec_review_cycles),
+            (
+                "pipeline.max_quality_review_cycles",
+                p.max_quality_review_cycles,
+            ),
+            ("pipeline.max_llm_calls_per_task", p.max_llm_calls_per_task),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::invalid(key, 0, "must be at least 1"));
+            }
+        }
+        if !["", "anthropic", "openai", "openrouter", "local", "scripted"]
+            .contains(&self.llm.provider.as_str())
+        {
+            return Err(ConfigError::invalid(
+                "llm.provider",
+                &self.llm.provider,
+                "expected anthropic, openai, openrouter, local or scripted",
+            ));
+        }
+        for (role, model) in &self.llm.models {
+            if !model.contains(':') {
+                return Err(ConfigError::invalid(
+                    &format!("llm.models.{role}"),
+                    model,
+                    "expected provider:model",
+                ));
+            }
+        }
+        check_tracker("tracker", &self.tracker)?;
+        check_git("git", &self.git)?;
+        let c = &self.cost;
+        for (key, v) in [
+            ("cost.daily_budget", c.daily_budget),
+            ("cost.monthly_budget", c.monthly_budget),
+            ("cost.per_ticket_budget", c.per_ticket_budget),
+            ("cost.per_task_budget", c.per_task_budget),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    v,
+                    "must be a non-negative number of USD (0: unlimited)",
+                ));
+            }
+        }
+        if !(1..=100).contains(&c.alert_threshold) {
+            return Err(ConfigError::invalid(
+                "cost.alert_threshold",
+                c.alert_threshold,
+                "must be a percentage from 1 to 100",
+            ));
+        }
+        let mut names = vec![DEFAULT_PROJECT.to_owned()];
+        for (i, p) in self.projects.iter().enumerate() {
+            let key = format!("projects[{i}].name");
+            if !foreman_domain::project::is_valid_project_name(&p.name) {
+                return Err(ConfigError::invalid(
+                    &key,
+                    &p.name,
+                    "expected 1-64 of a-z, 0-9, - and _",
+                ));
+            }
+            if names.contains(&p.name) {
+                return Err(ConfigError::invalid(
+                    &key,
+                    &p.name,
+                    "project names must be unique (\"default\" is the top-level project)",
+                ));
+            }
+            names.push(p.name.clone());
+            check_tracker(&format!("projects[{i}].tracker"), &p.tracker)?;
+            check_git(&format!("projects[{i}].git"), &p.git)?;
+        }
+        Ok(())
+    }
+
+    /// The project names: `default` first, then `[[projects]]`.
+    #[must_use]
+    pub fn project_names(&self) -> Vec<String> {
+        std::iter::once(DEFAULT_PROJECT.to_owned())
+            .chain(self.projects.iter().map(|p| p.name.clone()))
+            .collect()
+    }
+
+    /// The effective LLM provider (see [`LlmConfig::provider`]).
+    #[must_use]
+    pub fn effective_llm_provider(&self, vars: &BTreeMap<String, String>) -> String {
+        if !self.llm.provider.is_empty() {
+            return self.llm.provider.clone();
+        }
+        let set = |k: &str| vars.get(k).is_some_and(|v| !v.is_empty());
+        if !self.llm.api_key.is_empty() || set("ANTHROPIC_API_KEY") {
+            "anthropic".into()
+        } else if set("OPENAI_API_KEY") {
+            "openai".into()
+        } else {
+            "scripted".into()
+        }
+    }
+
+    /// Parsed request timeout.
+    #[must_use]
+    pub fn request_timeout(&self) -> Duration {
+        parse_duration(&self.dashboard.request_timeout).unwrap_or(Duration::from_secs(30))
+    }
+
+    /// The redacted summary served by `GET /api/config/summary`.
+    #[must_use]
+    pub fn summary(&self, data_dir: &Path) -> serde_json::Value {
+        summary::summary(self, data_dir)
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_duration(key: &str, value: &str) -> Result<(), ConfigError> {
+    parse_duration(value)
+        .map(|_| ())
+        .map_err(|reason| ConfigError::invalid(key, value, &reason))
+}
+
+fn check_tracker(prefix: &str, t: &TrackerConfig) -> Result<(), ConfigError> {
+    if !["local", "github", "gitlab", "jira", "linear"].contains(&t.provider.as_str()) {
+        return Err(ConfigError::invalid(
+            &format!("{prefix}.provider"),
+            &t.provider,
+            "expected local, github, gitlab, jira or linear",
+        ));
+    }
+    check_duration(&format!("{prefix}.poll_interval"), &t.poll_interval)
+}
+
+fn check_git(prefix: &str, g: &GitConfig) -> Result<(), ConfigError> {
+    if !["local", "github", "gitlab"].contains(&g.provider.as_str()) {
+        return Err(ConfigError::invalid(
+            &format!("{prefix}.provider"),
+            &g.provider,
+            "expected local, github or gitlab",
+        ));
+    }
+    if g.branch_prefix.contains("..") || g.branch_prefix.contains(' ') {
+        return Err(ConfigError::invalid(
+            &format!("{prefix}.branch_prefix"),
+            &g.branch_prefix,
+            "not a valid git branch prefix",
+        ));
+    }
+    Ok(())
+}
+
+/// Expands a leading `~/` to the home directory.
+#[must_use]
+pub fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,233 @@
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn parse(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml_str(text, "foreman.toml", &env(vars))
+}
+
+#[test]
+fn defaults_are_valid_and_match_the_contract() {
+    let c = parse("", &[]).unwrap();
+    assert_eq!(c.dashboard.host, "127.0.0.1");
+    assert_eq!(c.dashboard.port, 8080);
+    assert!(c.dashboard.enabled);
+    assert_eq!(c.database.driver, DatabaseDriver::Sqlite);
+    assert_eq!(c.cost.alert_threshold, 80);
+    assert_eq!(c.llm.models["spec_reviewer"], "anthropic:claude-haiku-4-5");
+    assert_eq!(c.project_names(), ["default"]);
+}
+
+#[test]
+fn reads_sections() {
+    let c = parse(
+        r#"
+        [dashboard]
+        port = 9090
+        host = "0.0.0.0"
+        cors_allowed_origins = ["https://ops.example.com"]
+        [database]
+        driver = "postgres"
+        url = "postgres://u:secret@db/foreman"
+        [cost]
+        daily_budget = 20.5
+        per_task_budget = 1
+        [[projects]]
+        name = "web"
+        [projects.git]
+        provider = "github"
+        "#,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.dashboard.port, 9090);
+    assert_eq!(c.database.driver, DatabaseDriver::Postgres);
+    assert_eq!(
+        c.database.connection_url(Path::new("/x")),
+        "postgres://u:secret@db/foreman"
+    );
+    assert_eq!(c.cost.limits().daily, Some(Micros(20_500_000)));
+    assert_eq!(c.cost.limits().task, Some(Micros(1_000_000)));
+    assert_eq!(c.projects[0].git.provider, "github");
+    assert_eq!(c.projects[0].tracker.provider, "local");
+    assert_eq!(c.project_names(), ["default", "web"]);
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_file() {
+    let err = parse("[dashboard]\nprot = 1\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("foreman.toml"), "{err}");
+    assert!(err.contains("prot"), "{err}");
+    let err = parse("[nonsense]\nx = 1\n", &[]).unwrap_err().to_string();
+    assert!(err.contains("nonsense"), "{err}");
+}
+
+#[test]
+fn wrong_types_are_errors() {
+    let err = parse("[dashboard]\nport = \"eighty\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("port") || err.contains("eighty"), "{err}");
+}
+
+#[test]
+fn expands_environment_variables() {
+    let c = parse(
+        "[dashboard]\nauth_token = \"${TOK}\"\n[llm]\napi_key = \"${MISSING}\"\nbase_url = \"${NOPE:-http://localhost:11434}\"\n",
+        &[("TOK", "abc123")],
+    )
+    .unwrap();
+    assert_eq!(c.dashboard.auth_token, "abc123");
+    assert_eq!(c.llm.api_key, "");
+    assert_eq!(c.llm.base_url, "http://localhost:11434");
+}
+
+#[test]
+fn env_overrides_every_scalar_kind() {
+    let c = parse(
+        "[dashboard]\nport = 9000\n",
+        &[
+            ("FOREMAN_DASHBOARD_PORT", "9100"),
+            ("FOREMAN_DASHBOARD_ENABLED", "false"),
+            ("FOREMAN_COST_DAILY_BUDGET", "12.5"),
+            ("FOREMAN_DAEMON_LOG_LEVEL", "debug"),
+            (
+                "FOREMAN_DASHBOARD_CORS_ALLOWED_ORIGINS",
+                "http://a.test, http://b.test:81",
+            ),
+            ("FOREMAN_URL", "http://ignored"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(c.dashboard.port, 9100);
+    assert!(!c.dashboard.enabled);
+    assert_eq!(c.cost.daily_budget, 12.5);
+    assert_eq!(c.daemon.log_level, "debug");
+    assert_eq!(
+        c.dashboard.cors_allowed_origins,
+        ["http://a.test", "http://b.test:81"]
+    );
+}
+
+#[test]
+fn bad_env_override_names_the_variable() {
+    let err = parse("", &[("FOREMAN_DASHBOARD_PORT", "lots")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("FOREMAN_DASHBOARD_PORT"), "{err}");
+    assert!(err.contains("lots"), "{err}");
+    let err = parse("", &[("FOREMAN_DASHBOARD_PORT", "70000")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("port") || err.contains("70000"), "{err}");
+}
+
+#[test]
+fn validation_names_key_and_value() {
+    let cases = [
+        ("[dashboard]\nhost = \"my host\"\n", "dashboard.host"),
+        (
+            "[daemon]\nmax_parallel_tickets = 0\n",
+            "daemon.max_parallel_tickets",
+        ),
+        (
+            "[daemon]\npoll_interval = \"soon\"\n",
+            "daemon.poll_interval",
+        ),
+        ("[cost]\nalert_threshold = 120\n", "cost.alert_threshold"),
+        ("[cost]\ndaily_budget = -1.0\n", "cost.daily_budget"),
+        (
+            "[database]\ndriver = \"postgres\"\nurl = \"mysql://x\"\n",
+            "database.url",
+        ),
+        ("[tracker]\nprovider = \"trello\"\n", "tracker.provider"),
+        ("[llm.models]\nplanner = \"gpt\"\n", "llm.models.planner"),
+        ("[[projects]]\nname = \"Bad Name\"\n", "projects[0].name"),
+        ("[pipeline]\nmax_spec_review_cycles = 0\n", "pipeline.max_spec_review_cycles"),
+        ("[pipeline]\ncommand_timeout = \"forever\"\n", "pipeline.command_timeout"),
+        ("[[projects]]\nname = \"default\"\n", "projects[0].name"),
+        ("[dashboard]\ntls_cert = \"/c.pem\"\n", "dashboard.tls_cert"),
+        (
+            "[dashboard]\ncors_allowed_origins = [\"example.com\"]\n",
+            "dashboard.cors_allowed_origins",
+        ),
+    ];
+    for (text, key) in cases {
+        let err = parse(text, &[]).expect_err(text).to_string();
+        assert!(err.contains(key), "{text:?} gave {err}");
+    }
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("30s").unwrap(), Duration::from_secs(30));
+    assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+    assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+    assert!(parse_duration("30").is_err());
+    assert!(parse_duration("s").is_err());
+    assert!(parse_duration("99999999999999999999d").is_err());
+}
+
+#[test]
+fn summary_redacts_secrets() {
+    let c = parse(
+        "[llm]\napi_key = \"sk-ant-abcdefghijklmnop\"\n[git]\ntoken = \"ghp_1234567890abcdef\"\n[database]\ndriver = \"postgres\"\nurl = \"postgres://app:hunter22@db/x\"\n",
+        &[],
+    )
+    .unwrap();
+    let s = c.summary(Path::new("/data"));
+    assert_eq!(s["llm"]["api_key"], "sk-ant-a...");
+    assert_eq!(s["llm"]["provider"], "anthropic");
+    assert_eq!(s["git"]["token"], "ghp_1234...");
+    assert_eq!(s["database"]["url"], "postgres://app:...@db/x");
+    let text = s.to_string();
+    assert!(!text.contains("abcdefghijklmnop"));
+    assert!(!text.contains("hunter22"));
+    assert_eq!(s["daemon"]["max_parallel_tickets"], 3);
+    assert_eq!(s["rate_limit"]["requests_per_minute"], 50);
+    assert_eq!(redact_secret("short"), "...");
+    assert_eq!(redact_secret(""), "");
+}
+
+#[test]
+fn provider_defaults_to_scripted_without_keys() {
+    let c = parse("", &[]).unwrap();
+    assert_eq!(c.effective_llm_provider(&env(&[])), "scripted");
+    assert_eq!(
+        c.effective_llm_provider(&env(&[("OPENAI_API_KEY", "sk-x")])),
+        "openai"
+    );
+    assert_eq!(
+        c.effective_llm_provider(&env(&[("ANTHROPIC_API_KEY", "k")])),
+        "anthropic"
+    );
+}
+
+#[test]
+fn loads_files_and_reports_missing_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("foreman.toml");
+    std::fs::write(&path, "[dashboard]\nport = 8181\n").unwrap();
+    let c = Config::load_with_env(Some(&path), &env(&[])).unwrap();
+    assert_eq!(c.dashboard.port, 8181);
+    let err = Config::load_with_env(Some(&dir.path().join("nope.toml")), &env(&[])).unwrap_err();
+    assert!(err.to_string().contains("nope.toml"));
+    assert_eq!(
+        c.database.connection_url(dir.path()),
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("foreman.db").display()
+        )
+    );
+}

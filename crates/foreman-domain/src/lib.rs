@@ -1,0 +1,70 @@
+//! Foreman's domain model.
+//!
+//! This crate owns the vocabulary every other crate speaks: tickets, tasks, events, LLM calls,
+//! API tokens, money and budgets, the ticket and task status machines, and the port traits
+//! (`TicketStore`, `EventLog`, `CostLedger`, ...) that adapters implement.
+//!
+//! It must not know about I/O: no async runtime, no database, no HTTP. A tidy test in
+//! `xtask` fails the build if tokio, sea-orm, sqlx, axum, hyper or reqwest ever enter its
+//! dependency tree.
+
+pub mod agent;
+pub mod budget;
+pub mod error;
+pub mod event;
+pub mod exec;
+pub mod git;
+pub mod ids;
+pub mod llm;
+pub mod llm_call;
+pub mod money;
+pub mod ports;
+pub mod project;
+pub mod prompt;
+pub mod status;
+pub mod task;
+pub mod ticket;
+pub mod token;
+pub mod tracker;
+
+pub use budget::{
+    BudgetExceeded, BudgetLimits, BudgetScope, DailySpend, Reservation, ReservationRequest,
+};
+pub use error::{StoreError, StoreResult};
+pub use event::{Event, EventFilter, EventType, NewEvent, Severity};
+pub use ids::{EventId, LlmCallId, ReservationId, TaskId, TicketId, TokenId};
+pub use llm_call::{LlmCall, LlmCallStatus, NewLlmCall};
+pub use money::Micros;
+pub use ports::{
+    CostLedger, DaemonState, EventLog, Outbox, OutboxEntry, SettingsStore, Store, TaskStore,
+    TicketStore, TokenStore, UsageKey, UsageRow,
+};
+pub use project::{DEFAULT_PROJECT, Project};
+pub use status::{TaskStatus, TicketStatus, UnknownStatus};
+pub use task::{NewTask, Task, TaskContextStats, TaskPatch};
+pub use ticket::{
+    Claim, ClaimRequest, FencingToken, MAX_PAGE_LIMIT, NewTicket, Page, Ticket, TicketFilter,
+    TicketCursor, TicketPatch, TicketSort,
+};
+pub use token::{ApiToken, NewApiToken, Scope, TokenSecret, hash_token, hashes_match};
+
+/// Current time in UTC truncated to microseconds, the precision every store keeps.
+///
+/// Using one truncation everywhere means a value read back from a store equals the value
+/// written, whichever backend holds it.
+#[must_use]
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    micros_to_time(time_to_micros(chrono::Utc::now()))
+}
+
+/// A timestamp as microseconds since the Unix epoch (the storage representation).
+#[must_use]
+pub fn time_to_micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The inverse of [`time_to_micros`]; out-of-range values clamp to the epoch.
+#[must_use]
+pub fn micros_to_time(us: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
+}

@@ -1,0 +1,342 @@
+//! Port traits: what the pipeline and the API need from storage, split by capability.
+//!
+//! Adapters (`foreman-store` on SQLite/PostgreSQL, the in-memory fakes of `foreman-testkit`)
+//! implement them; every other crate holds them as `Arc<dyn Port>`. One contract test suite in
+//! `foreman-testkit` checks every implementation against the same behaviour.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::budget::{DailySpend, Reservation, ReservationRequest};
+use crate::error::StoreResult;
+use crate::event::{Event, EventFilter, NewEvent};
+use crate::ids::{ReservationId, TaskId, TicketId, TokenId};
+use crate::llm_call::{LlmCall, NewLlmCall};
+use crate::money::Micros;
+use crate::status::{TaskStatus, TicketStatus};
+use crate::task::{NewTask, Task, TaskPatch};
+use crate::ticket::{
+    Claim, ClaimRequest, FencingToken, NewTicket, Page, Ticket, TicketFilter, TicketPatch,
+};
+use crate::token::{ApiToken, NewApiToken};
+
+/// Tickets: creation, lookup, listing, compare-and-set status changes and leases.
+#[async_trait]
+pub trait TicketStore: Send + Sync {
+    /// Creates a ticket in `queued`. `(project, external_id)` is unique:
+    /// [`crate::StoreError::Duplicate`] when taken.
+    async fn create_ticket(&self, new: NewTicket) -> StoreResult<Ticket>;
+
+    /// A ticket by id.
+    async fn get_ticket(&self, id: &TicketId) -> StoreResult<Option<Ticket>>;
+
+    /// A ticket by its tracker id within a project.
+    async fn get_ticket_by_external_id(
+        &self,
+        project: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Ticket>>;
+
+    /// A page of tickets.
+    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Page<Ticket>>;
+
+    /// Ticket counts per status (statuses with no tickets omitted).
+    async fn count_tickets_by_status(
+        &self,
+        project: Option<&str>,
+    ) -> StoreResult<Vec<(TicketStatus, i64)>>;
+
+    /// Moves a ticket from `from` to `to` if it is still in `from` (compare-and-set) and the
+    /// edge is allowed. With `fence`, the ticket's fencing token must equal it.
+    /// Sets `completed_at` when `to` is terminal and clears it when leaving a terminal status.
+    async fn transition_ticket(
+        &self,
+        id: &TicketId,
+        from: TicketStatus,
+        to: TicketStatus,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Ticket>;
+
+    /// Changes fields. With `fence`, the ticket's fencing token must equal it.
+    async fn update_ticket(
+        &self,
+        id: &TicketId,
+        patch: TicketPatch,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Ticket>;
+
+    /// Deletes a ticket with its tasks, events, LLM calls and reservations. `false` when it did
+    /// not exist.
+    async fn delete_ticket(&self, id: &TicketId) -> StoreResult<bool>;
+
+    /// Claims the highest-priority, oldest ticket in one of `req.statuses` whose lease is free or
+    /// expired, bumping its fencing token. `None` when nothing is claimable. Correct under
+    /// concurrency: a ticket is held by at most one worker at a time. An empty `worker_id` or
+    /// `statuses` is [`crate::StoreError::Invalid`].
+    async fn claim_next(&self, req: &ClaimRequest) -> StoreResult<Option<Claim>>;
+
+    /// Extends a held lease; [`crate::StoreError::LeaseNotHeld`] if it was lost.
+    async fn renew_lease(
+        &self,
+        id: &TicketId,
+        worker_id: &str,
+        fence: FencingToken,
+        lease: Duration,
+    ) -> StoreResult<DateTime<Utc>>;
+
+    /// Gives a lease up; [`crate::StoreError::LeaseNotHeld`] if it was lost.
+    async fn release_lease(
+        &self,
+        id: &TicketId,
+        worker_id: &str,
+        fence: FencingToken,
+    ) -> StoreResult<()>;
+}
+
+/// Tasks of a ticket.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Creates the tasks of a plan in `pending` (sequences must be unique per ticket).
+    async fn create_tasks(
+        &self,
+        ticket_id: &TicketId,
+        tasks: Vec<NewTask>,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Vec<Task>>;
+
+    /// A task by id.
+    async fn get_task(&self, id: &TaskId) -> StoreResult<Option<Task>>;
+
+    /// A ticket's tasks by sequence.
+    async fn list_tasks(&self, ticket_id: &TicketId) -> StoreResult<Vec<Task>>;
+
+    /// Compare-and-set status change along an allowed edge; with `fence`, checked against the
+    /// owning ticket. Sets `completed_at` on terminal statuses and `started_at` on first start.
+    async fn transition_task(
+        &self,
+        id: &TaskId,
+        from: TaskStatus,
+        to: TaskStatus,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Task>;
+
+    /// Changes fields; with `fence`, checked against the owning ticket.
+    async fn update_task(
+        &self,
+        id: &TaskId,
+        patch: TaskPatch,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Task>;
+}
+
+/// The append-only event log.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Appends one event; its `seq` is greater than every committed event's.
+    async fn append(&self, event: NewEvent) -> StoreResult<Event>;
+
+    /// Appends many events in one transaction, in order.
+    async fn append_batch(&self, events: Vec<NewEvent>) -> StoreResult<Vec<Event>>;
+
+    /// Events matching the filter.
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>>;
+
+    /// The highest committed `seq` (0 when empty).
+    async fn latest_seq(&self) -> StoreResult<i64>;
+}
+
+/// Aggregated LLM usage over a window (for `/api/usage/activity` and stats).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UsageRow {
+    /// Grouping key values (`runner`, `model`, `role`, ...), in the order asked for.
+    pub keys: Vec<String>,
+    /// Calls.
+    pub calls: i64,
+    /// Input tokens.
+    pub tokens_in: i64,
+    /// Output tokens.
+    pub tokens_out: i64,
+    /// Cost.
+    pub cost: Micros,
+}
+
+/// What to group usage by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageKey {
+    /// Runner name.
+    Runner,
+    /// Provider name.
+    Provider,
+    /// Model name.
+    Model,
+    /// Pipeline role.
+    Role,
+    /// Call status.
+    Status,
+}
+
+/// LLM call records, spend and budget reservations.
+#[async_trait]
+pub trait CostLedger: Send + Sync {
+    /// Records a call and, in the same transaction, adds its tokens, cost and call count to the
+    /// task's and ticket's totals.
+    async fn record_llm_call(&self, call: NewLlmCall) -> StoreResult<LlmCall>;
+
+    /// A ticket's calls, oldest first.
+    async fn list_llm_calls(&self, ticket_id: &TicketId) -> StoreResult<Vec<LlmCall>>;
+
+    /// The most recent calls across tickets, newest first.
+    async fn recent_llm_calls(&self, limit: u32) -> StoreResult<Vec<LlmCall>>;
+
+    /// Recorded spend in `[from, to)`.
+    async fn spend_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Micros>;
+
+    /// Recorded spend per UTC day in `[from, to]`, one entry per day, zero-filled.
+    async fn daily_spend(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<DailySpend>>;
+
+    /// Calls since `since`, grouped by `keys`, ordered by cost descending.
+    async fn usage_since(
+        &self,
+        since: DateTime<Utc>,
+        keys: &[UsageKey],
+    ) -> StoreResult<Vec<UsageRow>>;
+
+    /// Holds back `req.amount` if every limit still covers it, counting recorded spend and open
+    /// reservations for the task, the ticket, the UTC day and month, all in one transaction.
+    /// [`crate::StoreError::BudgetExceeded`] otherwise.
+    async fn reserve(&self, req: &ReservationRequest) -> StoreResult<Reservation>;
+
+    /// Replaces a reservation with the recorded call (one transaction).
+    async fn settle(&self, id: &ReservationId, call: NewLlmCall) -> StoreResult<LlmCall>;
+
+    /// Drops a reservation without recording anything. Unknown ids are ignored.
+    async fn release(&self, id: &ReservationId) -> StoreResult<()>;
+}
+
+/// API tokens.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    /// Stores a token.
+    async fn create_token(&self, token: NewApiToken) -> StoreResult<ApiToken>;
+
+    /// Every token, newest first (revoked ones included).
+    async fn list_tokens(&self) -> StoreResult<Vec<ApiToken>>;
+
+    /// A token by the SHA-256 of its secret (usable or not; callers check).
+    async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>>;
+
+    /// Revokes a token; `false` when it does not exist. Revoking twice keeps the first time.
+    async fn revoke_token(&self, id: &TokenId) -> StoreResult<bool>;
+
+    /// Records use.
+    async fn touch_token(&self, id: &TokenId, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Whether the daemon takes new work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonState {
+    /// Claims and runs tickets.
+    Running,
+    /// Finishes the current step, starts nothing new.
+    Paused,
+}
+
+impl DaemonState {
+    /// The wire string.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Paused => "paused",
+        }
+    }
+}
+
+/// Small durable settings: daemon state and other key/value facts.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// A value.
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+
+    /// Sets a value.
+    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+}
+
+/// The key under which the daemon state is kept.
+pub const DAEMON_STATE_KEY: &str = "daemon_state";
+
+/// Reads the persisted daemon state (running when never set).
+///
+/// # Errors
+/// Backend errors, or an unknown stored value.
+pub async fn daemon_state(settings: &dyn SettingsStore) -> StoreResult<DaemonState> {
+    match settings.get_setting(DAEMON_STATE_KEY).await?.as_deref() {
+        None | Some("running") => Ok(DaemonState::Running),
+        Some("paused") => Ok(DaemonState::Paused),
+        Some(other) => Err(crate::StoreError::corrupt(DAEMON_STATE_KEY, other)),
+    }
+}
+
+/// An external side effect waiting to be done exactly once (PR creation, tracker comment).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// Idempotency key (e.g. `pr:<ticket_id>`).
+    pub key: String,
+    /// The ticket it belongs to.
+    pub ticket_id: Option<TicketId>,
+    /// What to do (`create_pr`, `comment`, ...).
+    pub kind: String,
+    /// Parameters.
+    pub payload: serde_json::Value,
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    /// What the side effect returned (e.g. the PR URL).
+    pub result: Option<serde_json::Value>,
+    /// Attempts made.
+    pub attempts: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The outbox of external side effects.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// Adds an entry, or returns the existing one with the same key (idempotent).
+    async fn enqueue(
+        &self,
+        key: &str,
+        ticket_id: Option<&TicketId>,
+        kind: &str,
+        payload: serde_json::Value,
+    ) -> StoreResult<OutboxEntry>;
+
+    /// An entry by key.
+    async fn get_outbox(&self, key: &str) -> StoreResult<Option<OutboxEntry>>;
+
+    /// Pending entries, oldest first.
+    async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
+
+    /// Marks an entry done with its result.
+    async fn complete_outbox(&self, key: &str, result: serde_json::Value) -> StoreResult<()>;
+
+    /// Counts a failed attempt; `give_up` marks it failed.
+    async fn fail_outbox(&self, key: &str, error: &str, give_up: bool) -> StoreResult<()>;
+}
+
+/// Every storage port in one object, for adapters that implement them all.
+pub trait Store:
+    TicketStore + TaskStore + EventLog + CostLedger + TokenStore + SettingsStore + Outbox
+{
+}
+
+impl<T> Store for T where
+    T: TicketStore + TaskStore + EventLog + CostLedger + TokenStore + SettingsStore + Outbox
+{
+}

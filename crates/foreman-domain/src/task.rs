@@ -1,0 +1,139 @@
+//! Tasks: the steps a plan splits a ticket into, each implemented test-first.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{TaskId, TicketId};
+use crate::money::Micros;
+use crate::status::TaskStatus;
+
+/// A task.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Id.
+    pub id: TaskId,
+    /// Owning ticket.
+    pub ticket_id: TicketId,
+    /// 1-based position in the plan.
+    pub sequence: i32,
+    /// Title.
+    pub title: String,
+    /// What to do.
+    pub description: String,
+    /// How to tell it is done.
+    pub acceptance_criteria: String,
+    /// Sequences of the tasks this one needs first.
+    pub depends_on: Vec<i32>,
+    /// Files the plan expects it to read or change.
+    pub files: Vec<String>,
+    /// Planner's estimate (1 = trivial ... 5 = large).
+    pub complexity: i32,
+    /// Status.
+    pub status: TaskStatus,
+    /// Implementation attempts made.
+    pub implementation_attempts: i32,
+    /// Spec review rounds made.
+    pub spec_review_attempts: i32,
+    /// Quality review rounds made.
+    pub quality_review_attempts: i32,
+    /// LLM calls recorded for it.
+    pub total_llm_calls: i64,
+    /// Input tokens.
+    pub tokens_input: i64,
+    /// Output tokens.
+    pub tokens_output: i64,
+    /// The commit on its branch, once done.
+    pub commit_sha: Option<String>,
+    /// Spend.
+    pub cost: Micros,
+    /// Context selection statistics.
+    pub context: Option<TaskContextStats>,
+    /// Last error, for people.
+    pub last_error: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// Reached a terminal status.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// Context budget and utilisation for a task (`GET /api/tasks/{id}/context`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct TaskContextStats {
+    /// Token budget for selected context.
+    pub budget: i64,
+    /// Tokens used.
+    pub used: i64,
+    /// Files selected before the first turn.
+    pub files_selected: i64,
+    /// Files the agent changed.
+    pub files_touched: i64,
+    /// Prompt cache hits.
+    pub cache_hits: i64,
+}
+
+impl TaskContextStats {
+    /// `used / budget` as a percentage truncated to one decimal (0 when there is no budget).
+    #[must_use]
+    pub fn utilization_pct(&self) -> f64 {
+        if self.budget <= 0 {
+            return 0.0;
+        }
+        (self.used as f64 * 1000.0 / self.budget as f64).floor() / 10.0
+    }
+}
+
+/// A task to create.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NewTask {
+    /// 1-based position.
+    pub sequence: i32,
+    /// Title.
+    pub title: String,
+    /// What to do.
+    pub description: String,
+    /// How to tell it is done.
+    pub acceptance_criteria: String,
+    /// Dependencies by sequence.
+    pub depends_on: Vec<i32>,
+    /// Files to read or change.
+    pub files: Vec<String>,
+    /// Estimate.
+    pub complexity: i32,
+}
+
+/// Field changes to a task; `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TaskPatch {
+    /// New attempt count.
+    pub implementation_attempts: Option<i32>,
+    /// New spec review count.
+    pub spec_review_attempts: Option<i32>,
+    /// New quality review count.
+    pub quality_review_attempts: Option<i32>,
+    /// New commit.
+    pub commit_sha: Option<Option<String>>,
+    /// New context statistics.
+    pub context: Option<TaskContextStats>,
+    /// New last error.
+    pub last_error: Option<Option<String>>,
+    /// New start time.
+    pub started_at: Option<Option<DateTime<Utc>>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utilization_matches_the_contract_example() {
+        let s = TaskContextStats {
+            budget: 18_000,
+            used: 12_450,
+            ..Default::default()
+        };
+        assert_eq!(s.utilization_pct(), 69.1);
+        assert_eq!(TaskContextStats::default().utilization_pct(), 0.0);
+    }
+}

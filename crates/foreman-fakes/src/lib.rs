@@ -1,0 +1,21 @@
+//! In-process fake GitHub, GitLab, Jira and Linear servers for tests.
+//!
+//! Each fake binds `127.0.0.1:0`, keeps real state (issues, labels, comments, pull requests,
+//! transitions), speaks the service's request and response shapes, auth headers and pagination,
+//! and lets a test inject failures through its [`Control`]: revoked tokens (401), statuses such
+//! as 404 or 500, rate limits with `Retry-After`, empty pages and malformed bodies.
+//!
+//! This crate is test support: it is a dev-dependency only and must not know about Foreman's
+//! adapters or domain; it only knows the wire formats.
+
+mod common;
+pub mod github;
+pub mod gitlab;
+pub mod jira;
+pub mod linear;
+
+pub use common::{Control, Fault, Running, Seen, base64};
+pub use github::FakeGitHub;
+pub use gitlab::FakeGitLab;
+pub use jira::FakeJira;
+pub use linear::FakeLinear;

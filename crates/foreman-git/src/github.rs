@@ -1,0 +1,464 @@
+//! GitHub REST v3: the [`GitHubClient`] (shared with the GitHub Issues tracker) and
+//! [`GitHubHost`], the pull request adapter.
+
+use async_trait::async_trait;
+use foreman_domain::git::{
+    ChecksStatus, GitHost, HostError, HostResult, NewPullRequest, PrState, PullRequest,
+};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{Auth, HttpClient, HttpConfig, HttpError};
+
+/// The public API root.
+pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// Where and how to reach one GitHub repository.
+#[derive(Debug, Clone)]
+pub struct GitHubConfig {
+    /// API root (`https://api.github.com`, or `https://<host>/api/v3` for Enterprise Server).
+    pub api_url: String,
+    /// Owner (user or organisation).
+    pub owner: String,
+    /// Repository name.
+    pub repo: String,
+    /// A token with `repo` (classic) or issues + pull requests read/write (fine-grained).
+    pub token: String,
+}
+
+/// GitHub's JSON, as much of it as Foreman reads.
+pub mod wire {
+    use serde::Deserialize;
+
+    /// A user reference.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct User {
+        /// Login.
+        pub login: String,
+    }
+
+    /// A label.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Label {
+        /// Name.
+        pub name: String,
+    }
+
+    /// An issue (pull requests appear as issues with `pull_request` set).
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Issue {
+        /// Number.
+        pub number: i64,
+        /// Title.
+        pub title: String,
+        /// Body (`null` when empty).
+        pub body: Option<String>,
+        /// `open` or `closed`.
+        pub state: String,
+        /// Web URL.
+        pub html_url: String,
+        /// Author.
+        pub user: Option<User>,
+        /// Assignee.
+        pub assignee: Option<User>,
+        /// Labels.
+        #[serde(default)]
+        pub labels: Vec<Label>,
+        /// Present for pull requests.
+        pub pull_request: Option<serde_json::Value>,
+        /// Last change.
+        pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// An issue comment.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Comment {
+        /// Id.
+        pub id: i64,
+        /// Text.
+        pub body: Option<String>,
+        /// Author.
+        pub user: Option<User>,
+        /// Created.
+        pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BranchRef {
+    #[serde(rename = "ref")]
+    name: String,
+    sha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pull {
+    number: i64,
+    html_url: String,
+    title: Option<String>,
+    state: String,
+    #[serde(default)]
+    draft: bool,
+    merged: Option<bool>,
+    merged_at: Option<String>,
+    head: BranchRef,
+    base: BaseRef,
+}
+
+#[derive(Debug, Deserialize)]
+struct BaseRef {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct CombinedStatus {
+    state: String,
+    total_count: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckRuns {
+    #[serde(default)]
+    check_runs: Vec<CheckRun>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckRun {
+    status: String,
+    conclusion: Option<String>,
+}
+
+/// A REST client bound to one repository.
+#[derive(Debug, Clone)]
+pub struct GitHubClient {
+    http: HttpClient,
+    owner: String,
+    repo: String,
+}
+
+impl GitHubClient {
+    /// Builds a client with GitHub's headers (`Accept: application/vnd.github+json`, the API
+    /// version) and bearer auth.
+    ///
+    /// # Errors
+    /// [`HttpError::Invalid`] for an unusable URL, or an empty owner, repository or token.
+    pub fn new(config: &GitHubConfig) -> Result<Self, HttpError> {
+        let mut http = HttpConfig::new(
+            "github",
+            &config.api_url,
+            Auth::Bearer(config.token.clone()),
+        );
+        http.default_headers = vec![
+            (
+                "accept".to_owned(),
+                "application/vnd.github+json".to_owned(),
+            ),
+            ("x-github-api-version".to_owned(), "2022-11-28".to_owned()),
+        ];
+        Self::with_http(http, config)
+    }
+
+    /// Builds a client with explicit HTTP settings (timeouts, rate-limit waits).
+    ///
+    /// # Errors
+    /// As [`GitHubClient::new`].
+    pub fn with_http(http: HttpConfig, config: &GitHubConfig) -> Result<Self, HttpError> {
+        let valid = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        if !valid(&config.owner) || !valid(&config.repo) {
+            return Err(HttpError::Invalid {
+                service: "github",
+                message: format!("bad repository {}/{}", config.owner, config.repo),
+            });
+        }
+        if config.token.trim().is_empty() {
+            return Err(HttpError::Invalid {
+                service: "github",
+                message: "no token configured".to_owned(),
+            });
+        }
+        Ok(Self {
+            http: HttpClient::new(http)?,
+            owner: config.owner.clone(),
+            repo: config.repo.clone(),
+        })
+    }
+
+    /// The HTTP client.
+    #[must_use]
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The owner.
+    #[must_use]
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// `/repos/<owner>/<repo><rest>`.
+    #[must_use]
+    pub fn path(&self, rest: &str) -> String {
+        format!("/repos/{}/{}{rest}", self.owner, self.repo)
+    }
+
+    /// Checks the repository is visible with this token.
+    ///
+    /// # Errors
+    /// [`HttpError`], e.g. `Unauthorized` for a revoked token, `NotFound` for a wrong name.
+    pub async fn check(&self) -> Result<(), HttpError> {
+        self.http
+            .get_json::<serde_json::Value>(&self.path(""), &[])
+            .await
+            .map(|_| ())
+    }
+
+    /// Posts a comment on an issue or pull request.
+    ///
+    /// # Errors
+    /// [`HttpError`].
+    pub async fn comment(&self, number: i64, body: &str) -> Result<wire::Comment, HttpError> {
+        self.http
+            .send_json(
+                Method::POST,
+                &self.path(&format!("/issues/{number}/comments")),
+                &json!({ "body": body }),
+            )
+            .await
+    }
+
+    /// Adds labels to an issue or pull request.
+    ///
+    /// # Errors
+    /// [`HttpError`].
+    pub async fn add_labels(&self, number: i64, labels: &[String]) -> Result<(), HttpError> {
+        self.http
+            .send_json::<serde_json::Value>(
+                Method::POST,
+                &self.path(&format!("/issues/{number}/labels")),
+                &json!({ "labels": labels }),
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Pull requests on GitHub.
+#[derive(Debug, Clone)]
+pub struct GitHubHost {
+    client: GitHubClient,
+}
+
+impl GitHubHost {
+    /// A host over a client.
+    #[must_use]
+    pub fn new(client: GitHubClient) -> Self {
+        Self { client }
+    }
+
+    async fn checks(&self, sha: &str) -> HostResult<ChecksStatus> {
+        let status: CombinedStatus = self
+            .client
+            .http
+            .get_json(&self.client.path(&format!("/commits/{sha}/status")), &[])
+            .await?;
+        let runs: CheckRuns = self
+            .client
+            .http
+            .get_json(
+                &self.client.path(&format!("/commits/{sha}/check-runs")),
+                &[("per_page", "100".to_owned())],
+            )
+            .await?;
+        let mut all = Vec::new();
+        if status.total_count > 0 {
+            all.push(match status.state.as_str() {
+                "success" => ChecksStatus::Success,
+                "pending" => ChecksStatus::Pending,
+                _ => ChecksStatus::Failure,
+            });
+        }
+        for run in runs.check_runs {
+            all.push(if run.status == "completed" {
+                match run.conclusion.as_deref() {
+                    Some("success" | "neutral" | "skipped") => ChecksStatus::Success,
+                    _ => ChecksStatus::Failure,
+                }
+            } else {
+                ChecksStatus::Pending
+            });
+        }
+        Ok(ChecksStatus::combine(all))
+    }
+
+    async fn to_pr(&self, p: Pull) -> HostResult<PullRequest> {
+        let merged = p.merged.unwrap_or(false) || p.merged_at.is_some();
+        let state = match (merged, p.state.as_str()) {
+            (true, _) => PrState::Merged,
+            (false, "open") => PrState::Open,
+            (false, "closed") => PrState::Closed,
+            (false, other) => {
+                return Err(HostError::BadResponse {
+                    service: "github",
+                    message: format!("unknown pull request state {other:?}"),
+                });
+            }
+        };
+        Ok(PullRequest {
+            number: p.number,
+            url: p.html_url,
+            title: p.title.unwrap_or_default(),
+            checks: self.checks(&p.head.sha).await?,
+            head: p.head.name,
+            base: p.base.name,
+            head_sha: p.head.sha,
+            state,
+            draft: p.draft,
+        })
+    }
+
+    async fn decorate(&self, number: i64, new: &NewPullRequest) -> HostResult<()> {
+        if !new.labels.is_empty() {
+            self.client.add_labels(number, &new.labels).await?;
+        }
+        if !new.reviewers.is_empty() {
+            self.client
+                .http
+                .send_json::<serde_json::Value>(
+                    Method::POST,
+                    &self
+                        .client
+                        .path(&format!("/pulls/{number}/requested_reviewers")),
+                    &json!({ "reviewers": new.reviewers }),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn check_new(new: &NewPullRequest) -> HostResult<()> {
+    if new.title.trim().is_empty() {
+        return Err(HostError::Invalid("pull request title is empty".to_owned()));
+    }
+    for b in [&new.head, &new.base] {
+        if !foreman_domain::git::is_safe_branch_name(b) {
+            return Err(HostError::Invalid(format!("unsafe branch name {b:?}")));
+        }
+    }
+    if new.head == new.base {
+        return Err(HostError::Invalid(
+            "head and base are the same branch".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl GitHost for GitHubHost {
+    fn name(&self) -> &'static str {
+        "github"
+    }
+
+    async fn create_pr(&self, new: &NewPullRequest) -> HostResult<PullRequest> {
+        check_new(new)?;
+        if let Some(existing) = self
+            .find_pr(&new.head)
+            .await?
+            .filter(|p| p.state == PrState::Open)
+        {
+            self.decorate(existing.number, new).await?;
+            return Ok(existing);
+        }
+        let body = json!({
+            "title": new.title,
+            "body": new.body,
+            "head": new.head,
+            "base": new.base,
+            "draft": new.draft,
+        });
+        let created: Result<Pull, HttpError> = self
+            .client
+            .http
+            .send_json(Method::POST, &self.client.path("/pulls"), &body)
+            .await;
+        let number = match created {
+            Ok(p) => p.number,
+            // created concurrently (or before a crash) between our lookup and our create
+            Err(HttpError::Rejected {
+                status: 422,
+                message,
+                ..
+            }) if message.contains("already exists") => match self.find_pr(&new.head).await? {
+                Some(p) => p.number,
+                None => {
+                    return Err(HostError::Rejected {
+                        service: "github",
+                        status: 422,
+                        message,
+                    });
+                }
+            },
+            Err(e) => return Err(e.into()),
+        };
+        self.decorate(number, new).await?;
+        tracing::info!(number, head = %new.head, "github pull request opened");
+        self.get_pr(number).await
+    }
+
+    async fn find_pr(&self, head: &str) -> HostResult<Option<PullRequest>> {
+        let list: Vec<Pull> = self
+            .client
+            .http
+            .get_all_pages(
+                &self.client.path("/pulls"),
+                &[
+                    ("head", format!("{}:{head}", self.client.owner)),
+                    ("state", "all".to_owned()),
+                    ("per_page", "100".to_owned()),
+                ],
+            )
+            .await?;
+        let pick = list
+            .iter()
+            .position(|p| p.state == "open" && p.head.name == head)
+            .or_else(|| list.iter().position(|p| p.head.name == head));
+        match pick {
+            Some(i) => Ok(Some(self.get_pr(list[i].number).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_pr(&self, number: i64) -> HostResult<PullRequest> {
+        let p: Pull = self
+            .client
+            .http
+            .get_json(&self.client.path(&format!("/pulls/{number}")), &[])
+            .await
+            .map_err(|e| match e {
+                HttpError::NotFound { service, .. } => HostError::NotFound {
+                    service,
+                    what: format!("pull request #{number}"),
+                },
+                e => e.into(),
+            })?;
+        self.to_pr(p).await
+    }
+
+    async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {
+        if body.trim().is_empty() {
+            return Err(HostError::Invalid("empty comment".to_owned()));
+        }
+        self.client.comment(number, body).await?;
+        Ok(())
+    }
+
+    async fn check(&self) -> HostResult<()> {
+        Ok(self.client.check().await?)
+    }
+}

@@ -1,0 +1,394 @@
+//! GitLab REST v4: the [`GitLabClient`] (shared with the GitLab Issues tracker) and
+//! [`GitLabHost`], the merge request adapter.
+
+use async_trait::async_trait;
+use foreman_domain::git::{
+    ChecksStatus, GitHost, HostError, HostResult, NewPullRequest, PrState, PullRequest,
+};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::http::{Auth, HttpClient, HttpConfig, HttpError};
+
+/// The public API root.
+pub const DEFAULT_API_URL: &str = "https://gitlab.com/api/v4";
+
+/// Where and how to reach one GitLab project.
+#[derive(Debug, Clone)]
+pub struct GitLabConfig {
+    /// API root (`https://gitlab.com/api/v4`, or a self-managed instance's).
+    pub api_url: String,
+    /// The project's path (`group/project`) or numeric id.
+    pub project: String,
+    /// A token with the `api` scope.
+    pub token: String,
+}
+
+/// GitLab's JSON, as much of it as Foreman reads.
+pub mod wire {
+    use serde::Deserialize;
+
+    /// A user reference.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct User {
+        /// Username.
+        pub username: String,
+    }
+
+    /// An issue.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Issue {
+        /// Project-scoped number.
+        pub iid: i64,
+        /// Title.
+        pub title: String,
+        /// Description.
+        pub description: Option<String>,
+        /// `opened` or `closed`.
+        pub state: String,
+        /// Labels.
+        #[serde(default)]
+        pub labels: Vec<String>,
+        /// Author.
+        pub author: Option<User>,
+        /// Assignee.
+        pub assignee: Option<User>,
+        /// Web URL.
+        pub web_url: String,
+        /// Last change.
+        pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+
+    /// A note (comment); system notes record changes, not people.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Note {
+        /// Id.
+        pub id: i64,
+        /// Text.
+        pub body: String,
+        /// Whether GitLab wrote it.
+        #[serde(default)]
+        pub system: bool,
+        /// Author.
+        pub author: Option<User>,
+        /// Created.
+        pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MergeRequest {
+    iid: i64,
+    title: String,
+    state: String,
+    #[serde(default)]
+    draft: bool,
+    source_branch: String,
+    target_branch: String,
+    sha: Option<String>,
+    web_url: String,
+    head_pipeline: Option<Pipeline>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pipeline {
+    status: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserId {
+    id: i64,
+}
+
+/// A REST client bound to one project.
+#[derive(Debug, Clone)]
+pub struct GitLabClient {
+    http: HttpClient,
+    project: String,
+}
+
+impl GitLabClient {
+    /// Builds a client with `PRIVATE-TOKEN` auth.
+    ///
+    /// # Errors
+    /// [`HttpError::Invalid`] for an unusable URL, or an empty project or token.
+    pub fn new(config: &GitLabConfig) -> Result<Self, HttpError> {
+        let http = HttpConfig::new(
+            "gitlab",
+            &config.api_url,
+            Auth::Header {
+                name: "private-token".to_owned(),
+                value: config.token.clone(),
+            },
+        );
+        Self::with_http(http, config)
+    }
+
+    /// Builds a client with explicit HTTP settings.
+    ///
+    /// # Errors
+    /// As [`GitLabClient::new`].
+    pub fn with_http(http: HttpConfig, config: &GitLabConfig) -> Result<Self, HttpError> {
+        let invalid = |message: String| HttpError::Invalid {
+            service: "gitlab",
+            message,
+        };
+        if config.project.trim().is_empty() || config.project.contains("..") {
+            return Err(invalid(format!("bad project {:?}", config.project)));
+        }
+        if config.token.trim().is_empty() {
+            return Err(invalid("no token configured".to_owned()));
+        }
+        Ok(Self {
+            http: HttpClient::new(http)?,
+            project: encode_path(&config.project),
+        })
+    }
+
+    /// The HTTP client.
+    #[must_use]
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// `/projects/<id><rest>`.
+    #[must_use]
+    pub fn path(&self, rest: &str) -> String {
+        format!("/projects/{}{rest}", self.project)
+    }
+
+    /// Checks the project is visible with this token.
+    ///
+    /// # Errors
+    /// [`HttpError`].
+    pub async fn check(&self) -> Result<(), HttpError> {
+        self.http
+            .get_json::<serde_json::Value>(&self.path(""), &[])
+            .await
+            .map(|_| ())
+    }
+}
+
+/// Percent-encodes a project path (`group/project` → `group%2Fproject`).
+fn encode_path(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.trim().bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Merge requests on GitLab.
+#[derive(Debug, Clone)]
+pub struct GitLabHost {
+    client: GitLabClient,
+}
+
+impl GitLabHost {
+    /// A host over a client.
+    #[must_use]
+    pub fn new(client: GitLabClient) -> Self {
+        Self { client }
+    }
+
+    fn to_pr(m: MergeRequest) -> HostResult<PullRequest> {
+        let state = match m.state.as_str() {
+            "opened" | "locked" => PrState::Open,
+            "merged" => PrState::Merged,
+            "closed" => PrState::Closed,
+            other => {
+                return Err(HostError::BadResponse {
+                    service: "gitlab",
+                    message: format!("unknown merge request state {other:?}"),
+                });
+            }
+        };
+        let checks = match m.head_pipeline.as_ref().map(|p| p.status.as_str()) {
+            None => ChecksStatus::None,
+            Some("success") => ChecksStatus::Success,
+            Some("failed" | "canceled") => ChecksStatus::Failure,
+            Some("skipped") => ChecksStatus::None,
+            Some(_) => ChecksStatus::Pending,
+        };
+        Ok(PullRequest {
+            number: m.iid,
+            url: m.web_url,
+            title: m.title,
+            head: m.source_branch,
+            base: m.target_branch,
+            head_sha: m.sha.unwrap_or_default(),
+            state,
+            draft: m.draft,
+            checks,
+        })
+    }
+
+    async fn reviewer_ids(&self, names: &[String]) -> HostResult<Vec<i64>> {
+        let mut ids = Vec::new();
+        for n in names {
+            let found: Vec<UserId> = self
+                .client
+                .http
+                .get_json("/users", &[("username", n.clone())])
+                .await?;
+            match found.first() {
+                Some(u) => ids.push(u.id),
+                None => {
+                    return Err(HostError::Invalid(format!("no gitlab user named {n:?}")));
+                }
+            }
+        }
+        Ok(ids)
+    }
+}
+
+#[async_trait]
+impl GitHost for GitLabHost {
+    fn name(&self) -> &'static str {
+        "gitlab"
+    }
+
+    async fn create_pr(&self, new: &NewPullRequest) -> HostResult<PullRequest> {
+        if new.title.trim().is_empty() {
+            return Err(HostError::Invalid("pull request title is empty".to_owned()));
+        }
+        for b in [&new.head, &new.base] {
+            if !foreman_domain::git::is_safe_branch_name(b) {
+                return Err(HostError::Invalid(format!("unsafe branch name {b:?}")));
+            }
+        }
+        if new.head == new.base {
+            return Err(HostError::Invalid(
+                "head and base are the same branch".to_owned(),
+            ));
+        }
+        if let Some(existing) = self
+            .find_pr(&new.head)
+            .await?
+            .filter(|p| p.state == PrState::Open)
+        {
+            return Ok(existing);
+        }
+        let reviewer_ids = self.reviewer_ids(&new.reviewers).await?;
+        let title = if new.draft && !new.title.starts_with("Draft:") {
+            format!("Draft: {}", new.title)
+        } else {
+            new.title.clone()
+        };
+        let body = json!({
+            "source_branch": new.head,
+            "target_branch": new.base,
+            "title": title,
+            "description": new.body,
+            "labels": new.labels.join(","),
+            "reviewer_ids": reviewer_ids,
+            "remove_source_branch": false,
+        });
+        let created: Result<MergeRequest, HttpError> = self
+            .client
+            .http
+            .send_json(Method::POST, &self.client.path("/merge_requests"), &body)
+            .await;
+        match created {
+            Ok(m) => {
+                tracing::info!(iid = m.iid, head = %new.head, "gitlab merge request opened");
+                Self::to_pr(m)
+            }
+            Err(HttpError::Rejected {
+                status: 409,
+                message,
+                ..
+            }) => match self.find_pr(&new.head).await? {
+                Some(p) => Ok(p),
+                None => Err(HostError::Rejected {
+                    service: "gitlab",
+                    status: 409,
+                    message,
+                }),
+            },
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn find_pr(&self, head: &str) -> HostResult<Option<PullRequest>> {
+        let list: Vec<MergeRequest> = self
+            .client
+            .http
+            .get_all_pages(
+                &self.client.path("/merge_requests"),
+                &[
+                    ("source_branch", head.to_owned()),
+                    ("state", "all".to_owned()),
+                    ("per_page", "100".to_owned()),
+                ],
+            )
+            .await?;
+        let pick = list
+            .iter()
+            .position(|m| m.state == "opened" && m.source_branch == head)
+            .or_else(|| list.iter().position(|m| m.source_branch == head));
+        match pick {
+            // the list omits the head pipeline; read the merge request itself
+            Some(i) => Ok(Some(self.get_pr(list[i].iid).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn get_pr(&self, number: i64) -> HostResult<PullRequest> {
+        let m: MergeRequest = self
+            .client
+            .http
+            .get_json(&self.client.path(&format!("/merge_requests/{number}")), &[])
+            .await
+            .map_err(|e| match e {
+                HttpError::NotFound { service, .. } => HostError::NotFound {
+                    service,
+                    what: format!("merge request !{number}"),
+                },
+                e => e.into(),
+            })?;
+        Self::to_pr(m)
+    }
+
+    async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {
+        if body.trim().is_empty() {
+            return Err(HostError::Invalid("empty comment".to_owned()));
+        }
+        self.client
+            .http
+            .send_json::<serde_json::Value>(
+                Method::POST,
+                &self.client.path(&format!("/merge_requests/{number}/notes")),
+                &json!({ "body": body }),
+            )
+            .await
+            .map_err(|e| match e {
+                HttpError::NotFound { service, .. } => HostError::NotFound {
+                    service,
+                    what: format!("merge request !{number}"),
+                },
+                e => e.into(),
+            })?;
+        Ok(())
+    }
+
+    async fn check(&self) -> HostResult<()> {
+        Ok(self.client.check().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_paths_are_encoded() {
+        assert_eq!(encode_path("group/sub/project"), "group%2Fsub%2Fproject");
+        assert_eq!(encode_path("42"), "42");
+    }
+}

@@ -1,0 +1,118 @@
+//! Worktree hygiene: disk usage and its gauge, and the janitor that removes the worktrees of
+//! finished tickets and orphans left by crashes.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use foreman_domain::git::GitResult;
+use foreman_domain::{TicketId, TicketStore};
+use tokio_util::sync::CancellationToken;
+
+use crate::repo::GitRepository;
+
+/// The gauge set by [`record_disk_usage`].
+pub const DISK_GAUGE: &str = "foreman_worktree_disk_bytes";
+
+/// How often the janitor runs by default: every 5 minutes, so a finished ticket's worktrees
+/// are gone within 10.
+pub const DEFAULT_JANITOR_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// Bytes a directory tree occupies on disk (allocated blocks; symlinks not followed). Files
+/// that vanish while walking are skipped.
+///
+/// # Errors
+/// When the root cannot be read (a missing root is 0 bytes).
+pub fn directory_bytes(root: &Path) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = 0u64;
+    let mut stack = vec![root.to_path_buf()];
+    let mut first = true;
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if first => return Err(e),
+            Err(_) => continue,
+        };
+        first = false;
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.path().symlink_metadata() else {
+                continue;
+            };
+            total += meta.blocks() * 512;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Sets `foreman_worktree_disk_bytes{project}`.
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "a gauge is an f64; byte counts stay exact below 2^53"
+)]
+pub fn record_disk_usage(project: &str, bytes: u64) {
+    metrics::gauge!(DISK_GAUGE, "project" => project.to_owned()).set(bytes as f64);
+}
+
+/// Removes the worktrees of tickets that are gone from the store or in a terminal status, and
+/// orphaned directories. Returns how many were removed. Run at start-up and by the janitor.
+///
+/// # Errors
+/// Git, file system or store failures.
+pub async fn sweep_finished(repo: &GitRepository, tickets: &dyn TicketStore) -> GitResult<usize> {
+    let mut finished: Vec<TicketId> = Vec::new();
+    let mut dirs = match tokio::fs::read_dir(repo.worktrees_dir()).await {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(foreman_domain::git::GitError::Io {
+                context: "listing worktrees".to_owned(),
+                source: e,
+            });
+        }
+    };
+    while let Ok(Some(entry)) = dirs.next_entry().await {
+        let id = TicketId::from_string(entry.file_name().to_string_lossy().into_owned());
+        match tickets.get_ticket(&id).await {
+            Ok(Some(t)) if !t.status.is_terminal() => {}
+            Ok(_) => finished.push(id),
+            Err(e) => {
+                // keep what we cannot classify; the next run tries again
+                tracing::warn!(ticket_id = %id, error = %e, "janitor could not read a ticket");
+            }
+        }
+    }
+    let removed = repo.sweep(&|id| !finished.contains(id)).await?;
+    let _ = repo.disk_usage().await;
+    Ok(removed.len())
+}
+
+/// Runs [`sweep_finished`] now and then every `every` until `shutdown` is cancelled.
+pub fn spawn_janitor(
+    repo: Arc<GitRepository>,
+    tickets: Arc<dyn TicketStore>,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match sweep_finished(&repo, tickets.as_ref()).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(project = %repo.config().project, removed = n, "janitor removed worktrees")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(project = %repo.config().project, error = %e, code = e.code(), "janitor failed")
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+    })
+}

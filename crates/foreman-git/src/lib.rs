@@ -1,0 +1,32 @@
+//! Foreman's git layer.
+//!
+//! This crate owns everything Foreman does with git and git hosts:
+//! - [`GitRepository`], the [`foreman_domain::git::GitRepo`] port on the real `git` binary: one
+//!   cached clone per repository, a worktree per ticket and task, commits, diffs, merges and
+//!   rebases that report their conflicts, `--force-with-lease` pushes, with every command under
+//!   a timeout and its stderr in a typed [`foreman_domain::git::GitError`];
+//! - [`Credentials`], handed to git per command (never written to config or the remote URL);
+//! - worktree hygiene ([`hygiene`]): disk quota, the `foreman_worktree_disk_bytes` gauge, and the
+//!   janitor that removes finished tickets' worktrees;
+//! - the [`foreman_domain::git::GitHost`] adapters: [`GitHubHost`] (REST v3), [`GitLabHost`]
+//!   (REST v4) and [`LocalHost`] (no host: pull requests recorded in Foreman's database);
+//! - [`http`], the REST plumbing (auth, rate limits, `Link` pagination, capped bodies) shared
+//!   with the tracker adapters.
+//!
+//! It must not know about the pipeline, tickets' meaning, or any storage backend: it sees
+//! storage only through the ports of `foreman-domain`.
+
+mod cmd;
+pub mod credentials;
+pub mod github;
+pub mod gitlab;
+pub mod http;
+pub mod hygiene;
+pub mod local;
+pub mod repo;
+
+pub use credentials::Credentials;
+pub use github::GitHubHost;
+pub use gitlab::GitLabHost;
+pub use local::LocalHost;
+pub use repo::{GitRepository, Identity, RepoConfig};

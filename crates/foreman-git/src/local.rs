@@ -1,0 +1,277 @@
+//! The `local` git host: no GitHub or GitLab. The ticket branch is pushed to the configured
+//! remote as usual, and the pull request is a record in Foreman's database (through the
+//! [`SettingsStore`] port), so Foreman works air-gapped and in the demo.
+//!
+//! A local pull request is merged when its head commit is contained in the remote's base
+//! branch (someone merged it with plain git), and closed when its head branch disappears from
+//! the remote unmerged or [`LocalHost::close_pr`] is called.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use foreman_domain::SettingsStore;
+use foreman_domain::git::{
+    ChecksStatus, GitHost, GitRepo, HostError, HostResult, NewPullRequest, PrState, PullRequest,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::repo::GitRepository;
+
+/// A comment on a local pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalComment {
+    /// Text.
+    pub body: String,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A local pull request as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalPr {
+    /// Number within the project.
+    pub number: i64,
+    /// What was asked for.
+    pub request: NewPullRequest,
+    /// The head commit last seen on the remote.
+    pub head_sha: String,
+    /// State.
+    pub state: PrState,
+    /// Comments.
+    pub comments: Vec<LocalComment>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Pull requests recorded in Foreman's own database.
+pub struct LocalHost {
+    settings: Arc<dyn SettingsStore>,
+    repo: Arc<GitRepository>,
+    // numbers are allocated read-modify-write; one host per project per process keeps it safe
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for LocalHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalHost")
+            .field("project", &self.project())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalHost {
+    /// A host recording into `settings`, checking branches on `repo`'s remote.
+    #[must_use]
+    pub fn new(settings: Arc<dyn SettingsStore>, repo: Arc<GitRepository>) -> Self {
+        Self {
+            settings,
+            repo,
+            lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn project(&self) -> &str {
+        &self.repo.config().project
+    }
+
+    fn key(&self, rest: &str) -> String {
+        format!("local_host/{}/{rest}", self.project())
+    }
+
+    /// The URL a local pull request is known by.
+    #[must_use]
+    pub fn pr_url(&self, number: i64) -> String {
+        format!("foreman://{}/pulls/{number}", self.project())
+    }
+
+    async fn load(&self, number: i64) -> HostResult<LocalPr> {
+        let raw = self
+            .settings
+            .get_setting(&self.key(&format!("pr/{number}")))
+            .await?
+            .ok_or_else(|| HostError::NotFound {
+                service: "local",
+                what: format!("pull request #{number}"),
+            })?;
+        serde_json::from_str(&raw).map_err(|e| {
+            HostError::Store(foreman_domain::StoreError::corrupt("local pull request", e))
+        })
+    }
+
+    async fn save(&self, pr: &LocalPr) -> HostResult<()> {
+        let raw = serde_json::to_string(pr).map_err(|e| HostError::Invalid(e.to_string()))?;
+        self.settings
+            .put_setting(&self.key(&format!("pr/{}", pr.number)), &raw)
+            .await?;
+        self.settings
+            .put_setting(
+                &self.key(&format!("head/{}", pr.request.head)),
+                &pr.number.to_string(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    fn render(&self, pr: &LocalPr) -> PullRequest {
+        PullRequest {
+            number: pr.number,
+            url: self.pr_url(pr.number),
+            title: pr.request.title.clone(),
+            head: pr.request.head.clone(),
+            base: pr.request.base.clone(),
+            head_sha: pr.head_sha.clone(),
+            state: pr.state,
+            draft: pr.request.draft,
+            checks: ChecksStatus::None,
+        }
+    }
+
+    /// Closes a local pull request without merging (from the API or the CLI).
+    ///
+    /// # Errors
+    /// [`HostError::NotFound`] for an unknown number; storage failures.
+    pub async fn close_pr(&self, number: i64) -> HostResult<PullRequest> {
+        let mut pr = self.load(number).await?;
+        if pr.state == PrState::Open {
+            pr.state = PrState::Closed;
+            self.save(&pr).await?;
+        }
+        Ok(self.render(&pr))
+    }
+
+    /// Every comment of a local pull request.
+    ///
+    /// # Errors
+    /// As [`LocalHost::close_pr`].
+    pub async fn comments(&self, number: i64) -> HostResult<Vec<LocalComment>> {
+        Ok(self.load(number).await?.comments)
+    }
+
+    /// Refreshes an open pull request from the remote.
+    async fn refresh(&self, mut pr: LocalPr) -> HostResult<LocalPr> {
+        if pr.state != PrState::Open {
+            return Ok(pr);
+        }
+        self.repo.sync().await?;
+        let head = self.repo.remote_branch_head(&pr.request.head).await?;
+        let base_ref = format!("refs/remotes/origin/{}", pr.request.base);
+        let merged_sha = head.clone().unwrap_or_else(|| pr.head_sha.clone());
+        let new_state = if self.repo.is_ancestor(&merged_sha, &base_ref).await? {
+            PrState::Merged
+        } else if head.is_none() {
+            PrState::Closed
+        } else {
+            PrState::Open
+        };
+        let changed = new_state != pr.state || head.as_ref().is_some_and(|h| *h != pr.head_sha);
+        if let Some(h) = head {
+            pr.head_sha = h;
+        }
+        pr.state = new_state;
+        if changed {
+            self.save(&pr).await?;
+        }
+        Ok(pr)
+    }
+}
+
+#[async_trait]
+impl GitHost for LocalHost {
+    fn name(&self) -> &'static str {
+        "local"
+    }
+
+    async fn create_pr(&self, new: &NewPullRequest) -> HostResult<PullRequest> {
+        if new.title.trim().is_empty() {
+            return Err(HostError::Invalid("pull request title is empty".to_owned()));
+        }
+        for b in [&new.head, &new.base] {
+            if !foreman_domain::git::is_safe_branch_name(b) {
+                return Err(HostError::Invalid(format!("unsafe branch name {b:?}")));
+            }
+        }
+        if new.head == new.base {
+            return Err(HostError::Invalid(
+                "head and base are the same branch".to_owned(),
+            ));
+        }
+        let _guard = self.lock.lock().await;
+        if let Some(existing) = self
+            .find_pr(&new.head)
+            .await?
+            .filter(|p| p.state == PrState::Open)
+        {
+            return Ok(existing);
+        }
+        let Some(head_sha) = self.repo.remote_branch_head(&new.head).await? else {
+            return Err(HostError::NotFound {
+                service: "local",
+                what: format!("branch {} on the remote (push it first)", new.head),
+            });
+        };
+        let next_key = self.key("next");
+        let number = match self.settings.get_setting(&next_key).await? {
+            Some(n) => n.parse::<i64>().map_err(|e| {
+                HostError::Store(foreman_domain::StoreError::corrupt(next_key.clone(), e))
+            })?,
+            None => 1,
+        };
+        self.settings
+            .put_setting(&next_key, &(number + 1).to_string())
+            .await?;
+        let pr = LocalPr {
+            number,
+            request: new.clone(),
+            head_sha,
+            state: PrState::Open,
+            comments: Vec::new(),
+            created_at: foreman_domain::now(),
+        };
+        self.save(&pr).await?;
+        tracing::info!(project = %self.project(), number, head = %new.head, "local pull request recorded");
+        Ok(self.render(&pr))
+    }
+
+    async fn find_pr(&self, head: &str) -> HostResult<Option<PullRequest>> {
+        let Some(raw) = self
+            .settings
+            .get_setting(&self.key(&format!("head/{head}")))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let number = raw.parse::<i64>().map_err(|e| {
+            HostError::Store(foreman_domain::StoreError::corrupt(
+                "local pull request head",
+                e,
+            ))
+        })?;
+        let pr = self.refresh(self.load(number).await?).await?;
+        Ok(Some(self.render(&pr)))
+    }
+
+    async fn get_pr(&self, number: i64) -> HostResult<PullRequest> {
+        let pr = self.refresh(self.load(number).await?).await?;
+        Ok(self.render(&pr))
+    }
+
+    async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {
+        if body.trim().is_empty() {
+            return Err(HostError::Invalid("empty comment".to_owned()));
+        }
+        let _guard = self.lock.lock().await;
+        let mut pr = self.load(number).await?;
+        pr.comments.push(LocalComment {
+            body: body.to_owned(),
+            created_at: foreman_domain::now(),
+        });
+        self.save(&pr).await
+    }
+
+    async fn check(&self) -> HostResult<()> {
+        self.settings.get_setting(&self.key("next")).await?;
+        self.repo.check().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,1135 @@
+//! [`GitRepository`]: the cached clone of one repository and its worktrees.
+//!
+//! Layout under the work dir: `<work_dir>/<project>/repo` is a bare repository whose `origin`
+//! fetches into `refs/remotes/origin/*`; `<work_dir>/<project>/worktrees/<ticket-id>/<name>` are
+//! its worktrees. Local branches are Foreman's own (ticket and task branches).
+
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use foreman_domain::TicketId;
+use foreman_domain::git::{
+    ConflictFile, Diff, DiffSpec, DiffStat, FileStat, GitError, GitHealth, GitRepo, GitResult,
+    Lease, MergeOutcome, RebaseOutcome, Worktree, WorktreeSpec, is_safe_branch_name, sanitise,
+};
+
+use crate::cmd::{GitBin, Run};
+use crate::credentials::{Credentials, url_has_credentials};
+use crate::hygiene;
+
+/// The default per-repository disk quota: 20 GiB.
+pub const DEFAULT_DISK_QUOTA_BYTES: u64 = 20 * 1024 * 1024 * 1024;
+
+/// The default cap on a diff's text: 2 MiB.
+pub const DEFAULT_MAX_DIFF_BYTES: usize = 2 * 1024 * 1024;
+
+/// The author of Foreman's commits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// `user.name`.
+    pub name: String,
+    /// `user.email`.
+    pub email: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self {
+            name: "Foreman".to_owned(),
+            email: "foreman@localhost".to_owned(),
+        }
+    }
+}
+
+/// How to reach and lay out one repository.
+#[derive(Debug, Clone)]
+pub struct RepoConfig {
+    /// Project slug; names the directory under `work_dir`.
+    pub project: String,
+    /// Where to clone from (HTTPS, SSH or a local path). Must not carry credentials.
+    pub clone_url: String,
+    /// The branch pull requests target.
+    pub default_branch: String,
+    /// Root of all of Foreman's clones and worktrees.
+    pub work_dir: PathBuf,
+    /// Author and committer of Foreman's commits.
+    pub author: Identity,
+    /// How to authenticate to the remote.
+    pub credentials: Credentials,
+    /// The `git` binary (default: `git` on `PATH`).
+    pub git_program: PathBuf,
+    /// Timeout for local commands.
+    pub local_timeout: Duration,
+    /// Timeout for commands that talk to the remote.
+    pub network_timeout: Duration,
+    /// Worktrees may not be opened while the project's directory uses more than this.
+    pub disk_quota_bytes: u64,
+    /// Diff text beyond this is cut with a note.
+    pub max_diff_bytes: usize,
+    /// Ignore the machine's global and system git config, so behaviour does not depend on the
+    /// host (default `true`).
+    pub isolate_config: bool,
+}
+
+impl RepoConfig {
+    /// A config with defaults for everything but the essentials.
+    #[must_use]
+    pub fn new(
+        project: impl Into<String>,
+        clone_url: impl Into<String>,
+        default_branch: impl Into<String>,
+        work_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            project: project.into(),
+            clone_url: clone_url.into(),
+            default_branch: default_branch.into(),
+            work_dir: work_dir.into(),
+            author: Identity::default(),
+            credentials: Credentials::None,
+            git_program: PathBuf::from("git"),
+            local_timeout: Duration::from_secs(120),
+            network_timeout: Duration::from_secs(600),
+            disk_quota_bytes: DEFAULT_DISK_QUOTA_BYTES,
+            max_diff_bytes: DEFAULT_MAX_DIFF_BYTES,
+            isolate_config: true,
+        }
+    }
+}
+
+/// One repository's cached clone and worktrees, on the real `git` binary.
+#[derive(Debug)]
+pub struct GitRepository {
+    config: RepoConfig,
+    git: GitBin,
+    root: PathBuf,
+    repo: PathBuf,
+    worktrees: PathBuf,
+    sync_lock: tokio::sync::Mutex<()>,
+}
+
+impl GitRepository {
+    /// Checks the config and prepares the runner. Nothing touches the disk until
+    /// [`GitRepo::sync`].
+    ///
+    /// # Errors
+    /// [`GitError::Invalid`] for an unusable project name, default branch, a relative work dir
+    /// or a clone URL with credentials in it.
+    pub fn new(config: RepoConfig) -> GitResult<Self> {
+        if !foreman_domain::project::is_valid_project_name(&config.project) {
+            return Err(GitError::Invalid(format!(
+                "project name {:?} is not a valid slug",
+                config.project
+            )));
+        }
+        if !is_safe_branch_name(&config.default_branch) {
+            return Err(GitError::Invalid(format!(
+                "default branch {:?} is not a safe branch name",
+                config.default_branch
+            )));
+        }
+        if !config.work_dir.is_absolute() {
+            return Err(GitError::Invalid(format!(
+                "work dir {} must be an absolute path",
+                config.work_dir.display()
+            )));
+        }
+        if url_has_credentials(&config.clone_url) {
+            return Err(GitError::Invalid(
+                "the clone url carries credentials; configure a token instead".to_owned(),
+            ));
+        }
+        if config.clone_url.trim().is_empty() {
+            return Err(GitError::Invalid("the clone url is empty".to_owned()));
+        }
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("GIT_TERMINAL_PROMPT".into(), "0".into()),
+            ("LC_ALL".into(), "C".into()),
+            ("LANGUAGE".into(), "C".into()),
+            ("GIT_EDITOR".into(), "true".into()),
+            ("GIT_SEQUENCE_EDITOR".into(), "true".into()),
+            ("GIT_MERGE_AUTOEDIT".into(), "no".into()),
+            ("GIT_ASKPASS".into(), "".into()),
+            ("SSH_ASKPASS".into(), "".into()),
+        ];
+        if config.isolate_config {
+            env.push(("GIT_CONFIG_NOSYSTEM".into(), "1".into()));
+            env.push(("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()));
+        }
+        let git_config = vec![
+            format!("user.name={}", config.author.name),
+            format!("user.email={}", config.author.email),
+            "commit.gpgsign=false".to_owned(),
+            "tag.gpgsign=false".to_owned(),
+            "core.autocrlf=false".to_owned(),
+            "core.quotepath=false".to_owned(),
+            "advice.detachedHead=false".to_owned(),
+            "init.defaultBranch=main".to_owned(),
+            "merge.conflictStyle=merge".to_owned(),
+            "rebase.autoStash=false".to_owned(),
+            "pull.rebase=false".to_owned(),
+            "gc.auto=0".to_owned(),
+        ];
+        let git = GitBin {
+            program: config.git_program.clone(),
+            config: git_config,
+            env,
+            credentials: config.credentials.clone(),
+            local_timeout: config.local_timeout,
+            network_timeout: config.network_timeout,
+        };
+        let root = config.work_dir.join(&config.project);
+        Ok(Self {
+            repo: root.join("repo"),
+            worktrees: root.join("worktrees"),
+            root,
+            git,
+            config,
+            sync_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &RepoConfig {
+        &self.config
+    }
+
+    /// The cached clone (a bare repository).
+    #[must_use]
+    pub fn repo_dir(&self) -> &Path {
+        &self.repo
+    }
+
+    /// The directory holding every worktree of this repository.
+    #[must_use]
+    pub fn worktrees_dir(&self) -> &Path {
+        &self.worktrees
+    }
+
+    /// The project's directory (clone plus worktrees), whose size the quota limits.
+    #[must_use]
+    pub fn project_dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where the worktree for `spec` lives.
+    ///
+    /// # Errors
+    /// [`GitError::Invalid`] when the ticket id or name sanitise to nothing.
+    pub fn worktree_path(&self, ticket_id: &TicketId, name: &str) -> GitResult<PathBuf> {
+        let t = sanitise(ticket_id.as_str(), false);
+        let n = sanitise(name, false);
+        if t.is_empty() || n.is_empty() {
+            return Err(GitError::Invalid(format!(
+                "worktree name {:?}/{name:?} is empty after sanitising",
+                ticket_id.as_str()
+            )));
+        }
+        Ok(self.worktrees.join(t).join(n))
+    }
+
+    /// Bytes used by the project's directory now; also sets the `foreman_worktree_disk_bytes`
+    /// gauge for the project.
+    ///
+    /// # Errors
+    /// [`GitError::Io`] when the directory cannot be walked.
+    pub async fn disk_usage(&self) -> GitResult<u64> {
+        let root = self.root.clone();
+        let bytes = tokio::task::spawn_blocking(move || hygiene::directory_bytes(&root))
+            .await
+            .map_err(|e| GitError::Io {
+                context: "measuring disk usage".to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .map_err(|e| GitError::Io {
+                context: format!("measuring disk usage of {}", self.root.display()),
+                source: e,
+            })?;
+        hygiene::record_disk_usage(&self.config.project, bytes);
+        Ok(bytes)
+    }
+
+    /// Every registered worktree under this repository's worktrees directory.
+    ///
+    /// # Errors
+    /// Git failures.
+    pub async fn list_worktrees(&self) -> GitResult<Vec<Worktree>> {
+        if !self.repo.exists() {
+            return Ok(Vec::new());
+        }
+        let out = self
+            .git
+            .text(&self.repo, &["worktree", "list", "--porcelain"])
+            .await?;
+        Ok(parse_worktree_list(&out)
+            .into_iter()
+            .filter(|w| w.path.starts_with(&self.worktrees))
+            .collect())
+    }
+
+    /// Removes every worktree whose ticket `keep` rejects, with its task branches (branches
+    /// containing `--task-`), then prunes git's records of worktrees whose directories are gone
+    /// and deletes directories git does not know. Returns the removed paths.
+    ///
+    /// # Errors
+    /// Git or file system failures.
+    pub async fn sweep(
+        &self,
+        keep: &(dyn Fn(&TicketId) -> bool + Send + Sync),
+    ) -> GitResult<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        if !self.repo.exists() {
+            return Ok(removed);
+        }
+        let _ = self
+            .git
+            .run(&self.repo, &["worktree", "prune"], self.git.local())
+            .await?;
+        let known = self.list_worktrees().await?;
+        for wt in &known {
+            let Some(ticket) = self.ticket_of(&wt.path) else {
+                continue;
+            };
+            if keep(&ticket) {
+                continue;
+            }
+            let task_branch = wt.branch.contains("--task-");
+            self.remove_worktree(wt, task_branch).await?;
+            removed.push(wt.path.clone());
+        }
+        // directories no worktree claims (a crash between mkdir and `worktree add`)
+        let mut entries = match tokio::fs::read_dir(&self.worktrees).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+            Err(e) => return Err(io_err("listing worktrees", e)),
+        };
+        let known: Vec<PathBuf> = self
+            .list_worktrees()
+            .await?
+            .into_iter()
+            .map(|w| w.path)
+            .collect();
+        while let Some(ticket_dir) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io_err("listing worktrees", e))?
+        {
+            let path = ticket_dir.path();
+            let ticket =
+                TicketId::from_string(ticket_dir.file_name().to_string_lossy().into_owned());
+            let in_use = known.iter().any(|k| k.starts_with(&path));
+            if !keep(&ticket) && !in_use {
+                tokio::fs::remove_dir_all(&path)
+                    .await
+                    .map_err(|e| io_err("removing an orphan worktree directory", e))?;
+                removed.push(path);
+            }
+        }
+        if !removed.is_empty() {
+            tracing::info!(project = %self.config.project, removed = removed.len(), "swept worktrees");
+        }
+        Ok(removed)
+    }
+
+    /// The commit a branch points to on the remote (`ls-remote`), `None` when it does not exist.
+    ///
+    /// # Errors
+    /// Git failures, [`GitError::RemoteUnreachable`].
+    pub async fn remote_branch_head(&self, branch: &str) -> GitResult<Option<String>> {
+        Self::checked_branch(branch)?;
+        let dir = if self.repo.exists() {
+            self.repo.clone()
+        } else {
+            std::env::temp_dir()
+        };
+        let target = if self.repo.exists() {
+            "origin"
+        } else {
+            self.config.clone_url.as_str()
+        };
+        let out = self
+            .git
+            .run(
+                &dir,
+                &["ls-remote", target, &format!("refs/heads/{branch}")],
+                self.git.network(),
+            )
+            .await?;
+        Ok(out.stdout.split_whitespace().next().map(str::to_owned))
+    }
+
+    /// Whether `commit` is contained in `of` in the cached clone (call [`GitRepo::sync`] first).
+    /// An unknown commit is not contained.
+    ///
+    /// # Errors
+    /// Git failures.
+    pub async fn is_ancestor(&self, commit: &str, of: &str) -> GitResult<bool> {
+        for r in [commit, of] {
+            if r.starts_with('-') || r.is_empty() {
+                return Err(GitError::Invalid(format!("bad ref {r:?}")));
+            }
+        }
+        if self.rev(&self.repo, commit).await?.is_none()
+            || self.rev(&self.repo, of).await?.is_none()
+        {
+            return Ok(false);
+        }
+        let args = ["merge-base", "--is-ancestor", commit, of];
+        let out = self
+            .git
+            .output(&self.repo, &args, self.git.local(), &[])
+            .await?;
+        match out.status {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.git.failure(&args, &out)),
+        }
+    }
+
+    fn ticket_of(&self, path: &Path) -> Option<TicketId> {
+        let rel = path.strip_prefix(&self.worktrees).ok()?;
+        let first = rel.components().next()?;
+        match first {
+            Component::Normal(s) => Some(TicketId::from_string(s.to_string_lossy().into_owned())),
+            _ => None,
+        }
+    }
+
+    /// Refuses worktrees outside this repository's worktrees directory.
+    fn checked(&self, wt: &Worktree) -> GitResult<()> {
+        let inside = wt.path.is_absolute()
+            && wt.path.starts_with(&self.worktrees)
+            && !wt
+                .path
+                .components()
+                .any(|c| matches!(c, Component::ParentDir | Component::CurDir));
+        if inside {
+            Ok(())
+        } else {
+            Err(GitError::Invalid(format!(
+                "worktree {} is outside {}",
+                wt.path.display(),
+                self.worktrees.display()
+            )))
+        }
+    }
+
+    fn checked_branch(branch: &str) -> GitResult<()> {
+        if is_safe_branch_name(branch) {
+            Ok(())
+        } else {
+            Err(GitError::Invalid(format!("unsafe branch name {branch:?}")))
+        }
+    }
+
+    async fn rev(&self, dir: &Path, rev: &str) -> GitResult<Option<String>> {
+        let out = self
+            .git
+            .output(
+                dir,
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{rev}^{{commit}}"),
+                ],
+                self.git.local(),
+                &[],
+            )
+            .await?;
+        Ok(out.success().then(|| out.stdout.trim().to_owned()))
+    }
+
+    async fn conflicts(&self, wt: &Worktree) -> GitResult<Vec<ConflictFile>> {
+        let out = self
+            .git
+            .run(
+                &wt.path,
+                &["diff", "--name-only", "--diff-filter=U", "-z"],
+                self.git.local(),
+            )
+            .await?;
+        let mut files = Vec::new();
+        for path in out.stdout.split('\0').filter(|p| !p.is_empty()) {
+            let content = match tokio::fs::read(wt.path.join(path)).await {
+                Ok(bytes) => String::from_utf8(bytes).ok(),
+                Err(_) => None,
+            };
+            files.push(ConflictFile {
+                path: path.to_owned(),
+                content,
+            });
+        }
+        Ok(files)
+    }
+
+    /// Stages everything and refuses to go on while conflict markers remain.
+    async fn stage_resolved(&self, wt: &Worktree) -> GitResult<()> {
+        self.git
+            .run(&wt.path, &["add", "-A"], self.git.local())
+            .await?;
+        let check = self
+            .git
+            .output(
+                &wt.path,
+                &["diff", "--cached", "--check", "HEAD"],
+                self.git.local(),
+                &[],
+            )
+            .await?;
+        if check.stdout.contains("leftover conflict marker") {
+            let files: Vec<&str> = check
+                .stdout
+                .lines()
+                .filter(|l| l.contains("leftover conflict marker"))
+                .filter_map(|l| l.split(':').next())
+                .collect();
+            return Err(GitError::Invalid(format!(
+                "conflict markers remain in {}",
+                files.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    async fn git_dir(&self, wt: &Worktree) -> GitResult<PathBuf> {
+        Ok(PathBuf::from(
+            self.git
+                .text(&wt.path, &["rev-parse", "--absolute-git-dir"])
+                .await?,
+        ))
+    }
+
+    async fn rebase_in_progress(&self, wt: &Worktree) -> GitResult<bool> {
+        let dir = self.git_dir(wt).await?;
+        Ok(dir.join("rebase-merge").exists() || dir.join("rebase-apply").exists())
+    }
+
+    async fn rebase_outcome(&self, wt: &Worktree, args: &[&str]) -> GitResult<RebaseOutcome> {
+        let out = self
+            .git
+            .output(&wt.path, args, self.git.local(), &[])
+            .await?;
+        if out.success() && !self.rebase_in_progress(wt).await? {
+            return Ok(RebaseOutcome::Rebased {
+                head: self.head(wt).await?,
+            });
+        }
+        if self.rebase_in_progress(wt).await? {
+            let files = self.conflicts(wt).await?;
+            if files.is_empty() {
+                return Err(self.git.failure(args, &out));
+            }
+            let stopped_at = self.rev(&wt.path, "REBASE_HEAD").await?;
+            tracing::info!(worktree = %wt.path.display(), files = files.len(), "rebase stopped on conflicts");
+            return Ok(RebaseOutcome::Conflicts { stopped_at, files });
+        }
+        Err(self.git.failure(args, &out))
+    }
+
+    /// The diff command's arguments for a spec (after `diff`).
+    fn diff_args(spec: &DiffSpec) -> GitResult<Vec<String>> {
+        Ok(match spec {
+            DiffSpec::WorkingTree => vec!["--cached".to_owned(), "HEAD".to_owned()],
+            DiffSpec::Range { base, head } => {
+                for r in [base, head] {
+                    if r.starts_with('-') || r.is_empty() {
+                        return Err(GitError::Invalid(format!("bad ref {r:?}")));
+                    }
+                }
+                vec![format!("{base}...{head}")]
+            }
+        })
+    }
+
+    /// Runs a diff; for the working tree, through a throwaway index so the worktree's own index
+    /// is untouched and untracked files show up.
+    async fn run_diff(
+        &self,
+        wt: &Worktree,
+        spec: &DiffSpec,
+        format: &[&str],
+        run: Run,
+    ) -> GitResult<crate::cmd::Output> {
+        self.checked(wt)?;
+        let range = Self::diff_args(spec)?;
+        let mut args: Vec<&str> = vec!["diff", "--no-color", "--no-ext-diff", "-M"];
+        args.extend_from_slice(format);
+        args.extend(range.iter().map(String::as_str));
+        match spec {
+            DiffSpec::Range { .. } => {
+                let out = self.git.output(&wt.path, &args, run, &[]).await?;
+                if out.success() {
+                    Ok(out)
+                } else {
+                    Err(self.git.failure(&args, &out))
+                }
+            }
+            DiffSpec::WorkingTree => {
+                let index = self.git_dir(wt).await?.join("foreman-diff-index");
+                let index_os = OsString::from(index.as_os_str());
+                let env = [("GIT_INDEX_FILE", &index_os)];
+                let staged: GitResult<crate::cmd::Output> = async {
+                    for prep in [&["read-tree", "HEAD"][..], &["add", "-A"][..]] {
+                        let out = self
+                            .git
+                            .output(&wt.path, prep, self.git.local(), &env)
+                            .await?;
+                        if !out.success() {
+                            return Err(self.git.failure(prep, &out));
+                        }
+                    }
+                    let out = self.git.output(&wt.path, &args, run, &env).await?;
+                    if out.success() {
+                        Ok(out)
+                    } else {
+                        Err(self.git.failure(&args, &out))
+                    }
+                }
+                .await;
+                let _ = tokio::fs::remove_file(&index).await;
+                staged
+            }
+        }
+    }
+}
+
+fn io_err(context: &str, source: std::io::Error) -> GitError {
+    GitError::Io {
+        context: context.to_owned(),
+        source,
+    }
+}
+
+/// Parses `git worktree list --porcelain`.
+fn parse_worktree_list(out: &str) -> Vec<Worktree> {
+    let mut list = Vec::new();
+    for block in out.split("\n\n") {
+        let mut path = None;
+        let mut head = String::new();
+        let mut branch = String::new();
+        for line in block.lines() {
+            if let Some(p) = line.strip_prefix("worktree ") {
+                path = Some(PathBuf::from(p));
+            } else if let Some(h) = line.strip_prefix("HEAD ") {
+                h.clone_into(&mut head);
+            } else if let Some(b) = line.strip_prefix("branch ") {
+                b.strip_prefix("refs/heads/")
+                    .unwrap_or(b)
+                    .clone_into(&mut branch);
+            }
+        }
+        if let Some(path) = path {
+            list.push(Worktree { path, branch, head });
+        }
+    }
+    list
+}
+
+/// Parses `git diff --numstat -z`.
+fn parse_numstat(out: &str) -> DiffStat {
+    let mut stat = DiffStat::default();
+    let mut fields = out.split('\0');
+    while let Some(entry) = fields.next() {
+        let entry = entry.trim_start_matches('\n');
+        if entry.is_empty() {
+            continue;
+        }
+        let mut parts = entry.splitn(3, '\t');
+        let (Some(ins), Some(del), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let path = if path.is_empty() {
+            // a rename: the old and new paths follow as their own fields
+            let _old = fields.next();
+            fields.next().unwrap_or_default().to_owned()
+        } else {
+            path.to_owned()
+        };
+        let insertions = ins.parse::<u64>().ok();
+        let deletions = del.parse::<u64>().ok();
+        stat.insertions += insertions.unwrap_or(0);
+        stat.deletions += deletions.unwrap_or(0);
+        stat.files.push(FileStat {
+            path,
+            insertions,
+            deletions,
+        });
+    }
+    stat
+}
+
+#[async_trait]
+impl GitRepo for GitRepository {
+    fn default_branch(&self) -> &str {
+        &self.config.default_branch
+    }
+
+    async fn sync(&self) -> GitResult<()> {
+        let _guard = self.sync_lock.lock().await;
+        tokio::fs::create_dir_all(&self.root)
+            .await
+            .map_err(|e| io_err("creating the project directory", e))?;
+        if !self.repo.join("HEAD").exists() {
+            let tmp = self.root.join("repo.init");
+            let _ = tokio::fs::remove_dir_all(&tmp).await;
+            let tmp_s = tmp.to_string_lossy().into_owned();
+            self.git
+                .run(
+                    &self.root,
+                    &["init", "--bare", "--quiet", &tmp_s],
+                    self.git.local(),
+                )
+                .await?;
+            self.git
+                .run(
+                    &tmp,
+                    &["config", "remote.origin.url", &self.config.clone_url],
+                    self.git.local(),
+                )
+                .await?;
+            self.git
+                .run(
+                    &tmp,
+                    &[
+                        "config",
+                        "remote.origin.fetch",
+                        "+refs/heads/*:refs/remotes/origin/*",
+                    ],
+                    self.git.local(),
+                )
+                .await?;
+            tokio::fs::rename(&tmp, &self.repo)
+                .await
+                .map_err(|e| io_err("moving the new clone into place", e))?;
+            tracing::info!(project = %self.config.project, "initialised cached clone");
+        }
+        self.git
+            .run(
+                &self.repo,
+                &["fetch", "--prune", "--quiet", "origin"],
+                self.git.network(),
+            )
+            .await?;
+        let default = format!("refs/remotes/origin/{}", self.config.default_branch);
+        if self.rev(&self.repo, &default).await?.is_none() {
+            return Err(GitError::NotFound {
+                what: format!(
+                    "default branch {} on the remote",
+                    self.config.default_branch
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    async fn add_worktree(&self, spec: &WorktreeSpec) -> GitResult<Worktree> {
+        Self::checked_branch(&spec.branch)?;
+        if spec.start_point.starts_with('-') || spec.start_point.is_empty() {
+            return Err(GitError::Invalid(format!(
+                "bad start point {:?}",
+                spec.start_point
+            )));
+        }
+        let path = self.worktree_path(&spec.ticket_id, &spec.name)?;
+        let existing = self
+            .list_worktrees()
+            .await?
+            .into_iter()
+            .find(|w| w.path == path);
+        if let Some(existing) = existing.filter(|_| path.exists()) {
+            return Ok(existing);
+        }
+        let used = self.disk_usage().await?;
+        if used > self.config.disk_quota_bytes {
+            tracing::warn!(project = %self.config.project, used, quota = self.config.disk_quota_bytes, "disk quota exceeded");
+            return Err(GitError::QuotaExceeded {
+                used_bytes: used,
+                quota_bytes: self.config.disk_quota_bytes,
+            });
+        }
+        self.git
+            .run(&self.repo, &["worktree", "prune"], self.git.local())
+            .await?;
+        if path.exists() {
+            // a directory git does not know: the remains of a crash
+            tokio::fs::remove_dir_all(&path)
+                .await
+                .map_err(|e| io_err("clearing a stale worktree directory", e))?;
+        }
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(|e| io_err("creating the worktree directory", e))?;
+        }
+        let path_s = path.to_string_lossy().into_owned();
+        let exists = self
+            .rev(&self.repo, &format!("refs/heads/{}", spec.branch))
+            .await?
+            .is_some();
+        if exists {
+            self.git
+                .run(
+                    &self.repo,
+                    &["worktree", "add", "--quiet", &path_s, &spec.branch],
+                    self.git.local(),
+                )
+                .await?;
+        } else {
+            if self.rev(&self.repo, &spec.start_point).await?.is_none() {
+                return Err(GitError::NotFound {
+                    what: format!("start point {}", spec.start_point),
+                });
+            }
+            self.git
+                .run(
+                    &self.repo,
+                    &[
+                        "worktree",
+                        "add",
+                        "--quiet",
+                        "--no-track",
+                        "-b",
+                        &spec.branch,
+                        &path_s,
+                        &spec.start_point,
+                    ],
+                    self.git.local(),
+                )
+                .await?;
+        }
+        let wt = Worktree {
+            head: self.git.text(&path, &["rev-parse", "HEAD"]).await?,
+            path,
+            branch: spec.branch.clone(),
+        };
+        tracing::info!(project = %self.config.project, branch = %wt.branch, path = %wt.path.display(), "worktree added");
+        Ok(wt)
+    }
+
+    async fn remove_worktree(&self, worktree: &Worktree, delete_branch: bool) -> GitResult<()> {
+        self.checked(worktree)?;
+        let path_s = worktree.path.to_string_lossy().into_owned();
+        let registered = self
+            .list_worktrees()
+            .await?
+            .iter()
+            .any(|w| w.path == worktree.path);
+        if registered {
+            self.git
+                .run(
+                    &self.repo,
+                    &["worktree", "remove", "--force", "--force", &path_s],
+                    self.git.local(),
+                )
+                .await?;
+        } else if worktree.path.exists() {
+            tokio::fs::remove_dir_all(&worktree.path)
+                .await
+                .map_err(|e| io_err("removing a worktree directory", e))?;
+        }
+        if let Some(parent) = worktree.path.parent() {
+            // drop the ticket directory once its last worktree is gone (fails harmlessly if not empty)
+            if parent != self.worktrees {
+                let _ = tokio::fs::remove_dir(parent).await;
+            }
+        }
+        if delete_branch && !worktree.branch.is_empty() {
+            self.delete_branch(&worktree.branch).await?;
+        }
+        tracing::info!(project = %self.config.project, path = %worktree.path.display(), "worktree removed");
+        Ok(())
+    }
+
+    async fn ticket_worktrees(&self, ticket_id: &TicketId) -> GitResult<Vec<Worktree>> {
+        let dir = self.worktrees.join(sanitise(ticket_id.as_str(), false));
+        Ok(self
+            .list_worktrees()
+            .await?
+            .into_iter()
+            .filter(|w| w.path.starts_with(&dir))
+            .collect())
+    }
+
+    async fn head(&self, worktree: &Worktree) -> GitResult<String> {
+        self.checked(worktree)?;
+        self.git.text(&worktree.path, &["rev-parse", "HEAD"]).await
+    }
+
+    async fn commit_all(&self, worktree: &Worktree, message: &str) -> GitResult<Option<String>> {
+        self.checked(worktree)?;
+        if message.trim().is_empty() {
+            return Err(GitError::Invalid("empty commit message".to_owned()));
+        }
+        self.git
+            .run(&worktree.path, &["add", "-A"], self.git.local())
+            .await?;
+        let staged = self
+            .git
+            .output(
+                &worktree.path,
+                &["diff", "--cached", "--quiet"],
+                self.git.local(),
+                &[],
+            )
+            .await?;
+        match staged.status {
+            Some(0) => return Ok(None),
+            Some(1) => {}
+            _ => return Err(self.git.failure(&["diff", "--cached", "--quiet"], &staged)),
+        }
+        self.git
+            .run(
+                &worktree.path,
+                &["commit", "--quiet", "--no-verify", "-m", message],
+                self.git.local(),
+            )
+            .await?;
+        Ok(Some(self.head(worktree).await?))
+    }
+
+    async fn diff(&self, worktree: &Worktree, spec: &DiffSpec) -> GitResult<Diff> {
+        let max = self.config.max_diff_bytes;
+        let run = Run {
+            max_stdout: max,
+            ..self.git.local()
+        };
+        let out = self.run_diff(worktree, spec, &["--patch"], run).await?;
+        let truncated = out.stdout_total > out.stdout.len() as u64;
+        let mut text = out.stdout;
+        if truncated {
+            if let Some(end) = text.rfind('\n') {
+                text.truncate(end + 1);
+            }
+            text.push_str(&format!(
+                "\n[diff truncated by foreman: showing {} of {} bytes]\n",
+                text.len(),
+                out.stdout_total
+            ));
+        }
+        Ok(Diff {
+            text,
+            truncated,
+            total_bytes: out.stdout_total,
+        })
+    }
+
+    async fn diff_stat(&self, worktree: &Worktree, spec: &DiffSpec) -> GitResult<DiffStat> {
+        let out = self
+            .run_diff(worktree, spec, &["--numstat", "-z"], self.git.local())
+            .await?;
+        Ok(parse_numstat(&out.stdout))
+    }
+
+    async fn merge(
+        &self,
+        worktree: &Worktree,
+        branch: &str,
+        message: &str,
+    ) -> GitResult<MergeOutcome> {
+        self.checked(worktree)?;
+        Self::checked_branch(branch)?;
+        let args = ["merge", "--no-ff", "--no-edit", "-m", message, branch];
+        let out = self
+            .git
+            .output(&worktree.path, &args, self.git.local(), &[])
+            .await?;
+        if out.success() {
+            return Ok(MergeOutcome::Merged {
+                head: self.head(worktree).await?,
+            });
+        }
+        let files = self.conflicts(worktree).await?;
+        if files.is_empty() {
+            return Err(self.git.failure(&args, &out));
+        }
+        tracing::info!(worktree = %worktree.path.display(), branch, files = files.len(), "merge stopped on conflicts");
+        Ok(MergeOutcome::Conflicts { files })
+    }
+
+    async fn conclude_merge(&self, worktree: &Worktree) -> GitResult<String> {
+        self.checked(worktree)?;
+        self.stage_resolved(worktree).await?;
+        self.git
+            .run(
+                &worktree.path,
+                &["commit", "--quiet", "--no-verify", "--no-edit"],
+                self.git.local(),
+            )
+            .await?;
+        self.head(worktree).await
+    }
+
+    async fn abort_merge(&self, worktree: &Worktree) -> GitResult<()> {
+        self.checked(worktree)?;
+        self.git
+            .run(&worktree.path, &["merge", "--abort"], self.git.local())
+            .await?;
+        Ok(())
+    }
+
+    async fn rebase(&self, worktree: &Worktree, onto: &str) -> GitResult<RebaseOutcome> {
+        self.checked(worktree)?;
+        if onto.starts_with('-') || onto.is_empty() {
+            return Err(GitError::Invalid(format!("bad ref {onto:?}")));
+        }
+        if self.rev(&worktree.path, onto).await?.is_none() {
+            return Err(GitError::NotFound {
+                what: format!("ref {onto}"),
+            });
+        }
+        self.rebase_outcome(worktree, &["rebase", onto]).await
+    }
+
+    async fn continue_rebase(&self, worktree: &Worktree) -> GitResult<RebaseOutcome> {
+        self.checked(worktree)?;
+        if !self.rebase_in_progress(worktree).await? {
+            return Err(GitError::Invalid("no rebase in progress".to_owned()));
+        }
+        self.stage_resolved(worktree).await?;
+        self.rebase_outcome(worktree, &["rebase", "--continue"])
+            .await
+    }
+
+    async fn abort_rebase(&self, worktree: &Worktree) -> GitResult<()> {
+        self.checked(worktree)?;
+        self.git
+            .run(&worktree.path, &["rebase", "--abort"], self.git.local())
+            .await?;
+        Ok(())
+    }
+
+    async fn push(&self, branch: &str, lease: &Lease) -> GitResult<()> {
+        Self::checked_branch(branch)?;
+        let local = format!("refs/heads/{branch}");
+        if self.rev(&self.repo, &local).await?.is_none() {
+            return Err(GitError::NotFound {
+                what: format!("branch {branch}"),
+            });
+        }
+        let expect = match lease {
+            Lease::Expect(sha) => sha.clone(),
+            Lease::Absent => String::new(),
+            Lease::Tracking => self
+                .rev(&self.repo, &format!("refs/remotes/origin/{branch}"))
+                .await?
+                .unwrap_or_default(),
+        };
+        let lease_arg = format!("--force-with-lease={local}:{expect}");
+        let refspec = format!("{local}:{local}");
+        let args = [
+            "push",
+            "--porcelain",
+            "origin",
+            lease_arg.as_str(),
+            refspec.as_str(),
+        ];
+        let out = self
+            .git
+            .output(&self.repo, &args, self.git.network(), &[])
+            .await?;
+        if out.success() {
+            tracing::info!(project = %self.config.project, branch, "pushed");
+            return Ok(());
+        }
+        let all = format!("{}\n{}", out.stdout, out.stderr);
+        if all.contains("stale info") {
+            return Err(GitError::StaleLease {
+                branch: branch.to_owned(),
+                stderr: all.trim().to_owned(),
+            });
+        }
+        if all.contains("[rejected]") || all.contains("[remote rejected]") {
+            return Err(GitError::PushRejected {
+                branch: branch.to_owned(),
+                stderr: all.trim().to_owned(),
+            });
+        }
+        Err(self.git.failure(&args, &out))
+    }
+
+    async fn delete_branch(&self, branch: &str) -> GitResult<()> {
+        Self::checked_branch(branch)?;
+        if self
+            .rev(&self.repo, &format!("refs/heads/{branch}"))
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        self.git
+            .run(
+                &self.repo,
+                &["branch", "-D", "--quiet", branch],
+                self.git.local(),
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn check(&self) -> GitResult<GitHealth> {
+        let dir = if self.repo.exists() {
+            self.repo.clone()
+        } else {
+            std::env::temp_dir()
+        };
+        let version = self.git.text(&dir, &["--version"]).await?;
+        let version = version.trim_start_matches("git version ").trim().to_owned();
+        let target = if self.repo.exists() {
+            "origin"
+        } else {
+            self.config.clone_url.as_str()
+        };
+        let branch_ref = format!("refs/heads/{}", self.config.default_branch);
+        let out = self
+            .git
+            .run(
+                &dir,
+                &["ls-remote", target, &branch_ref],
+                self.git.network(),
+            )
+            .await?;
+        let remote_head = out.stdout.split_whitespace().next().map(str::to_owned);
+        if remote_head.is_none() {
+            return Err(GitError::NotFound {
+                what: format!(
+                    "default branch {} on the remote",
+                    self.config.default_branch
+                ),
+            });
+        }
+        Ok(GitHealth {
+            version,
+            remote_head,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numstat_with_renames_and_binaries() {
+        let out = "3\t1\tsrc/a.rs\0-\t-\tlogo.png\x000\t0\t\0old name.txt\0new name.txt\0";
+        let s = parse_numstat(out);
+        assert_eq!(s.insertions, 3);
+        assert_eq!(s.deletions, 1);
+        assert_eq!(s.files.len(), 3);
+        assert_eq!(s.files[1].insertions, None);
+        assert_eq!(s.files[2].path, "new name.txt");
+    }
+
+    #[test]
+    fn worktree_list_porcelain() {
+        let out = "worktree /w/repo\nbare\n\nworktree /w/wt/t1/ticket\nHEAD abc\nbranch refs/heads/foreman/A-1-x\n\nworktree /w/wt/t1/task-1\nHEAD def\ndetached\n";
+        let l = parse_worktree_list(out);
+        assert_eq!(l.len(), 3);
+        assert_eq!(l[1].branch, "foreman/A-1-x");
+        assert_eq!(l[2].head, "def");
+        assert_eq!(l[2].branch, "");
+    }
+}

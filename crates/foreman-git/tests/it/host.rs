@@ -1,0 +1,516 @@
+//! One contract suite for every `GitHost`: GitHub (against the fake) and `local` (a real bare
+//! remote plus the in-memory settings store). Then what only GitHub has: checks, rate limits,
+//! revoked tokens, malformed answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use foreman_domain::TicketId;
+use foreman_domain::git::{
+    ChecksStatus, GitHost, GitRepo, HostError, Lease, NewPullRequest, PrState, WorktreeSpec,
+};
+use foreman_fakes::{FakeGitHub, FakeGitLab, Fault};
+use foreman_git::github::{GitHubClient, GitHubConfig};
+use foreman_git::gitlab::{GitLabClient, GitLabConfig};
+use foreman_git::http::{Auth, HttpConfig};
+use foreman_git::{GitHubHost, GitLabHost, GitRepository, LocalHost};
+use foreman_testkit::MemoryStore;
+
+use crate::support::{Fixture, git};
+
+/// What the contract needs besides the port: making a head branch exist, and acting as a person
+/// at the host (merging, closing).
+trait Harness {
+    fn host(&self) -> Arc<dyn GitHost>;
+    async fn push_branch(&self, head: &str);
+    async fn merge(&self, number: i64, head: &str);
+    async fn close(&self, number: i64);
+}
+
+struct GitHub {
+    fake: FakeGitHub,
+    host: Arc<GitHubHost>,
+}
+
+impl GitHub {
+    async fn start() -> Self {
+        let fake = FakeGitHub::start("acme", "widgets", "ghp_test").await;
+        let host = Arc::new(GitHubHost::new(client(&fake, Duration::from_secs(2))));
+        Self { fake, host }
+    }
+}
+
+fn client(fake: &FakeGitHub, max_wait: Duration) -> GitHubClient {
+    let cfg = GitHubConfig {
+        api_url: fake.url().to_owned(),
+        owner: fake.owner.clone(),
+        repo: fake.repo.clone(),
+        token: fake.token.clone(),
+    };
+    let mut http = HttpConfig::new("github", fake.url(), Auth::Bearer(fake.token.clone()));
+    http.max_retry_wait = max_wait;
+    http.max_retries = 2;
+    GitHubClient::with_http(http, &cfg).unwrap()
+}
+
+impl Harness for GitHub {
+    fn host(&self) -> Arc<dyn GitHost> {
+        self.host.clone()
+    }
+    async fn push_branch(&self, _head: &str) {}
+    async fn merge(&self, number: i64, _head: &str) {
+        self.fake.merge_pull(number);
+    }
+    async fn close(&self, number: i64) {
+        self.fake.close_pull(number);
+    }
+}
+
+struct Local {
+    fixture: Fixture,
+    repo: Arc<GitRepository>,
+    host: Arc<LocalHost>,
+}
+
+impl Local {
+    async fn start() -> Self {
+        let fixture = Fixture::new();
+        let repo = Arc::new(fixture.repo().await);
+        let host = Arc::new(LocalHost::new(Arc::new(MemoryStore::new()), repo.clone()));
+        Self {
+            fixture,
+            repo,
+            host,
+        }
+    }
+}
+
+impl Harness for Local {
+    fn host(&self) -> Arc<dyn GitHost> {
+        self.host.clone()
+    }
+    async fn push_branch(&self, head: &str) {
+        let wt = self
+            .repo
+            .add_worktree(&WorktreeSpec {
+                ticket_id: TicketId::new(),
+                name: "ticket".into(),
+                branch: head.into(),
+                start_point: "origin/main".into(),
+            })
+            .await
+            .unwrap();
+        std::fs::write(
+            wt.path.join(format!("{}.txt", head.replace('/', "_"))),
+            "change\n",
+        )
+        .unwrap();
+        self.repo.commit_all(&wt, "change").await.unwrap();
+        self.repo.push(head, &Lease::Tracking).await.unwrap();
+    }
+    async fn merge(&self, _number: i64, head: &str) {
+        let seed = &self.fixture.seed;
+        git(seed, &["fetch", "--quiet", "origin"]);
+        git(seed, &["checkout", "--quiet", "main"]);
+        git(seed, &["pull", "--quiet", "--no-rebase", "origin", "main"]);
+        git(
+            seed,
+            &[
+                "merge",
+                "--quiet",
+                "--no-ff",
+                "-m",
+                "merge",
+                &format!("origin/{head}"),
+            ],
+        );
+        git(seed, &["push", "--quiet", "origin", "main"]);
+    }
+    async fn close(&self, number: i64) {
+        self.host.close_pr(number).await.unwrap();
+    }
+}
+
+fn request(head: &str) -> NewPullRequest {
+    NewPullRequest {
+        title: format!("Implement {head}"),
+        body: "Closes the ticket.\n\n- [x] tests".into(),
+        head: head.into(),
+        base: "main".into(),
+        draft: false,
+        labels: vec!["foreman".into()],
+        reviewers: vec!["octocat".into()],
+    }
+}
+
+async fn contract<H: Harness>(h: &H) {
+    let host = h.host();
+    host.check().await.expect("check passes");
+
+    // create, and create again: the same pull request (crash-safe idempotency)
+    h.push_branch("foreman/A-1-one").await;
+    let pr = host.create_pr(&request("foreman/A-1-one")).await.unwrap();
+    assert_eq!(pr.state, PrState::Open);
+    assert_eq!(
+        (pr.head.as_str(), pr.base.as_str()),
+        ("foreman/A-1-one", "main")
+    );
+    assert_eq!(pr.title, "Implement foreman/A-1-one");
+    assert!(!pr.head_sha.is_empty());
+    assert!(!pr.url.is_empty());
+    let again = host.create_pr(&request("foreman/A-1-one")).await.unwrap();
+    assert_eq!(again.number, pr.number);
+
+    // lookups
+    assert_eq!(
+        host.find_pr("foreman/A-1-one")
+            .await
+            .unwrap()
+            .map(|p| p.number),
+        Some(pr.number)
+    );
+    assert!(host.find_pr("foreman/none").await.unwrap().is_none());
+    assert_eq!(host.get_pr(pr.number).await.unwrap().number, pr.number);
+    let missing = host.get_pr(9999).await.unwrap_err();
+    assert!(matches!(missing, HostError::NotFound { .. }), "{missing:?}");
+
+    // a draft is reported as one
+    h.push_branch("foreman/A-2-two").await;
+    let mut draft = request("foreman/A-2-two");
+    draft.draft = true;
+    let draft = host.create_pr(&draft).await.unwrap();
+    assert!(draft.draft);
+    assert_ne!(draft.number, pr.number);
+
+    // comments
+    host.comment_pr(pr.number, "All tasks done.").await.unwrap();
+    assert!(matches!(
+        host.comment_pr(pr.number, " ").await,
+        Err(HostError::Invalid(_))
+    ));
+    assert!(matches!(
+        host.comment_pr(9999, "x").await,
+        Err(HostError::NotFound { .. })
+    ));
+
+    // merged and closed are seen
+    h.merge(pr.number, "foreman/A-1-one").await;
+    assert_eq!(host.get_pr(pr.number).await.unwrap().state, PrState::Merged);
+    h.close(draft.number).await;
+    assert_eq!(
+        host.get_pr(draft.number).await.unwrap().state,
+        PrState::Closed
+    );
+    assert_eq!(
+        host.find_pr("foreman/A-2-two")
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        PrState::Closed
+    );
+
+    // bad input
+    let mut bad = request("foreman/A-3");
+    bad.title = "  ".into();
+    assert!(matches!(
+        host.create_pr(&bad).await,
+        Err(HostError::Invalid(_))
+    ));
+    let mut bad = request("main");
+    bad.base = "main".into();
+    assert!(matches!(
+        host.create_pr(&bad).await,
+        Err(HostError::Invalid(_))
+    ));
+    let bad = request("../escape");
+    assert!(matches!(
+        host.create_pr(&bad).await,
+        Err(HostError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn github_host_passes_the_contract() {
+    let gh = GitHub::start().await;
+    contract(&gh).await;
+    // labels and reviewers landed at GitHub
+    let number = gh
+        .host
+        .find_pr("foreman/A-1-one")
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    assert_eq!(gh.fake.issue(number).unwrap().labels, ["foreman"]);
+    assert_eq!(gh.fake.pull(number).unwrap().reviewers, ["octocat"]);
+    assert_eq!(
+        gh.fake.issue(number).unwrap().comments[0].body,
+        "All tasks done."
+    );
+}
+
+#[tokio::test]
+async fn local_host_passes_the_contract() {
+    let local = Local::start().await;
+    contract(&local).await;
+    let number = local
+        .host
+        .find_pr("foreman/A-1-one")
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    assert_eq!(
+        local.host.comments(number).await.unwrap()[0].body,
+        "All tasks done."
+    );
+    assert!(
+        local
+            .host
+            .get_pr(number)
+            .await
+            .unwrap()
+            .url
+            .starts_with("foreman://demo/pulls/")
+    );
+}
+
+#[tokio::test]
+async fn local_host_needs_the_branch_on_the_remote() {
+    let local = Local::start().await;
+    let err = local
+        .host
+        .create_pr(&request("foreman/not-pushed"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::NotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("push it first"));
+}
+
+#[tokio::test]
+async fn github_checks_combine_statuses_and_check_runs() {
+    let gh = GitHub::start().await;
+    let pr = gh.host.create_pr(&request("foreman/C-1")).await.unwrap();
+    assert_eq!(pr.checks, ChecksStatus::None);
+    gh.fake.add_status(&pr.head_sha, "ci/build", "success");
+    assert_eq!(
+        gh.host.get_pr(pr.number).await.unwrap().checks,
+        ChecksStatus::Success
+    );
+    gh.fake
+        .add_check_run(&pr.head_sha, "tests", "in_progress", None);
+    assert_eq!(
+        gh.host.get_pr(pr.number).await.unwrap().checks,
+        ChecksStatus::Pending
+    );
+    gh.fake
+        .add_check_run(&pr.head_sha, "lint", "completed", Some("failure"));
+    assert_eq!(
+        gh.host.get_pr(pr.number).await.unwrap().checks,
+        ChecksStatus::Failure
+    );
+    gh.fake
+        .push_to_pull(pr.number, "0123456789abcdef0123456789abcdef01234567");
+    let moved = gh.host.get_pr(pr.number).await.unwrap();
+    assert_eq!(moved.head_sha, "0123456789abcdef0123456789abcdef01234567");
+    assert_eq!(moved.checks, ChecksStatus::None);
+}
+
+#[tokio::test]
+async fn github_waits_out_short_rate_limits_and_reports_long_ones() {
+    let gh = GitHub::start().await;
+    gh.fake
+        .control
+        .fail_next(Fault::SecondaryRateLimit { retry_after: 1 });
+    gh.host
+        .check()
+        .await
+        .expect("a one second secondary limit is waited out");
+    assert_eq!(gh.fake.control.requests().len(), 2);
+
+    gh.fake
+        .control
+        .fail_next(Fault::PrimaryRateLimit { reset_in: 3600 });
+    let err = gh.host.check().await.unwrap_err();
+    let HostError::RateLimited {
+        retry_after: Some(wait),
+        ..
+    } = err
+    else {
+        panic!("expected a rate limit, got {err:?}")
+    };
+    assert!(wait > Duration::from_secs(3500));
+    assert_eq!(
+        err_code(gh.host.check().await),
+        None,
+        "the limit was one response"
+    );
+
+    gh.fake
+        .control
+        .fail_next(Fault::RateLimit { retry_after: 120 });
+    assert!(matches!(
+        gh.host.check().await,
+        Err(HostError::RateLimited { .. })
+    ));
+}
+
+fn err_code(r: Result<(), HostError>) -> Option<&'static str> {
+    r.err().map(|e| e.code())
+}
+
+#[tokio::test]
+async fn github_failures_are_typed() {
+    let gh = GitHub::start().await;
+    gh.fake.control.set_revoked(true);
+    assert_eq!(err_code(gh.host.check().await), Some("unauthorized"));
+    gh.fake.control.set_revoked(false);
+
+    gh.fake.control.fail_next(Fault::Malformed);
+    assert_eq!(err_code(gh.host.check().await), Some("bad_response"));
+
+    // a 500 on a read is retried
+    gh.fake.control.fail_next(Fault::Status(502));
+    gh.host.check().await.unwrap();
+    // but not forever
+    for _ in 0..3 {
+        gh.fake.control.fail_next(Fault::Status(500));
+    }
+    assert_eq!(err_code(gh.host.check().await), Some("unavailable"));
+
+    // a wrong repository name is a 404 at check time
+    let cfg = GitHubConfig {
+        api_url: gh.fake.url().to_owned(),
+        owner: "acme".into(),
+        repo: "nope".into(),
+        token: "ghp_test".into(),
+    };
+    let host = GitHubHost::new(GitHubClient::new(&cfg).unwrap());
+    assert_eq!(err_code(host.check().await), Some("not_found"));
+    // and nothing at all listens
+    let cfg = GitHubConfig {
+        api_url: "http://127.0.0.1:9".into(),
+        ..cfg
+    };
+    let host = GitHubHost::new(GitHubClient::new(&cfg).unwrap());
+    assert_eq!(err_code(host.check().await), Some("unavailable"));
+    let bad = GitHubConfig {
+        token: String::new(),
+        ..cfg.clone()
+    };
+    assert!(GitHubClient::new(&bad).is_err());
+    let bad = GitHubConfig {
+        owner: "a/b".into(),
+        ..cfg
+    };
+    assert!(GitHubClient::new(&bad).is_err());
+}
+
+#[tokio::test]
+async fn github_rejections_carry_the_hosts_message() {
+    let gh = GitHub::start().await;
+    let mut req = request("foreman/R-1");
+    req.reviewers = vec!["ghost".into()];
+    let err = gh.host.create_pr(&req).await.unwrap_err();
+    let HostError::Rejected {
+        status: 422,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("collaborator"), "{message}");
+    // the pull request itself exists; retrying without the bad reviewer returns it
+    req.reviewers.clear();
+    let pr = gh.host.create_pr(&req).await.unwrap();
+    assert_eq!(gh.fake.pull(pr.number).unwrap().head, "foreman/R-1");
+}
+
+struct GitLab {
+    fake: FakeGitLab,
+    host: Arc<GitLabHost>,
+}
+
+impl GitLab {
+    async fn start() -> Self {
+        let fake = FakeGitLab::start("acme/widgets", "glpat-test").await;
+        let cfg = GitLabConfig {
+            api_url: fake.api_url(),
+            project: fake.project.clone(),
+            token: fake.token.clone(),
+        };
+        let host = Arc::new(GitLabHost::new(GitLabClient::new(&cfg).unwrap()));
+        Self { fake, host }
+    }
+}
+
+impl Harness for GitLab {
+    fn host(&self) -> Arc<dyn GitHost> {
+        self.host.clone()
+    }
+    async fn push_branch(&self, _head: &str) {}
+    async fn merge(&self, number: i64, _head: &str) {
+        self.fake.set_mr_state(number, "merged");
+    }
+    async fn close(&self, number: i64) {
+        self.fake.set_mr_state(number, "closed");
+    }
+}
+
+#[tokio::test]
+async fn gitlab_host_passes_the_contract() {
+    let gl = GitLab::start().await;
+    contract(&gl).await;
+    let mr = gl.fake.merge_request(1).unwrap();
+    assert_eq!(mr.labels, ["foreman"]);
+    assert_eq!(mr.reviewer_ids, [7], "reviewers are resolved to user ids");
+    assert_eq!(mr.notes, ["All tasks done."]);
+    let draft = gl.fake.merge_request(2).unwrap();
+    assert!(draft.title.starts_with("Draft: "), "{}", draft.title);
+}
+
+#[tokio::test]
+async fn gitlab_pipelines_are_checks() {
+    let gl = GitLab::start().await;
+    let pr = gl.host.create_pr(&request("foreman/P-1")).await.unwrap();
+    for (status, want) in [
+        (None, ChecksStatus::None),
+        (Some("running"), ChecksStatus::Pending),
+        (Some("success"), ChecksStatus::Success),
+        (Some("failed"), ChecksStatus::Failure),
+    ] {
+        gl.fake.set_pipeline(pr.number, status);
+        assert_eq!(
+            gl.host.get_pr(pr.number).await.unwrap().checks,
+            want,
+            "{status:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn gitlab_failures_are_typed() {
+    let gl = GitLab::start().await;
+    let mut req = request("foreman/U-1");
+    req.reviewers = vec!["nobody".into()];
+    assert!(matches!(
+        gl.host.create_pr(&req).await,
+        Err(HostError::Invalid(_))
+    ));
+    gl.fake.control.set_revoked(true);
+    assert_eq!(err_code(gl.host.check().await), Some("unauthorized"));
+    gl.fake.control.set_revoked(false);
+    gl.fake
+        .control
+        .fail_next(Fault::RateLimit { retry_after: 1 });
+    gl.host.check().await.unwrap();
+    let cfg = GitLabConfig {
+        api_url: gl.fake.api_url(),
+        project: "acme/other".into(),
+        token: gl.fake.token.clone(),
+    };
+    let other = GitLabHost::new(GitLabClient::new(&cfg).unwrap());
+    assert_eq!(err_code(other.check().await), Some("not_found"));
+}

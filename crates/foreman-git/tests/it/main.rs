@@ -1,0 +1,8 @@
+//! Integration tests for `foreman-git`: real `git`, real temporary repositories, local bare
+//! remotes, and the fake hosts of `foreman-fakes`.
+
+mod credentials;
+mod host;
+mod hygiene;
+mod repo;
+mod support;

@@ -1,0 +1,556 @@
+//! Worktrees, commits, diffs, merges, rebases and pushes against a local bare remote.
+
+use std::time::Duration;
+
+use foreman_domain::TicketId;
+use foreman_domain::git::{
+    DiffSpec, GitError, GitRepo, Lease, MergeOutcome, RebaseOutcome, Worktree, task_branch_name,
+    ticket_branch_name,
+};
+use foreman_git::{GitRepository, Identity};
+
+use crate::support::{Fixture, git, spec, write};
+
+const BRANCH: &str = "foreman/DEMO-1-add-feature";
+
+async fn ticket_worktree(repo: &GitRepository, ticket: &TicketId) -> Worktree {
+    repo.add_worktree(&spec(ticket, "ticket", BRANCH, "origin/main"))
+        .await
+        .expect("ticket worktree")
+}
+
+#[tokio::test]
+async fn sync_clones_once_then_fetches() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    assert!(repo.repo_dir().join("HEAD").exists());
+    let first = git(repo.repo_dir(), &["rev-parse", "refs/remotes/origin/main"]);
+
+    f.write("NEW.md", "x\n");
+    let second = f.commit_and_push("second");
+    assert_ne!(first, second);
+    repo.sync().await.unwrap();
+    assert_eq!(
+        git(repo.repo_dir(), &["rev-parse", "refs/remotes/origin/main"]),
+        second
+    );
+}
+
+#[tokio::test]
+async fn worktrees_live_inside_the_work_dir_and_reopen_as_they_are() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let ticket = TicketId::new();
+    let wt = ticket_worktree(&repo, &ticket).await;
+    assert!(wt.path.starts_with(&f.work));
+    assert!(wt.path.join("README.md").exists());
+    assert_eq!(wt.branch, BRANCH);
+
+    write(&wt, "feature.txt", "hello\n");
+    let sha = repo
+        .commit_all(&wt, "add feature")
+        .await
+        .unwrap()
+        .expect("a commit");
+    let again = ticket_worktree(&repo, &ticket).await;
+    assert_eq!(again.path, wt.path);
+    assert_eq!(again.head, sha, "reopening keeps the work");
+
+    let listed = repo.ticket_worktrees(&ticket).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(
+        repo.ticket_worktrees(&TicketId::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn commits_use_the_configured_identity_and_skip_empty_changes() {
+    let f = Fixture::new();
+    let mut cfg = f.config();
+    cfg.author = Identity {
+        name: "Foreman Bot".into(),
+        email: "bot@example.com".into(),
+    };
+    let repo = GitRepository::new(cfg).unwrap();
+    repo.sync().await.unwrap();
+    let wt = ticket_worktree(&repo, &TicketId::new()).await;
+    assert_eq!(repo.commit_all(&wt, "nothing").await.unwrap(), None);
+
+    write(&wt, "a.txt", "a\n");
+    repo.commit_all(&wt, "add a").await.unwrap().unwrap();
+    let author = git(&wt.path, &["log", "-1", "--format=%an <%ae>|%cn|%s"]);
+    assert_eq!(author, "Foreman Bot <bot@example.com>|Foreman Bot|add a");
+    assert!(matches!(
+        repo.commit_all(&wt, "  ").await,
+        Err(GitError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn working_tree_diff_sees_untracked_files_and_leaves_the_index_alone() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let wt = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&wt, "src/lib.txt", "line 1\nline two\nline 3\n");
+    write(&wt, "new.txt", "brand new\n");
+
+    let diff = repo.diff(&wt, &DiffSpec::WorkingTree).await.unwrap();
+    assert!(!diff.truncated);
+    assert!(diff.text.contains("+line two"), "{}", diff.text);
+    assert!(diff.text.contains("+++ b/new.txt"));
+    let stat = repo.diff_stat(&wt, &DiffSpec::WorkingTree).await.unwrap();
+    assert_eq!(stat.files.len(), 2);
+    assert_eq!((stat.insertions, stat.deletions), (2, 1));
+
+    let status = git(&wt.path, &["status", "--porcelain"]);
+    assert!(status.contains("?? new.txt"), "index untouched: {status}");
+}
+
+#[tokio::test]
+async fn range_diff_is_what_a_pull_request_shows() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let wt = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&wt, "feature.txt", "one\ntwo\n");
+    repo.commit_all(&wt, "feature").await.unwrap();
+    // the base moving on does not show up in the pull request's diff
+    f.write("OTHER.md", "elsewhere\n");
+    f.commit_and_push("unrelated");
+    repo.sync().await.unwrap();
+
+    let spec = DiffSpec::Range {
+        base: "origin/main".into(),
+        head: "HEAD".into(),
+    };
+    let stat = repo.diff_stat(&wt, &spec).await.unwrap();
+    assert_eq!(stat.files.len(), 1);
+    assert_eq!(stat.files[0].path, "feature.txt");
+    assert_eq!(stat.insertions, 2);
+    let bad = DiffSpec::Range {
+        base: "--output=/tmp/x".into(),
+        head: "HEAD".into(),
+    };
+    assert!(matches!(
+        repo.diff(&wt, &bad).await,
+        Err(GitError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn huge_diffs_are_cut_with_a_note() {
+    let f = Fixture::new();
+    let mut cfg = f.config();
+    cfg.max_diff_bytes = 64 * 1024;
+    let repo = GitRepository::new(cfg).unwrap();
+    repo.sync().await.unwrap();
+    let wt = ticket_worktree(&repo, &TicketId::new()).await;
+    let big: String = (0..100_000)
+        .map(|i| format!("generated line {i}\n"))
+        .collect();
+    write(&wt, "big.txt", &big);
+
+    let diff = repo.diff(&wt, &DiffSpec::WorkingTree).await.unwrap();
+    assert!(diff.truncated);
+    assert!(diff.total_bytes > 1_500_000, "{}", diff.total_bytes);
+    assert!(diff.text.len() < 70 * 1024);
+    assert!(
+        diff.text
+            .ends_with(&format!("of {} bytes]\n", diff.total_bytes))
+    );
+    let stat = repo.diff_stat(&wt, &DiffSpec::WorkingTree).await.unwrap();
+    assert_eq!(stat.insertions, 100_000, "stats are never truncated");
+}
+
+#[tokio::test]
+async fn task_branches_merge_into_the_ticket_branch() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let ticket = TicketId::new();
+    let tw = ticket_worktree(&repo, &ticket).await;
+    let b1 = task_branch_name(BRANCH, 1);
+    let task = repo
+        .add_worktree(&spec(&ticket, "task-1", &b1, BRANCH))
+        .await
+        .unwrap();
+    write(&task, "one.txt", "1\n");
+    repo.commit_all(&task, "task 1").await.unwrap();
+
+    let out = repo.merge(&tw, &b1, "merge task 1").await.unwrap();
+    let MergeOutcome::Merged { head } = out else {
+        panic!("expected a clean merge, got {out:?}")
+    };
+    assert_eq!(head, repo.head(&tw).await.unwrap());
+    assert!(tw.path.join("one.txt").exists());
+    assert_eq!(git(&tw.path, &["log", "-1", "--format=%s"]), "merge task 1");
+
+    repo.remove_worktree(&task, true).await.unwrap();
+    assert!(!task.path.exists());
+    assert!(git(repo.repo_dir(), &["branch", "--list", &b1]).is_empty());
+    assert_eq!(repo.ticket_worktrees(&ticket).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn merge_conflicts_are_reported_with_markers_and_can_be_resolved_or_aborted() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let ticket = TicketId::new();
+    let tw = ticket_worktree(&repo, &ticket).await;
+    for (n, text) in [(1, "task one\n"), (2, "task two\n")] {
+        let b = task_branch_name(BRANCH, n);
+        let wt = repo
+            .add_worktree(&spec(&ticket, &format!("task-{n}"), &b, BRANCH))
+            .await
+            .unwrap();
+        write(&wt, "src/lib.txt", text);
+        repo.commit_all(&wt, &format!("task {n}")).await.unwrap();
+    }
+    let before = repo.head(&tw).await.unwrap();
+    assert!(matches!(
+        repo.merge(&tw, &task_branch_name(BRANCH, 1), "m1")
+            .await
+            .unwrap(),
+        MergeOutcome::Merged { .. }
+    ));
+    let MergeOutcome::Conflicts { files } = repo
+        .merge(&tw, &task_branch_name(BRANCH, 2), "m2")
+        .await
+        .unwrap()
+    else {
+        panic!("expected conflicts")
+    };
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].path, "src/lib.txt");
+    let content = files[0].content.as_deref().unwrap();
+    assert!(
+        content.contains("<<<<<<<") && content.contains(">>>>>>>"),
+        "{content}"
+    );
+
+    // markers left in place are refused
+    let err = repo.conclude_merge(&tw).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("conflict markers remain in src/lib.txt"),
+        "{err}"
+    );
+
+    write(&tw, "src/lib.txt", "task one\ntask two\n");
+    let head = repo.conclude_merge(&tw).await.unwrap();
+    assert_ne!(head, before);
+    assert_eq!(
+        git(
+            &tw.path,
+            &["rev-list", "--count", &format!("{before}..HEAD")]
+        ),
+        "4"
+    );
+
+    // and the abort path
+    let b3 = task_branch_name(BRANCH, 3);
+    let wt3 = repo
+        .add_worktree(&spec(&ticket, "task-3", &b3, &before))
+        .await
+        .unwrap();
+    write(&wt3, "src/lib.txt", "task three\n");
+    repo.commit_all(&wt3, "task 3").await.unwrap();
+    assert!(matches!(
+        repo.merge(&tw, &b3, "m3").await.unwrap(),
+        MergeOutcome::Conflicts { .. }
+    ));
+    repo.abort_merge(&tw).await.unwrap();
+    assert_eq!(repo.head(&tw).await.unwrap(), head);
+    assert!(git(&tw.path, &["status", "--porcelain"]).is_empty());
+}
+
+#[tokio::test]
+async fn rebase_conflicts_are_reported_and_abort_restores_the_branch() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&tw, "src/lib.txt", "line 1\nours\nline 3\n");
+    let ours = repo.commit_all(&tw, "ours").await.unwrap().unwrap();
+    f.write("src/lib.txt", "line 1\ntheirs\nline 3\n");
+    f.commit_and_push("theirs");
+    repo.sync().await.unwrap();
+
+    let RebaseOutcome::Conflicts { stopped_at, files } =
+        repo.rebase(&tw, "origin/main").await.unwrap()
+    else {
+        panic!("expected conflicts")
+    };
+    assert_eq!(stopped_at.as_deref(), Some(ours.as_str()));
+    assert_eq!(files[0].path, "src/lib.txt");
+    let c = files[0].content.as_deref().unwrap();
+    assert!(
+        c.contains("<<<<<<<") && c.contains("theirs") && c.contains("ours"),
+        "{c}"
+    );
+
+    repo.abort_rebase(&tw).await.unwrap();
+    assert_eq!(repo.head(&tw).await.unwrap(), ours);
+    assert!(matches!(
+        repo.continue_rebase(&tw).await,
+        Err(GitError::Invalid(_))
+    ));
+
+    // resolving and continuing lands the commit on top of the new base
+    assert!(matches!(
+        repo.rebase(&tw, "origin/main").await.unwrap(),
+        RebaseOutcome::Conflicts { .. }
+    ));
+    write(&tw, "src/lib.txt", "line 1\ntheirs and ours\nline 3\n");
+    let RebaseOutcome::Rebased { head } = repo.continue_rebase(&tw).await.unwrap() else {
+        panic!("expected the rebase to finish")
+    };
+    let base = git(repo.repo_dir(), &["rev-parse", "refs/remotes/origin/main"]);
+    assert_eq!(git(&tw.path, &["rev-parse", "HEAD~1"]), base);
+    assert_eq!(head, repo.head(&tw).await.unwrap());
+}
+
+#[tokio::test]
+async fn clean_rebase_moves_the_branch() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&tw, "mine.txt", "m\n");
+    repo.commit_all(&tw, "mine").await.unwrap();
+    f.write("theirs.txt", "t\n");
+    f.commit_and_push("theirs");
+    repo.sync().await.unwrap();
+    assert!(matches!(
+        repo.rebase(&tw, "origin/main").await.unwrap(),
+        RebaseOutcome::Rebased { .. }
+    ));
+    assert!(tw.path.join("theirs.txt").exists());
+    assert!(matches!(
+        repo.rebase(&tw, "origin/nope").await,
+        Err(GitError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn push_with_lease_refuses_to_overwrite_someone_elses_work() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&tw, "a.txt", "a\n");
+    let first = repo.commit_all(&tw, "a").await.unwrap().unwrap();
+
+    repo.push(BRANCH, &Lease::Absent).await.unwrap();
+    assert_eq!(f.origin_head(BRANCH).as_deref(), Some(first.as_str()));
+    // pushing what the remote already has is a no-op whatever the lease
+    repo.push(BRANCH, &Lease::Absent).await.unwrap();
+
+    // amending and force-pushing over our own last push is fine, but not as a "first push"
+    write(&tw, "a.txt", "a2\n");
+    git(
+        &tw.path,
+        &[
+            "-c",
+            "user.name=x",
+            "-c",
+            "user.email=x@x",
+            "commit",
+            "-qam",
+            "amend",
+            "--amend",
+        ],
+    );
+    let amended = repo.head(&tw).await.unwrap();
+    assert!(matches!(
+        repo.push(BRANCH, &Lease::Absent).await,
+        Err(GitError::StaleLease { .. })
+    ));
+    assert_eq!(f.origin_head(BRANCH).as_deref(), Some(first.as_str()));
+    repo.push(BRANCH, &Lease::Tracking).await.unwrap();
+    assert_eq!(f.origin_head(BRANCH).as_deref(), Some(amended.as_str()));
+
+    // someone else pushes to the branch; our lease is now stale
+    git(&f.seed, &["fetch", "--quiet", "origin"]);
+    git(
+        &f.seed,
+        &[
+            "checkout",
+            "--quiet",
+            "-b",
+            "other",
+            &format!("origin/{BRANCH}"),
+        ],
+    );
+    f.write("theirs.txt", "t\n");
+    git(&f.seed, &["add", "-A"]);
+    git(&f.seed, &["commit", "--quiet", "-m", "theirs"]);
+    git(
+        &f.seed,
+        &["push", "--quiet", "origin", &format!("HEAD:{BRANCH}")],
+    );
+    let theirs = f.origin_head(BRANCH).unwrap();
+
+    write(&tw, "b.txt", "b\n");
+    repo.commit_all(&tw, "b").await.unwrap();
+    let err = repo.push(BRANCH, &Lease::Tracking).await.unwrap_err();
+    assert!(matches!(err, GitError::StaleLease { .. }), "{err:?}");
+    assert_eq!(err.code(), "stale_lease");
+    assert_eq!(
+        f.origin_head(BRANCH).as_deref(),
+        Some(theirs.as_str()),
+        "their work survives"
+    );
+    assert!(matches!(
+        repo.push(BRANCH, &Lease::Expect(amended.clone())).await,
+        Err(GitError::StaleLease { .. })
+    ));
+    assert!(matches!(
+        repo.push("foreman/never-made", &Lease::Absent).await,
+        Err(GitError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_missing_remote_is_reported_as_unreachable() {
+    let f = Fixture::new();
+    let mut cfg = f.config();
+    cfg.clone_url = f
+        .dir
+        .path()
+        .join("no-such.git")
+        .to_string_lossy()
+        .into_owned();
+    let repo = GitRepository::new(cfg).unwrap();
+    let err = repo.sync().await.unwrap_err();
+    assert!(matches!(err, GitError::RemoteUnreachable { .. }), "{err:?}");
+    assert_eq!(err.code(), "remote_unreachable");
+    assert!(matches!(
+        repo.check().await,
+        Err(GitError::RemoteUnreachable { .. })
+    ));
+
+    // a remote that exists but lacks the default branch
+    let mut cfg = f.config();
+    cfg.default_branch = "trunk".into();
+    cfg.project = "other".into();
+    let repo = GitRepository::new(cfg).unwrap();
+    assert!(matches!(repo.sync().await, Err(GitError::NotFound { .. })));
+}
+
+#[tokio::test]
+async fn check_reports_version_and_remote_head() {
+    let f = Fixture::new();
+    let repo = GitRepository::new(f.config()).unwrap();
+    let before_clone = repo.check().await.unwrap();
+    assert!(before_clone.version.starts_with('2'), "{before_clone:?}");
+    let main = f.origin_head("main").unwrap();
+    assert_eq!(before_clone.remote_head.as_deref(), Some(main.as_str()));
+    repo.sync().await.unwrap();
+    assert_eq!(repo.check().await.unwrap(), before_clone);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused() {
+    let f = Fixture::new();
+    let mut cfg = f.config();
+    cfg.clone_url = "https://x-access-token:secret@example.com/o/r.git".into();
+    assert!(matches!(GitRepository::new(cfg), Err(GitError::Invalid(_))));
+    let mut cfg = f.config();
+    cfg.work_dir = "relative/work".into();
+    assert!(matches!(GitRepository::new(cfg), Err(GitError::Invalid(_))));
+    let mut cfg = f.config();
+    cfg.project = "../etc".into();
+    assert!(matches!(GitRepository::new(cfg), Err(GitError::Invalid(_))));
+
+    let repo = f.repo().await;
+    let t = TicketId::new();
+    for branch in ["../../escape", "-f", "a..b", "with space"] {
+        let err = repo
+            .add_worktree(&spec(&t, "ticket", branch, "origin/main"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GitError::Invalid(_)), "{branch}: {err:?}");
+    }
+    let err = repo
+        .add_worktree(&spec(&t, "ticket", "ok-branch", "--orphan"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitError::Invalid(_)));
+    let err = repo
+        .add_worktree(&spec(&t, "ticket", "ok-branch", "origin/nope"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GitError::NotFound { .. }));
+
+    // names that try to climb out land inside the worktrees directory anyway
+    let wt = repo
+        .add_worktree(&spec(
+            &TicketId::from("../../x"),
+            "../../../y",
+            "ok-branch",
+            "origin/main",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        wt.path.starts_with(repo.worktrees_dir()),
+        "{}",
+        wt.path.display()
+    );
+
+    let outside = Worktree {
+        path: f.seed.clone(),
+        branch: "main".into(),
+        head: String::new(),
+    };
+    assert!(matches!(
+        repo.commit_all(&outside, "x").await,
+        Err(GitError::Invalid(_))
+    ));
+    assert!(matches!(
+        repo.remove_worktree(&outside, false).await,
+        Err(GitError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn ticket_branch_names_are_valid_refs_for_git() {
+    let f = Fixture::new();
+    for (prefix, id, title) in [
+        ("foreman", "PROJ-123", "Add user authentication"),
+        ("foreman/", "#42", "Ünïcödé & emoji 🚀 title"),
+        ("a b/c", "x/../y", ".hidden.lock"),
+    ] {
+        let b = ticket_branch_name(prefix, id, title);
+        git(f.dir.path(), &["check-ref-format", "--branch", &b]);
+    }
+}
+
+#[tokio::test]
+async fn hung_or_missing_git_binaries_are_typed_errors() {
+    let f = Fixture::new();
+    let script = f.dir.path().join("slow-git");
+    std::fs::write(&script, "#!/bin/sh\nsleep 30\n").unwrap();
+    let mut perms = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).unwrap();
+
+    let mut cfg = f.config();
+    cfg.git_program = script;
+    cfg.local_timeout = Duration::from_millis(200);
+    let repo = GitRepository::new(cfg).unwrap();
+    let started = std::time::Instant::now();
+    let err = repo.check().await.unwrap_err();
+    assert!(matches!(err, GitError::Timeout { .. }), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the child was killed, not awaited"
+    );
+
+    let mut cfg = f.config();
+    cfg.git_program = "/nonexistent/git".into();
+    let repo = GitRepository::new(cfg).unwrap();
+    assert!(matches!(
+        repo.check().await,
+        Err(GitError::NotInstalled { .. })
+    ));
+}

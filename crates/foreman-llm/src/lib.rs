@@ -1,0 +1,49 @@
+//! Foreman's language-model providers and everything that happens around a call.
+//!
+//! This crate owns the adapters behind the [`foreman_domain::llm::LlmProvider`] port:
+//! [`AnthropicProvider`] (Messages API), [`OpenAiProvider`] (Chat Completions, also serving
+//! OpenRouter and local OpenAI-compatible servers) and [`ScriptedProvider`] (replays a script
+//! file, for demos and end-to-end tests). Around any provider, [`MeteredProvider`] adds budget
+//! admission through the `CostLedger` port, pricing ([`PricingTable`]), retries with backoff
+//! ([`RetryPolicy`]), per-provider rate limits ([`RateLimiter`]), a circuit breaker
+//! ([`CircuitBreaker`]), `llm_calls` records, events, metrics and audit bodies ([`AuditSink`]).
+//! [`LlmRouter`] sends each pipeline role to its `provider:model` with fallbacks, and
+//! [`build_stack`] assembles all of it from configuration.
+//!
+//! It must not know about the pipeline, the HTTP API, or how storage is implemented: it talks
+//! to storage only through the domain ports and is configured with plain structs that the
+//! config crate embeds.
+
+pub mod anthropic;
+pub mod audit;
+pub mod breaker;
+mod error;
+pub mod http;
+pub mod metered;
+pub mod metrics;
+pub mod openai;
+pub mod pricing;
+pub mod ratelimit;
+pub mod retry;
+pub mod router;
+pub mod scripted;
+pub mod secret;
+pub mod setup;
+mod sse;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod wire;
+
+pub use anthropic::{AnthropicConfig, AnthropicProvider};
+pub use audit::{AuditRecord, AuditSink, MemoryAuditSink, Redactor};
+pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use error::SetupError;
+pub use metered::{MeteredProvider, MeteredProviderBuilder};
+pub use openai::{MaxTokensField, OpenAiConfig, OpenAiProvider};
+pub use pricing::{ModelPrice, PRICING_VERSION, PricingConfig, PricingTable};
+pub use ratelimit::{RateLimitConfig, RateLimiter, RateLimits};
+pub use retry::RetryPolicy;
+pub use router::{LlmRouter, ModelRouter, ModelSpec, ModelSpecError};
+pub use scripted::{Script, ScriptError, ScriptedProvider};
+pub use secret::Secret;
+pub use setup::{LlmConfig, LlmStack, StackError, StackInputs, build_stack};

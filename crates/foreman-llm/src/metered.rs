@@ -1,0 +1,756 @@
+//! The metered wrapper: budget admission, pricing, retries, rate limits, circuit breaking,
+//! `llm_calls` records, events, metrics and audit bodies around any provider.
+//!
+//! One attempt goes: circuit breaker check → rate-limit wait → reserve the worst-case cost
+//! (estimated input + `max_tokens` at the model's price) against the task, ticket, daily and
+//! monthly budgets in one ledger transaction → call → settle the reservation with the recorded
+//! call (actual cost, or zero for a failure) → metrics, events, audit. Retryable failures go
+//! round again after the policy's backoff.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, Utc};
+use foreman_domain::llm::{
+    LlmError, LlmProvider, LlmRequest, LlmResponse, LlmResult, ProgressSink, Usage,
+};
+use foreman_domain::{
+    BudgetExceeded, BudgetLimits, BudgetScope, CostLedger, EventLog, EventType, LlmCallStatus,
+    Micros, NewEvent, NewLlmCall, Reservation, ReservationRequest, StoreError,
+};
+use serde_json::json;
+
+use crate::audit::{AuditRecord, AuditSink, Redactor};
+use crate::breaker::{BreakerConfig, CircuitBreaker, Transition};
+use crate::pricing::{ModelPrice, PricingTable};
+use crate::ratelimit::RateLimiter;
+use crate::retry::RetryPolicy;
+
+/// Local rate-limit waits at least this long are reported as `rate_limit_backoff` events.
+const REPORTED_WAIT: Duration = Duration::from_millis(500);
+
+/// A conservative estimate of a request's input tokens (about three bytes per token, plus
+/// per-message framing), used for budget reservations and the token bucket.
+#[must_use]
+pub fn estimate_input_tokens(req: &LlmRequest) -> u64 {
+    use foreman_domain::llm::ContentBlock;
+    let mut bytes = req.system.as_deref().map_or(0, str::len);
+    for m in &req.messages {
+        bytes += 16;
+        for b in &m.content {
+            bytes += match b {
+                ContentBlock::Text { text } => text.len(),
+                ContentBlock::ToolUse { name, input, .. } => {
+                    name.len() + input.to_string().len() + 32
+                }
+                ContentBlock::ToolResult { content, .. } => content.len() + 32,
+                ContentBlock::Thinking { thinking, .. } => thinking.len(),
+            };
+        }
+    }
+    for t in &req.tools {
+        bytes += t.name.len() + t.description.len() + t.input_schema.to_string().len() + 32;
+    }
+    (bytes as u64).div_ceil(3) + 16
+}
+
+/// Wraps a provider with everything that must happen around each call. Cheap to share:
+/// hold it as `Arc<dyn LlmProvider>`.
+pub struct MeteredProvider {
+    inner: Arc<dyn LlmProvider>,
+    ledger: Arc<dyn CostLedger>,
+    events: Arc<dyn EventLog>,
+    pricing: Arc<PricingTable>,
+    limits: BudgetLimits,
+    retry: RetryPolicy,
+    limiter: Arc<RateLimiter>,
+    breaker: Arc<CircuitBreaker>,
+    audit: Option<Arc<dyn AuditSink>>,
+    redactor: Redactor,
+    audit_max_bytes: usize,
+    alerted: Mutex<HashSet<(EventType, BudgetScope, String)>>,
+    unpriced: Mutex<HashSet<String>>,
+}
+
+impl fmt::Debug for MeteredProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeteredProvider")
+            .field("provider", &self.inner.name())
+            .field("limits", &self.limits)
+            .field("retry", &self.retry)
+            .field("breaker", &self.breaker.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`MeteredProvider`].
+pub struct MeteredProviderBuilder {
+    inner: Arc<dyn LlmProvider>,
+    ledger: Arc<dyn CostLedger>,
+    events: Arc<dyn EventLog>,
+    pricing: Arc<PricingTable>,
+    limits: BudgetLimits,
+    retry: RetryPolicy,
+    limiter: Option<Arc<RateLimiter>>,
+    breaker: Option<Arc<CircuitBreaker>>,
+    audit: Option<Arc<dyn AuditSink>>,
+    redactor: Redactor,
+    audit_max_bytes: usize,
+}
+
+impl fmt::Debug for MeteredProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MeteredProviderBuilder")
+            .field("provider", &self.inner.name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MeteredProviderBuilder {
+    /// The price table (default: the built-in one).
+    #[must_use]
+    pub fn pricing(mut self, pricing: Arc<PricingTable>) -> Self {
+        self.pricing = pricing;
+        self
+    }
+
+    /// Budget limits (default: unlimited, alerts off).
+    #[must_use]
+    pub fn limits(mut self, limits: BudgetLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Retry policy (default: [`RetryPolicy::default`]).
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The provider's shared rate limiter (default: unlimited).
+    #[must_use]
+    pub fn rate_limiter(mut self, limiter: Arc<RateLimiter>) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// The provider's shared circuit breaker (default: a new one with default settings).
+    #[must_use]
+    pub fn breaker(mut self, breaker: Arc<CircuitBreaker>) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Stores request and response bodies of every attempt, capped at `max_bytes` each.
+    #[must_use]
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>, max_bytes: usize) -> Self {
+        self.audit = Some(sink);
+        self.audit_max_bytes = max_bytes;
+        self
+    }
+
+    /// The redactor applied to audit bodies (add the configured API keys to it).
+    #[must_use]
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Builds the wrapper.
+    #[must_use]
+    pub fn build(self) -> MeteredProvider {
+        MeteredProvider {
+            inner: self.inner,
+            ledger: self.ledger,
+            events: self.events,
+            pricing: self.pricing,
+            limits: self.limits,
+            retry: self.retry,
+            limiter: self
+                .limiter
+                .unwrap_or_else(|| Arc::new(RateLimiter::unlimited())),
+            breaker: self
+                .breaker
+                .unwrap_or_else(|| Arc::new(CircuitBreaker::new(BreakerConfig::default()))),
+            audit: self.audit,
+            redactor: self.redactor,
+            audit_max_bytes: self.audit_max_bytes,
+            alerted: Mutex::new(HashSet::new()),
+            unpriced: Mutex::new(HashSet::new()),
+        }
+    }
+}
+
+/// What one attempt is about, for records and events.
+struct Attempt<'a> {
+    req: &'a LlmRequest,
+    role: &'a str,
+    runner: &'a str,
+    number: u32,
+}
+
+impl MeteredProvider {
+    /// Starts a builder around `inner`, recording to `ledger` and `events`.
+    #[must_use]
+    pub fn builder(
+        inner: Arc<dyn LlmProvider>,
+        ledger: Arc<dyn CostLedger>,
+        events: Arc<dyn EventLog>,
+    ) -> MeteredProviderBuilder {
+        MeteredProviderBuilder {
+            inner,
+            ledger,
+            events,
+            pricing: Arc::new(PricingTable::builtin()),
+            limits: BudgetLimits::default(),
+            retry: RetryPolicy::default(),
+            limiter: None,
+            breaker: None,
+            audit: None,
+            redactor: Redactor::default(),
+            audit_max_bytes: 64 * 1024,
+        }
+    }
+
+    /// The wrapped provider.
+    #[must_use]
+    pub fn inner(&self) -> &Arc<dyn LlmProvider> {
+        &self.inner
+    }
+
+    /// The provider's circuit breaker.
+    #[must_use]
+    pub fn breaker(&self) -> &Arc<CircuitBreaker> {
+        &self.breaker
+    }
+
+    /// The provider's rate limiter.
+    #[must_use]
+    pub fn rate_limiter(&self) -> &Arc<RateLimiter> {
+        &self.limiter
+    }
+
+    /// The budget limits applied.
+    #[must_use]
+    pub fn limits(&self) -> BudgetLimits {
+        self.limits
+    }
+
+    async fn emit(&self, req: &LlmRequest, event: NewEvent) {
+        let mut event = event;
+        event.ticket_id.clone_from(&req.context.ticket_id);
+        event.task_id.clone_from(&req.context.task_id);
+        let kind = event.event_type;
+        if let Err(e) = self.events.append(event).await {
+            tracing::warn!(event_type = %kind, error = %e, "cannot append llm event");
+        }
+    }
+
+    /// The model's price, emitting `unknown_model_pricing` the first time a model is unpriced.
+    async fn price_of(&self, req: &LlmRequest) -> ModelPrice {
+        let lookup = self.pricing.lookup(&req.model);
+        if lookup.matched.is_none() {
+            let first = self
+                .unpriced
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(req.model.clone());
+            if first {
+                tracing::warn!(model = %req.model, provider = self.inner.name(), "model has no price, using the fallback price");
+                let fb = self.pricing.fallback();
+                self.emit(
+                    req,
+                    NewEvent::new(
+                        EventType::UnknownModelPricing,
+                        format!("no price for model {}, using the fallback price", req.model),
+                    )
+                    .details(json!({
+                        "provider": self.inner.name(),
+                        "model": req.model,
+                        "pricing_version": self.pricing.version(),
+                        "fallback_usd_per_mtok": {"input": usd(fb.input), "output": usd(fb.output)},
+                    })),
+                )
+                .await;
+            }
+        }
+        lookup.price
+    }
+
+    /// Emits `event_type` for `(scope, period)` unless it was already emitted.
+    async fn once_per_period(
+        &self,
+        req: &LlmRequest,
+        event_type: EventType,
+        scope: BudgetScope,
+        at: DateTime<Utc>,
+        message: String,
+        details: serde_json::Value,
+    ) {
+        let Some(period) = period_key(req, scope, at) else {
+            return;
+        };
+        let first = self
+            .alerted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((event_type, scope, period.clone()));
+        if first {
+            let mut details = details;
+            details["period"] = json!(period);
+            self.emit(req, NewEvent::new(event_type, message).details(details))
+                .await;
+        }
+    }
+
+    /// Alerts after a settled call: `cost_alert` past the threshold, `cost_exceeded` at the
+    /// limit, each once per budget period.
+    async fn check_thresholds(
+        &self,
+        req: &LlmRequest,
+        reservation: &Reservation,
+        cost: Micros,
+        at: DateTime<Utc>,
+    ) {
+        for &(scope, committed) in &reservation.committed {
+            let Some(limit) = limit_of(&self.limits, scope) else {
+                continue;
+            };
+            if limit <= Micros::ZERO {
+                continue;
+            }
+            let spent = committed - reservation.amount + cost;
+            let details = json!({
+                "scope": scope.as_str(),
+                "limit_usd": limit.to_usd(),
+                "spent_usd": spent.to_usd(),
+                "alert_threshold_pct": self.limits.alert_threshold_pct,
+            });
+            if spent >= limit {
+                self.once_per_period(
+                    req,
+                    EventType::CostExceeded,
+                    scope,
+                    at,
+                    format!("{scope} budget exhausted: {spent} of {limit}"),
+                    details,
+                )
+                .await;
+            } else if self.limits.alert_threshold_pct > 0
+                && i128::from(spent.0) * 100
+                    >= i128::from(limit.0) * i128::from(self.limits.alert_threshold_pct)
+            {
+                self.once_per_period(
+                    req,
+                    EventType::CostAlert,
+                    scope,
+                    at,
+                    format!(
+                        "{scope} budget at {}% of its limit: {spent} of {limit}",
+                        i128::from(spent.0) * 100 / i128::from(limit.0)
+                    ),
+                    details,
+                )
+                .await;
+            }
+        }
+    }
+
+    fn call_row(&self, a: &Attempt<'_>, model: &str, duration: Duration) -> NewLlmCall {
+        NewLlmCall {
+            ticket_id: a.req.context.ticket_id.clone(),
+            task_id: a.req.context.task_id.clone(),
+            role: a.role.to_owned(),
+            provider: self.inner.name().to_owned(),
+            model: model.to_owned(),
+            runner: a.runner.to_owned(),
+            attempt: i32::try_from(a.number).unwrap_or(i32::MAX),
+            duration_ms: i64::try_from(duration.as_millis()).unwrap_or(i64::MAX),
+            prompt_version: a.req.context.prompt_version.clone(),
+            ..NewLlmCall::default()
+        }
+    }
+
+    async fn store_audit(
+        &self,
+        a: &Attempt<'_>,
+        call_id: foreman_domain::LlmCallId,
+        response: Option<&LlmResponse>,
+        error: Option<&LlmError>,
+    ) {
+        let Some(sink) = &self.audit else {
+            return;
+        };
+        let request = serde_json::to_string(a.req).unwrap_or_default();
+        let (request, cut_req) = self.redactor.redact_capped(&request, self.audit_max_bytes);
+        let (response, cut_resp) = match response {
+            Some(r) => {
+                let (s, cut) = self.redactor.redact_capped(
+                    &serde_json::to_string(r).unwrap_or_default(),
+                    self.audit_max_bytes,
+                );
+                (Some(s), cut)
+            }
+            None => (None, false),
+        };
+        sink.store(AuditRecord {
+            call_id,
+            provider: self.inner.name().to_owned(),
+            model: a.req.model.clone(),
+            role: a.role.to_owned(),
+            request,
+            response,
+            error: error.map(|e| self.redactor.redact(&e.to_string())),
+            truncated: cut_req || cut_resp,
+            created_at: foreman_domain::now(),
+        })
+        .await;
+    }
+
+    /// A refused reservation: record it, alert once, and fail the call.
+    async fn refuse(
+        &self,
+        a: &Attempt<'_>,
+        refusal: BudgetExceeded,
+        at: DateTime<Utc>,
+    ) -> LlmError {
+        let err = LlmError::BudgetExceeded(refusal.clone());
+        let mut row = self.call_row(a, &a.req.model, Duration::ZERO);
+        row.status = Some(LlmCallStatus::BudgetExceeded);
+        row.error = Some(err.to_string());
+        if let Err(e) = self.ledger.record_llm_call(row).await {
+            tracing::warn!(error = %e, "cannot record refused llm call");
+        }
+        crate::metrics::record_attempt(
+            a.role,
+            &a.req.model,
+            LlmCallStatus::BudgetExceeded.as_str(),
+            Duration::ZERO,
+            &Usage::default(),
+            Micros::ZERO,
+        );
+        tracing::warn!(scope = %refusal.scope, limit = %refusal.limit, spent = %refusal.spent, requested = %refusal.requested, "llm call refused by budget");
+        self.once_per_period(
+            a.req,
+            EventType::CostExceeded,
+            refusal.scope,
+            at,
+            format!("{} budget exhausted: {}", refusal.scope, refusal),
+            json!({
+                "scope": refusal.scope.as_str(),
+                "limit_usd": refusal.limit.to_usd(),
+                "spent_usd": refusal.spent.to_usd(),
+                "requested_usd": refusal.requested.to_usd(),
+            }),
+        )
+        .await;
+        err
+    }
+
+    async fn breaker_transition(&self, req: &LlmRequest, t: Transition, cause: Option<&LlmError>) {
+        let provider = self.inner.name();
+        match t {
+            Transition::None => {}
+            Transition::Opened => {
+                tracing::error!(provider, "provider circuit opened");
+                self.emit(
+                    req,
+                    NewEvent::new(
+                        EventType::ProviderDown,
+                        format!("provider {provider} is down; calls fail fast for a cool-down"),
+                    )
+                    .details(json!({
+                        "provider": provider,
+                        "error": cause.map(LlmError::code),
+                    })),
+                )
+                .await;
+            }
+            Transition::Recovered => {
+                tracing::info!(provider, "provider circuit closed");
+                self.emit(
+                    req,
+                    NewEvent::new(
+                        EventType::ProviderRecovered,
+                        format!("provider {provider} answers again"),
+                    )
+                    .details(json!({"provider": provider})),
+                )
+                .await;
+            }
+        }
+    }
+
+    /// One attempt. `Ok` is final; `Err` carries the error for the retry decision.
+    async fn attempt(
+        &self,
+        a: &Attempt<'_>,
+        price: ModelPrice,
+        estimate: u64,
+        progress: &dyn ProgressSink,
+    ) -> LlmResult<LlmResponse> {
+        let provider = self.inner.name();
+        if !self.breaker.allow() {
+            return Err(LlmError::Unavailable {
+                provider: provider.to_owned(),
+            });
+        }
+        let want_tokens = estimate + u64::from(a.req.max_tokens);
+        let waited = self.limiter.acquire(want_tokens).await;
+        if waited >= REPORTED_WAIT {
+            self.emit(
+                a.req,
+                NewEvent::new(
+                    EventType::RateLimitBackoff,
+                    format!(
+                        "waited {}ms for the {provider} rate limit",
+                        waited.as_millis()
+                    ),
+                )
+                .details(
+                    json!({"provider": provider, "wait_ms": waited.as_millis(), "source": "local"}),
+                ),
+            )
+            .await;
+        }
+        let at = foreman_domain::now();
+        let reservation = match self
+            .ledger
+            .reserve(&ReservationRequest {
+                ticket_id: a.req.context.ticket_id.clone(),
+                task_id: a.req.context.task_id.clone(),
+                amount: price.worst_case(estimate, u64::from(a.req.max_tokens)),
+                limits: self.limits,
+                at,
+            })
+            .await
+        {
+            Ok(r) => r,
+            Err(StoreError::BudgetExceeded(b)) => {
+                self.breaker.on_abandoned();
+                return Err(self.refuse(a, b, at).await);
+            }
+            Err(e) => {
+                self.breaker.on_abandoned();
+                tracing::error!(error = %e, "cost ledger failed; llm call not made");
+                return Err(LlmError::Storage {
+                    message: e.to_string(),
+                });
+            }
+        };
+        let started = Instant::now();
+        let result = self.inner.complete_with_progress(a.req, progress).await;
+        let duration = started.elapsed();
+        match result {
+            Ok(resp) => {
+                let t = self.breaker.on_success();
+                self.breaker_transition(a.req, t, None).await;
+                self.limiter.settle_tokens(
+                    want_tokens,
+                    resp.usage.total_input() + resp.usage.output_tokens,
+                );
+                let cost = price.cost(&resp.usage);
+                let mut row = self.call_row(a, &resp.model, duration);
+                row.status = Some(LlmCallStatus::Success);
+                row.tokens_input = to_i64(resp.usage.input_tokens);
+                row.tokens_output = to_i64(resp.usage.output_tokens);
+                row.cache_read_tokens = to_i64(resp.usage.cache_read_tokens);
+                row.cache_write_tokens = to_i64(resp.usage.cache_write_tokens);
+                row.cost = cost;
+                row.request_id.clone_from(&resp.request_id);
+                crate::metrics::record_attempt(
+                    a.role,
+                    &a.req.model,
+                    LlmCallStatus::Success.as_str(),
+                    duration,
+                    &resp.usage,
+                    cost,
+                );
+                match self.ledger.settle(&reservation.id, row).await {
+                    Ok(call) => self.store_audit(a, call.id, Some(&resp), None).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, reservation = %reservation.id, "cannot record llm call");
+                    }
+                }
+                self.check_thresholds(a.req, &reservation, cost, at).await;
+                tracing::debug!(provider, model = %resp.model, role = a.role, attempt = a.number, cost = %cost, duration_ms = duration.as_millis(), "llm call succeeded");
+                Ok(resp)
+            }
+            Err(err) => {
+                let t = if err.is_outage() {
+                    self.breaker.on_outage()
+                } else {
+                    self.breaker.on_success()
+                };
+                self.breaker_transition(a.req, t, Some(&err)).await;
+                self.limiter.settle_tokens(want_tokens, 0);
+                let status = err.call_status();
+                let mut row = self.call_row(a, &a.req.model, duration);
+                row.status = Some(status);
+                row.error = Some(self.redactor.redact(&err.to_string()));
+                crate::metrics::record_attempt(
+                    a.role,
+                    &a.req.model,
+                    status.as_str(),
+                    duration,
+                    &Usage::default(),
+                    Micros::ZERO,
+                );
+                match self.ledger.settle(&reservation.id, row).await {
+                    Ok(call) => self.store_audit(a, call.id, None, Some(&err)).await,
+                    Err(e) => {
+                        tracing::error!(error = %e, reservation = %reservation.id, "cannot record failed llm call");
+                        let _ = self.ledger.release(&reservation.id).await;
+                    }
+                }
+                if let LlmError::RateLimited { retry_after, .. } = &err {
+                    crate::metrics::record_rate_limit(provider);
+                    if let Some(ra) = retry_after {
+                        self.limiter.pause_until(
+                            tokio::time::Instant::now() + (*ra).min(self.retry.max_retry_after),
+                        );
+                    }
+                    self.emit(
+                        a.req,
+                        NewEvent::new(
+                            EventType::RateLimitHit,
+                            format!("provider {provider} rate-limited the call"),
+                        )
+                        .details(json!({
+                            "provider": provider,
+                            "retry_after_ms": retry_after.map(|d| d.as_millis()),
+                        })),
+                    )
+                    .await;
+                }
+                tracing::warn!(provider, model = %a.req.model, role = a.role, attempt = a.number, code = err.code(), error = %err, "llm call failed");
+                self.emit(
+                    a.req,
+                    NewEvent::new(
+                        EventType::LlmCallFailed,
+                        format!("{} call to {provider} failed: {}", a.role, err.code()),
+                    )
+                    .details(json!({
+                        "provider": provider,
+                        "model": a.req.model,
+                        "role": a.role,
+                        "attempt": a.number,
+                        "code": err.code(),
+                        "error": self.redactor.redact(&err.to_string()),
+                        "retryable": err.is_retryable(),
+                    })),
+                )
+                .await;
+                Err(err)
+            }
+        }
+    }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn usd(micros_per_mtok: u64) -> f64 {
+    Micros(to_i64(micros_per_mtok)).to_usd()
+}
+
+fn limit_of(limits: &BudgetLimits, scope: BudgetScope) -> Option<Micros> {
+    match scope {
+        BudgetScope::Task => limits.task,
+        BudgetScope::Ticket => limits.ticket,
+        BudgetScope::Daily => limits.daily,
+        BudgetScope::Monthly => limits.monthly,
+    }
+}
+
+/// The budget period a scope's alert belongs to.
+fn period_key(req: &LlmRequest, scope: BudgetScope, at: DateTime<Utc>) -> Option<String> {
+    match scope {
+        BudgetScope::Task => req.context.task_id.as_ref().map(ToString::to_string),
+        BudgetScope::Ticket => req.context.ticket_id.as_ref().map(ToString::to_string),
+        BudgetScope::Daily => Some(at.date_naive().to_string()),
+        BudgetScope::Monthly => Some(format!("{:04}-{:02}", at.year(), at.month())),
+    }
+}
+
+#[async_trait]
+impl LlmProvider for MeteredProvider {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    async fn complete_with_progress(
+        &self,
+        request: &LlmRequest,
+        progress: &dyn ProgressSink,
+    ) -> LlmResult<LlmResponse> {
+        let role = if request.context.role.is_empty() {
+            "unknown"
+        } else {
+            request.context.role.as_str()
+        };
+        let runner = if request.context.runner.is_empty() {
+            "builtin"
+        } else {
+            request.context.runner.as_str()
+        };
+        let price = self.price_of(request).await;
+        let estimate = estimate_input_tokens(request);
+        let mut number = 1;
+        loop {
+            let a = Attempt {
+                req: request,
+                role,
+                runner,
+                number,
+            };
+            match self.attempt(&a, price, estimate, progress).await {
+                Ok(r) => return Ok(r),
+                Err(e) => {
+                    let Some(delay) = self.retry.delay_after(number, &e) else {
+                        return Err(e);
+                    };
+                    crate::metrics::record_retry(role);
+                    if matches!(
+                        e,
+                        LlmError::RateLimited { .. } | LlmError::Overloaded { .. }
+                    ) {
+                        self.emit(
+                            request,
+                            NewEvent::new(
+                                EventType::RateLimitBackoff,
+                                format!(
+                                    "backing off {}ms before retrying {}",
+                                    delay.as_millis(),
+                                    self.inner.name()
+                                ),
+                            )
+                            .details(json!({
+                                "provider": self.inner.name(),
+                                "wait_ms": delay.as_millis(),
+                                "attempt": number,
+                                "source": "provider",
+                            })),
+                        )
+                        .await;
+                    }
+                    tracing::info!(
+                        provider = self.inner.name(),
+                        role,
+                        attempt = number,
+                        delay_ms = delay.as_millis(),
+                        code = e.code(),
+                        "retrying llm call"
+                    );
+                    tokio::time::sleep(delay).await;
+                    number += 1;
+                }
+            }
+        }
+    }
+}

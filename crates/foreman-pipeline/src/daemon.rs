@@ -1,0 +1,505 @@
+//! The daemon: claims tickets through leases, runs them on the engine, renews leases, follows
+//! pull requests to merge, watches clarifications and decompositions, polls trackers, honours
+//! pause and drains on shutdown.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use chrono::Datelike;
+use foreman_domain::git::PrState;
+use foreman_domain::ports::daemon_state;
+use foreman_domain::tracker::TrackerStatus;
+use foreman_domain::{
+    BudgetScope, Claim, ClaimRequest, DaemonState, EventType, Micros, NewEvent, StoreError,
+    TicketFilter, TicketPatch, TicketStatus,
+};
+use serde_json::json;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{Engine, last_event_type};
+
+/// Statuses the daemon claims: new tickets and the working ones (whose leases are free or
+/// expired, e.g. after a crash or a pause).
+pub const CLAIMABLE: &[TicketStatus] = &[
+    TicketStatus::Queued,
+    TicketStatus::Planning,
+    TicketStatus::PlanValidating,
+    TicketStatus::Implementing,
+    TicketStatus::Reviewing,
+    TicketStatus::PrCreated,
+    TicketStatus::Decomposing,
+];
+
+/// The running daemon.
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    engine: Engine,
+    paused: Arc<AtomicBool>,
+    claims: Arc<AtomicU64>,
+    last_intake: Arc<std::sync::Mutex<BTreeMap<String, Instant>>>,
+}
+
+impl Daemon {
+    /// A daemon over an engine.
+    #[must_use]
+    pub fn new(engine: Engine) -> Self {
+        Self {
+            engine,
+            paused: Arc::new(AtomicBool::new(false)),
+            claims: Arc::new(AtomicU64::new(0)),
+            last_intake: Arc::default(),
+        }
+    }
+
+    /// Runs until `shutdown` fires, then drains: running tickets finish their current task
+    /// (up to the grace period), their leases are released, and the function returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let settings = self.engine.settings().clone();
+        self.engine
+            .emit(NewEvent::new(EventType::DaemonStarted, "daemon started"))
+            .await;
+        let mut workers: JoinSet<()> = JoinSet::new();
+        let worker_cancel = CancellationToken::new();
+        loop {
+            self.refresh_pause().await;
+            if let Err(e) = self.housekeeping().await {
+                tracing::warn!(error = %e, "daemon housekeeping failed");
+            }
+            if !self.paused.load(Ordering::Relaxed) && !self.intake_blocked_by_budget().await {
+                while workers.len() < settings.max_parallel_tickets {
+                    match self.claim().await {
+                        Ok(Some(claim)) => {
+                            let me = self.clone();
+                            let cancel = worker_cancel.child_token();
+                            workers.spawn(async move { me.work(claim, cancel).await });
+                        }
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "claim failed");
+                            break;
+                        }
+                    }
+                }
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(settings.poll_interval) => {}
+                Some(_) = workers.join_next(), if !workers.is_empty() => {}
+            }
+        }
+        self.engine
+            .emit(NewEvent::new(EventType::DaemonStopping, "daemon draining"))
+            .await;
+        // Drain: no new tasks start; running ones get the grace period.
+        self.paused.store(true, Ordering::Relaxed);
+        let drained = tokio::time::timeout(settings.shutdown_grace, async {
+            while workers.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            worker_cancel.cancel();
+            while workers.join_next().await.is_some() {}
+        }
+        tracing::info!("daemon stopped");
+    }
+
+    async fn refresh_pause(&self) {
+        let state = daemon_state(self.engine.ports().store.as_ref())
+            .await
+            .unwrap_or(DaemonState::Running);
+        self.paused
+            .store(state == DaemonState::Paused, Ordering::Relaxed);
+    }
+
+    /// Daily and monthly budgets pause intake until the period rolls over.
+    async fn intake_blocked_by_budget(&self) -> bool {
+        let store = &self.engine.ports().store;
+        let now = foreman_domain::now();
+        let limits = &self.engine.settings().budgets;
+        let day_start = now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or(now);
+        let month_start = now
+            .date_naive()
+            .with_day(1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .unwrap_or(now);
+        let far = now + chrono::Duration::days(1);
+        for (scope, limit, from) in [
+            (BudgetScope::Daily, limits.daily, day_start),
+            (BudgetScope::Monthly, limits.monthly, month_start),
+        ] {
+            let Some(limit) = limit else { continue };
+            let spent = store.spend_between(from, far).await.unwrap_or(Micros::ZERO);
+            if spent >= limit {
+                tracing::info!(%scope, %spent, %limit, "budget exhausted; not claiming new tickets");
+                return true;
+            }
+        }
+        false
+    }
+
+    async fn claim(&self) -> Result<Option<Claim>, StoreError> {
+        let n = self.claims.fetch_add(1, Ordering::Relaxed);
+        let req = ClaimRequest {
+            worker_id: format!("{}/{n}", self.engine.settings().worker_id),
+            lease: self.engine.settings().lease,
+            statuses: CLAIMABLE.to_vec(),
+            project: None,
+        };
+        self.engine.ports().store.claim_next(&req).await
+    }
+
+    async fn work(self, claim: Claim, cancel: CancellationToken) {
+        let store = self.engine.ports().store.clone();
+        let ticket = claim.ticket.clone();
+        let worker = claim.ticket.lease_owner.clone().unwrap_or_default();
+        metrics::gauge!("foreman_tickets_active").increment(1.0);
+        let resumed = ticket.status.is_active();
+        if resumed {
+            let after_pause =
+                last_event_type(&self.engine, &ticket.id).await == Some(EventType::DaemonPaused);
+            let (event, message) = if after_pause {
+                (EventType::PipelineStarted, "pipeline resumed after a pause")
+            } else {
+                (
+                    EventType::PipelineResumedAfterCrash,
+                    "pipeline resumed from its last completed step",
+                )
+            };
+            self.engine
+                .emit(
+                    NewEvent::new(event, message)
+                        .ticket(&ticket.id)
+                        .details(json!({"status": ticket.status})),
+                )
+                .await;
+        } else {
+            self.engine
+                .emit(
+                    NewEvent::new(EventType::TicketClaimed, format!("claimed by {worker}"))
+                        .ticket(&ticket.id),
+                )
+                .await;
+        }
+        // Renew the lease at a third of its length; losing it cancels the work.
+        let renew_every = self.engine.settings().lease / 3;
+        let renewer = {
+            let store = store.clone();
+            let cancel = cancel.clone();
+            let id = ticket.id.clone();
+            let worker = worker.clone();
+            let fence = claim.fencing_token;
+            let lease = self.engine.settings().lease;
+            let engine = self.engine.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = cancel.cancelled() => return,
+                        () = tokio::time::sleep(renew_every) => {}
+                    }
+                    if let Err(e) = store.renew_lease(&id, &worker, fence, lease).await {
+                        tracing::warn!(ticket = %id, error = %e, "lease lost");
+                        engine
+                            .emit(
+                                NewEvent::new(
+                                    EventType::LeaseLost,
+                                    "lease lost; stopping work on this ticket",
+                                )
+                                .ticket(&id),
+                            )
+                            .await;
+                        cancel.cancel();
+                        return;
+                    }
+                }
+            })
+        };
+        let paused = self.paused.clone();
+        let is_paused = move || paused.load(Ordering::Relaxed);
+        let result = self
+            .engine
+            .run_ticket(&claim, cancel.clone(), &is_paused)
+            .await;
+        if let Err(e) = &result {
+            if matches!(e, crate::PipelineError::Stopped(_)) {
+                self.engine
+                    .emit(
+                        NewEvent::new(
+                            EventType::DaemonPaused,
+                            "ticket released while the daemon is paused",
+                        )
+                        .ticket(&ticket.id),
+                    )
+                    .await;
+            } else {
+                tracing::info!(ticket = %ticket.id, error = %e, "ticket interrupted");
+            }
+        }
+        renewer.abort();
+        if !cancel.is_cancelled() {
+            match store
+                .release_lease(&ticket.id, &worker, claim.fencing_token)
+                .await
+            {
+                Ok(()) | Err(StoreError::LeaseNotHeld { .. }) => {}
+                Err(e) => tracing::warn!(ticket = %ticket.id, error = %e, "cannot release lease"),
+            }
+        }
+        metrics::gauge!("foreman_tickets_active").decrement(1.0);
+    }
+
+    /// Follows pull requests, decompositions and clarifications, and polls trackers.
+    async fn housekeeping(&self) -> Result<(), crate::PipelineError> {
+        self.track_pull_requests().await?;
+        self.track_decompositions().await?;
+        if self.engine.settings().enable_clarification {
+            self.track_clarifications().await?;
+        }
+        self.poll_trackers().await;
+        Ok(())
+    }
+
+    async fn track_pull_requests(&self) -> Result<(), crate::PipelineError> {
+        let store = &self.engine.ports().store;
+        let filter = TicketFilter {
+            statuses: vec![TicketStatus::AwaitingMerge, TicketStatus::Partial],
+            limit: 200,
+            ..TicketFilter::default()
+        };
+        for t in store.list_tickets(&filter).await?.items {
+            let (Some(number), Some(project)) =
+                (t.pr_number, self.engine.ports().projects.get(&t.project))
+            else {
+                continue;
+            };
+            let pr = match project.host.get_pr(number).await {
+                Ok(pr) => pr,
+                Err(e) => {
+                    tracing::warn!(ticket = %t.id, error = %e, "cannot read pull request");
+                    continue;
+                }
+            };
+            let (to, event) = match pr.state {
+                PrState::Open => continue,
+                PrState::Merged => (TicketStatus::Merged, EventType::PrMerged),
+                PrState::Closed => (TicketStatus::PrClosed, EventType::PrClosed),
+            };
+            match store.transition_ticket(&t.id, t.status, to, None).await {
+                Ok(_) => {}
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            metrics::counter!("foreman_tickets_total", "status" => to.as_str()).increment(1);
+            self.engine
+                .emit(
+                    NewEvent::new(event, format!("pull request #{number} {}", pr.state))
+                        .ticket(&t.id)
+                        .details(json!({"url": pr.url})),
+                )
+                .await;
+            self.engine
+                .emit(
+                    NewEvent::new(
+                        EventType::TicketStatusChanged,
+                        format!("{} → {to}", t.status),
+                    )
+                    .ticket(&t.id)
+                    .details(json!({"from": t.status, "to": to})),
+                )
+                .await;
+            if to == TicketStatus::Merged {
+                if let Err(e) = project
+                    .tracker
+                    .update_status(&t.external_id, TrackerStatus::Done)
+                    .await
+                {
+                    tracing::warn!(ticket = %t.id, error = %e, "cannot close the tracker ticket");
+                }
+                self.engine
+                    .emit(NewEvent::new(EventType::PipelineCompleted, "merged").ticket(&t.id))
+                    .await;
+            }
+            self.cleanup_worktrees(&t).await;
+        }
+        Ok(())
+    }
+
+    async fn cleanup_worktrees(&self, t: &foreman_domain::Ticket) {
+        let Some(project) = self.engine.ports().projects.get(&t.project) else {
+            return;
+        };
+        let Ok(worktrees) = project.repo.ticket_worktrees(&t.id).await else {
+            return;
+        };
+        for wt in worktrees {
+            if project.repo.remove_worktree(&wt, false).await.is_ok() {
+                self.engine
+                    .emit(
+                        NewEvent::new(EventType::WorktreeRemoved, format!("removed {}", wt.branch))
+                            .ticket(&t.id),
+                    )
+                    .await;
+            }
+        }
+    }
+
+    async fn track_decompositions(&self) -> Result<(), crate::PipelineError> {
+        let store = &self.engine.ports().store;
+        let parents = store
+            .list_tickets(&TicketFilter {
+                statuses: vec![TicketStatus::Decomposed],
+                limit: 200,
+                ..TicketFilter::default()
+            })
+            .await?
+            .items;
+        for parent in parents {
+            let children = store
+                .list_tickets(&TicketFilter {
+                    parent_id: Some(parent.id.clone()),
+                    limit: 500,
+                    ..TicketFilter::default()
+                })
+                .await?
+                .items;
+            if !children.is_empty()
+                && children
+                    .iter()
+                    .all(|c| matches!(c.status, TicketStatus::Merged | TicketStatus::Done))
+                && store
+                    .transition_ticket(&parent.id, parent.status, TicketStatus::Done, None)
+                    .await
+                    .is_ok()
+            {
+                metrics::counter!("foreman_tickets_total", "status" => "done").increment(1);
+                self.engine
+                    .emit(
+                        NewEvent::new(EventType::TicketCompleted, "all child tickets are merged")
+                            .ticket(&parent.id),
+                    )
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn track_clarifications(&self) -> Result<(), crate::PipelineError> {
+        let store = &self.engine.ports().store;
+        let waiting = store
+            .list_tickets(&TicketFilter {
+                statuses: vec![TicketStatus::ClarificationNeeded],
+                limit: 200,
+                ..TicketFilter::default()
+            })
+            .await?
+            .items;
+        let label = &self.engine.settings().clarification_label;
+        for t in waiting {
+            let Some(project) = self.engine.ports().projects.get(&t.project) else {
+                continue;
+            };
+            let Ok(remote) = project.tracker.get_ticket(&t.external_id).await else {
+                continue;
+            };
+            let asked_at = t.updated_at;
+            let answers: Vec<String> = remote
+                .comments
+                .iter()
+                .filter(|c| {
+                    c.created_at.is_some_and(|at| at > asked_at)
+                        && !c.body.starts_with("Foreman needs answers")
+                })
+                .map(|c| c.body.clone())
+                .collect();
+            let label_removed = !remote.labels.iter().any(|l| l == label);
+            if !answers.is_empty() || label_removed {
+                let mut description = t.description.clone();
+                if !answers.is_empty() {
+                    description.push_str("\n\n## Answers to the clarification\n");
+                    for a in &answers {
+                        description.push_str(&format!("\n{a}\n"));
+                    }
+                }
+                let mut labels = t.labels.clone();
+                labels.push("foreman-clarified".into());
+                store
+                    .update_ticket(
+                        &t.id,
+                        TicketPatch {
+                            description: Some(description),
+                            labels: Some(labels),
+                            ..TicketPatch::default()
+                        },
+                        None,
+                    )
+                    .await?;
+                if store
+                    .transition_ticket(&t.id, t.status, TicketStatus::Queued, None)
+                    .await
+                    .is_ok()
+                {
+                    let _ = project.tracker.remove_label(&t.external_id, label).await;
+                    self.engine
+                        .emit(
+                            NewEvent::new(
+                                EventType::ClarificationReceived,
+                                "answers received; re-queued",
+                            )
+                            .ticket(&t.id),
+                        )
+                        .await;
+                }
+            } else if foreman_domain::now() - asked_at
+                > chrono::Duration::from_std(self.engine.settings().clarification_timeout)
+                    .unwrap_or(chrono::TimeDelta::MAX)
+                && store
+                    .transition_ticket(&t.id, t.status, TicketStatus::Blocked, None)
+                    .await
+                    .is_ok()
+            {
+                metrics::counter!("foreman_tickets_total", "status" => "blocked").increment(1);
+                self.engine
+                    .emit(
+                        NewEvent::new(
+                            EventType::ClarificationTimeout,
+                            "no answer to the clarification in time",
+                        )
+                        .ticket(&t.id),
+                    )
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn poll_trackers(&self) {
+        for project in self.engine.ports().projects.values() {
+            let Some(every) = project.poll_interval else {
+                continue;
+            };
+            {
+                let mut last = self
+                    .last_intake
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if last
+                    .get(&project.name)
+                    .is_some_and(|at| at.elapsed() < every)
+                {
+                    continue;
+                }
+                last.insert(project.name.clone(), Instant::now());
+            }
+            if let Err(e) = crate::intake::intake(&self.engine, project).await {
+                tracing::warn!(project = %project.name, error = %e, "tracker poll failed");
+            }
+        }
+    }
+}

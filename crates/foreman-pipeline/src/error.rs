@@ -1,0 +1,94 @@
+//! Why a pipeline step stopped.
+
+use foreman_domain::StoreError;
+use foreman_domain::agent::AgentError;
+use foreman_domain::exec::CommandError;
+use foreman_domain::git::{GitError, HostError};
+use foreman_domain::llm::LlmError;
+use foreman_domain::prompt::PromptError;
+use foreman_domain::tracker::TrackerError;
+
+use crate::classify::FailureClass;
+
+/// A step of the pipeline could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// Another worker holds the ticket now; this one must stop touching it.
+    #[error("lease lost")]
+    LeaseLost,
+    /// The daemon was paused or is shutting down; the ticket was released mid-way.
+    #[error("stopped: {0}")]
+    Stopped(&'static str),
+    /// The ticket names a project that is not configured.
+    #[error("project {0:?} is not configured")]
+    UnknownProject(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Git failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The git host failed.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// The tracker failed.
+    #[error(transparent)]
+    Tracker(#[from] TrackerError),
+    /// An LLM call failed (after the provider's own retries).
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    /// The agent could not run.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// A command could not start.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A prompt could not be rendered.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// A per-task limit was reached.
+    #[error("limit reached: {0}")]
+    LimitReached(String),
+    /// A budget ran out while the agent worked.
+    #[error("budget exhausted: {0}")]
+    BudgetExhausted(String),
+    /// A model answered without the structured output it was asked for.
+    #[error("{role} returned no {tool} call")]
+    MissingToolOutput {
+        /// Pipeline role.
+        role: &'static str,
+        /// Tool expected.
+        tool: &'static str,
+    },
+}
+
+impl PipelineError {
+    /// How the failure is recorded as `last_error_type`.
+    #[must_use]
+    pub fn class(&self) -> FailureClass {
+        match self {
+            Self::Llm(LlmError::BudgetExceeded(_)) => FailureClass::Budget,
+            Self::Llm(LlmError::RateLimited { .. }) => FailureClass::RateLimit,
+            Self::Store(StoreError::BudgetExceeded(_)) | Self::BudgetExhausted(_) => {
+                FailureClass::Budget
+            }
+            Self::LimitReached(_) => FailureClass::Limit,
+            Self::MissingToolOutput { .. } => FailureClass::Unknown,
+            _ => FailureClass::Infrastructure,
+        }
+    }
+
+    /// Whether the ticket should simply be left for another attempt later (not failed).
+    #[must_use]
+    pub fn is_interruption(&self) -> bool {
+        matches!(
+            self,
+            Self::LeaseLost
+                | Self::Stopped(_)
+                | Self::Store(StoreError::StaleFence { .. } | StoreError::LeaseNotHeld { .. })
+        )
+    }
+}
+
+/// Result alias.
+pub type PipelineResult<T> = Result<T, PipelineError>;

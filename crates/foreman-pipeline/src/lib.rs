@@ -1,0 +1,20 @@
+//! The pipeline engine: takes a claimed ticket through clarification, planning, test-first
+//! implementation of its tasks, reviews, integration and the pull request, to merge.
+//!
+//! It knows the port traits of `foreman-domain` only — never an adapter crate (checked by
+//! `cargo xtask tidy`). The binaries build [`Ports`] from adapters and run a [`Daemon`].
+
+pub mod classify;
+pub mod daemon;
+pub mod dag;
+pub mod engine;
+pub mod error;
+pub mod intake;
+pub mod plan;
+pub mod pr_body;
+pub mod settings;
+
+pub use daemon::{CLAIMABLE, Daemon};
+pub use engine::Engine;
+pub use error::{PipelineError, PipelineResult};
+pub use settings::{PipelineSettings, Ports, ProjectRuntime};

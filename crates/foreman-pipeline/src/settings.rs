@@ -1,0 +1,177 @@
+//! What the engine is given: its settings, the ports it works through, and each project's
+//! repository, host and tracker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use foreman_domain::agent::{AgentLimits, AgentRunner};
+use foreman_domain::exec::CommandRunner;
+use foreman_domain::git::{GitHost, GitRepo};
+use foreman_domain::llm::LlmProvider;
+use foreman_domain::prompt::PromptSource;
+use foreman_domain::tracker::Tracker;
+use foreman_domain::{EventLog, Store};
+
+/// Tunables of the engine and the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineSettings {
+    /// This node's worker id prefix (leases are held as `<worker_id>/<n>`).
+    pub worker_id: String,
+    /// Tickets worked on at once.
+    pub max_parallel_tickets: usize,
+    /// Tasks of one ticket worked on at once.
+    pub max_parallel_tasks: usize,
+    /// How often the daemon looks for work.
+    pub poll_interval: Duration,
+    /// Lease length; renewed at a third of it.
+    pub lease: Duration,
+    /// How long shutdown waits for running steps.
+    pub shutdown_grace: Duration,
+    /// Ask the clarifier before planning.
+    pub enable_clarification: bool,
+    /// Unanswered clarifications block the ticket after this long.
+    pub clarification_timeout: Duration,
+    /// Require the red→green proof for every task.
+    pub enable_tdd_verification: bool,
+    /// Open a draft `[PARTIAL]` pull request when some tasks failed.
+    pub enable_partial_pr: bool,
+    /// Most tasks in a plan.
+    pub max_tasks_per_ticket: usize,
+    /// Re-plans after a failed validation.
+    pub max_replans: u32,
+    /// Implementation attempts per task.
+    pub max_implementation_retries: u32,
+    /// Spec review rounds per task.
+    pub max_spec_review_cycles: u32,
+    /// Quality review rounds per task.
+    pub max_quality_review_cycles: u32,
+    /// LLM calls per task before it fails.
+    pub max_llm_calls_per_task: i64,
+    /// Timeout of one test, lint or build command.
+    pub command_timeout: Duration,
+    /// Role → `provider:model`.
+    pub models: BTreeMap<String, String>,
+    /// Limits handed to the coding agent per run.
+    pub agent_limits: AgentLimits,
+    /// Token budget of the conflict resolver per conflict.
+    pub conflict_resolution_token_budget: u64,
+    /// Label that marks a ticket waiting for answers.
+    pub clarification_label: String,
+    /// Spending limits (daily and monthly exhaustion pauses intake).
+    pub budgets: foreman_domain::BudgetLimits,
+}
+
+impl Default for PipelineSettings {
+    fn default() -> Self {
+        let models = [
+            ("planner", "anthropic:claude-sonnet-4-6"),
+            ("implementer", "anthropic:claude-sonnet-4-6"),
+            ("spec_reviewer", "anthropic:claude-haiku-4-5"),
+            ("quality_reviewer", "anthropic:claude-haiku-4-5"),
+            ("final_reviewer", "anthropic:claude-sonnet-4-6"),
+            ("clarifier", "anthropic:claude-haiku-4-5"),
+            ("conflict_resolver", "anthropic:claude-sonnet-4-6"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        Self {
+            worker_id: "foreman".into(),
+            max_parallel_tickets: 3,
+            max_parallel_tasks: 3,
+            poll_interval: Duration::from_secs(2),
+            lease: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(30),
+            enable_clarification: false,
+            clarification_timeout: Duration::from_secs(72 * 3600),
+            enable_tdd_verification: true,
+            enable_partial_pr: true,
+            max_tasks_per_ticket: 12,
+            max_replans: 2,
+            max_implementation_retries: 3,
+            max_spec_review_cycles: 2,
+            max_quality_review_cycles: 2,
+            max_llm_calls_per_task: 60,
+            command_timeout: Duration::from_secs(600),
+            models,
+            agent_limits: AgentLimits::default(),
+            conflict_resolution_token_budget: 20_000,
+            clarification_label: "foreman-needs-clarification".into(),
+            budgets: foreman_domain::BudgetLimits::default(),
+        }
+    }
+}
+
+impl PipelineSettings {
+    /// The `provider:model` for a role (the implementer's when the role has none).
+    #[must_use]
+    pub fn model_for(&self, role: &str) -> String {
+        self.models
+            .get(role)
+            .or_else(|| self.models.get("implementer"))
+            .cloned()
+            .unwrap_or_else(|| "scripted:demo".into())
+    }
+}
+
+/// One project's repository, pull-request host, tracker and commands.
+#[derive(Clone)]
+pub struct ProjectRuntime {
+    /// Project slug.
+    pub name: String,
+    /// The working copy.
+    pub repo: Arc<dyn GitRepo>,
+    /// Where pull requests go.
+    pub host: Arc<dyn GitHost>,
+    /// Where tickets come from.
+    pub tracker: Arc<dyn Tracker>,
+    /// Ticket branch prefix.
+    pub branch_prefix: String,
+    /// The test command (run for red/green and the full suite).
+    pub test_command: String,
+    /// The lint command, if any.
+    pub lint_command: Option<String>,
+    /// Merge pull requests once open and green.
+    pub auto_merge: bool,
+    /// How often to poll the tracker for ready tickets (`None`: tickets arrive through the API
+    /// or webhooks only).
+    pub poll_interval: Option<Duration>,
+}
+
+impl std::fmt::Debug for ProjectRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProjectRuntime")
+            .field("name", &self.name)
+            .field("host", &self.host.name())
+            .field("test_command", &self.test_command)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Every port the engine works through.
+#[derive(Clone)]
+pub struct Ports {
+    /// Tickets, tasks, calls, outbox and settings.
+    pub store: Arc<dyn Store>,
+    /// The event log (publishing to live subscribers).
+    pub events: Arc<dyn EventLog>,
+    /// The language model (metered: budgets, retries, recording).
+    pub llm: Arc<dyn LlmProvider>,
+    /// The coding agent.
+    pub agent: Arc<dyn AgentRunner>,
+    /// Runs test and lint commands.
+    pub commands: Arc<dyn CommandRunner>,
+    /// Role prompts.
+    pub prompts: Arc<dyn PromptSource>,
+    /// Projects by name.
+    pub projects: BTreeMap<String, ProjectRuntime>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ports")
+            .field("projects", &self.projects.keys())
+            .finish_non_exhaustive()
+    }
+}

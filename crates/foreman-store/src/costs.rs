@@ -1,0 +1,431 @@
+//! `CostLedger` on SQL: call records with totals in one transaction, spend windows, usage
+//! grouping and serialized budget reservations.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use foreman_domain::budget::{BudgetScope, DailySpend, Reservation, ReservationRequest};
+use foreman_domain::{
+    CostLedger, LlmCall, LlmCallId, LlmCallStatus, MAX_PAGE_LIMIT, Micros, NewLlmCall,
+    ReservationId, StoreError, StoreResult, TicketId, UsageKey, UsageRow,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+};
+
+use crate::convert::{all, llm_call_row, ts};
+use crate::entity::{cost_reservations, llm_calls, tasks, tickets};
+use crate::tasks::load_task;
+use crate::tickets::require_ticket;
+use crate::{SqlStore, be, locks};
+
+use llm_calls::Column as L;
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+fn sum_of(col: &str) -> SimpleExpr {
+    Expr::cust(format!("CAST(COALESCE(SUM({col}), 0) AS BIGINT)"))
+}
+
+async fn recorded(c: &impl ConnectionTrait, cond: Condition) -> StoreResult<Micros> {
+    let v: Option<i64> = llm_calls::Entity::find()
+        .select_only()
+        .expr_as(sum_of("cost_micros"), "s")
+        .filter(cond)
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(be)?;
+    Ok(Micros(v.unwrap_or(0)))
+}
+
+async fn held(c: &impl ConnectionTrait, cond: Condition) -> StoreResult<Micros> {
+    let v: Option<i64> = cost_reservations::Entity::find()
+        .select_only()
+        .expr_as(sum_of("amount_micros"), "s")
+        .filter(cond)
+        .into_tuple()
+        .one(c)
+        .await
+        .map_err(be)?;
+    Ok(Micros(v.unwrap_or(0)))
+}
+
+fn day_window(at: DateTime<Utc>) -> (i64, i64) {
+    let start = Utc.from_utc_datetime(&at.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default());
+    (ts(start), ts(start) + DAY_MICROS)
+}
+
+fn month_window(at: DateTime<Utc>) -> (i64, i64) {
+    let first = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).unwrap_or_default();
+    let next = if at.month() == 12 {
+        NaiveDate::from_ymd_opt(at.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(at.year(), at.month() + 1, 1)
+    }
+    .unwrap_or_default();
+    let micros =
+        |d: NaiveDate| ts(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    (micros(first), micros(next))
+}
+
+fn validate_call(new: &NewLlmCall) -> StoreResult<()> {
+    if new.cost.0 < 0 {
+        return Err(StoreError::Invalid(
+            "llm call cost must not be negative".into(),
+        ));
+    }
+    if new.tokens_input < 0
+        || new.tokens_output < 0
+        || new.cache_read_tokens < 0
+        || new.cache_write_tokens < 0
+    {
+        return Err(StoreError::Invalid(
+            "llm call token counts must not be negative".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records a call and adds it to the task's and ticket's totals, inside `txn`.
+async fn record_in(txn: &DatabaseTransaction, new: NewLlmCall) -> StoreResult<LlmCall> {
+    validate_call(&new)?;
+    let mut ticket_id = new.ticket_id.clone();
+    if let Some(task_id) = &new.task_id {
+        let task = load_task(txn, task_id.as_str())
+            .await?
+            .ok_or_else(|| StoreError::not_found("task", task_id.as_str()))?;
+        match &ticket_id {
+            None => ticket_id = Some(task.ticket_id.clone()),
+            Some(t) if *t != task.ticket_id => {
+                return Err(StoreError::Invalid(format!(
+                    "task {task_id} belongs to ticket {}, not {t}",
+                    task.ticket_id
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(t) = &ticket_id {
+        require_ticket(txn, t.as_str()).await?;
+    }
+    let call = LlmCall {
+        id: LlmCallId::new(),
+        ticket_id,
+        task_id: new.task_id,
+        role: new.role,
+        provider: new.provider,
+        model: new.model,
+        runner: new.runner,
+        attempt: new.attempt,
+        tokens_input: new.tokens_input,
+        tokens_output: new.tokens_output,
+        cache_read_tokens: new.cache_read_tokens,
+        cache_write_tokens: new.cache_write_tokens,
+        cost: new.cost,
+        duration_ms: new.duration_ms,
+        status: new.status.unwrap_or(LlmCallStatus::Success),
+        error: new.error,
+        prompt_version: new.prompt_version,
+        request_id: new.request_id,
+        created_at: foreman_domain::now(),
+    };
+    llm_calls::Entity::insert(llm_call_row(&call))
+        .exec_without_returning(txn)
+        .await
+        .map_err(be)?;
+    if let Some(task_id) = &call.task_id {
+        use tasks::Column as T;
+        tasks::Entity::update_many()
+            .col_expr(T::CostMicros, Expr::col(T::CostMicros).add(call.cost.0))
+            .col_expr(
+                T::TokensInput,
+                Expr::col(T::TokensInput).add(call.tokens_input),
+            )
+            .col_expr(
+                T::TokensOutput,
+                Expr::col(T::TokensOutput).add(call.tokens_output),
+            )
+            .col_expr(T::TotalLlmCalls, Expr::col(T::TotalLlmCalls).add(1))
+            .filter(T::Id.eq(task_id.as_str()))
+            .exec(txn)
+            .await
+            .map_err(be)?;
+    }
+    if let Some(ticket_id) = &call.ticket_id {
+        use tickets::Column as T;
+        tickets::Entity::update_many()
+            .col_expr(T::CostMicros, Expr::col(T::CostMicros).add(call.cost.0))
+            .col_expr(
+                T::TokensInput,
+                Expr::col(T::TokensInput).add(call.tokens_input),
+            )
+            .col_expr(
+                T::TokensOutput,
+                Expr::col(T::TokensOutput).add(call.tokens_output),
+            )
+            .col_expr(T::TotalLlmCalls, Expr::col(T::TotalLlmCalls).add(1))
+            .filter(T::Id.eq(ticket_id.as_str()))
+            .exec(txn)
+            .await
+            .map_err(be)?;
+    }
+    Ok(call)
+}
+
+fn usage_column(k: UsageKey) -> &'static str {
+    match k {
+        UsageKey::Runner => "runner",
+        UsageKey::Provider => "provider",
+        UsageKey::Model => "model",
+        UsageKey::Role => "role",
+        UsageKey::Status => "status",
+    }
+}
+
+fn usage_col(k: UsageKey) -> L {
+    match k {
+        UsageKey::Runner => L::Runner,
+        UsageKey::Provider => L::Provider,
+        UsageKey::Model => L::Model,
+        UsageKey::Role => L::Role,
+        UsageKey::Status => L::Status,
+    }
+}
+
+#[async_trait]
+impl CostLedger for SqlStore {
+    async fn record_llm_call(&self, call: NewLlmCall) -> StoreResult<LlmCall> {
+        let txn = self.write().await?;
+        let call = record_in(&txn, call).await?;
+        txn.commit().await.map_err(be)?;
+        Ok(call)
+    }
+
+    async fn list_llm_calls(&self, ticket_id: &TicketId) -> StoreResult<Vec<LlmCall>> {
+        let rows = llm_calls::Entity::find()
+            .filter(L::TicketId.eq(ticket_id.as_str()))
+            .order_by_asc(L::CreatedAt)
+            .order_by_asc(L::Id)
+            .all(self.reader())
+            .await
+            .map_err(be)?;
+        all(rows)
+    }
+
+    async fn recent_llm_calls(&self, limit: u32) -> StoreResult<Vec<LlmCall>> {
+        let limit = match limit {
+            0 => 50,
+            n => Ord::min(n, MAX_PAGE_LIMIT),
+        };
+        let rows = llm_calls::Entity::find()
+            .order_by_desc(L::CreatedAt)
+            .order_by_desc(L::Id)
+            .limit(u64::from(limit))
+            .all(self.reader())
+            .await
+            .map_err(be)?;
+        all(rows)
+    }
+
+    async fn spend_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> StoreResult<Micros> {
+        recorded(
+            self.reader(),
+            Condition::all()
+                .add(L::CreatedAt.gte(ts(from)))
+                .add(L::CreatedAt.lt(ts(to))),
+        )
+        .await
+    }
+
+    async fn daily_spend(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<DailySpend>> {
+        if from > to {
+            return Err(StoreError::Invalid(format!(
+                "daily spend range starts {from} after it ends {to}"
+            )));
+        }
+        if (to - from).num_days() > 3660 {
+            return Err(StoreError::Invalid(
+                "daily spend range is longer than ten years".into(),
+            ));
+        }
+        let start =
+            day_window(Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).unwrap_or_default())).0;
+        let end = day_window(Utc.from_utc_datetime(&to.and_hms_opt(0, 0, 0).unwrap_or_default())).1;
+        let rows: Vec<(i64, i64)> = llm_calls::Entity::find()
+            .select_only()
+            .expr_as(Expr::cust(format!("created_at / {DAY_MICROS}")), "d")
+            .expr_as(sum_of("cost_micros"), "s")
+            .filter(L::CreatedAt.gte(start))
+            .filter(L::CreatedAt.lt(end))
+            .group_by(Expr::cust(format!("created_at / {DAY_MICROS}")))
+            .into_tuple()
+            .all(self.reader())
+            .await
+            .map_err(be)?;
+        let by_day: HashMap<i64, i64> = rows.into_iter().collect();
+        Ok(from
+            .iter_days()
+            .take_while(|d| *d <= to)
+            .map(|date| {
+                let day = day_window(
+                    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()),
+                )
+                .0 / DAY_MICROS;
+                DailySpend {
+                    date,
+                    cost: Micros(by_day.get(&day).copied().unwrap_or(0)),
+                }
+            })
+            .collect())
+    }
+
+    async fn usage_since(
+        &self,
+        since: DateTime<Utc>,
+        keys: &[UsageKey],
+    ) -> StoreResult<Vec<UsageRow>> {
+        let mut q = llm_calls::Entity::find()
+            .select_only()
+            .filter(L::CreatedAt.gte(ts(since)));
+        for (i, &k) in keys.iter().enumerate() {
+            q = q
+                .expr_as(Expr::col(usage_col(k)), format!("k{i}"))
+                .group_by(usage_col(k));
+        }
+        let q = q
+            .expr_as(Expr::cust("COUNT(*)"), "calls")
+            .expr_as(sum_of("tokens_input"), "tin")
+            .expr_as(sum_of("tokens_output"), "tout")
+            .expr_as(sum_of("cost_micros"), "cost");
+        let stmt = self.reader().get_database_backend().build(&q.into_query());
+        let rows = self.reader().query_all_raw(stmt).await.map_err(be)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let get_i64 = |name: &str| row.try_get::<i64>("", name).map_err(be);
+            let calls = get_i64("calls")?;
+            if calls == 0 {
+                continue;
+            }
+            let keys = (0..keys.len())
+                .map(|i| {
+                    row.try_get::<String>("", &format!("k{i}")).map_err(|e| {
+                        StoreError::corrupt(format!("llm_calls.{}", usage_column(keys[i])), e)
+                    })
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            out.push(UsageRow {
+                keys,
+                calls,
+                tokens_in: get_i64("tin")?,
+                tokens_out: get_i64("tout")?,
+                cost: Micros(get_i64("cost")?),
+            });
+        }
+        out.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys)));
+        Ok(out)
+    }
+
+    async fn reserve(&self, req: &ReservationRequest) -> StoreResult<Reservation> {
+        if req.amount.0 < 0 {
+            return Err(StoreError::Invalid(
+                "reservation amount must not be negative".into(),
+            ));
+        }
+        use cost_reservations::Column as R;
+        let txn = self.write().await?;
+        self.serialize(&txn, locks::RESERVATIONS).await?;
+        if let Some(t) = &req.ticket_id {
+            require_ticket(&txn, t.as_str()).await?;
+        }
+        if let Some(t) = &req.task_id
+            && load_task(&txn, t.as_str()).await?.is_none()
+        {
+            return Err(StoreError::not_found("task", t.as_str()));
+        }
+        let mut committed = Vec::with_capacity(4);
+        if let Some(task) = &req.task_id {
+            let spent = recorded(&txn, Condition::all().add(L::TaskId.eq(task.as_str()))).await?
+                + held(&txn, Condition::all().add(R::TaskId.eq(task.as_str()))).await?;
+            committed.push((BudgetScope::Task, spent));
+        }
+        if let Some(ticket) = &req.ticket_id {
+            let spent = recorded(&txn, Condition::all().add(L::TicketId.eq(ticket.as_str())))
+                .await?
+                + held(&txn, Condition::all().add(R::TicketId.eq(ticket.as_str()))).await?;
+            committed.push((BudgetScope::Ticket, spent));
+        }
+        for (scope, (start, end)) in [
+            (BudgetScope::Daily, day_window(req.at)),
+            (BudgetScope::Monthly, month_window(req.at)),
+        ] {
+            let spent = recorded(
+                &txn,
+                Condition::all()
+                    .add(L::CreatedAt.gte(start))
+                    .add(L::CreatedAt.lt(end)),
+            )
+            .await?
+                + held(
+                    &txn,
+                    Condition::all()
+                        .add(R::CreatedAt.gte(start))
+                        .add(R::CreatedAt.lt(end)),
+                )
+                .await?;
+            committed.push((scope, spent));
+        }
+        if let Err(refused) = req.limits.admit(&committed, req.amount) {
+            tracing::info!(scope = %refused.scope, limit = refused.limit.0, spent = refused.spent.0, requested = refused.requested.0, "budget reservation refused");
+            return Err(refused.into());
+        }
+        let id = ReservationId::new();
+        cost_reservations::Entity::insert(cost_reservations::ActiveModel {
+            id: Set(id.to_string()),
+            ticket_id: Set(req.ticket_id.as_ref().map(ToString::to_string)),
+            task_id: Set(req.task_id.as_ref().map(ToString::to_string)),
+            amount_micros: Set(req.amount.0),
+            created_at: Set(ts(req.at)),
+        })
+        .exec_without_returning(&txn)
+        .await
+        .map_err(be)?;
+        txn.commit().await.map_err(be)?;
+        Ok(Reservation {
+            id,
+            amount: req.amount,
+            committed: committed
+                .into_iter()
+                .map(|(scope, m)| (scope, m + req.amount))
+                .collect(),
+        })
+    }
+
+    async fn settle(&self, id: &ReservationId, call: NewLlmCall) -> StoreResult<LlmCall> {
+        let txn = self.write().await?;
+        let removed = cost_reservations::Entity::delete_by_id(id.to_string())
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        if removed == 0 {
+            return Err(StoreError::not_found("reservation", id.as_str()));
+        }
+        let call = record_in(&txn, call).await?;
+        txn.commit().await.map_err(be)?;
+        Ok(call)
+    }
+
+    async fn release(&self, id: &ReservationId) -> StoreResult<()> {
+        let txn = self.write().await?;
+        cost_reservations::Entity::delete_by_id(id.to_string())
+            .exec(&txn)
+            .await
+            .map_err(be)?;
+        txn.commit().await.map_err(be)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! Foreman's storage on SQLite and PostgreSQL.
+//!
+//! This crate owns [`SqlStore`], which implements every storage port of
+//! `foreman_domain::ports` (`TicketStore`, `TaskStore`, `EventLog`, `CostLedger`, `TokenStore`,
+//! `SettingsStore`, `Outbox`) on sea-orm, and the connection setup for both backends. The
+//! schema lives in `foreman-migrations`; the sea-orm entities never leave this crate.
+//!
+//! It must not know about HTTP, the pipeline or configuration files: callers hand it a URL or a
+//! path and hold the result as `Arc<dyn Store>` (or any single port).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), foreman_domain::StoreError> {
+//! use std::sync::Arc;
+//! use foreman_store::SqlStore;
+//!
+//! let store = SqlStore::open_sqlite(std::path::Path::new(".foreman/foreman.db")).await?;
+//! store.migrate().await?;
+//! let store: Arc<dyn foreman_domain::Store> = Arc::new(store);
+//! # let _ = store; Ok(()) }
+//! ```
+//!
+//! Guarantees (see `docs/storage.md`):
+//! - status changes are compare-and-set on the current status and, when given, the fencing
+//!   token; losers get `Conflict`, `StaleFence` or `InvalidTransition`, never a silent overwrite;
+//! - `claim_next` hands a ticket to one worker at a time (`FOR UPDATE SKIP LOCKED` on
+//!   PostgreSQL, the single writer on SQLite) and bumps its fencing token;
+//! - event `seq` increases in commit order, so a reader tailing with `after_seq` misses nothing;
+//! - recording an LLM call and updating task and ticket totals is one transaction, and budget
+//!   reservations are serialized so concurrent reservers cannot overrun a limit.
+//!
+//! On SQLite every write goes through one dedicated connection (WAL, `busy_timeout`,
+//! `foreign_keys=ON`, `synchronous=NORMAL`) while reads use a separate pool, so concurrent
+//! pipelines queue for the writer instead of failing with `database is locked`.
+
+mod convert;
+mod costs;
+mod entity;
+mod events;
+mod misc;
+mod tasks;
+mod tickets;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use foreman_domain::{StoreError, StoreResult};
+use foreman_migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sea_orm::sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
+use sea_orm::{
+    AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+};
+
+/// How long a SQLite connection waits for a lock held by another process before failing.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Readers beside the single SQLite writer.
+const SQLITE_READERS: u32 = 4;
+/// Connections in a PostgreSQL pool.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// Which database a [`SqlStore`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (a file, or in memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite` or `postgres`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every storage port on SQLite or PostgreSQL. Cheap to clone (pools inside).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    /// Writes, and reads that must see them (inside write transactions). On SQLite a pool of
+    /// exactly one connection: the single writer path.
+    writer: DatabaseConnection,
+    /// Plain reads. On PostgreSQL and in-memory SQLite the same pool as `writer`.
+    reader: DatabaseConnection,
+    backend: Backend,
+}
+
+fn backend_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::backend(e)
+}
+
+/// Maps a database error, turning unique violations into [`StoreError::Duplicate`].
+pub(crate) fn db_err(
+    entity: &'static str,
+    key: impl FnOnce() -> String,
+) -> impl FnOnce(DbErr) -> StoreError {
+    move |e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Duplicate { entity, key: key() },
+        _ => backend_err(e),
+    }
+}
+
+/// Maps any database error to [`StoreError::Backend`].
+pub(crate) fn be(e: DbErr) -> StoreError {
+    backend_err(e)
+}
+
+impl SqlStore {
+    /// Connects to `sqlite://PATH` (created with its parent directories if missing),
+    /// `sqlite::memory:` or `postgres://…` / `postgresql://…`. Does not migrate: call
+    /// [`SqlStore::migrate`].
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an unsupported or malformed URL, [`StoreError::Backend`]
+    /// when the database cannot be reached or opened.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Self::connect_postgres(url).await;
+        }
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| StoreError::Invalid(format!("bad sqlite url: {e}")))?;
+            let filename = opts.get_filename().to_path_buf();
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if in_memory {
+                return Self::connect_sqlite_memory(opts).await;
+            }
+            return Self::connect_sqlite(opts, &filename).await;
+        }
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::Invalid(format!(
+            "unsupported database url scheme {scheme:?}; expected sqlite: or postgres://"
+        )))
+    }
+
+    /// Opens (creating if missing, with parent directories) the SQLite database at `path`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when the file cannot be created or opened.
+    pub async fn open_sqlite(path: &Path) -> StoreResult<Self> {
+        Self::connect_sqlite(SqliteConnectOptions::new(), path).await
+    }
+
+    async fn connect_sqlite(base: SqliteConnectOptions, path: &Path) -> StoreResult<Self> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(backend_err)?;
+        }
+        let opts = base
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(120))
+            .connect_with(opts.clone())
+            .await
+            .map_err(backend_err)?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(SQLITE_READERS)
+            .connect_with(opts)
+            .await
+            .map_err(backend_err)?;
+        tracing::debug!(path = %path.display(), "opened sqlite store");
+        Ok(Self {
+            writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
+            reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn connect_sqlite_memory(opts: SqliteConnectOptions) -> StoreResult<Self> {
+        // One connection that never closes: an in-memory database lives as long as it does.
+        let pool = SqlitePoolOptions::new()
+            .min_connections(1)
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(opts.foreign_keys(true))
+            .await
+            .map_err(backend_err)?;
+        let conn = SqlxSqliteConnector::from_sqlx_sqlite_pool(pool);
+        Ok(Self {
+            writer: conn.clone(),
+            reader: conn,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    async fn connect_postgres(url: &str) -> StoreResult<Self> {
+        let opts = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Invalid(format!("bad postgres url: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POSTGRES_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts)
+            .await
+            .map_err(backend_err)?;
+        let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
+        Ok(Self {
+            writer: conn.clone(),
+            reader: conn,
+            backend: Backend::Postgres,
+        })
+    }
+
+    /// Applies every pending migration of `foreman-migrations`.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when a migration fails.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.writer, None).await.map_err(be)?;
+        tracing::info!(backend = %self.backend, "database migrated");
+        Ok(())
+    }
+
+    /// The backend in use.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pools, waiting for connections to be returned.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] when closing fails.
+    pub async fn close(self) -> StoreResult<()> {
+        if self.backend == Backend::Sqlite {
+            self.reader.close().await.map_err(be)?;
+            self.writer.close().await.map_err(be)
+        } else {
+            self.writer.close().await.map_err(be)
+        }
+    }
+
+    /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE` on the single writer
+    /// connection, so the write lock is taken up front and never upgraded mid-transaction.
+    pub(crate) async fn write(&self) -> StoreResult<DatabaseTransaction> {
+        let options = match self.backend {
+            Backend::Sqlite => TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            },
+            Backend::Postgres => TransactionOptions {
+                access_mode: Some(AccessMode::ReadWrite),
+                ..TransactionOptions::default()
+            },
+        };
+        self.writer.begin_with_options(options).await.map_err(be)
+    }
+
+    /// The connection for plain reads.
+    pub(crate) fn reader(&self) -> &DatabaseConnection {
+        &self.reader
+    }
+
+    /// On PostgreSQL, takes a transaction-scoped advisory lock so that holders of the same
+    /// `key` run one at a time. SQLite's single writer already serializes them.
+    pub(crate) async fn serialize(&self, txn: &DatabaseTransaction, key: i64) -> StoreResult<()> {
+        if self.backend == Backend::Postgres {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [key.into()],
+            ))
+            .await
+            .map_err(be)?;
+        }
+        Ok(())
+    }
+}
+
+/// Advisory lock keys (PostgreSQL) for serialized sections.
+pub(crate) mod locks {
+    /// Budget reservations.
+    pub const RESERVATIONS: i64 = 0x666f_7265_6d61_6e01;
+}

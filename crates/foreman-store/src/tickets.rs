@@ -1,0 +1,542 @@
+//! `TicketStore` on SQL: compare-and-set transitions, fenced patches, keyset listing, leases.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use foreman_domain::project::is_valid_project_name;
+use foreman_domain::{
+    Claim, ClaimRequest, DEFAULT_PROJECT, FencingToken, Micros, NewTicket, Page, StoreError,
+    StoreResult, Ticket, TicketCursor, TicketFilter, TicketId, TicketPatch, TicketSort,
+    TicketStatus, TicketStore,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use crate::convert::{all, ticket_row, to_json, ts};
+use crate::entity::{events, tickets};
+use crate::{Backend, SqlStore, be, db_err};
+
+use tickets::Column as C;
+
+pub(crate) async fn load_ticket(c: &impl ConnectionTrait, id: &str) -> StoreResult<Option<Ticket>> {
+    tickets::Entity::find_by_id(id.to_owned())
+        .one(c)
+        .await
+        .map_err(be)?
+        .map(Ticket::try_from)
+        .transpose()
+}
+
+pub(crate) async fn require_ticket(c: &impl ConnectionTrait, id: &str) -> StoreResult<Ticket> {
+    load_ticket(c, id)
+        .await?
+        .ok_or_else(|| StoreError::not_found("ticket", id))
+}
+
+pub(crate) fn check_fence(ticket: &Ticket, fence: Option<FencingToken>) -> StoreResult<()> {
+    match fence {
+        Some(presented) if presented != ticket.fencing_token => Err(StoreError::StaleFence {
+            ticket_id: ticket.id.to_string(),
+            presented,
+            current: ticket.fencing_token,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Reads the ticket inside `c` and checks `fence` against it.
+pub(crate) async fn fenced_ticket(
+    c: &impl ConnectionTrait,
+    id: &str,
+    fence: Option<FencingToken>,
+) -> StoreResult<Ticket> {
+    let t = require_ticket(c, id).await?;
+    check_fence(&t, fence)?;
+    Ok(t)
+}
+
+fn lease_free(now: i64) -> Condition {
+    Condition::any()
+        .add(C::LeaseOwner.is_null())
+        .add(C::LeaseExpiresAt.is_null())
+        .add(C::LeaseExpiresAt.lte(now))
+}
+
+fn lease_until(now: DateTime<Utc>, lease: Duration) -> StoreResult<DateTime<Utc>> {
+    chrono::Duration::from_std(lease)
+        .ok()
+        .and_then(|d| now.checked_add_signed(d))
+        .map(|t| foreman_domain::micros_to_time(ts(t)))
+        .ok_or_else(|| StoreError::Invalid(format!("lease of {lease:?} is too long")))
+}
+
+fn like_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for ch in needle.to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(ch);
+    }
+    p.push('%');
+    p
+}
+
+fn sort_column(sort: TicketSort) -> C {
+    match sort {
+        TicketSort::CreatedDesc | TicketSort::CreatedAsc => C::CreatedAt,
+        TicketSort::UpdatedDesc => C::UpdatedAt,
+    }
+}
+
+#[async_trait]
+impl TicketStore for SqlStore {
+    async fn create_ticket(&self, new: NewTicket) -> StoreResult<Ticket> {
+        let project = if new.project.is_empty() {
+            DEFAULT_PROJECT.to_owned()
+        } else {
+            new.project.clone()
+        };
+        if !is_valid_project_name(&project) {
+            return Err(StoreError::Invalid(format!(
+                "project {project:?} is not a valid project name"
+            )));
+        }
+        if new.external_id.trim().is_empty() {
+            return Err(StoreError::Invalid("external_id must not be empty".into()));
+        }
+        let now = foreman_domain::now();
+        let ticket = Ticket {
+            id: TicketId::new(),
+            project,
+            external_id: new.external_id,
+            title: new.title,
+            description: new.description,
+            acceptance_criteria: new.acceptance_criteria,
+            status: TicketStatus::Queued,
+            priority: new.priority,
+            labels: new.labels,
+            submitter: new.submitter,
+            parent_id: new.parent_id,
+            branch_name: String::new(),
+            pr_url: String::new(),
+            pr_number: None,
+            cost: Micros::ZERO,
+            tokens_input: 0,
+            tokens_output: 0,
+            total_llm_calls: 0,
+            is_partial: false,
+            last_completed_task_seq: 0,
+            last_error: None,
+            last_error_type: None,
+            fencing_token: FencingToken(0),
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+        };
+        let row = ticket_row(&ticket)?;
+        let txn = self.write().await?;
+        if let Some(parent) = &ticket.parent_id {
+            require_ticket(&txn, parent.as_str()).await?;
+        }
+        tickets::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err("ticket", || {
+                format!(
+                    "external_id {} in project {}",
+                    ticket.external_id, ticket.project
+                )
+            }))?;
+        txn.commit().await.map_err(be)?;
+        tracing::debug!(ticket_id = %ticket.id, project = %ticket.project, "ticket created");
+        Ok(ticket)
+    }
+
+    async fn get_ticket(&self, id: &TicketId) -> StoreResult<Option<Ticket>> {
+        load_ticket(self.reader(), id.as_str()).await
+    }
+
+    async fn get_ticket_by_external_id(
+        &self,
+        project: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Ticket>> {
+        tickets::Entity::find()
+            .filter(C::Project.eq(project))
+            .filter(C::ExternalId.eq(external_id))
+            .one(self.reader())
+            .await
+            .map_err(be)?
+            .map(Ticket::try_from)
+            .transpose()
+    }
+
+    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Page<Ticket>> {
+        let cursor = filter
+            .cursor
+            .as_deref()
+            .map(|c| TicketCursor::decode(c, filter.sort))
+            .transpose()?;
+        let limit = filter.effective_limit();
+        let key = sort_column(filter.sort);
+        let mut q = tickets::Entity::find();
+        if let Some(p) = &filter.project {
+            q = q.filter(C::Project.eq(p.as_str()));
+        }
+        match filter.statuses.as_slice() {
+            [] => {}
+            [one] => q = q.filter(C::Status.eq(one.as_str())),
+            many => q = q.filter(C::Status.is_in(many.iter().map(|s| s.as_str()))),
+        }
+        if let Some(s) = filter.submitter.as_deref() {
+            q = q.filter(C::Submitter.eq(s));
+        }
+        if let Some(p) = &filter.parent_id {
+            q = q.filter(C::ParentId.eq(p.as_str()));
+        }
+        if let Some(needle) = filter.search.as_deref().filter(|s| !s.is_empty()) {
+            let pattern = like_pattern(needle);
+            q = q.filter(
+                Condition::any()
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(C::Title)))
+                            .like(LikeExpr::new(pattern.clone()).escape('\\')),
+                    )
+                    .add(
+                        Expr::expr(Func::lower(Expr::col(C::ExternalId)))
+                            .like(LikeExpr::new(pattern).escape('\\')),
+                    ),
+            );
+        }
+        let order = if filter.sort.is_descending() {
+            Order::Desc
+        } else {
+            Order::Asc
+        };
+        if let Some(c) = &cursor {
+            let row = Expr::tuple([Expr::col(key), Expr::col(C::Id)]);
+            let at = Expr::tuple([Expr::val(c.at_micros), Expr::val(c.id.as_str())]);
+            q = q.filter(if filter.sort.is_descending() {
+                row.lt(at)
+            } else {
+                row.gt(at)
+            });
+        } else if filter.offset > 0 {
+            q = q.offset(filter.offset);
+        }
+        let rows = q
+            .order_by(key, order.clone())
+            .order_by(C::Id, order)
+            .limit(u64::from(limit) + 1)
+            .all(self.reader())
+            .await
+            .map_err(be)?;
+        let mut items: Vec<Ticket> = all(rows)?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items
+                .last()
+                .map(|t| TicketCursor::after(t, filter.sort).encode())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn count_tickets_by_status(
+        &self,
+        project: Option<&str>,
+    ) -> StoreResult<Vec<(TicketStatus, i64)>> {
+        let mut q = tickets::Entity::find()
+            .select_only()
+            .column(C::Status)
+            .column_as(Expr::col(C::Id).count(), "n")
+            .group_by(C::Status);
+        if let Some(p) = project {
+            q = q.filter(C::Project.eq(p));
+        }
+        let rows: Vec<(String, i64)> = q.into_tuple().all(self.reader()).await.map_err(be)?;
+        let mut out = rows
+            .into_iter()
+            .map(|(s, n)| {
+                s.parse::<TicketStatus>()
+                    .map(|s| (s, n))
+                    .map_err(|e| StoreError::corrupt("tickets.status", e))
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        out.sort();
+        Ok(out)
+    }
+
+    async fn transition_ticket(
+        &self,
+        id: &TicketId,
+        from: TicketStatus,
+        to: TicketStatus,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Ticket> {
+        let txn = self.write().await?;
+        if TicketStatus::can_transition(from, to) {
+            let now = ts(foreman_domain::now());
+            let mut u = tickets::Entity::update_many()
+                .col_expr(C::Status, Expr::val(to.as_str()))
+                .col_expr(C::UpdatedAt, Expr::val(now))
+                .filter(C::Id.eq(id.as_str()))
+                .filter(C::Status.eq(from.as_str()));
+            if to.is_terminal() {
+                u = u.col_expr(C::CompletedAt, Expr::val(now));
+            } else if from.is_terminal() {
+                u = u.col_expr(C::CompletedAt, Expr::val(Option::<i64>::None));
+            }
+            if let Some(f) = fence {
+                u = u.filter(C::FencingToken.eq(f.0));
+            }
+            if u.exec(&txn).await.map_err(be)?.rows_affected == 1 {
+                let t = require_ticket(&txn, id.as_str()).await?;
+                txn.commit().await.map_err(be)?;
+                tracing::debug!(ticket_id = %id, from = %from, to = %to, "ticket transitioned");
+                return Ok(t);
+            }
+        }
+        let current = fenced_ticket(&txn, id.as_str(), fence).await?;
+        if current.status != from {
+            return Err(StoreError::Conflict {
+                entity: "ticket",
+                id: id.to_string(),
+                current: current.status.to_string(),
+                expected: from.to_string(),
+            });
+        }
+        Err(StoreError::InvalidTransition {
+            entity: "ticket",
+            id: id.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+        })
+    }
+
+    async fn update_ticket(
+        &self,
+        id: &TicketId,
+        patch: TicketPatch,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<Ticket> {
+        let TicketPatch {
+            title,
+            description,
+            acceptance_criteria,
+            priority,
+            labels,
+            branch_name,
+            pr_url,
+            pr_number,
+            is_partial,
+            last_completed_task_seq,
+            last_error,
+            last_error_type,
+            started_at,
+        } = patch;
+        let mut u = tickets::Entity::update_many()
+            .col_expr(C::UpdatedAt, Expr::val(ts(foreman_domain::now())))
+            .filter(C::Id.eq(id.as_str()));
+        if let Some(v) = title {
+            u = u.col_expr(C::Title, Expr::val(v));
+        }
+        if let Some(v) = description {
+            u = u.col_expr(C::Description, Expr::val(v));
+        }
+        if let Some(v) = acceptance_criteria {
+            u = u.col_expr(C::AcceptanceCriteria, Expr::val(v));
+        }
+        if let Some(v) = priority {
+            u = u.col_expr(C::Priority, Expr::val(v));
+        }
+        if let Some(v) = labels {
+            u = u.col_expr(C::Labels, Expr::val(to_json(&v)?));
+        }
+        if let Some(v) = branch_name {
+            u = u.col_expr(C::BranchName, Expr::val(v));
+        }
+        if let Some(v) = pr_url {
+            u = u.col_expr(C::PrUrl, Expr::val(v));
+        }
+        if let Some(v) = pr_number {
+            u = u.col_expr(C::PrNumber, Expr::val(v));
+        }
+        if let Some(v) = is_partial {
+            u = u.col_expr(C::IsPartial, Expr::val(v));
+        }
+        if let Some(v) = last_completed_task_seq {
+            u = u.col_expr(C::LastCompletedTaskSeq, Expr::val(v));
+        }
+        if let Some(v) = last_error {
+            u = u.col_expr(C::LastError, Expr::val(v));
+        }
+        if let Some(v) = last_error_type {
+            u = u.col_expr(C::LastErrorType, Expr::val(v));
+        }
+        if let Some(v) = started_at {
+            u = u.col_expr(C::StartedAt, Expr::val(v.map(ts)));
+        }
+        if let Some(f) = fence {
+            u = u.filter(C::FencingToken.eq(f.0));
+        }
+        let txn = self.write().await?;
+        if u.exec(&txn).await.map_err(be)?.rows_affected == 0 {
+            // Not found or stale: say which.
+            fenced_ticket(&txn, id.as_str(), fence).await?;
+            return Err(StoreError::not_found("ticket", id.as_str()));
+        }
+        let t = require_ticket(&txn, id.as_str()).await?;
+        txn.commit().await.map_err(be)?;
+        Ok(t)
+    }
+
+    async fn delete_ticket(&self, id: &TicketId) -> StoreResult<bool> {
+        let txn = self.write().await?;
+        events::Entity::delete_many()
+            .filter(events::Column::TicketId.eq(id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(be)?;
+        // Tasks, LLM calls and reservations go by ON DELETE CASCADE; children lose their
+        // parent by ON DELETE SET NULL.
+        let deleted = tickets::Entity::delete_by_id(id.to_string())
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        txn.commit().await.map_err(be)?;
+        if deleted > 0 {
+            tracing::info!(ticket_id = %id, "ticket deleted");
+        }
+        Ok(deleted > 0)
+    }
+
+    async fn claim_next(&self, req: &ClaimRequest) -> StoreResult<Option<Claim>> {
+        if req.worker_id.is_empty() {
+            return Err(StoreError::Invalid("worker_id must not be empty".into()));
+        }
+        if req.statuses.is_empty() {
+            return Err(StoreError::Invalid(
+                "claim needs at least one status to claim from".into(),
+            ));
+        }
+        let now_t = foreman_domain::now();
+        let now = ts(now_t);
+        let expires_at = lease_until(now_t, req.lease)?;
+        let statuses = || C::Status.is_in(req.statuses.iter().map(|s| s.as_str()));
+        let txn = self.write().await?;
+        let mut q = tickets::Entity::find()
+            .select_only()
+            .column(C::Id)
+            .filter(statuses())
+            .filter(lease_free(now));
+        if let Some(p) = &req.project {
+            q = q.filter(C::Project.eq(p.as_str()));
+        }
+        q = q
+            .order_by(C::Priority, Order::Desc)
+            .order_by(C::CreatedAt, Order::Asc)
+            .order_by(C::Id, Order::Asc)
+            .limit(1);
+        if self.backend == Backend::Postgres {
+            // Rows another claimer holds are skipped, not waited for.
+            q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let Some(id) = q.into_tuple::<String>().one(&txn).await.map_err(be)? else {
+            return Ok(None);
+        };
+        let claimed = tickets::Entity::update_many()
+            .col_expr(C::FencingToken, Expr::col(C::FencingToken).add(1))
+            .col_expr(C::LeaseOwner, Expr::val(req.worker_id.as_str()))
+            .col_expr(C::LeaseExpiresAt, Expr::val(ts(expires_at)))
+            .col_expr(C::UpdatedAt, Expr::val(now))
+            .filter(C::Id.eq(id.as_str()))
+            .filter(statuses())
+            .filter(lease_free(now))
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        if claimed != 1 {
+            // The row changed between the select and the update (cannot happen under the
+            // row lock or the single writer, but never hand out a lease we did not take).
+            return Ok(None);
+        }
+        let ticket = require_ticket(&txn, &id).await?;
+        txn.commit().await.map_err(be)?;
+        tracing::debug!(ticket_id = %ticket.id, worker_id = %req.worker_id, fencing_token = ticket.fencing_token.0, "ticket claimed");
+        Ok(Some(Claim {
+            fencing_token: ticket.fencing_token,
+            expires_at,
+            ticket,
+        }))
+    }
+
+    async fn renew_lease(
+        &self,
+        id: &TicketId,
+        worker_id: &str,
+        fence: FencingToken,
+        lease: Duration,
+    ) -> StoreResult<DateTime<Utc>> {
+        let expires_at = lease_until(foreman_domain::now(), lease)?;
+        let txn = self.write().await?;
+        let n = tickets::Entity::update_many()
+            .col_expr(C::LeaseExpiresAt, Expr::val(ts(expires_at)))
+            .filter(C::Id.eq(id.as_str()))
+            .filter(C::LeaseOwner.eq(worker_id))
+            .filter(C::FencingToken.eq(fence.0))
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        if n == 0 {
+            require_ticket(&txn, id.as_str()).await?;
+            return Err(StoreError::LeaseNotHeld {
+                ticket_id: id.to_string(),
+                worker_id: worker_id.to_owned(),
+            });
+        }
+        txn.commit().await.map_err(be)?;
+        Ok(expires_at)
+    }
+
+    async fn release_lease(
+        &self,
+        id: &TicketId,
+        worker_id: &str,
+        fence: FencingToken,
+    ) -> StoreResult<()> {
+        let txn = self.write().await?;
+        let n = tickets::Entity::update_many()
+            .col_expr(C::LeaseOwner, Expr::val(Option::<String>::None))
+            .col_expr(C::LeaseExpiresAt, Expr::val(Option::<i64>::None))
+            .filter(C::Id.eq(id.as_str()))
+            .filter(C::LeaseOwner.eq(worker_id))
+            .filter(C::FencingToken.eq(fence.0))
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        if n == 0 {
+            require_ticket(&txn, id.as_str()).await?;
+            return Err(StoreError::LeaseNotHeld {
+                ticket_id: id.to_string(),
+                worker_id: worker_id.to_owned(),
+            });
+        }
+        txn.commit().await.map_err(be)?;
+        Ok(())
+    }
+}

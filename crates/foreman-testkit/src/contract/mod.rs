@@ -1,0 +1,240 @@
+//! The store contract suite: one set of behaviours every storage backend must show.
+//!
+//! Each case is an `async fn(Arc<dyn Store>)` that starts from an empty store and panics on a
+//! violation. [`store_contract_tests!`](crate::store_contract_tests) expands to one
+//! `#[tokio::test]` per case, grouped in modules by port, so a failure names the case:
+//!
+//! ```ignore
+//! foreman_testkit::store_contract_tests!(async || foreman_testkit::MemoryStore::new());
+//! ```
+//!
+//! The factory is called once per case and returns anything that implements [`IntoHarness`]: a
+//! store, an `Arc` of one, a [`Harness`] (a store plus a cleanup future, e.g. dropping a
+//! PostgreSQL schema), or `None` to skip the case (the factory prints why). The crate using the
+//! macro needs `tokio` as a dev-dependency.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use foreman_domain::{NewTicket, Store, StoreError, StoreResult};
+
+use crate::MemoryStore;
+
+pub mod costs;
+pub mod events;
+pub mod leases;
+pub mod misc;
+pub mod tasks;
+pub mod tickets;
+
+/// A store under test and what to do once the case has finished.
+pub struct Harness {
+    store: Arc<dyn Store>,
+    cleanup: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Harness")
+            .field("cleanup", &self.cleanup.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Harness {
+    /// A store with nothing to clean up.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            cleanup: None,
+        }
+    }
+
+    /// Runs `cleanup` after the case, whether it passed or panicked.
+    #[must_use]
+    pub fn with_cleanup(mut self, cleanup: impl Future<Output = ()> + Send + 'static) -> Self {
+        self.cleanup = Some(Box::pin(cleanup));
+        self
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> Arc<dyn Store> {
+        Arc::clone(&self.store)
+    }
+}
+
+/// What a contract factory may return. `None` skips the case.
+pub trait IntoHarness {
+    /// Converts into a harness, or `None` to skip.
+    fn into_harness(self) -> Option<Harness>;
+}
+
+impl IntoHarness for Harness {
+    fn into_harness(self) -> Option<Harness> {
+        Some(self)
+    }
+}
+
+impl<T: IntoHarness> IntoHarness for Option<T> {
+    fn into_harness(self) -> Option<Harness> {
+        self.and_then(IntoHarness::into_harness)
+    }
+}
+
+impl IntoHarness for MemoryStore {
+    fn into_harness(self) -> Option<Harness> {
+        Some(Harness::new(Arc::new(self)))
+    }
+}
+
+impl<S: Store + 'static> IntoHarness for Arc<S> {
+    fn into_harness(self) -> Option<Harness> {
+        Some(Harness::new(self))
+    }
+}
+
+impl IntoHarness for Arc<dyn Store> {
+    fn into_harness(self) -> Option<Harness> {
+        Some(Harness::new(self))
+    }
+}
+
+/// Runs one case on a harness: the case runs on its own task so a panic still lets the cleanup
+/// run, then the panic is resumed. `None` (a skipped backend) returns at once.
+///
+/// # Panics
+/// When the case panics.
+pub async fn run<F, Fut>(harness: Option<Harness>, case: F)
+where
+    F: FnOnce(Arc<dyn Store>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(Harness { store, cleanup }) = harness else {
+        return;
+    };
+    let outcome = tokio::spawn(case(store)).await;
+    if let Some(cleanup) = cleanup {
+        cleanup.await;
+    }
+    if let Err(e) = outcome {
+        match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("contract case did not finish: {e}"),
+        }
+    }
+}
+
+/// Expands to one `#[tokio::test]` per contract case, in one module per port.
+///
+/// `$factory` is an expression callable with no arguments that returns a future of something
+/// [`IntoHarness`]; it is evaluated once per case.
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($factory:expr) => {
+        $crate::__store_contract_cases!($crate::__store_contract_module; $factory);
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract_module {
+    ($factory:expr; $module:ident { $($case:ident),+ $(,)? }) => {
+        mod $module {
+            #[allow(unused_imports, reason = "the factory may name items of the parent module")]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let factory = $factory;
+                    let harness = $crate::contract::IntoHarness::into_harness(factory().await);
+                    $crate::contract::run(harness, $crate::contract::$module::$case).await;
+                }
+            )+
+        }
+    };
+}
+
+/// The list of cases, by port module. Every public case function must be listed here.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract_cases {
+    ($emit:path; $factory:expr) => {
+        $emit!($factory; tickets {
+            create_and_get,
+            duplicate_external_id_is_per_project,
+            create_rejects_bad_input,
+            list_filters,
+            list_sorts,
+            list_limit_is_capped,
+            list_offset_skips,
+            cursor_pages_through_everything_once,
+            cursor_rejects_garbage,
+            count_by_status,
+            transitions_are_compare_and_set,
+            retry_reopens_a_terminal_ticket,
+            update_applies_a_patch,
+            fenced_writes_reject_stale_tokens,
+            delete_cascades,
+        });
+        $emit!($factory; leases {
+            claim_orders_by_priority_then_age,
+            claim_respects_statuses_and_project,
+            claim_skips_held_leases,
+            expired_leases_are_reclaimable,
+            renew_and_release_need_the_holder,
+            concurrent_claims_take_each_ticket_once,
+        });
+        $emit!($factory; tasks {
+            create_list_and_get,
+            duplicate_sequences_are_refused,
+            transitions_track_start_and_completion,
+            update_applies_a_patch,
+        });
+        $emit!($factory; events {
+            append_assigns_increasing_seq,
+            list_filters_and_pages,
+            tailing_reader_never_misses_an_event,
+        });
+        $emit!($factory; costs {
+            recording_a_call_updates_totals,
+            recording_checks_its_references,
+            spend_windows,
+            usage_groups_by_keys,
+            reservations_admit_within_limits,
+            settle_and_release,
+            concurrent_reservers_stay_within_the_limit,
+        });
+        $emit!($factory; misc {
+            tokens_lifecycle,
+            settings_round_trip,
+            outbox_lifecycle,
+        });
+    };
+}
+
+/// A ticket to create in the default project.
+#[must_use]
+pub fn new_ticket(external_id: &str) -> NewTicket {
+    NewTicket {
+        project: foreman_domain::DEFAULT_PROJECT.to_owned(),
+        external_id: external_id.to_owned(),
+        title: format!("ticket {external_id}"),
+        description: format!("description of {external_id}"),
+        ..NewTicket::default()
+    }
+}
+
+/// Unwraps an error, naming what was expected when the call succeeded.
+///
+/// # Panics
+/// When `r` is `Ok`.
+#[track_caller]
+pub fn expect_err<T: std::fmt::Debug>(r: StoreResult<T>, what: &str) -> StoreError {
+    match r {
+        Ok(v) => panic!("expected {what}, got Ok({v:?})"),
+        Err(e) => e,
+    }
+}

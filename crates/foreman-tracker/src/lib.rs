@@ -1,0 +1,32 @@
+//! Foreman's trackers: where tickets come from and where progress is reported.
+//!
+//! This crate owns the [`foreman_domain::tracker::Tracker`] adapters:
+//! - [`GitHubTracker`] (GitHub Issues) and [`GitLabTracker`] (GitLab Issues), over the REST
+//!   clients of `foreman-git`;
+//! - [`JiraTracker`] (Jira Cloud REST v3, bodies converted by [`adf`]);
+//! - [`LinearTracker`] (Linear GraphQL, inputs always as variables);
+//! - [`LocalTracker`] (tickets in Foreman's own database);
+//!
+//! plus the polling [`Intake`] that turns ready tickets into Foreman tickets, and the pure
+//! webhook functions ([`webhook`]) the API's receivers call to verify signatures and parse
+//! payloads.
+//!
+//! It must not know about the pipeline or the HTTP server: it sees storage only through the
+//! ports of `foreman-domain`, and hands the API functions rather than routes.
+
+pub mod adf;
+pub mod github;
+pub mod gitlab;
+pub mod jira;
+pub mod linear;
+pub mod local;
+pub mod poll;
+pub mod text;
+pub mod webhook;
+
+pub use github::{GitHubTracker, StatusLabels};
+pub use gitlab::GitLabTracker;
+pub use jira::{JiraConfig, JiraStatuses, JiraTracker};
+pub use linear::{LinearConfig, LinearStates, LinearTracker};
+pub use local::LocalTracker;
+pub use poll::{Intake, PollReport};

@@ -1,0 +1,26 @@
+//! Foreman's database schema as sea-orm migrations.
+//!
+//! This crate owns the tables, indices and foreign keys that `foreman-store` reads and writes.
+//! Migrations are append-only: a released migration is never edited, a change is a new one.
+//! They are backend-agnostic and run unchanged on SQLite and PostgreSQL; timestamps are BIGINT
+//! microseconds since the Unix epoch, money is BIGINT micro-dollars and lists are JSON text, so
+//! both backends compare, index and sum them identically.
+//!
+//! It must not know about the domain types or the ports: it speaks only tables and columns.
+
+use sea_orm_migration::prelude::*;
+
+mod m20260101_000001_foundation;
+
+/// Every migration, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20260101_000001_foundation::Migration)]
+    }
+}
+
+pub use sea_orm_migration::MigratorTrait;

@@ -1,0 +1,31 @@
+// Names for the generated API schema types (`schema.d.ts`, from docs/openapi.json via
+// `npm run gen`). Aliases only: every shape comes from the OpenAPI document.
+import type { components } from './schema';
+
+type S = components['schemas'];
+
+export type TicketListItem = S['TicketListItem'];
+export type TicketSummary = S['TicketSummary'];
+export type TicketDetail = S['TicketDetail'];
+export type CreateTicket = S['CreateTicket'];
+export type Task = S['TaskDto'];
+export type TaskContext = S['TaskContext'];
+export type TicketEvent = S['EventDto'];
+export type LiveEvent = S['LiveEventDto'];
+export type LlmCall = S['LlmCallDto'];
+export type ActivePipeline = S['ActivePipeline'];
+export type DayCost = S['DayCost'];
+export type MonthCost = S['MonthCost'];
+export type Budgets = S['Budgets'];
+export type Activity = S['Activity'];
+export type Status = S['StatusDto'];
+export type Token = S['TokenDto'];
+export type CreatedToken = S['CreatedToken'];
+export type CreateToken = S['CreateToken'];
+export type ErrorBody = S['ErrorBody'];
+
+export type TicketStatus = TicketDetail['status'];
+export type TaskStatus = Task['status'];
+export type EventType = LiveEvent['event_type'];
+export type Severity = LiveEvent['severity'];
+export type Scope = Token['scopes'][number];
