@@ -6,6 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
+use foreman_config::Config;
+use foreman_domain::{EventLog, EventType, NewEvent, NewTicket, Store};
+
+/// The scripted provider's answers for the demo ticket (used when no API key is set).
+pub const SCRIPT: &str = include_str!("../demo/script.json");
 
 /// The demo's test command: the standard library's unittest, present wherever python3 is.
 pub const TEST_COMMAND: &str = "python3 -m unittest discover -s tests -t .";
@@ -16,7 +21,10 @@ const FILES: &[(&str, &str)] = &[
         "README.md",
         "# calc\n\nA tiny calculator used by the Foreman demo.\n\nRun the tests with `python3 -m unittest discover -s tests -t .`.\n",
     ),
-    ("calc.py", "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n"),
+    (
+        "calc.py",
+        "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n",
+    ),
     ("tests/__init__.py", ""),
     (
         "tests/test_add.py",
@@ -32,8 +40,7 @@ pub const TICKET_TITLE: &str = "Add a multiply function to calc";
 pub const TICKET_DESCRIPTION: &str =
     "calc.py can add but not multiply. Add `multiply(a, b)` next to `add`, with tests.";
 /// Its acceptance criteria.
-pub const TICKET_CRITERIA: &str =
-    "- `multiply(2, 3)` returns 6\n- `multiply` is covered by a unit test\n- existing tests still pass";
+pub const TICKET_CRITERIA: &str = "- `multiply(2, 3)` returns 6\n- `multiply` is covered by a unit test\n- existing tests still pass";
 
 /// Creates `<data_dir>/demo/remote.git` (a bare repository) seeded with the sample project, once.
 /// Returns the remote's path.
@@ -51,7 +58,16 @@ pub fn ensure_sample_repository(data_dir: &Path) -> Result<PathBuf> {
     if seed.exists() {
         std::fs::remove_dir_all(&seed)?;
     }
-    git(&demo, &["init", "--quiet", "--bare", "--initial-branch=main", "remote.git"])?;
+    git(
+        &demo,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "--initial-branch=main",
+            "remote.git",
+        ],
+    )?;
     git(&demo, &["init", "--quiet", "--initial-branch=main", "seed"])?;
     for (path, text) in FILES {
         let file = seed.join(path);
@@ -61,10 +77,91 @@ pub fn ensure_sample_repository(data_dir: &Path) -> Result<PathBuf> {
         std::fs::write(&file, text)?;
     }
     git(&seed, &["add", "-A"])?;
-    git(&seed, &["-c", "user.name=Foreman Demo", "-c", "user.email=demo@localhost", "commit", "--quiet", "-m", "Sample project"])?;
-    git(&seed, &["push", "--quiet", remote.to_str().context("non-UTF-8 data directory")?, "main"])?;
+    git(
+        &seed,
+        &[
+            "-c",
+            "user.name=Foreman Demo",
+            "-c",
+            "user.email=demo@localhost",
+            "commit",
+            "--quiet",
+            "-m",
+            "Sample project",
+        ],
+    )?;
+    git(
+        &seed,
+        &[
+            "push",
+            "--quiet",
+            remote.to_str().context("non-UTF-8 data directory")?,
+            "main",
+        ],
+    )?;
     std::fs::remove_dir_all(&seed)?;
     Ok(remote)
+}
+
+/// Points the default project at the sample repository: local tracker, local git host that
+/// merges (`auto_merge`), the sample's test command, and the demo script for the scripted
+/// provider when no API key is configured.
+///
+/// # Errors
+/// When the sample repository cannot be created or the script cannot be written.
+pub fn configure(
+    config: &mut Config,
+    data_dir: &Path,
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    let remote = ensure_sample_repository(data_dir)?;
+    config.git.provider = "local".into();
+    config.git.clone_url = remote.display().to_string();
+    config.git.default_branch = "main".into();
+    config.git.auto_merge = true;
+    config.tracker.provider = "local".into();
+    if config.pipeline.test_command.is_empty() {
+        config.pipeline.test_command = TEST_COMMAND.into();
+    }
+    if config.effective_llm_provider(env) == "scripted" && config.llm.script.is_empty() {
+        let path = data_dir.join("demo").join("script.json");
+        std::fs::write(&path, SCRIPT)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        config.llm.script = path.display().to_string();
+    }
+    Ok(())
+}
+
+/// Creates the demo ticket unless it exists.
+///
+/// # Errors
+/// Store failures.
+pub async fn seed_ticket(store: &dyn Store, events: &dyn EventLog) -> Result<()> {
+    let project = foreman_domain::DEFAULT_PROJECT;
+    if store
+        .get_ticket_by_external_id(project, TICKET_EXTERNAL_ID)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let ticket = store
+        .create_ticket(NewTicket {
+            project: project.to_owned(),
+            external_id: TICKET_EXTERNAL_ID.to_owned(),
+            title: TICKET_TITLE.to_owned(),
+            description: TICKET_DESCRIPTION.to_owned(),
+            acceptance_criteria: TICKET_CRITERIA.to_owned(),
+            priority: 1,
+            labels: vec!["demo".to_owned()],
+            submitter: Some("demo".to_owned()),
+            parent_id: None,
+        })
+        .await?;
+    events
+        .append(NewEvent::new(EventType::TicketCreated, "demo ticket created").ticket(&ticket.id))
+        .await?;
+    Ok(())
 }
 
 fn git(dir: &Path, args: &[&str]) -> Result<()> {
@@ -75,7 +172,11 @@ fn git(dir: &Path, args: &[&str]) -> Result<()> {
         .output()
         .context("cannot run git (is it installed?)")?;
     if !out.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(())
 }
@@ -92,9 +193,22 @@ mod tests {
         // Idempotent.
         assert_eq!(ensure_sample_repository(dir.path()).unwrap(), remote);
         let clone = dir.path().join("clone");
-        git(dir.path(), &["clone", "--quiet", remote.to_str().unwrap(), "clone"]).unwrap();
+        git(
+            dir.path(),
+            &["clone", "--quiet", remote.to_str().unwrap(), "clone"],
+        )
+        .unwrap();
         assert!(clone.join("calc.py").exists());
-        let run = Command::new("sh").arg("-c").arg(TEST_COMMAND).current_dir(&clone).output().unwrap();
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let run = Command::new("sh")
+            .arg("-c")
+            .arg(TEST_COMMAND)
+            .current_dir(&clone)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
     }
 }

@@ -14,9 +14,13 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use foreman_config::Config;
-use foreman_domain::{NewApiToken, Scope, Store};
+use foreman_domain::{EventLog, NewApiToken, Scope, Store};
 use foreman_store::SqlStore;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub mod compose;
+pub mod demo;
 
 /// Command-line flags.
 #[derive(Debug, Clone, Parser)]
@@ -41,6 +45,10 @@ pub struct Cli {
     /// Log format.
     #[arg(long, value_enum, default_value_t = LogFormat::Pretty)]
     pub log_format: LogFormat,
+    /// Run the demo: a sample repository in the data directory, a local ticket, the scripted
+    /// provider (unless an API key is set) and a local git host that merges.
+    #[arg(long)]
+    pub demo: bool,
     /// Subcommand (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -89,7 +97,15 @@ pub async fn run(cli: Cli) -> Result<()> {
     let listener = TcpListener::bind(&addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    launch_with_listener(listener, config, &cli.data_dir, shutdown_signal()).await
+    let options = LaunchOptions { demo: cli.demo };
+    launch(listener, config, &cli.data_dir, options, shutdown_signal()).await
+}
+
+/// Start-up choices beyond the configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LaunchOptions {
+    /// Set up and run the demo (see [`demo`]).
+    pub demo: bool,
 }
 
 /// Opens the store the configuration names and migrates it.
@@ -150,28 +166,102 @@ pub async fn launch_with_listener(
     data_dir: &Path,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let store = open_store(&config, data_dir).await?;
-    if let Some(token) = ensure_admin_token(store.as_ref(), data_dir).await? {
+    launch(
+        listener,
+        config,
+        data_dir,
+        LaunchOptions::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// Like [`launch_with_listener`], with [`LaunchOptions`]: opens the store, serves the API and
+/// the dashboard, and runs the daemon beside them; on `shutdown` the daemon drains (running
+/// steps get the configured grace period, leases are released) and the server stops.
+///
+/// # Errors
+/// Configuration, store or server failures.
+pub async fn launch(
+    listener: TcpListener,
+    mut config: Config,
+    data_dir: &Path,
+    options: LaunchOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let data_dir = data_dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", data_dir.display()))?;
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    if options.demo {
+        demo::configure(&mut config, &data_dir, &env)?;
+    }
+    let store = open_store(&config, &data_dir).await?;
+    if let Some(token) = ensure_admin_token(store.as_ref(), &data_dir).await? {
         println!(
             "Created an admin API token (shown once; also saved to {}):\n\n    {token}\n",
-            token_file(data_dir).display()
+            token_file(&data_dir).display()
         );
     }
     let local: SocketAddr = listener.local_addr()?;
     let tls = !config.dashboard.tls_cert.is_empty();
-    if !tls && !local.ip().is_loopback() {
-        tracing::warn!(
-            address = %local,
-            "serving plain HTTP on a non-loopback address; set [dashboard] tls_cert and tls_key or put a TLS proxy in front"
-        );
-    }
     let hub = foreman_events::EventHub::default();
     let store: Arc<dyn Store> = store;
-    let app = foreman_api::app(store, hub, api_config(&config, data_dir));
-    tracing::info!(address = %local, tls, "foreman-server listening");
-    foreman_api::serve(listener, app, shutdown)
-        .await
-        .context("server failed")?;
+    let events: Arc<dyn EventLog> = Arc::new(foreman_events::PublishingEventLog::new(
+        store.clone(),
+        hub.clone(),
+    ));
+    if options.demo {
+        demo::seed_ticket(store.as_ref(), events.as_ref()).await?;
+    }
+
+    let cancel = CancellationToken::new();
+    let daemon = if config.daemon.enabled {
+        let inputs = compose::Inputs {
+            store: store.clone(),
+            events: events.clone(),
+            data_dir: data_dir.clone(),
+            env,
+        };
+        match compose::build(&config, &inputs)? {
+            compose::Pipeline::Ready(engine) => {
+                let daemon = foreman_pipeline::Daemon::new(*engine);
+                Some(tokio::spawn(daemon.run(cancel.clone())))
+            }
+            compose::Pipeline::Idle(reason) => {
+                tracing::warn!("{reason}");
+                None
+            }
+        }
+    } else {
+        tracing::info!("daemon disabled ([daemon] enabled = false); serving the API only");
+        None
+    };
+
+    let mut app = foreman_api::app(store, hub, api_config(&config, &data_dir));
+    if config.dashboard.enabled {
+        app = app.with_ui(foreman_web::router());
+    }
+    tracing::info!(address = %local, tls, demo = options.demo, "foreman-server listening");
+    if options.demo {
+        println!(
+            "Demo: open http://{local}/ (token in {}) and watch DEMO-1 go from queued to merged.",
+            token_file(&data_dir).display()
+        );
+    }
+    let stop = cancel.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stop.cancel();
+    };
+    let served = foreman_api::serve(listener, app, shutdown).await;
+    cancel.cancel();
+    if let Some(handle) = daemon {
+        let _ = handle.await;
+    }
+    served.context("server failed")?;
     tracing::info!("foreman-server stopped");
     Ok(())
 }

@@ -282,15 +282,31 @@ impl LlmRequest {
         }
     }
 
-    /// The text of the last user message (for script matching and logs).
+    /// The text of the last user message, tool results included (for script matching and
+    /// logs): a message that only carries tool results reads as their contents.
     #[must_use]
     pub fn last_user_text(&self) -> String {
-        self.messages
+        let Some(m) = self
+            .messages
             .iter()
             .rev()
             .find(|m| m.role == MessageRole::User)
-            .map(Message::text)
-            .unwrap_or_default()
+        else {
+            return String::new();
+        };
+        let mut out = String::new();
+        for b in &m.content {
+            let part = match b {
+                ContentBlock::Text { text } => text.as_str(),
+                ContentBlock::ToolResult { content, .. } => content.as_str(),
+                ContentBlock::ToolUse { .. } | ContentBlock::Thinking { .. } => continue,
+            };
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(part);
+        }
+        out
     }
 }
 
@@ -758,5 +774,11 @@ mod tests {
         req.messages.push(r.to_message());
         req.messages.push(Message::user("second"));
         assert_eq!(req.last_user_text(), "second");
+        req.messages.push(Message {
+            role: MessageRole::User,
+            content: vec![ContentBlock::tool_result("1", "created calc.py (10 bytes)")],
+            cache_breakpoint: false,
+        });
+        assert_eq!(req.last_user_text(), "created calc.py (10 bytes)");
     }
 }

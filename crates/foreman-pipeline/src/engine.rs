@@ -856,22 +856,19 @@ impl Run<'_> {
             outcome = repo.continue_rebase(&wt).await?;
         }
         // The full suite.
+        let test_command = self.project.test_command_for(&wt.path);
         let run = self
             .engine
             .ports
             .commands
-            .run(
-                &wt.path,
-                &self.project.test_command,
-                self.settings().command_timeout,
-            )
+            .run(&wt.path, &test_command, self.settings().command_timeout)
             .await?;
         let passed = run.success();
         metrics::counter!("foreman_test_runs_total", "result" => if passed { "pass" } else { "fail" }).increment(1);
         self.emit(
             NewEvent::new(if passed { EventType::FullTestPass } else { EventType::FullTestFail }, format!("full test suite {}", if passed { "passed" } else { "failed" }))
                 .ticket(&t.id)
-                .details(json!({"command": self.project.test_command, "exit_code": run.exit_code, "output_tail": tail(&run.output, 2000)})),
+                .details(json!({"command": test_command, "exit_code": run.exit_code, "output_tail": tail(&run.output, 2000)})),
         )
         .await;
         if !passed {
@@ -884,7 +881,7 @@ impl Run<'_> {
             return Ok(Step::Release);
         }
         let evidence = TestEvidence {
-            command: self.project.test_command.clone(),
+            command: test_command.clone(),
             passed,
             summary: tail(&run.output, 800),
         };
@@ -1381,7 +1378,7 @@ impl TaskRunner {
             .commands
             .run(
                 &wt.path,
-                &self.project.test_command,
+                &self.project.test_command_for(&wt.path),
                 self.engine.settings.command_timeout,
             )
             .await?;

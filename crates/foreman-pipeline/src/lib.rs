@@ -17,4 +17,4 @@ pub mod settings;
 pub use daemon::{CLAIMABLE, Daemon};
 pub use engine::Engine;
 pub use error::{PipelineError, PipelineResult};
-pub use settings::{PipelineSettings, Ports, ProjectRuntime};
+pub use settings::{PipelineSettings, Ports, ProjectRuntime, detect_test_command};

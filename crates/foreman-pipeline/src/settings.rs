@@ -128,7 +128,7 @@ pub struct ProjectRuntime {
     pub tracker: Arc<dyn Tracker>,
     /// Ticket branch prefix.
     pub branch_prefix: String,
-    /// The test command (run for red/green and the full suite).
+    /// The test command (run for red/green and the full suite); empty: detected per checkout.
     pub test_command: String,
     /// The lint command, if any.
     pub lint_command: Option<String>,
@@ -137,6 +137,41 @@ pub struct ProjectRuntime {
     /// How often to poll the tracker for ready tickets (`None`: tickets arrive through the API
     /// or webhooks only).
     pub poll_interval: Option<Duration>,
+}
+
+impl ProjectRuntime {
+    /// The test command for a checkout: the configured one, else one detected from the files
+    /// at its top (see [`detect_test_command`]), else `make test`.
+    #[must_use]
+    pub fn test_command_for(&self, root: &std::path::Path) -> String {
+        if !self.test_command.trim().is_empty() {
+            return self.test_command.clone();
+        }
+        detect_test_command(root).unwrap_or_else(|| "make test".to_owned())
+    }
+}
+
+/// Guesses a project's test command from the files at the top of a checkout: Cargo, Go, npm,
+/// pytest, make, or Python's unittest when there is only a `tests` directory.
+#[must_use]
+pub fn detect_test_command(root: &std::path::Path) -> Option<String> {
+    let has = |f: &str| root.join(f).exists();
+    let cmd = if has("Cargo.toml") {
+        "cargo test"
+    } else if has("go.mod") {
+        "go test ./..."
+    } else if has("package.json") {
+        "npm test"
+    } else if has("pyproject.toml") || has("pytest.ini") || has("setup.cfg") {
+        "python3 -m pytest -q"
+    } else if has("Makefile") {
+        "make test"
+    } else if has("tests") {
+        "python3 -m unittest discover -s tests -t ."
+    } else {
+        return None;
+    };
+    Some(cmd.to_owned())
 }
 
 impl std::fmt::Debug for ProjectRuntime {

@@ -1,0 +1,505 @@
+//! Builds the pipeline's ports from configuration: the metered LLM stack, the coding agent,
+//! the command runner, the prompt library, and for every project its repository, git host and
+//! tracker. This is the only place that picks adapters.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use foreman_agent::{BuiltinRunner, CommandSettings, PromptLibrary, RunnerSettings};
+use foreman_config::{Config, GitConfig, TrackerConfig};
+use foreman_domain::agent::AgentLimits;
+use foreman_domain::git::GitHost;
+use foreman_domain::llm::LlmProvider;
+use foreman_domain::tracker::Tracker;
+use foreman_domain::{EventLog, Store};
+use foreman_git::{Credentials, GitRepository, Identity, LocalHost, RepoConfig};
+use foreman_pipeline::{Engine, PipelineSettings, Ports, ProjectRuntime};
+
+/// What the composition needs besides the configuration.
+pub struct Inputs {
+    /// The store (tickets, tasks, costs, settings, outbox).
+    pub store: Arc<dyn Store>,
+    /// The event log every component writes to (publishing to live clients).
+    pub events: Arc<dyn EventLog>,
+    /// The data directory (absolute).
+    pub data_dir: PathBuf,
+    /// Process environment, for choosing the LLM provider.
+    pub env: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Inputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inputs")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The assembled engine, or why the daemon does not run.
+#[derive(Debug)]
+pub enum Pipeline {
+    /// Ready to run.
+    Ready(Box<Engine>),
+    /// Not configured well enough to work (the API still serves); the reason is logged.
+    Idle(String),
+}
+
+/// Parses a `60s`/`5m` style duration, naming the key on error.
+fn duration(key: &str, value: &str) -> Result<Duration> {
+    foreman_config::parse_duration(value)
+        .map_err(|e| anyhow::anyhow!("{key} = {value:?} is not a duration ({e})"))
+}
+
+fn settings_port(store: &Arc<dyn Store>) -> Arc<dyn foreman_domain::SettingsStore> {
+    store.clone()
+}
+
+fn ticket_port(store: &Arc<dyn Store>) -> Arc<dyn foreman_domain::TicketStore> {
+    store.clone()
+}
+
+fn ledger_port(store: &Arc<dyn Store>) -> Arc<dyn foreman_domain::CostLedger> {
+    store.clone()
+}
+
+/// The pipeline settings the configuration gives.
+///
+/// # Errors
+/// Unparsable durations.
+pub fn settings(config: &Config, models: &BTreeMap<String, String>) -> Result<PipelineSettings> {
+    let p = &config.pipeline;
+    let d = &config.daemon;
+    let defaults = PipelineSettings::default();
+    Ok(PipelineSettings {
+        worker_id: format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "foreman".into()),
+            std::process::id()
+        ),
+        max_parallel_tickets: d.max_parallel_tickets.max(1) as usize,
+        max_parallel_tasks: d.max_parallel_tasks.max(1) as usize,
+        poll_interval: duration("daemon.poll_interval", &d.poll_interval)?,
+        lease: duration("daemon.lease", &d.lease)?,
+        shutdown_grace: duration("daemon.shutdown_grace", &d.shutdown_grace)?,
+        enable_clarification: p.enable_clarification,
+        clarification_timeout: Duration::from_secs(u64::from(p.clarification_timeout_hours) * 3600),
+        enable_tdd_verification: p.enable_tdd_verification,
+        enable_partial_pr: p.enable_partial_pr,
+        max_tasks_per_ticket: p.max_tasks_per_ticket.max(1) as usize,
+        max_replans: p.max_replans,
+        max_implementation_retries: p.max_implementation_retries.max(1),
+        max_spec_review_cycles: p.max_spec_review_cycles.max(1),
+        max_quality_review_cycles: p.max_quality_review_cycles.max(1),
+        max_llm_calls_per_task: i64::from(p.max_llm_calls_per_task.max(1)),
+        command_timeout: duration("pipeline.command_timeout", &p.command_timeout)?,
+        models: models.clone(),
+        agent_limits: AgentLimits {
+            max_turns: config.agent_runner.max_turns.max(1),
+            token_budget: config.agent_runner.token_budget,
+            ..defaults.agent_limits
+        },
+        conflict_resolution_token_budget: p.conflict_resolution_token_budget,
+        clarification_label: defaults.clarification_label,
+        budgets: config.cost.limits(),
+    })
+}
+
+/// The role → `provider:model` table for the effective provider: the scripted provider takes
+/// every role; OpenAI-compatible providers take the roles still naming Anthropic models.
+#[must_use]
+pub fn model_table(config: &Config, provider: &str) -> BTreeMap<String, String> {
+    let mut models = config.llm.models.clone();
+    for role in ["conflict_resolver"] {
+        if !models.contains_key(role)
+            && let Some(m) = models.get("implementer").cloned()
+        {
+            models.insert(role.to_owned(), m);
+        }
+    }
+    match provider {
+        "scripted" => models
+            .into_iter()
+            .map(|(role, spec)| {
+                let model = spec.split_once(':').map_or(spec.as_str(), |(_, m)| m);
+                (role, format!("scripted:{model}"))
+            })
+            .collect(),
+        "anthropic" => models,
+        other => models
+            .into_iter()
+            .map(|(role, spec)| {
+                if spec.starts_with("anthropic:") {
+                    let small = spec.contains("haiku");
+                    let model = if small { "gpt-4.1-mini" } else { "gpt-4.1" };
+                    (role, format!("{other}:{model}"))
+                } else {
+                    (role, spec)
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Everything project-specific the engine needs, for every configured project.
+struct ProjectSpec {
+    name: String,
+    tracker: TrackerConfig,
+    git: GitConfig,
+    test_command: String,
+    lint_command: String,
+}
+
+fn project_specs(config: &Config) -> Vec<ProjectSpec> {
+    let mut v = vec![ProjectSpec {
+        name: foreman_domain::DEFAULT_PROJECT.to_owned(),
+        tracker: config.tracker.clone(),
+        git: config.git.clone(),
+        test_command: config.pipeline.test_command.clone(),
+        lint_command: config.pipeline.lint_command.clone(),
+    }];
+    for p in &config.projects {
+        v.push(ProjectSpec {
+            name: p.name.clone(),
+            tracker: p.tracker.clone(),
+            git: p.git.clone(),
+            test_command: p.test_command.clone(),
+            lint_command: p.lint_command.clone(),
+        });
+    }
+    v
+}
+
+/// `owner/name` from a GitHub or GitLab clone URL (`https://host/owner/name.git` or
+/// `git@host:owner/name.git`).
+fn repo_path(clone_url: &str) -> Option<String> {
+    let rest = clone_url
+        .split_once("://")
+        .map(|(_, r)| r.split_once('/').map_or("", |(_, p)| p))
+        .or_else(|| clone_url.split_once(':').map(|(_, p)| p))?;
+    let path = rest.trim_end_matches('/').trim_end_matches(".git");
+    path.contains('/').then(|| path.to_owned())
+}
+
+fn build_host(
+    spec: &ProjectSpec,
+    store: &Arc<dyn Store>,
+    repo: &Arc<GitRepository>,
+) -> Result<Arc<dyn GitHost>> {
+    let g = &spec.git;
+    Ok(match g.provider.as_str() {
+        "local" | "" => Arc::new(LocalHost::new(settings_port(store), repo.clone())),
+        "github" => {
+            let path = repo_path(&g.clone_url)
+                .with_context(|| format!("git.clone_url {:?} has no owner/name", g.clone_url))?;
+            let (owner, name) = path.split_once('/').unwrap_or((&path, ""));
+            let cfg = foreman_git::github::GitHubConfig {
+                api_url: if g.base_url.is_empty() {
+                    foreman_git::github::DEFAULT_API_URL.to_owned()
+                } else {
+                    g.base_url.clone()
+                },
+                owner: owner.to_owned(),
+                repo: name.to_owned(),
+                token: g.token.clone(),
+            };
+            let client = foreman_git::github::GitHubClient::new(&cfg)
+                .context("cannot set up the GitHub client")?;
+            Arc::new(foreman_git::GitHubHost::new(client))
+        }
+        "gitlab" => {
+            let project = repo_path(&g.clone_url)
+                .with_context(|| format!("git.clone_url {:?} has no group/name", g.clone_url))?;
+            let cfg = foreman_git::gitlab::GitLabConfig {
+                api_url: if g.base_url.is_empty() {
+                    "https://gitlab.com/api/v4".to_owned()
+                } else {
+                    g.base_url.clone()
+                },
+                project,
+                token: g.token.clone(),
+            };
+            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
+                .context("cannot set up the GitLab client")?;
+            Arc::new(foreman_git::GitLabHost::new(client))
+        }
+        other => bail!("git.provider = {other:?} is not one of local, github, gitlab"),
+    })
+}
+
+fn build_tracker(
+    spec: &ProjectSpec,
+    store: &Arc<dyn Store>,
+    events: &Arc<dyn EventLog>,
+) -> Result<Arc<dyn Tracker>> {
+    let t = &spec.tracker;
+    let base = |default: &str| {
+        if t.base_url.is_empty() {
+            default.to_owned()
+        } else {
+            t.base_url.clone()
+        }
+    };
+    Ok(match t.provider.as_str() {
+        "local" | "" => Arc::new(foreman_tracker::LocalTracker::new(
+            &spec.name,
+            ticket_port(store),
+            events.clone(),
+            settings_port(store),
+        )),
+        "github" => {
+            let (owner, name) = t
+                .project
+                .split_once('/')
+                .with_context(|| format!("tracker.project {:?} must be owner/name", t.project))?;
+            let cfg = foreman_git::github::GitHubConfig {
+                api_url: base(foreman_git::github::DEFAULT_API_URL),
+                owner: owner.to_owned(),
+                repo: name.to_owned(),
+                token: t.token.clone(),
+            };
+            let client = foreman_git::github::GitHubClient::new(&cfg)
+                .context("cannot set up the GitHub client")?;
+            Arc::new(foreman_tracker::GitHubTracker::new(
+                client,
+                &t.pickup_label,
+                foreman_tracker::StatusLabels::default(),
+            ))
+        }
+        "gitlab" => {
+            let cfg = foreman_git::gitlab::GitLabConfig {
+                api_url: base("https://gitlab.com/api/v4"),
+                project: t.project.clone(),
+                token: t.token.clone(),
+            };
+            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
+                .context("cannot set up the GitLab client")?;
+            Arc::new(foreman_tracker::GitLabTracker::new(
+                client,
+                &t.pickup_label,
+                foreman_tracker::StatusLabels::default(),
+            ))
+        }
+        "jira" => {
+            let (email, token) = t
+                .token
+                .split_once(':')
+                .context("tracker.token for jira must be `email:api_token`")?;
+            let mut cfg = foreman_tracker::JiraConfig::new(&t.base_url, email, token, &t.project);
+            cfg.pickup_label.clone_from(&t.pickup_label);
+            Arc::new(foreman_tracker::JiraTracker::new(cfg).context("cannot set up Jira")?)
+        }
+        "linear" => {
+            let mut cfg = foreman_tracker::LinearConfig::new(
+                &base("https://api.linear.app/graphql"),
+                &t.token,
+                &t.project,
+            );
+            cfg.pickup_label.clone_from(&t.pickup_label);
+            Arc::new(foreman_tracker::LinearTracker::new(cfg).context("cannot set up Linear")?)
+        }
+        other => {
+            bail!("tracker.provider = {other:?} is not one of local, github, gitlab, jira, linear")
+        }
+    })
+}
+
+/// Builds the engine. Projects without a repository (`clone_url` empty) are left out; with
+/// none left, the daemon idles and the API still serves.
+///
+/// # Errors
+/// Configuration that names unusable adapters, models or scripts.
+pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
+    let provider = config.effective_llm_provider(&inputs.env);
+    let models = model_table(config, &provider);
+    let settings = settings(config, &models)?;
+
+    let llm_cfg = foreman_llm::LlmConfig::from_simple(
+        &provider,
+        &config.llm.api_key,
+        &config.llm.base_url,
+        &config.llm.script,
+    );
+    let router = foreman_llm::ModelRouter::from_roles(&models)
+        .map_err(|e| anyhow::anyhow!("llm.models: {e}"))?;
+    let rate_limit = foreman_llm::RateLimitConfig {
+        requests_per_minute: config.rate_limit.requests_per_minute,
+        tokens_per_minute: u64::from(config.rate_limit.tokens_per_minute),
+        ..Default::default()
+    };
+    let pricing = foreman_llm::PricingConfig::default();
+    let stack = foreman_llm::build_stack(&foreman_llm::StackInputs {
+        llm: &llm_cfg,
+        models: &router,
+        rate_limit: &rate_limit,
+        pricing: &pricing,
+        limits: config.cost.limits(),
+        ledger: ledger_port(&inputs.store),
+        events: inputs.events.clone(),
+    })
+    .with_context(|| format!("cannot set up the {provider} language model provider"))?;
+    let llm: Arc<dyn LlmProvider> = stack.router.clone();
+    tracing::info!(provider, "language model provider ready");
+
+    let prompts = Arc::new(PromptLibrary::embedded());
+    let work_dir = if config.daemon.work_dir.is_empty() {
+        inputs.data_dir.join("work")
+    } else {
+        foreman_config::expand_home(&config.daemon.work_dir)
+    };
+    std::fs::create_dir_all(&work_dir)
+        .with_context(|| format!("cannot create work directory {}", work_dir.display()))?;
+    let work_dir = work_dir
+        .canonicalize()
+        .with_context(|| format!("cannot resolve {}", work_dir.display()))?;
+
+    let mut projects = BTreeMap::new();
+    let mut default_commands: Option<CommandSettings> = None;
+    for spec in project_specs(config) {
+        if spec.git.clone_url.is_empty() {
+            tracing::info!(project = %spec.name, "no git.clone_url; project not worked on");
+            continue;
+        }
+        let mut repo_cfg = RepoConfig::new(
+            spec.name.clone(),
+            spec.git.clone_url.clone(),
+            spec.git.default_branch.clone(),
+            work_dir.clone(),
+        );
+        repo_cfg.author = Identity {
+            name: spec.git.author_name.clone(),
+            email: spec.git.author_email.clone(),
+        };
+        if !spec.git.token.is_empty() && spec.git.clone_url.starts_with("https://") {
+            repo_cfg.credentials = Credentials::HttpsToken {
+                username: "x-access-token".into(),
+                token: spec.git.token.clone(),
+            };
+        }
+        let repo = Arc::new(
+            GitRepository::new(repo_cfg)
+                .with_context(|| format!("project {}: git settings", spec.name))?,
+        );
+        let host = build_host(&spec, &inputs.store, &repo)
+            .with_context(|| format!("project {}", spec.name))?;
+        let tracker = build_tracker(&spec, &inputs.store, &inputs.events)
+            .with_context(|| format!("project {}", spec.name))?;
+        let test_command = spec.test_command.clone();
+        let commands = CommandSettings {
+            test_command: test_command.clone(),
+            lint_command: spec.lint_command.clone(),
+            timeout_secs: settings.command_timeout.as_secs().max(1),
+            ..CommandSettings::default()
+        };
+        if default_commands.is_none() {
+            default_commands = Some(commands);
+        }
+        let poll_interval = if spec.tracker.provider == "local" || spec.tracker.provider.is_empty()
+        {
+            None
+        } else {
+            Some(duration(
+                "tracker.poll_interval",
+                &spec.tracker.poll_interval,
+            )?)
+        };
+        projects.insert(
+            spec.name.clone(),
+            ProjectRuntime {
+                name: spec.name.clone(),
+                repo,
+                host,
+                tracker,
+                branch_prefix: spec.git.branch_prefix.clone(),
+                test_command,
+                lint_command: (!spec.lint_command.is_empty()).then(|| spec.lint_command.clone()),
+                auto_merge: spec.git.auto_merge,
+                poll_interval,
+            },
+        );
+    }
+    let Some(commands) = default_commands else {
+        return Ok(Pipeline::Idle(
+            "no project has git.clone_url set; set it (or run with --demo) to let the daemon work"
+                .into(),
+        ));
+    };
+
+    let agent: Arc<dyn foreman_domain::agent::AgentRunner> = match config
+        .agent_runner
+        .provider
+        .as_str()
+    {
+        "builtin" | "" => {
+            let runner_settings = RunnerSettings {
+                commands: commands.clone(),
+                ..RunnerSettings::default()
+            };
+            Arc::new(
+                BuiltinRunner::new(llm.clone(), prompts.clone(), runner_settings)
+                    .context("cannot set up the built-in coding agent")?
+                    .with_events(inputs.events.clone()),
+            )
+        }
+        kind @ ("claude-code" | "codex" | "command") => {
+            let kind = match kind {
+                "claude-code" => foreman_agent::ExternalKind::ClaudeCode,
+                "codex" => foreman_agent::ExternalKind::Codex,
+                _ => foreman_agent::ExternalKind::Command,
+            };
+            let ext = foreman_agent::ExternalSettings {
+                kind,
+                ..foreman_agent::ExternalSettings::default()
+            };
+            Arc::new(
+                foreman_agent::ExternalRunner::new(ext, prompts.clone())
+                    .context("cannot set up the external coding agent")?,
+            )
+        }
+        other => bail!(
+            "agent_runner.provider = {other:?} is not one of builtin, claude-code, codex, command"
+        ),
+    };
+    let ports = Ports {
+        store: inputs.store.clone(),
+        events: inputs.events.clone(),
+        llm,
+        agent,
+        commands: Arc::new(foreman_agent::ProcessCommandRunner::new(&commands)),
+        prompts,
+        projects,
+    };
+    Ok(Pipeline::Ready(Box::new(Engine::new(ports, settings))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repo_paths_come_from_clone_urls() {
+        assert_eq!(
+            repo_path("https://github.com/acme/widgets.git").as_deref(),
+            Some("acme/widgets")
+        );
+        assert_eq!(
+            repo_path("git@gitlab.com:group/sub/app.git").as_deref(),
+            Some("group/sub/app")
+        );
+        assert_eq!(repo_path("https://github.com/"), None);
+    }
+
+    #[test]
+    fn scripted_takes_every_role_and_keeps_model_names() {
+        let config = Config::default();
+        let m = model_table(&config, "scripted");
+        assert!(m.values().all(|s| s.starts_with("scripted:")));
+        assert_eq!(m["planner"], "scripted:claude-sonnet-4-6");
+        assert!(m.contains_key("conflict_resolver"));
+        let o = model_table(&config, "openai");
+        assert_eq!(o["spec_reviewer"], "openai:gpt-4.1-mini");
+        assert_eq!(o["planner"], "openai:gpt-4.1");
+    }
+}
