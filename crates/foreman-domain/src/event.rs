@@ -172,6 +172,8 @@ event_types! {
     PrUpdated = "pr_updated" => Info,
     /// The pull request was merged.
     PrMerged = "pr_merged" => Info,
+    /// Merging the pull request (auto_merge) failed; it is retried on the next poll.
+    PrMergeFailed = "pr_merge_failed" => Warning,
     /// The pull request was closed unmerged.
     PrClosed = "pr_closed" => Warning,
     /// A comment was posted on the tracker ticket.

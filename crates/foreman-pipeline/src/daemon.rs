@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use chrono::Datelike;
-use foreman_domain::git::PrState;
+use foreman_domain::git::{ChecksStatus, MergeMethod, PrState};
 use foreman_domain::ports::daemon_state;
 use foreman_domain::tracker::TrackerStatus;
 use foreman_domain::{
@@ -279,13 +279,42 @@ impl Daemon {
             else {
                 continue;
             };
-            let pr = match project.host.get_pr(number).await {
+            let mut pr = match project.host.get_pr(number).await {
                 Ok(pr) => pr,
                 Err(e) => {
                     tracing::warn!(ticket = %t.id, error = %e, "cannot read pull request");
                     continue;
                 }
             };
+            // auto_merge: complete (not partial), non-draft pull requests whose checks have not
+            // failed or are still running are merged by the host.
+            if pr.state == PrState::Open
+                && project.auto_merge
+                && t.status == TicketStatus::AwaitingMerge
+                && !pr.draft
+                && matches!(pr.checks, ChecksStatus::None | ChecksStatus::Success)
+            {
+                match project.host.merge_pr(number, MergeMethod::Merge).await {
+                    Ok(merged) => pr = merged,
+                    Err(e) => {
+                        tracing::warn!(ticket = %t.id, error = %e, "auto-merge failed");
+                        let repeated = last_event_type(&self.engine, &t.id).await
+                            == Some(EventType::PrMergeFailed);
+                        if !repeated {
+                            self.engine
+                                .emit(
+                                    NewEvent::new(
+                                        EventType::PrMergeFailed,
+                                        format!("auto-merge of #{number} failed: {e}"),
+                                    )
+                                    .ticket(&t.id)
+                                    .details(json!({"error": e.code()})),
+                                )
+                                .await;
+                        }
+                    }
+                }
+            }
             let (to, event) = match pr.state {
                 PrState::Open => continue,
                 PrState::Merged => (TicketStatus::Merged, EventType::PrMerged),
