@@ -154,8 +154,14 @@ fn validation_names_key_and_value() {
         ("[tracker]\nprovider = \"trello\"\n", "tracker.provider"),
         ("[llm.models]\nplanner = \"gpt\"\n", "llm.models.planner"),
         ("[[projects]]\nname = \"Bad Name\"\n", "projects[0].name"),
-        ("[pipeline]\nmax_spec_review_cycles = 0\n", "pipeline.max_spec_review_cycles"),
-        ("[pipeline]\ncommand_timeout = \"forever\"\n", "pipeline.command_timeout"),
+        (
+            "[pipeline]\nmax_spec_review_cycles = 0\n",
+            "pipeline.max_spec_review_cycles",
+        ),
+        (
+            "[pipeline]\ncommand_timeout = \"forever\"\n",
+            "pipeline.command_timeout",
+        ),
         ("[[projects]]\nname = \"default\"\n", "projects[0].name"),
         ("[dashboard]\ntls_cert = \"/c.pem\"\n", "dashboard.tls_cert"),
         (

@@ -1,5 +1,6 @@
 //! Git ports: the working copy of a repository ([`GitRepo`]) and the host that holds its pull
-//! requests ([`GitHost`]), with the names, outcomes and errors they speak in.
+//! requests ([`GitHost`]: open, find, read, comment, merge with a [`MergeMethod`]), with the
+//! names, outcomes and errors they speak in.
 //!
 //! Everything here is pure: the adapters in `foreman-git` run the real `git` binary and talk to
 //! GitHub or GitLab; the pipeline only sees these traits.
@@ -189,6 +190,18 @@ pub enum GitError {
         /// What was looked for.
         what: String,
     },
+    /// Merging one branch into another stopped on conflicting changes; the merge was aborted
+    /// and nothing was pushed. ([`GitRepo::merge`] instead leaves a conflict in its worktree,
+    /// to be resolved.)
+    #[error("merging {head} into {base} conflicts in {}", files.join(", "))]
+    Conflict {
+        /// The branch being merged.
+        head: String,
+        /// The branch it was merged into.
+        base: String,
+        /// The conflicted paths.
+        files: Vec<String>,
+    },
     /// The caller passed something unusable (unsafe branch name, path outside the work dir).
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -217,6 +230,7 @@ impl GitError {
             Self::PushRejected { .. } => "push_rejected",
             Self::QuotaExceeded { .. } => "disk_quota_exceeded",
             Self::NotFound { .. } => "not_found",
+            Self::Conflict { .. } => "merge_conflict",
             Self::Invalid(_) => "invalid",
             Self::Io { .. } => "io",
         }
@@ -493,6 +507,55 @@ impl ChecksStatus {
     }
 }
 
+/// How [`GitHost::merge_pr`] brings a pull request's changes into its base branch.
+///
+/// The three methods GitHub offers; GitLab and the `local` host document how they map them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeMethod {
+    /// A merge commit with both histories as parents (`git merge --no-ff`).
+    #[default]
+    Merge,
+    /// One new commit on the base with the whole change (`git merge --squash`).
+    Squash,
+    /// The head's commits replayed onto the base, which fast-forwards to them (no merge
+    /// commit).
+    Rebase,
+}
+
+impl MergeMethod {
+    /// The wire string (`merge`, `squash`, `rebase`), as GitHub's `merge_method` spells it.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Merge => "merge",
+            Self::Squash => "squash",
+            Self::Rebase => "rebase",
+        }
+    }
+}
+
+impl fmt::Display for MergeMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for MergeMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "merge" => Ok(Self::Merge),
+            "squash" => Ok(Self::Squash),
+            "rebase" => Ok(Self::Rebase),
+            other => Err(format!(
+                "unknown merge method {other:?} (expected merge, squash or rebase)"
+            )),
+        }
+    }
+}
+
 /// A pull request to open.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct NewPullRequest {
@@ -647,6 +710,46 @@ pub trait GitHost: Send + Sync {
     /// Posts a comment on a pull request.
     async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()>;
 
+    /// Merges an open pull request into its base branch with `method` and returns it as the
+    /// host reports it afterwards (state [`PrState::Merged`]).
+    ///
+    /// The adapter reads the pull request first; GitHub and GitLab are sent the head commit it
+    /// saw as `sha`, so a push that races the merge is refused rather than merged unseen.
+    ///
+    /// Idempotent: a pull request that is already merged is returned unchanged, so the
+    /// pipeline may retry after a crash or a lost answer; two concurrent calls for one pull
+    /// request merge it once.
+    ///
+    /// # Errors
+    /// - [`HostError::NotFound`] for an unknown number;
+    /// - [`HostError::Invalid`] for a draft (mark it ready first), or a method the host cannot
+    ///   apply per request (GitLab and [`MergeMethod::Rebase`]);
+    /// - [`HostError::Rejected`] for a pull request closed without merging (status 405), a
+    ///   merge conflict (the message says `merge conflict`; GitHub 405, GitLab 406, `local`
+    ///   409 naming the files), a head that moved since it was read (409), or anything else
+    ///   the host refuses (branch protection, required checks or approvals: 405/422);
+    /// - transport, credential and rate-limit failures as for every other call.
+    async fn merge_pr(&self, number: i64, method: MergeMethod) -> HostResult<PullRequest>;
+
+    /// Updates an open pull request's title, body and draft flag (a retried partial ticket
+    /// whose tasks are now all done turns its draft into a ready pull request).
+    ///
+    /// # Errors
+    /// [`HostError::Invalid`] from hosts that do not support it (the default).
+    async fn update_pr(
+        &self,
+        number: i64,
+        title: &str,
+        body: &str,
+        draft: bool,
+    ) -> HostResult<PullRequest> {
+        let _ = (title, body, draft);
+        Err(HostError::Invalid(format!(
+            "the {} host cannot update pull request #{number}",
+            self.name()
+        )))
+    }
+
     /// Checks that the host answers and accepts the credentials.
     async fn check(&self) -> HostResult<()>;
 }
@@ -709,6 +812,34 @@ mod tests {
         assert_eq!(ChecksStatus::combine([Success, Success]), Success);
         assert_eq!(ChecksStatus::combine([Success, Pending]), Pending);
         assert_eq!(ChecksStatus::combine([Pending, Failure, Success]), Failure);
+    }
+
+    #[test]
+    fn merge_methods_round_trip() {
+        assert_eq!(MergeMethod::default(), MergeMethod::Merge);
+        for m in [MergeMethod::Merge, MergeMethod::Squash, MergeMethod::Rebase] {
+            let json = serde_json::to_string(&m).unwrap();
+            assert_eq!(json, format!("\"{}\"", m.as_str()));
+            assert_eq!(serde_json::from_str::<MergeMethod>(&json).unwrap(), m);
+            assert_eq!(m.to_string().parse::<MergeMethod>().unwrap(), m);
+        }
+        assert!(serde_json::from_str::<MergeMethod>("\"fast_forward\"").is_err());
+        let err = "Squash".parse::<MergeMethod>().unwrap_err();
+        assert!(err.contains("merge, squash or rebase"), "{err}");
+    }
+
+    #[test]
+    fn conflicts_name_the_files() {
+        let e = GitError::Conflict {
+            head: "foreman/A-1".into(),
+            base: "main".into(),
+            files: vec!["a.txt".into(), "b.txt".into()],
+        };
+        assert_eq!(e.code(), "merge_conflict");
+        assert_eq!(
+            e.to_string(),
+            "merging foreman/A-1 into main conflicts in a.txt, b.txt"
+        );
     }
 
     proptest! {

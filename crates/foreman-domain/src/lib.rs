@@ -43,8 +43,8 @@ pub use project::{DEFAULT_PROJECT, Project};
 pub use status::{TaskStatus, TicketStatus, UnknownStatus};
 pub use task::{NewTask, Task, TaskContextStats, TaskPatch};
 pub use ticket::{
-    Claim, ClaimRequest, FencingToken, MAX_PAGE_LIMIT, NewTicket, Page, Ticket, TicketFilter,
-    TicketCursor, TicketPatch, TicketSort,
+    Claim, ClaimRequest, FencingToken, MAX_PAGE_LIMIT, NewTicket, Page, Ticket, TicketCursor,
+    TicketFilter, TicketPatch, TicketSort,
 };
 pub use token::{ApiToken, NewApiToken, Scope, TokenSecret, hash_token, hashes_match};
 

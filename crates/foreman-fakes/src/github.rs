@@ -1,5 +1,10 @@
 //! A fake GitHub REST v3: one repository's issues (pull requests included, as GitHub lists
-//! them), labels, comments, pull requests, requested reviewers, commit statuses and check runs.
+//! them), labels, comments, pull requests, requested reviewers, merges, commit statuses and
+//! check runs.
+//!
+//! `PUT /pulls/{number}/merge` merges like GitHub: `405` for a closed, merged, draft or
+//! unmergeable pull request ([`FakeGitHub::set_mergeable`]), `409` when `sha` is not the head,
+//! `422` for an unknown `merge_method`.
 //!
 //! Speaks GitHub's shapes: `Authorization: Bearer|token`, `Link` pagination with `per_page` and
 //! `page`, weak `ETag`s with `304 Not Modified` for `If-None-Match`, `422 Validation Failed`
@@ -12,7 +17,7 @@ use axum::Router;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -75,6 +80,12 @@ pub struct Pull {
     pub draft: bool,
     /// Merged.
     pub merged: bool,
+    /// Whether it can be merged (`false`: conflicts, reported as `mergeable_state: dirty`).
+    pub mergeable: bool,
+    /// The `merge_method` it was merged with through the API.
+    pub merge_method: Option<String>,
+    /// The commit its merge made.
+    pub merge_commit_sha: Option<String>,
     /// Requested reviewer logins.
     pub reviewers: Vec<String>,
 }
@@ -95,6 +106,11 @@ pub struct GitHubState {
     pub statuses: HashMap<String, Vec<(String, String)>>,
     /// Check runs by SHA: (name, status, conclusion).
     pub check_runs: HashMap<String, Vec<(String, String, Option<String>)>>,
+    /// Every merge request body by pull request number, in order.
+    pub merge_calls: Vec<(i64, Value)>,
+    /// Head commits to push to a pull request just before its next merge is handled (a push
+    /// racing the merge).
+    pub race_pushes: HashMap<i64, String>,
 }
 
 type Shared = Arc<Mutex<GitHubState>>;
@@ -173,6 +189,10 @@ impl FakeGitHub {
                 get(list_pulls).post(create_pull),
             )
             .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull))
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}/merge",
+                put(merge_pull),
+            )
             .route(
                 "/repos/{owner}/{repo}/pulls/{number}/requested_reviewers",
                 post(request_reviewers),
@@ -256,6 +276,26 @@ impl FakeGitHub {
         }
     }
 
+    /// Marks a pull request (un)mergeable; unmergeable ones report `mergeable: false`,
+    /// `mergeable_state: dirty` and refuse merges with 405.
+    pub fn set_mergeable(&self, number: i64, mergeable: bool) {
+        if let Some(p) = lock(&self.state).pulls.get_mut(&number) {
+            p.mergeable = mergeable;
+        }
+    }
+
+    /// Moves a pull request's head to `sha` just before its next merge is handled, as a push
+    /// that races the merge would.
+    pub fn push_before_next_merge(&self, number: i64, sha: &str) {
+        lock(&self.state).race_pushes.insert(number, sha.to_owned());
+    }
+
+    /// Every merge request body received, with its pull request number.
+    #[must_use]
+    pub fn merge_calls(&self) -> Vec<(i64, Value)> {
+        lock(&self.state).merge_calls.clone()
+    }
+
     /// Closes a pull request without merging.
     pub fn close_pull(&self, number: i64) {
         if let Some(i) = lock(&self.state).issues.get_mut(&number) {
@@ -333,6 +373,9 @@ fn new_pull(n: i64, head: &str, base: &str, draft: bool) -> Pull {
         base: base.to_owned(),
         draft,
         merged: false,
+        mergeable: true,
+        merge_method: None,
+        merge_commit_sha: None,
         reviewers: Vec::new(),
     }
 }
@@ -412,8 +455,24 @@ fn pull_json(s: &GitHubState, p: &Pull, detailed: bool) -> Value {
         "user": {"login": issue.map_or("someone", |i| i.user.as_str())},
     });
     if detailed {
+        let state = issue.map_or("open", |i| i.state.as_str());
         v["merged"] = json!(p.merged);
-        v["mergeable"] = json!(true);
+        v["merge_commit_sha"] = json!(p.merge_commit_sha);
+        // GitHub reports `mergeable: null` once a pull request is no longer open
+        v["mergeable"] = if state == "open" {
+            json!(p.mergeable)
+        } else {
+            Value::Null
+        };
+        v["mergeable_state"] = json!(if state != "open" {
+            "unknown"
+        } else if !p.mergeable {
+            "dirty"
+        } else if p.draft {
+            "draft"
+        } else {
+            "clean"
+        });
     }
     v
 }
@@ -815,6 +874,71 @@ async fn get_pull(
         Some(p) => common::json(StatusCode::OK, pull_json(&s, p, true)),
         None => not_found(),
     }
+}
+
+fn not_mergeable(message: &str) -> Response {
+    common::json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        json!({"message": message, "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}),
+    )
+}
+
+async fn merge_pull(
+    State(st): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut s = lock(&st);
+    if !repo_matches(&s, &owner, &repo) || !s.pulls.contains_key(&number) {
+        return not_found();
+    }
+    s.merge_calls.push((number, body.clone()));
+    if let Some(sha) = s.race_pushes.remove(&number)
+        && let Some(p) = s.pulls.get_mut(&number)
+    {
+        p.head_sha = sha;
+    }
+    let method = body
+        .get("merge_method")
+        .and_then(Value::as_str)
+        .unwrap_or("merge")
+        .to_owned();
+    if !matches!(method.as_str(), "merge" | "squash" | "rebase") {
+        return validation(&format!(
+            "merge_method {method} is not one of merge, squash, rebase"
+        ));
+    }
+    let open = s.issues.get(&number).is_some_and(|i| i.state == "open");
+    let Some(p) = s.pulls.get_mut(&number) else {
+        return not_found();
+    };
+    if p.merged || !open || !p.mergeable {
+        return not_mergeable("Pull Request is not mergeable");
+    }
+    if p.draft {
+        return not_mergeable("Pull Request is still a draft");
+    }
+    if let Some(sha) = body.get("sha").and_then(Value::as_str)
+        && sha != p.head_sha
+    {
+        return common::json(
+            StatusCode::CONFLICT,
+            json!({"message": "Head branch was modified. Review and try the merge again.", "documentation_url": "https://docs.github.com/rest/pulls/pulls#merge-a-pull-request"}),
+        );
+    }
+    let digest = Sha256::digest(format!("merge:{}:{method}", p.head_sha).as_bytes());
+    let merge_sha = hex::encode(digest)[..40].to_owned();
+    p.merged = true;
+    p.merge_method = Some(method);
+    p.merge_commit_sha = Some(merge_sha.clone());
+    if let Some(i) = s.issues.get_mut(&number) {
+        "closed".clone_into(&mut i.state);
+        i.updated_at = now();
+    }
+    common::json(
+        StatusCode::OK,
+        json!({"sha": merge_sha, "merged": true, "message": "Pull Request successfully merged"}),
+    )
 }
 
 async fn request_reviewers(

@@ -5,6 +5,10 @@
 //! or URL-encoded path, `page`/`per_page` pagination with `Link`, `X-Next-Page`, `X-Total`
 //! headers, labels as comma-separated strings on input and arrays on output, `state_event`,
 //! `add_labels`/`remove_labels`, and `409` for a second open merge request from one branch.
+//!
+//! `PUT /merge_requests/:iid/merge` merges like GitLab: `405` for a merge request that is not
+//! open or is a draft, `406` when it has conflicts ([`FakeGitLab::set_conflicts`]), `409` when
+//! `sha` is not the head; `squash` is recorded.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -65,6 +69,12 @@ pub struct MergeRequest {
     pub reviewer_ids: Vec<i64>,
     /// Note bodies.
     pub notes: Vec<String>,
+    /// Whether it conflicts with its target branch.
+    pub has_conflicts: bool,
+    /// Whether it was squashed when merged through the API.
+    pub squash: bool,
+    /// The commit its merge made.
+    pub merge_commit_sha: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +87,8 @@ struct GitLabState {
     issues: BTreeMap<i64, Issue>,
     mrs: BTreeMap<i64, MergeRequest>,
     users: HashMap<String, i64>,
+    merge_calls: Vec<(i64, Value)>,
+    race_pushes: HashMap<i64, String>,
 }
 
 type Shared = Arc<Mutex<GitLabState>>;
@@ -146,6 +158,10 @@ impl FakeGitLab {
                 get(list_mrs).post(create_mr),
             )
             .route(&format!("{p}/merge_requests/{{iid}}"), get(get_mr))
+            .route(
+                &format!("{p}/merge_requests/{{iid}}/merge"),
+                axum::routing::put(merge_mr),
+            )
             .route(
                 &format!("{p}/merge_requests/{{iid}}/notes"),
                 axum::routing::post(add_mr_note),
@@ -226,6 +242,33 @@ impl FakeGitLab {
         }
     }
 
+    /// Marks a merge request as conflicting (or not) with its target: it reports
+    /// `has_conflicts` and `detailed_merge_status: conflict`, and merging it answers 406.
+    pub fn set_conflicts(&self, iid: i64, conflicts: bool) {
+        if let Some(m) = lock(&self.state).mrs.get_mut(&iid) {
+            m.has_conflicts = conflicts;
+        }
+    }
+
+    /// Moves a merge request's head to a new commit.
+    pub fn push_to_mr(&self, iid: i64, sha: &str) {
+        if let Some(m) = lock(&self.state).mrs.get_mut(&iid) {
+            sha.clone_into(&mut m.sha);
+        }
+    }
+
+    /// Moves a merge request's head to `sha` just before its next merge is handled, as a push
+    /// that races the merge would.
+    pub fn push_before_next_merge(&self, iid: i64, sha: &str) {
+        lock(&self.state).race_pushes.insert(iid, sha.to_owned());
+    }
+
+    /// Every merge request body received, with its iid.
+    #[must_use]
+    pub fn merge_calls(&self) -> Vec<(i64, Value)> {
+        lock(&self.state).merge_calls.clone()
+    }
+
     /// Sets a merge request's head pipeline status (`running`, `success`, `failed`, ...).
     pub fn set_pipeline(&self, iid: i64, status: Option<&str>) {
         if let Some(m) = lock(&self.state).mrs.get_mut(&iid) {
@@ -281,6 +324,18 @@ fn mr_json(s: &GitLabState, m: &MergeRequest) -> Value {
         "reviewers": m.reviewer_ids.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
         "web_url": format!("{}/{}/-/merge_requests/{}", s.base_url, s.path, m.iid),
         "head_pipeline": m.pipeline.as_ref().map(|p| json!({"id": 1, "status": p, "sha": m.sha})),
+        "has_conflicts": m.has_conflicts,
+        "detailed_merge_status": if m.state != "opened" {
+            "not_open"
+        } else if m.draft {
+            "draft_status"
+        } else if m.has_conflicts {
+            "conflict"
+        } else {
+            "mergeable"
+        },
+        "squash": m.squash,
+        "merge_commit_sha": m.merge_commit_sha,
     })
 }
 
@@ -580,6 +635,9 @@ async fn create_mr(
             .map(|a| a.iter().filter_map(Value::as_i64).collect())
             .unwrap_or_default(),
         notes: Vec::new(),
+        has_conflicts: false,
+        squash: false,
+        merge_commit_sha: None,
     };
     let v = mr_json(&s, &mr);
     s.mrs.insert(iid, mr);
@@ -592,6 +650,51 @@ async fn get_mr(State(st): State<Shared>, Path((id, iid)): Path<(String, i64)>) 
         Some(m) => common::json(StatusCode::OK, mr_json(&s, m)),
         None => not_found(),
     }
+}
+
+async fn merge_mr(
+    State(st): State<Shared>,
+    Path((id, iid)): Path<(String, i64)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut s = lock(&st);
+    if !project_ok(&s, &id) || !s.mrs.contains_key(&iid) {
+        return not_found();
+    }
+    s.merge_calls.push((iid, body.clone()));
+    let race = s.race_pushes.remove(&iid);
+    let Some(m) = s.mrs.get_mut(&iid) else {
+        return not_found();
+    };
+    if let Some(sha) = race {
+        m.sha = sha;
+    }
+    if m.state != "opened" || m.draft {
+        return common::json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"message": "405 Method Not Allowed"}),
+        );
+    }
+    if m.has_conflicts {
+        return common::json(
+            StatusCode::NOT_ACCEPTABLE,
+            json!({"message": "Branch cannot be merged"}),
+        );
+    }
+    if let Some(sha) = body.get("sha").and_then(Value::as_str)
+        && sha != m.sha
+    {
+        return common::json(
+            StatusCode::CONFLICT,
+            json!({"message": format!("SHA does not match HEAD of source branch: {}", m.sha)}),
+        );
+    }
+    m.squash = body.get("squash").and_then(Value::as_bool).unwrap_or(false);
+    "merged".clone_into(&mut m.state);
+    m.merge_commit_sha =
+        Some(hex::encode(Sha256::digest(format!("merge:{}", m.sha).as_bytes()))[..40].to_owned());
+    let m = m.clone();
+    common::json(StatusCode::OK, mr_json(&s, &m))
 }
 
 async fn add_mr_note(

@@ -1,9 +1,14 @@
 //! GitHub REST v3: the [`GitHubClient`] (shared with the GitHub Issues tracker) and
 //! [`GitHubHost`], the pull request adapter.
+//!
+//! Merging is `PUT /repos/{owner}/{repo}/pulls/{number}/merge` with `merge_method` and the head
+//! `sha` read just before, so a push that races the merge is refused (409) instead of merged
+//! unseen; a 405 (not mergeable) is explained from the pull request's `mergeable_state`
+//! (`dirty`: a merge conflict; `blocked`: branch protection; `behind`).
 
 use async_trait::async_trait;
 use foreman_domain::git::{
-    ChecksStatus, GitHost, HostError, HostResult, NewPullRequest, PrState, PullRequest,
+    ChecksStatus, GitHost, HostError, HostResult, MergeMethod, NewPullRequest, PrState, PullRequest,
 };
 use reqwest::Method;
 use serde::Deserialize;
@@ -104,6 +109,34 @@ struct Pull {
     merged_at: Option<String>,
     head: BranchRef,
     base: BaseRef,
+    /// `null` while GitHub is still computing it.
+    #[serde(default)]
+    mergeable: Option<bool>,
+    /// `clean`, `dirty` (conflicts), `blocked`, `behind`, `unstable`, `draft`, `unknown`.
+    #[serde(default)]
+    mergeable_state: Option<String>,
+}
+
+impl Pull {
+    fn pr_state(&self) -> HostResult<PrState> {
+        let merged = self.merged.unwrap_or(false) || self.merged_at.is_some();
+        match (merged, self.state.as_str()) {
+            (true, _) => Ok(PrState::Merged),
+            (false, "open") => Ok(PrState::Open),
+            (false, "closed") => Ok(PrState::Closed),
+            (false, other) => Err(HostError::BadResponse {
+                service: "github",
+                message: format!("unknown pull request state {other:?}"),
+            }),
+        }
+    }
+}
+
+/// The answer to a merge.
+#[derive(Debug, Deserialize)]
+struct MergeResult {
+    #[serde(default)]
+    merged: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -296,19 +329,17 @@ impl GitHubHost {
         Ok(ChecksStatus::combine(all))
     }
 
+    /// The pull request as GitHub stores it (no checks).
+    async fn pull(&self, number: i64) -> HostResult<Pull> {
+        self.client
+            .http
+            .get_json(&self.client.path(&format!("/pulls/{number}")), &[])
+            .await
+            .map_err(|e| not_found_as_pr(e, number))
+    }
+
     async fn to_pr(&self, p: Pull) -> HostResult<PullRequest> {
-        let merged = p.merged.unwrap_or(false) || p.merged_at.is_some();
-        let state = match (merged, p.state.as_str()) {
-            (true, _) => PrState::Merged,
-            (false, "open") => PrState::Open,
-            (false, "closed") => PrState::Closed,
-            (false, other) => {
-                return Err(HostError::BadResponse {
-                    service: "github",
-                    message: format!("unknown pull request state {other:?}"),
-                });
-            }
-        };
+        let state = p.pr_state()?;
         Ok(PullRequest {
             number: p.number,
             url: p.html_url,
@@ -339,6 +370,39 @@ impl GitHubHost {
                 .await?;
         }
         Ok(())
+    }
+}
+
+fn not_found_as_pr(e: HttpError, number: i64) -> HostError {
+    match e {
+        HttpError::NotFound { service, .. } => HostError::NotFound {
+            service,
+            what: format!("pull request #{number}"),
+        },
+        e => e.into(),
+    }
+}
+
+/// Explains a 405 from the merge endpoint by the pull request's `mergeable_state`.
+fn not_mergeable(number: i64, p: &Pull, github: &str) -> String {
+    let base = &p.base.name;
+    // `mergeable: false` is GitHub's word for a conflict, even before `mergeable_state` says so
+    let state = match (p.mergeable, p.mergeable_state.as_deref()) {
+        (Some(false), None | Some("unknown")) => Some("dirty"),
+        (_, state) => state,
+    };
+    match state {
+        Some("dirty") => format!(
+            "merge conflict: pull request #{number} conflicts with {base}; resolve it on the head branch ({github})"
+        ),
+        Some("blocked") => format!(
+            "pull request #{number} is blocked by branch protection: required reviews or checks are missing ({github})"
+        ),
+        Some("behind") => format!(
+            "pull request #{number} is behind {base} and branch protection requires it up to date ({github})"
+        ),
+        Some("draft") => format!("pull request #{number} is a draft ({github})"),
+        _ => format!("pull request #{number} is not mergeable: {github}"),
     }
 }
 
@@ -435,19 +499,79 @@ impl GitHost for GitHubHost {
     }
 
     async fn get_pr(&self, number: i64) -> HostResult<PullRequest> {
-        let p: Pull = self
+        let p = self.pull(number).await?;
+        self.to_pr(p).await
+    }
+
+    async fn merge_pr(&self, number: i64, method: MergeMethod) -> HostResult<PullRequest> {
+        let p = self.pull(number).await?;
+        match p.pr_state()? {
+            PrState::Merged => return self.to_pr(p).await,
+            PrState::Closed => {
+                return Err(HostError::Rejected {
+                    service: "github",
+                    status: 405,
+                    message: format!(
+                        "pull request #{number} is closed without merging; it cannot be merged"
+                    ),
+                });
+            }
+            PrState::Open => {}
+        }
+        if p.draft {
+            return Err(HostError::Invalid(format!(
+                "pull request #{number} is a draft; mark it ready for review before merging"
+            )));
+        }
+        let expected = p.head.sha.clone();
+        let body = json!({ "merge_method": method.as_str(), "sha": expected });
+        let answer: Result<MergeResult, HttpError> = self
             .client
             .http
-            .get_json(&self.client.path(&format!("/pulls/{number}")), &[])
-            .await
-            .map_err(|e| match e {
-                HttpError::NotFound { service, .. } => HostError::NotFound {
-                    service,
-                    what: format!("pull request #{number}"),
-                },
-                e => e.into(),
-            })?;
-        self.to_pr(p).await
+            .send_json(
+                Method::PUT,
+                &self.client.path(&format!("/pulls/{number}/merge")),
+                &body,
+            )
+            .await;
+        match answer {
+            Ok(done) => {
+                tracing::info!(number, method = %method, sha = %expected, "github pull request merged");
+                let mut pr = self.get_pr(number).await?;
+                // the merge answer is authoritative; a read right after it may lag
+                if done.merged && pr.state == PrState::Open {
+                    pr.state = PrState::Merged;
+                }
+                Ok(pr)
+            }
+            Err(HttpError::Rejected {
+                status: status @ (405 | 409),
+                message,
+                ..
+            }) => {
+                // merged meanwhile (a concurrent call, a person): that is success
+                let now = self.pull(number).await?;
+                if now.pr_state()? == PrState::Merged {
+                    return self.to_pr(now).await;
+                }
+                let message = if now.pr_state()? == PrState::Closed {
+                    format!("pull request #{number} was closed without merging ({message})")
+                } else if status == 409 || now.head.sha != expected {
+                    format!(
+                        "the head of pull request #{number} moved from {expected} to {} while merging; review the new head first ({message})",
+                        now.head.sha
+                    )
+                } else {
+                    not_mergeable(number, &now, &message)
+                };
+                Err(HostError::Rejected {
+                    service: "github",
+                    status,
+                    message,
+                })
+            }
+            Err(e) => Err(not_found_as_pr(e, number)),
+        }
     }
 
     async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {

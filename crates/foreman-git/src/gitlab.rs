@@ -1,9 +1,16 @@
 //! GitLab REST v4: the [`GitLabClient`] (shared with the GitLab Issues tracker) and
 //! [`GitLabHost`], the merge request adapter.
+//!
+//! Merging is `PUT /projects/:id/merge_requests/:iid/merge` with the head `sha` read just before
+//! and `squash` for [`MergeMethod::Squash`]. Whether a merge makes a merge commit or
+//! fast-forwards is the project's merge method setting, so [`MergeMethod::Rebase`] is refused
+//! as [`HostError::Invalid`] (configure the project for fast-forward merges and use
+//! [`MergeMethod::Merge`]). GitLab's 405 (cannot be merged now), 406 (conflicts), 409 (the head
+//! moved) and 422 answers become [`HostError::Rejected`] with an explanation.
 
 use async_trait::async_trait;
 use foreman_domain::git::{
-    ChecksStatus, GitHost, HostError, HostResult, NewPullRequest, PrState, PullRequest,
+    ChecksStatus, GitHost, HostError, HostResult, MergeMethod, NewPullRequest, PrState, PullRequest,
 };
 use reqwest::Method;
 use serde::Deserialize;
@@ -89,6 +96,11 @@ struct MergeRequest {
     sha: Option<String>,
     web_url: String,
     head_pipeline: Option<Pipeline>,
+    #[serde(default)]
+    has_conflicts: bool,
+    /// `mergeable`, `conflict`, `draft_status`, `ci_must_pass`, `not_approved`, ...
+    #[serde(default)]
+    detailed_merge_status: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +195,16 @@ fn encode_path(s: &str) -> String {
     out
 }
 
+fn not_found_as_mr(e: HttpError, number: i64) -> HostError {
+    match e {
+        HttpError::NotFound { service, .. } => HostError::NotFound {
+            service,
+            what: format!("merge request !{number}"),
+        },
+        e => e.into(),
+    }
+}
+
 /// Merge requests on GitLab.
 #[derive(Debug, Clone)]
 pub struct GitLabHost {
@@ -196,18 +218,29 @@ impl GitLabHost {
         Self { client }
     }
 
+    fn pr_state(m: &MergeRequest) -> HostResult<PrState> {
+        match m.state.as_str() {
+            "opened" | "locked" => Ok(PrState::Open),
+            "merged" => Ok(PrState::Merged),
+            "closed" => Ok(PrState::Closed),
+            other => Err(HostError::BadResponse {
+                service: "gitlab",
+                message: format!("unknown merge request state {other:?}"),
+            }),
+        }
+    }
+
+    /// The merge request as GitLab stores it.
+    async fn merge_request(&self, number: i64) -> HostResult<MergeRequest> {
+        self.client
+            .http
+            .get_json(&self.client.path(&format!("/merge_requests/{number}")), &[])
+            .await
+            .map_err(|e| not_found_as_mr(e, number))
+    }
+
     fn to_pr(m: MergeRequest) -> HostResult<PullRequest> {
-        let state = match m.state.as_str() {
-            "opened" | "locked" => PrState::Open,
-            "merged" => PrState::Merged,
-            "closed" => PrState::Closed,
-            other => {
-                return Err(HostError::BadResponse {
-                    service: "gitlab",
-                    message: format!("unknown merge request state {other:?}"),
-                });
-            }
-        };
+        let state = Self::pr_state(&m)?;
         let checks = match m.head_pipeline.as_ref().map(|p| p.status.as_str()) {
             None => ChecksStatus::None,
             Some("success") => ChecksStatus::Success,
@@ -340,19 +373,95 @@ impl GitHost for GitLabHost {
     }
 
     async fn get_pr(&self, number: i64) -> HostResult<PullRequest> {
-        let m: MergeRequest = self
+        Self::to_pr(self.merge_request(number).await?)
+    }
+
+    async fn merge_pr(&self, number: i64, method: MergeMethod) -> HostResult<PullRequest> {
+        let m = self.merge_request(number).await?;
+        match Self::pr_state(&m)? {
+            PrState::Merged => return Self::to_pr(m),
+            PrState::Closed => {
+                return Err(HostError::Rejected {
+                    service: "gitlab",
+                    status: 405,
+                    message: format!(
+                        "merge request !{number} is closed without merging; it cannot be merged"
+                    ),
+                });
+            }
+            PrState::Open => {}
+        }
+        if m.draft {
+            return Err(HostError::Invalid(format!(
+                "merge request !{number} is a draft; mark it ready before merging"
+            )));
+        }
+        if method == MergeMethod::Rebase {
+            return Err(HostError::Invalid(
+                "gitlab cannot rebase-merge per request: set the project's merge method to fast-forward and merge with `merge`".to_owned(),
+            ));
+        }
+        let expected = m.sha.clone().unwrap_or_default();
+        let mut body = json!({
+            "squash": method == MergeMethod::Squash,
+            "should_remove_source_branch": false,
+        });
+        if !expected.is_empty() {
+            body["sha"] = json!(expected);
+        }
+        let answer: Result<serde_json::Value, HttpError> = self
             .client
             .http
-            .get_json(&self.client.path(&format!("/merge_requests/{number}")), &[])
-            .await
-            .map_err(|e| match e {
-                HttpError::NotFound { service, .. } => HostError::NotFound {
-                    service,
-                    what: format!("merge request !{number}"),
-                },
-                e => e.into(),
-            })?;
-        Self::to_pr(m)
+            .send_json(
+                Method::PUT,
+                &self.client.path(&format!("/merge_requests/{number}/merge")),
+                &body,
+            )
+            .await;
+        match answer {
+            Ok(_) => {
+                tracing::info!(iid = number, method = %method, sha = %expected, "gitlab merge request merged");
+                self.get_pr(number).await
+            }
+            Err(HttpError::Rejected {
+                status: status @ (405 | 406 | 409 | 422),
+                message,
+                ..
+            }) => {
+                // merged meanwhile (a concurrent call, a person): that is success
+                let now = self.merge_request(number).await?;
+                let state = Self::pr_state(&now)?;
+                if state == PrState::Merged {
+                    return Self::to_pr(now);
+                }
+                let target = &now.target_branch;
+                let moved = now.sha.as_deref().is_some_and(|s| s != expected);
+                let message = if state == PrState::Closed {
+                    format!("merge request !{number} was closed without merging ({message})")
+                } else if status == 409 || moved {
+                    format!(
+                        "the head of merge request !{number} moved from {expected} to {} while merging; review the new head first ({message})",
+                        now.sha.as_deref().unwrap_or("?")
+                    )
+                } else if status == 406
+                    || now.has_conflicts
+                    || now.detailed_merge_status.as_deref() == Some("conflict")
+                {
+                    format!(
+                        "merge conflict: merge request !{number} conflicts with {target}; resolve it on the source branch ({message})"
+                    )
+                } else {
+                    let why = now.detailed_merge_status.as_deref().unwrap_or("unknown");
+                    format!("merge request !{number} cannot be merged ({why}): {message}")
+                };
+                Err(HostError::Rejected {
+                    service: "gitlab",
+                    status,
+                    message,
+                })
+            }
+            Err(e) => Err(not_found_as_mr(e, number)),
+        }
     }
 
     async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {

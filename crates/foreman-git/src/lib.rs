@@ -10,6 +10,11 @@
 //!   janitor that removes finished tickets' worktrees;
 //! - the [`foreman_domain::git::GitHost`] adapters: [`GitHubHost`] (REST v3), [`GitLabHost`]
 //!   (REST v4) and [`LocalHost`] (no host: pull requests recorded in Foreman's database);
+//! - merging pull requests (`auto_merge`): `GitHost::merge_pr` on GitHub's and GitLab's merge
+//!   endpoints with the head commit read just before, and for [`LocalHost`] a real merge, squash
+//!   or rebase pushed to the remote's base branch by [`GitRepository::merge_branch_into`]
+//!   (temporary detached worktree, `--force-with-lease`, conflicts aborted and reported,
+//!   idempotent, serialised per project). See `docs/git.md`;
 //! - [`http`], the REST plumbing (auth, rate limits, `Link` pagination, capped bodies) shared
 //!   with the tracker adapters.
 //!

@@ -3,8 +3,10 @@
 //! [`SettingsStore`] port), so Foreman works air-gapped and in the demo.
 //!
 //! A local pull request is merged when its head commit is contained in the remote's base
-//! branch (someone merged it with plain git), and closed when its head branch disappears from
-//! the remote unmerged or [`LocalHost::close_pr`] is called.
+//! branch (someone merged it with plain git) or when [`GitHost::merge_pr`] merged it: that
+//! merges the head branch into the base branch on the remote for real, with the `git` binary
+//! ([`GitRepository::merge_branch_into`]), and records the merge. It is closed when its head
+//! branch disappears from the remote unmerged or [`LocalHost::close_pr`] is called.
 
 use std::sync::Arc;
 
@@ -12,7 +14,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use foreman_domain::SettingsStore;
 use foreman_domain::git::{
-    ChecksStatus, GitHost, GitRepo, HostError, HostResult, NewPullRequest, PrState, PullRequest,
+    ChecksStatus, GitError, GitHost, GitRepo, HostError, HostResult, MergeMethod, NewPullRequest,
+    PrState, PullRequest,
 };
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +45,13 @@ pub struct LocalPr {
     pub comments: Vec<LocalComment>,
     /// Created.
     pub created_at: DateTime<Utc>,
+    /// The base branch's commit after [`GitHost::merge_pr`] merged it (`None` when it was
+    /// merged outside Foreman, or not yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+    /// How [`GitHost::merge_pr`] merged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_method: Option<MergeMethod>,
 }
 
 /// Pull requests recorded in Foreman's own database.
@@ -140,6 +150,14 @@ impl LocalHost {
         Ok(self.render(&pr))
     }
 
+    /// A stored pull request with everything Foreman recorded (comments, how it was merged).
+    ///
+    /// # Errors
+    /// As [`LocalHost::close_pr`].
+    pub async fn record(&self, number: i64) -> HostResult<LocalPr> {
+        self.load(number).await
+    }
+
     /// Every comment of a local pull request.
     ///
     /// # Errors
@@ -227,6 +245,8 @@ impl GitHost for LocalHost {
             state: PrState::Open,
             comments: Vec::new(),
             created_at: foreman_domain::now(),
+            merge_commit: None,
+            merge_method: None,
         };
         self.save(&pr).await?;
         tracing::info!(project = %self.project(), number, head = %new.head, "local pull request recorded");
@@ -267,6 +287,89 @@ impl GitHost for LocalHost {
             created_at: foreman_domain::now(),
         });
         self.save(&pr).await
+    }
+
+    async fn update_pr(
+        &self,
+        number: i64,
+        title: &str,
+        body: &str,
+        draft: bool,
+    ) -> HostResult<PullRequest> {
+        if title.trim().is_empty() {
+            return Err(HostError::Invalid("pull request title is empty".to_owned()));
+        }
+        let _guard = self.lock.lock().await;
+        let mut pr = self.refresh(self.load(number).await?).await?;
+        if pr.state != PrState::Open {
+            return Err(HostError::Rejected {
+                service: "local",
+                status: 409,
+                message: format!("pull request #{number} is {}", pr.state),
+            });
+        }
+        title.clone_into(&mut pr.request.title);
+        body.clone_into(&mut pr.request.body);
+        pr.request.draft = draft;
+        self.save(&pr).await?;
+        Ok(self.render(&pr))
+    }
+
+    async fn merge_pr(&self, number: i64, method: MergeMethod) -> HostResult<PullRequest> {
+        // one merge (or record change) at a time: a second concurrent call waits, then finds
+        // the pull request merged
+        let _guard = self.lock.lock().await;
+        let mut pr = self.refresh(self.load(number).await?).await?;
+        match pr.state {
+            PrState::Merged => return Ok(self.render(&pr)),
+            PrState::Closed => {
+                return Err(HostError::Rejected {
+                    service: "local",
+                    status: 405,
+                    message: format!(
+                        "pull request #{number} is closed without merging; it cannot be merged"
+                    ),
+                });
+            }
+            PrState::Open => {}
+        }
+        if pr.request.draft {
+            return Err(HostError::Invalid(format!(
+                "pull request #{number} is a draft; mark it ready for review before merging"
+            )));
+        }
+        let message = match method {
+            MergeMethod::Squash => format!("{} (#{number})", pr.request.title),
+            MergeMethod::Merge | MergeMethod::Rebase => format!(
+                "Merge pull request #{number} from {}\n\n{}",
+                pr.request.head, pr.request.title
+            ),
+        };
+        let commit = self
+            .repo
+            .merge_branch_into(&pr.request.head, &pr.request.base, &message, method)
+            .await
+            .map_err(|e| match e {
+                GitError::Conflict { files, base, .. } => HostError::Rejected {
+                    service: "local",
+                    status: 409,
+                    message: format!(
+                        "merge conflict: pull request #{number} conflicts with {base} in {}",
+                        files.join(", ")
+                    ),
+                },
+                GitError::NotFound { what } => HostError::NotFound {
+                    service: "local",
+                    what,
+                },
+                e => HostError::Git(e),
+            })?;
+        pr.state = PrState::Merged;
+        pr.merge_commit = Some(commit.clone());
+        pr.merge_method = Some(method);
+        self.save(&pr).await?;
+        tracing::info!(project = %self.project(), number, method = %method, commit = %commit, "local pull request merged");
+        Ok(self.render(&pr))
     }
 
     async fn check(&self) -> HostResult<()> {

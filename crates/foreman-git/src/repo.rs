@@ -2,17 +2,23 @@
 //!
 //! Layout under the work dir: `<work_dir>/<project>/repo` is a bare repository whose `origin`
 //! fetches into `refs/remotes/origin/*`; `<work_dir>/<project>/worktrees/<ticket-id>/<name>` are
-//! its worktrees. Local branches are Foreman's own (ticket and task branches).
+//! its worktrees; `<work_dir>/<project>/merges/<n>` are short-lived detached worktrees of
+//! [`GitRepository::merge_branch_into`]. Local branches are Foreman's own (ticket and task
+//! branches).
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use foreman_domain::TicketId;
 use foreman_domain::git::{
     ConflictFile, Diff, DiffSpec, DiffStat, FileStat, GitError, GitHealth, GitRepo, GitResult,
-    Lease, MergeOutcome, RebaseOutcome, Worktree, WorktreeSpec, is_safe_branch_name, sanitise,
+    Lease, MergeMethod, MergeOutcome, RebaseOutcome, Worktree, WorktreeSpec, is_safe_branch_name,
+    sanitise,
 };
 
 use crate::cmd::{GitBin, Run};
@@ -24,6 +30,27 @@ pub const DEFAULT_DISK_QUOTA_BYTES: u64 = 20 * 1024 * 1024 * 1024;
 
 /// The default cap on a diff's text: 2 MiB.
 pub const DEFAULT_MAX_DIFF_BYTES: usize = 2 * 1024 * 1024;
+
+/// How often [`GitRepository::merge_branch_into`] starts over when the base branch moved on the
+/// remote between its fetch and its push.
+pub const MERGE_ATTEMPTS: u32 = 3;
+
+/// Names the temporary merge worktrees of this process.
+static MERGE_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// One merge lock per project directory, shared by every [`GitRepository`] of the process that
+/// points at it (so two instances for one project cannot clear each other's merge worktrees).
+static MERGE_LOCKS: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Mutex::default);
+
+fn merge_lock(project_dir: &Path) -> Arc<tokio::sync::Mutex<()>> {
+    MERGE_LOCKS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(project_dir.to_path_buf())
+        .or_default()
+        .clone()
+}
 
 /// The author of Foreman's commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -389,6 +416,265 @@ impl GitRepository {
         }
     }
 
+    /// Merges the remote branch `head` into the remote branch `base` and pushes `base`, the
+    /// way a host's merge button does (the `local` host merges pull requests with it). Returns
+    /// the base branch's new head commit.
+    ///
+    /// Fetches, then works in a temporary detached worktree under
+    /// `<work_dir>/<project>/merges/` (outside the ticket worktrees, so hygiene never touches
+    /// it, and without any local branch):
+    /// - [`MergeMethod::Merge`]: from `origin/<base>`, `merge --no-ff -m <message>` of the head
+    ///   commit;
+    /// - [`MergeMethod::Squash`]: from `origin/<base>`, `merge --squash` of the head commit,
+    ///   then one commit with `message`;
+    /// - [`MergeMethod::Rebase`]: from `origin/<head>`, `rebase origin/<base>`: the head's
+    ///   commits are replayed onto the base (Foreman as committer, authors kept; commits already
+    ///   upstream are dropped and merge commits flattened, as `git rebase` does; `message` is
+    ///   unused), and the base fast-forwards to them.
+    ///
+    /// The result is pushed with `--force-with-lease` expecting the base commit it started
+    /// from, so nothing on the remote is ever overwritten; the worktree is removed whatever
+    /// happened.
+    ///
+    /// Idempotent and safe to race: when the head commit is already contained in the base (or
+    /// a squash or rebase would add nothing) nothing is committed or pushed and the current
+    /// base commit is returned. Merges of one project are serialised in-process, and when
+    /// the base moved on the remote meanwhile (another process, a person) the merge starts
+    /// over from a fresh fetch, up to [`MERGE_ATTEMPTS`] times.
+    ///
+    /// # Errors
+    /// [`GitError::Conflict`] naming the conflicted files (the merge is aborted and nothing is
+    /// pushed); [`GitError::NotFound`] when either branch is missing on the remote;
+    /// [`GitError::Invalid`] for unsafe branch names, `head == base` or an empty message;
+    /// [`GitError::StaleLease`] when the base kept moving; push and other git failures.
+    pub async fn merge_branch_into(
+        &self,
+        head: &str,
+        base: &str,
+        message: &str,
+        method: MergeMethod,
+    ) -> GitResult<String> {
+        Self::checked_branch(head)?;
+        Self::checked_branch(base)?;
+        if head == base {
+            return Err(GitError::Invalid(format!(
+                "cannot merge branch {head} into itself"
+            )));
+        }
+        if message.trim().is_empty() && method != MergeMethod::Rebase {
+            return Err(GitError::Invalid("empty merge message".to_owned()));
+        }
+        let lock = merge_lock(&self.root);
+        let _guard = lock.lock().await;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.merge_once(head, base, message, method).await {
+                Err(GitError::StaleLease { stderr, .. }) if attempt < MERGE_ATTEMPTS => {
+                    tracing::info!(project = %self.config.project, head, base, attempt, stderr = %stderr, "base branch moved during merge; starting over");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Where [`GitRepository::merge_branch_into`] makes its temporary worktrees.
+    fn merges_dir(&self) -> PathBuf {
+        self.root.join("merges")
+    }
+
+    /// One merge attempt: fetch, merge in a fresh worktree, push, clean up.
+    async fn merge_once(
+        &self,
+        head: &str,
+        base: &str,
+        message: &str,
+        method: MergeMethod,
+    ) -> GitResult<String> {
+        self.sync().await?;
+        let remote = |b: &str| format!("refs/remotes/origin/{b}");
+        let missing = |b: &str| GitError::NotFound {
+            what: format!("branch {b} on the remote"),
+        };
+        let head_sha = self
+            .rev(&self.repo, &remote(head))
+            .await?
+            .ok_or_else(|| missing(head))?;
+        let base_sha = self
+            .rev(&self.repo, &remote(base))
+            .await?
+            .ok_or_else(|| missing(base))?;
+        if self.is_ancestor(&head_sha, &base_sha).await? {
+            tracing::info!(project = %self.config.project, head, base, "already merged");
+            return Ok(base_sha);
+        }
+
+        // worktrees left by a crash (merges are serialised, so none is in use now)
+        let merges = self.merges_dir();
+        if merges.exists() {
+            tokio::fs::remove_dir_all(&merges)
+                .await
+                .map_err(|e| io_err("clearing stale merge worktrees", e))?;
+        }
+        self.git
+            .run(&self.repo, &["worktree", "prune"], self.git.local())
+            .await?;
+        tokio::fs::create_dir_all(&merges)
+            .await
+            .map_err(|e| io_err("creating the merge directory", e))?;
+        let dir = merges.join(format!(
+            "{}-{}",
+            std::process::id(),
+            MERGE_SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let dir_s = dir.to_string_lossy().into_owned();
+        let start = if method == MergeMethod::Rebase {
+            &head_sha
+        } else {
+            &base_sha
+        };
+        self.git
+            .run(
+                &self.repo,
+                &["worktree", "add", "--quiet", "--detach", &dir_s, start],
+                self.git.local(),
+            )
+            .await?;
+        let wt = Worktree {
+            path: dir,
+            branch: String::new(),
+            head: start.clone(),
+        };
+        let merged = self
+            .merge_in(&wt, (head, &head_sha), (base, &base_sha), message, method)
+            .await;
+        let result = match merged {
+            Ok(new) if new != base_sha => {
+                self.push_merge(base, &base_sha, &new).await.map(|()| new)
+            }
+            other => other,
+        };
+        let removed = self
+            .git
+            .run(
+                &self.repo,
+                &["worktree", "remove", "--force", "--force", &dir_s],
+                self.git.local(),
+            )
+            .await;
+        if let Err(e) = removed {
+            tracing::warn!(project = %self.config.project, path = %dir_s, error = %e, "could not remove a merge worktree; the next merge clears it");
+        }
+        if let Ok(new) = &result {
+            tracing::info!(project = %self.config.project, head, base, method = %method, commit = %new, "merged and pushed");
+        }
+        result
+    }
+
+    /// Merges (squashes, rebases) in the temporary worktree, against exactly the head and base
+    /// commits read before (a concurrent fetch may move the remote-tracking refs); returns its
+    /// new `HEAD`.
+    async fn merge_in(
+        &self,
+        wt: &Worktree,
+        (head, head_sha): (&str, &str),
+        (base, base_sha): (&str, &str),
+        message: &str,
+        method: MergeMethod,
+    ) -> GitResult<String> {
+        let dir = wt.path.as_path();
+        let (args, abort): (Vec<&str>, &[&str]) = match method {
+            MergeMethod::Merge => (
+                vec!["merge", "--no-ff", "--no-edit", "-m", message, head_sha],
+                &["merge", "--abort"],
+            ),
+            // `merge --squash` records no merge in progress, so there is nothing to `--abort`
+            MergeMethod::Squash => (
+                vec!["merge", "--squash", head_sha],
+                &["reset", "--hard", "--quiet"],
+            ),
+            // the worktree is at the head commit; hooks and ref updates stay out of it
+            MergeMethod::Rebase => (
+                vec!["rebase", "--no-verify", "--no-update-refs", base_sha],
+                &["rebase", "--abort"],
+            ),
+        };
+        let out = self.git.output(dir, &args, self.git.local(), &[]).await?;
+        if !out.success() {
+            let files = self.conflicts(wt).await?;
+            let _ = self.git.output(dir, abort, self.git.local(), &[]).await;
+            if files.is_empty() {
+                return Err(self.git.failure(&args, &out));
+            }
+            tracing::info!(project = %self.config.project, head, base, files = files.len(), "merge stopped on conflicts; aborted");
+            return Err(GitError::Conflict {
+                head: head.to_owned(),
+                base: base.to_owned(),
+                files: files.into_iter().map(|f| f.path).collect(),
+            });
+        }
+        if method == MergeMethod::Squash {
+            let staged = self
+                .git
+                .output(dir, &["diff", "--cached", "--quiet"], self.git.local(), &[])
+                .await?;
+            match staged.status {
+                // everything the head brings is in the base already
+                Some(0) => {}
+                Some(1) => {
+                    self.git
+                        .run(
+                            dir,
+                            &["commit", "--quiet", "--no-verify", "-m", message],
+                            self.git.local(),
+                        )
+                        .await?;
+                }
+                _ => return Err(self.git.failure(&["diff", "--cached", "--quiet"], &staged)),
+            }
+        }
+        self.git.text(dir, &["rev-parse", "HEAD"]).await
+    }
+
+    /// Pushes `commit` to the remote `base`, which must still be at `expect`.
+    async fn push_merge(&self, base: &str, expect: &str, commit: &str) -> GitResult<()> {
+        let lease_arg = format!("--force-with-lease=refs/heads/{base}:{expect}");
+        let refspec = format!("{commit}:refs/heads/{base}");
+        let args = [
+            "push",
+            "--porcelain",
+            "origin",
+            lease_arg.as_str(),
+            refspec.as_str(),
+        ];
+        let out = self
+            .git
+            .output(&self.repo, &args, self.git.network(), &[])
+            .await?;
+        if out.success() {
+            return Ok(());
+        }
+        Err(self.push_failure(base, &args, &out))
+    }
+
+    /// The typed error for a failed push.
+    fn push_failure(&self, branch: &str, args: &[&str], out: &crate::cmd::Output) -> GitError {
+        let all = format!("{}\n{}", out.stdout, out.stderr);
+        if all.contains("stale info") {
+            return GitError::StaleLease {
+                branch: branch.to_owned(),
+                stderr: all.trim().to_owned(),
+            };
+        }
+        if all.contains("[rejected]") || all.contains("[remote rejected]") {
+            return GitError::PushRejected {
+                branch: branch.to_owned(),
+                stderr: all.trim().to_owned(),
+            };
+        }
+        self.git.failure(args, out)
+    }
+
     fn ticket_of(&self, path: &Path) -> Option<TicketId> {
         let rel = path.strip_prefix(&self.worktrees).ok()?;
         let first = rel.components().next()?;
@@ -662,6 +948,43 @@ fn parse_numstat(out: &str) -> DiffStat {
     stat
 }
 
+/// Untracked build and test artifacts that test runs leave in a worktree and that must never
+/// be committed (they would also conflict between task branches). They go to the shared
+/// `info/exclude`, so they only affect untracked files and never override a project's own
+/// `.gitignore` or tracked files.
+pub const BUILD_EXCLUDES: &[&str] = &[
+    "__pycache__/",
+    "*.pyc",
+    ".pytest_cache/",
+    ".mypy_cache/",
+    ".ruff_cache/",
+    "node_modules/",
+    ".coverage",
+];
+
+async fn write_build_excludes(repo: &Path) -> GitResult<()> {
+    let path = repo.join("info").join("exclude");
+    let current = tokio::fs::read_to_string(&path).await.unwrap_or_default();
+    if current.contains("# foreman build artifacts") {
+        return Ok(());
+    }
+    let mut text = current;
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str("# foreman build artifacts\n");
+    for p in BUILD_EXCLUDES {
+        text.push_str(p);
+        text.push('\n');
+    }
+    tokio::fs::create_dir_all(repo.join("info"))
+        .await
+        .map_err(|e| io_err("creating info/", e))?;
+    tokio::fs::write(&path, text)
+        .await
+        .map_err(|e| io_err("writing info/exclude", e))
+}
+
 #[async_trait]
 impl GitRepo for GitRepository {
     fn default_branch(&self) -> &str {
@@ -707,6 +1030,7 @@ impl GitRepo for GitRepository {
                 .map_err(|e| io_err("moving the new clone into place", e))?;
             tracing::info!(project = %self.config.project, "initialised cached clone");
         }
+        write_build_excludes(&self.repo).await?;
         self.git
             .run(
                 &self.repo,
@@ -1035,20 +1359,7 @@ impl GitRepo for GitRepository {
             tracing::info!(project = %self.config.project, branch, "pushed");
             return Ok(());
         }
-        let all = format!("{}\n{}", out.stdout, out.stderr);
-        if all.contains("stale info") {
-            return Err(GitError::StaleLease {
-                branch: branch.to_owned(),
-                stderr: all.trim().to_owned(),
-            });
-        }
-        if all.contains("[rejected]") || all.contains("[remote rejected]") {
-            return Err(GitError::PushRejected {
-                branch: branch.to_owned(),
-                stderr: all.trim().to_owned(),
-            });
-        }
-        Err(self.git.failure(&args, &out))
+        Err(self.push_failure(branch, &args, &out))
     }
 
     async fn delete_branch(&self, branch: &str) -> GitResult<()> {

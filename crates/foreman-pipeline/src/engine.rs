@@ -723,6 +723,19 @@ impl Run<'_> {
             .count();
         let t = self.ticket(&t.id).await?;
         if done == tasks.len() {
+            let t = if t.is_partial {
+                // a retried partial ticket is complete now
+                self.patch(
+                    &t.id,
+                    TicketPatch {
+                        is_partial: Some(false),
+                        ..TicketPatch::default()
+                    },
+                )
+                .await?
+            } else {
+                t
+            };
             self.move_to(&t, TicketStatus::Reviewing).await?;
         } else if done > 0 && self.settings().enable_partial_pr {
             let t = self
@@ -956,7 +969,29 @@ impl Run<'_> {
             labels: vec!["foreman".into()],
             reviewers: Vec::new(),
         };
-        let pr = self.create_pr_once(&t, &new).await?;
+        let mut pr = self.create_pr_once(&t, &new).await?;
+        if pr.draft != new.draft || pr.title != new.title {
+            // the pull request of an earlier (partial) run: bring it up to date
+            match self
+                .project
+                .host
+                .update_pr(pr.number, &new.title, &new.body, new.draft)
+                .await
+            {
+                Ok(updated) => pr = updated,
+                Err(e) => {
+                    self.emit(
+                        NewEvent::new(
+                            EventType::PrUpdated,
+                            format!("pull request #{} could not be updated: {e}", pr.number),
+                        )
+                        .ticket(&t.id)
+                        .details(json!({"error": e.code()})),
+                    )
+                    .await;
+                }
+            }
+        }
         let t = self
             .patch(
                 &t.id,

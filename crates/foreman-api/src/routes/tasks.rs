@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use foreman_domain::{EventType, NewEvent, StoreError, Task, TaskId, TaskStatus};
+use foreman_domain::{EventType, NewEvent, StoreError, Task, TaskId, TaskPatch, TaskStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -53,6 +53,7 @@ pub(crate) async fn retry_task(
             )),
             other => other.into(),
         })?;
+    reset_attempts(state.store().as_ref(), &task.id).await?;
     state
         .emit(
             NewEvent::new(
@@ -89,4 +90,25 @@ pub(crate) async fn task_context(
         files_touched: c.files_touched,
         cache_hits: c.cache_hits,
     }))
+}
+
+/// A retried task starts with fresh attempt counters (its own retry budget) and no error.
+pub(crate) async fn reset_attempts(
+    store: &dyn foreman_domain::Store,
+    id: &TaskId,
+) -> Result<(), StoreError> {
+    store
+        .update_task(
+            id,
+            TaskPatch {
+                implementation_attempts: Some(0),
+                spec_review_attempts: Some(0),
+                quality_review_attempts: Some(0),
+                last_error: Some(None),
+                ..TaskPatch::default()
+            },
+            None,
+        )
+        .await
+        .map(|_| ())
 }

@@ -10,8 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use foreman_domain::{
-    EventFilter, EventType, MAX_PAGE_LIMIT, NewEvent, NewTicket, StoreError, Ticket, TicketFilter,
-    TicketId, TicketPatch, TicketSort, TicketStatus,
+    EventFilter, EventType, MAX_PAGE_LIMIT, NewEvent, NewTicket, StoreError, TaskStatus, Ticket,
+    TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -386,6 +386,23 @@ pub(crate) async fn retry_ticket(
             None,
         )
         .await?;
+    // Done tasks are kept; failed and skipped ones run again.
+    let mut reset = 0_u32;
+    for task in store.list_tasks(&t.id).await? {
+        if matches!(task.status, TaskStatus::Failed | TaskStatus::Skipped) {
+            match store
+                .transition_task(&task.id, task.status, TaskStatus::Pending, None)
+                .await
+            {
+                Ok(_) => {
+                    super::tasks::reset_attempts(store.as_ref(), &task.id).await?;
+                    reset += 1;
+                }
+                Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     state
         .emit(
             NewEvent::new(
@@ -393,7 +410,11 @@ pub(crate) async fn retry_ticket(
                 format!("ticket reset from {} to queued", t.status),
             )
             .ticket(&t.id)
-            .details(serde_json::json!({ "from": t.status.as_str(), "by": auth.caller.name })),
+            .details(serde_json::json!({
+                "from": t.status.as_str(),
+                "by": auth.caller.name,
+                "tasks_reset": reset,
+            })),
         )
         .await;
     Ok(Json(TicketRetrying {

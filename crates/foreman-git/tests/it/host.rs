@@ -1,13 +1,14 @@
 //! One contract suite for every `GitHost`: GitHub (against the fake) and `local` (a real bare
-//! remote plus the in-memory settings store). Then what only GitHub has: checks, rate limits,
-//! revoked tokens, malformed answers.
+//! remote plus the in-memory settings store), and one for merging through the host. Then what
+//! only GitHub has: checks, rate limits, revoked tokens, malformed answers, merge answers.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use foreman_domain::TicketId;
 use foreman_domain::git::{
-    ChecksStatus, GitHost, GitRepo, HostError, Lease, NewPullRequest, PrState, WorktreeSpec,
+    ChecksStatus, GitHost, GitRepo, HostError, Lease, MergeMethod, NewPullRequest, PrState,
+    WorktreeSpec,
 };
 use foreman_fakes::{FakeGitHub, FakeGitLab, Fault};
 use foreman_git::github::{GitHubClient, GitHubConfig};
@@ -227,6 +228,278 @@ async fn contract<H: Harness>(h: &H) {
     assert!(matches!(
         host.create_pr(&bad).await,
         Err(HostError::Invalid(_))
+    ));
+}
+
+/// Merging through the host: merged, idempotent, closed and draft refused, unknown not found.
+async fn merge_contract<H: Harness>(h: &H) {
+    let host = h.host();
+    h.push_branch("foreman/M-1-merge").await;
+    let pr = host.create_pr(&request("foreman/M-1-merge")).await.unwrap();
+    let merged = host.merge_pr(pr.number, MergeMethod::Merge).await.unwrap();
+    assert_eq!(merged.state, PrState::Merged);
+    assert_eq!(merged.number, pr.number);
+    assert_eq!(merged.head, "foreman/M-1-merge");
+    assert_eq!(host.get_pr(pr.number).await.unwrap().state, PrState::Merged);
+    // a retry after a crash or a lost answer is a no-op that reports the merge
+    let again = host.merge_pr(pr.number, MergeMethod::Merge).await.unwrap();
+    assert_eq!((again.number, again.state), (pr.number, PrState::Merged));
+
+    // closed without merging: refused, and stays closed
+    h.push_branch("foreman/M-2-closed").await;
+    let closed = host
+        .create_pr(&request("foreman/M-2-closed"))
+        .await
+        .unwrap();
+    h.close(closed.number).await;
+    let err = host
+        .merge_pr(closed.number, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HostError::Rejected { status: 405, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("closed without merging"), "{err}");
+    assert_eq!(
+        host.get_pr(closed.number).await.unwrap().state,
+        PrState::Closed
+    );
+
+    // a draft is never merged
+    h.push_branch("foreman/M-3-draft").await;
+    let mut draft = request("foreman/M-3-draft");
+    draft.draft = true;
+    let draft = host.create_pr(&draft).await.unwrap();
+    let err = host
+        .merge_pr(draft.number, MergeMethod::Squash)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("is a draft"), "{err}");
+    assert_eq!(
+        host.get_pr(draft.number).await.unwrap().state,
+        PrState::Open
+    );
+
+    let err = host.merge_pr(9999, MergeMethod::Merge).await.unwrap_err();
+    assert!(matches!(err, HostError::NotFound { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn github_host_merges_by_the_contract() {
+    let gh = GitHub::start().await;
+    merge_contract(&gh).await;
+    let number = gh
+        .host
+        .find_pr("foreman/M-1-merge")
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    let pull = gh.fake.pull(number).unwrap();
+    assert!(pull.merged);
+    assert_eq!(pull.merge_method.as_deref(), Some("merge"));
+    // the idempotent retry and the refused ones never reached the merge endpoint
+    let calls = gh.fake.merge_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].1["sha"], pull.head_sha.as_str());
+}
+
+#[tokio::test]
+async fn gitlab_host_merges_by_the_contract() {
+    let gl = GitLab::start().await;
+    merge_contract(&gl).await;
+    let mr = gl.fake.merge_request(1).unwrap();
+    assert_eq!(mr.state, "merged");
+    assert!(!mr.squash);
+    let calls = gl.fake.merge_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].1["sha"], mr.sha.as_str());
+}
+
+#[tokio::test]
+async fn local_host_merges_by_the_contract() {
+    let local = Local::start().await;
+    merge_contract(&local).await;
+    // merged for real: the change is on the remote's main
+    let content = git(
+        &local.fixture.origin,
+        &["show", "main:foreman_M-1-merge.txt"],
+    );
+    assert_eq!(content, "change");
+    // the closed and draft branches were not merged
+    let tree = git(&local.fixture.origin, &["ls-tree", "--name-only", "main"]);
+    assert!(!tree.contains("foreman_M-2-closed.txt"), "{tree}");
+    assert!(!tree.contains("foreman_M-3-draft.txt"), "{tree}");
+}
+
+#[tokio::test]
+async fn github_merge_sends_the_method_and_the_head_it_saw() {
+    let gh = GitHub::start().await;
+    let pr = gh.host.create_pr(&request("foreman/S-1")).await.unwrap();
+    gh.fake.add_status(&pr.head_sha, "ci/build", "success");
+    let merged = gh
+        .host
+        .merge_pr(pr.number, MergeMethod::Squash)
+        .await
+        .unwrap();
+    assert_eq!(merged.state, PrState::Merged);
+    assert_eq!(merged.checks, ChecksStatus::Success, "a full read follows");
+    let calls = gh.fake.merge_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].0, pr.number);
+    assert_eq!(calls[0].1["merge_method"], "squash");
+    assert_eq!(calls[0].1["sha"], pr.head_sha.as_str());
+    let pull = gh.fake.pull(pr.number).unwrap();
+    assert_eq!(pull.merge_method.as_deref(), Some("squash"));
+    assert!(pull.merge_commit_sha.is_some());
+
+    let pr = gh.host.create_pr(&request("foreman/S-2")).await.unwrap();
+    gh.host
+        .merge_pr(pr.number, MergeMethod::Rebase)
+        .await
+        .unwrap();
+    assert_eq!(
+        gh.fake.pull(pr.number).unwrap().merge_method.as_deref(),
+        Some("rebase")
+    );
+}
+
+#[tokio::test]
+async fn github_merge_conflicts_and_moved_heads_are_rejected() {
+    let gh = GitHub::start().await;
+    let pr = gh.host.create_pr(&request("foreman/X-1")).await.unwrap();
+    gh.fake.set_mergeable(pr.number, false);
+    let err = gh
+        .host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    let HostError::Rejected {
+        status: 405,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(message.starts_with("merge conflict"), "{message}");
+    assert!(message.contains("main"), "{message}");
+    assert!(
+        message.contains("Pull Request is not mergeable"),
+        "{message}"
+    );
+    assert!(!gh.fake.pull(pr.number).unwrap().merged);
+
+    // resolved: it merges
+    gh.fake.set_mergeable(pr.number, true);
+    gh.host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap();
+
+    // a push lands between the read and the merge: refused, never merged unseen
+    let pr = gh.host.create_pr(&request("foreman/X-2")).await.unwrap();
+    let newer = "1111111111111111111111111111111111111111";
+    gh.fake.push_before_next_merge(pr.number, newer);
+    let err = gh
+        .host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    let HostError::Rejected {
+        status: 409,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains(&pr.head_sha), "{message}");
+    assert!(message.contains(newer), "{message}");
+    assert!(!gh.fake.pull(pr.number).unwrap().merged);
+    // the next attempt merges the new head it reads
+    let merged = gh
+        .host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap();
+    assert_eq!(merged.head_sha, newer);
+    assert_eq!(gh.fake.merge_calls().last().unwrap().1["sha"], newer);
+
+    // other refusals carry GitHub's message
+    let pr = gh.host.create_pr(&request("foreman/X-3")).await.unwrap();
+    gh.fake.control.fail_next_on("/merge", Fault::Status(422));
+    let err = gh
+        .host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, HostError::Rejected { status: 422, .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn github_concurrent_merges_of_one_pull_request_both_succeed() {
+    let gh = GitHub::start().await;
+    let pr = gh.host.create_pr(&request("foreman/Y-1")).await.unwrap();
+    let (a, b) = tokio::join!(
+        gh.host.merge_pr(pr.number, MergeMethod::Merge),
+        gh.host.merge_pr(pr.number, MergeMethod::Merge)
+    );
+    assert_eq!(a.unwrap().state, PrState::Merged);
+    assert_eq!(b.unwrap().state, PrState::Merged);
+    // whichever lost the race got a 405 and found the pull request merged
+    assert!(gh.fake.pull(pr.number).unwrap().merged);
+}
+
+#[tokio::test]
+async fn github_fake_merge_endpoint_speaks_githubs_answers() {
+    let gh = GitHub::start().await;
+    let n = gh.fake.add_pull("Fake", "foreman/F-1", "main", &[]);
+    let c = client(&gh.fake, Duration::from_secs(1));
+    let path = format!("/repos/acme/widgets/pulls/{n}/merge");
+    let put = |body: serde_json::Value| {
+        let c = c.clone();
+        let path = path.clone();
+        async move {
+            c.http()
+                .send_json::<serde_json::Value>(reqwest::Method::PUT, &path, &body)
+                .await
+        }
+    };
+    let status = |r: Result<serde_json::Value, foreman_git::http::HttpError>| match r {
+        Err(foreman_git::http::HttpError::Rejected { status, .. }) => status,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        status(put(serde_json::json!({"merge_method": "octopus"})).await),
+        422
+    );
+    assert_eq!(
+        status(put(serde_json::json!({"sha": "0000000000000000000000000000000000000000"})).await),
+        409
+    );
+    let head = gh.fake.pull(n).unwrap().head_sha;
+    let ok = put(serde_json::json!({"sha": head, "merge_method": "merge"}))
+        .await
+        .unwrap();
+    assert_eq!(ok["merged"], true);
+    assert_eq!(status(put(serde_json::json!({})).await), 405);
+    let missing = c
+        .http()
+        .send_json::<serde_json::Value>(
+            reqwest::Method::PUT,
+            "/repos/acme/widgets/pulls/999/merge",
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(matches!(
+        missing,
+        Err(foreman_git::http::HttpError::NotFound { .. })
     ));
 }
 
@@ -513,4 +786,81 @@ async fn gitlab_failures_are_typed() {
     };
     let other = GitLabHost::new(GitLabClient::new(&cfg).unwrap());
     assert_eq!(err_code(other.check().await), Some("not_found"));
+}
+
+#[tokio::test]
+async fn gitlab_merge_squashes_and_sends_the_head_it_saw() {
+    let gl = GitLab::start().await;
+    let pr = gl.host.create_pr(&request("foreman/GS-1")).await.unwrap();
+    gl.fake.set_pipeline(pr.number, Some("success"));
+    let merged = gl
+        .host
+        .merge_pr(pr.number, MergeMethod::Squash)
+        .await
+        .unwrap();
+    assert_eq!(merged.state, PrState::Merged);
+    assert_eq!(merged.checks, ChecksStatus::Success);
+    let mr = gl.fake.merge_request(pr.number).unwrap();
+    assert!(mr.squash);
+    assert!(mr.merge_commit_sha.is_some());
+    let calls = gl.fake.merge_calls();
+    assert_eq!(calls[0].1["sha"], pr.head_sha.as_str());
+    assert_eq!(calls[0].1["squash"], true);
+}
+
+#[tokio::test]
+async fn gitlab_refuses_rebase_merges_without_calling_gitlab() {
+    let gl = GitLab::start().await;
+    let pr = gl.host.create_pr(&request("foreman/GR-1")).await.unwrap();
+    let err = gl
+        .host
+        .merge_pr(pr.number, MergeMethod::Rebase)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("fast-forward"), "{err}");
+    assert!(gl.fake.merge_calls().is_empty());
+    assert_eq!(gl.fake.merge_request(pr.number).unwrap().state, "opened");
+}
+
+#[tokio::test]
+async fn gitlab_merge_conflicts_and_moved_heads_are_rejected() {
+    let gl = GitLab::start().await;
+    let pr = gl.host.create_pr(&request("foreman/GX-1")).await.unwrap();
+    gl.fake.set_conflicts(pr.number, true);
+    let err = gl
+        .host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    let HostError::Rejected {
+        status: 406,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(message.starts_with("merge conflict"), "{message}");
+    assert!(message.contains("Branch cannot be merged"), "{message}");
+    assert_eq!(gl.fake.merge_request(pr.number).unwrap().state, "opened");
+
+    let pr = gl.host.create_pr(&request("foreman/GX-2")).await.unwrap();
+    let newer = "2222222222222222222222222222222222222222";
+    gl.fake.push_before_next_merge(pr.number, newer);
+    let err = gl
+        .host
+        .merge_pr(pr.number, MergeMethod::Merge)
+        .await
+        .unwrap_err();
+    let HostError::Rejected {
+        status: 409,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains(newer), "{message}");
+    assert_eq!(gl.fake.merge_request(pr.number).unwrap().state, "opened");
 }

@@ -4,5 +4,6 @@
 mod credentials;
 mod host;
 mod hygiene;
+mod merge;
 mod repo;
 mod support;

@@ -67,6 +67,28 @@ async fn worktrees_live_inside_the_work_dir_and_reopen_as_they_are() {
 }
 
 #[tokio::test]
+async fn build_artifacts_left_by_test_runs_are_never_committed() {
+    let f = Fixture::new();
+    let repo = GitRepository::new(f.config()).unwrap();
+    repo.sync().await.unwrap();
+    let wt = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&wt, "__pycache__/calc.cpython-311.pyc", "bytecode");
+    write(&wt, "tests/__pycache__/t.cpython-311.pyc", "bytecode");
+    write(&wt, "node_modules/x/index.js", "x");
+    assert_eq!(repo.commit_all(&wt, "artifacts only").await.unwrap(), None);
+    write(&wt, "calc.py", "x = 1\n");
+    repo.commit_all(&wt, "source").await.unwrap().unwrap();
+    let files = git(&wt.path, &["show", "--name-only", "--format=", "HEAD"]);
+    assert_eq!(files.trim(), "calc.py");
+    // A second sync keeps one copy of the patterns.
+    repo.sync().await.unwrap();
+    let common = git(&wt.path, &["rev-parse", "--git-common-dir"]);
+    let exclude =
+        std::fs::read_to_string(wt.path.join(common.trim()).join("info/exclude")).unwrap();
+    assert_eq!(exclude.matches("# foreman build artifacts").count(), 1);
+}
+
+#[tokio::test]
 async fn commits_use_the_configured_identity_and_skip_empty_changes() {
     let f = Fixture::new();
     let mut cfg = f.config();

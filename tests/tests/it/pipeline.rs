@@ -1,0 +1,371 @@
+//! The pipeline end to end: tickets created through the API are planned, implemented
+//! test-first in real git worktrees, reviewed, opened as pull requests on the local host and
+//! merged, by the real server with the scripted provider.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::rig::{
+    Db, Rig, Setup, before, complete, count, demo_script, plan, prepend, review, write_file,
+};
+
+const WITHIN: Duration = Duration::from_secs(90);
+
+async fn happy_path(db: Db) {
+    let Some(rig) = Rig::start(db, &demo_script(), &Setup::default()).await else {
+        return;
+    };
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    let t = rig.wait_for(&id, &["merged"], WITHIN).await;
+    assert!(t["cost_usd"].as_f64().unwrap() > 0.0, "{t}");
+    assert!(t["pr_url"].as_str().unwrap().ends_with("/pulls/1"), "{t}");
+
+    // The change is on the remote's main branch, tests included.
+    assert!(rig.remote_file("calc.py").contains("def multiply(a, b):"));
+    assert!(
+        rig.remote_file("tests/test_multiply.py")
+            .contains("multiply(2, 3), 6")
+    );
+
+    let events = rig.event_types(&id).await;
+    for ty in [
+        "ticket_claimed",
+        "planning_started",
+        "plan_validated",
+        "task_started",
+        "task_tdd_verify_pass",
+        "task_spec_review_pass",
+        "task_quality_review_pass",
+        "task_committed",
+        "task_done",
+        "full_test_pass",
+        "final_review_pass",
+        "pr_created",
+        "pr_merged",
+    ] {
+        assert_eq!(count(&events, ty), 1, "{ty} once in {events:?}");
+    }
+    assert!(before(&events, "task_tdd_verify_pass", "pr_created"));
+    assert!(before(&events, "pr_created", "pr_merged"));
+
+    let tasks = rig.get(&format!("/api/tickets/{id}/tasks")).await;
+    let tasks = tasks.as_array().unwrap();
+    assert_eq!(tasks.len(), 1);
+    assert_eq!(tasks[0]["status"], "done");
+
+    // Every call is recorded with its role; the ticket's cost is their sum.
+    let calls = rig.get(&format!("/api/tickets/{id}/llm-calls")).await;
+    let calls = calls.as_array().unwrap();
+    let roles: Vec<&str> = calls.iter().filter_map(|c| c["role"].as_str()).collect();
+    for role in [
+        "planner",
+        "implementer",
+        "spec_reviewer",
+        "quality_reviewer",
+        "final_reviewer",
+    ] {
+        assert!(roles.contains(&role), "{role} in {roles:?}");
+    }
+    let sum: f64 = calls.iter().filter_map(|c| c["cost_usd"].as_f64()).sum();
+    assert!(
+        (sum - t["cost_usd"].as_f64().unwrap()).abs() < 1e-6,
+        "{sum} vs {t}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_ticket_goes_from_queued_to_merged_on_sqlite() {
+    happy_path(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_ticket_goes_from_queued_to_merged_on_postgres() {
+    happy_path(Db::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_test_that_passes_before_the_change_is_rejected() {
+    let passing = "import unittest\n\nimport calc\n\n\nclass MultiplyTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(calc.add(2, 3), 5)\n";
+    let script = prepend(
+        demo_script(),
+        vec![write_file(
+            "passing-test",
+            "PHASE: TESTS",
+            "tests/test_multiply.py",
+            passing,
+            Some(1),
+        )],
+    );
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "task_tdd_verify_fail"), 1, "{events:?}");
+    assert_eq!(count(&events, "task_tdd_verify_pass"), 1, "{events:?}");
+    assert!(before(
+        &events,
+        "task_tdd_verify_fail",
+        "task_tdd_verify_pass"
+    ));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_test_that_does_not_import_is_not_a_valid_red() {
+    let broken = "import unittest\n\nfrom calc import multiply\n\n\nclass MultiplyTest(unittest.TestCase):\n    def test_multiply(self):\n        self.assertEqual(multiply(2, 3), 6)\n";
+    let script = prepend(
+        demo_script(),
+        vec![write_file(
+            "import-error-test",
+            "PHASE: TESTS",
+            "tests/test_multiply.py",
+            broken,
+            Some(1),
+        )],
+    );
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let events = rig.event_types(&id).await;
+    assert_eq!(
+        count(&events, "task_tdd_verify_invalid_red"),
+        1,
+        "{events:?}"
+    );
+    assert!(before(
+        &events,
+        "task_tdd_verify_invalid_red",
+        "task_tdd_verify_pass"
+    ));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_spec_rejection_goes_back_to_the_implementer_then_passes() {
+    let script = prepend(demo_script(), vec![review("spec_reviewer", false, Some(1))]);
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "task_spec_review_fail"), 1, "{events:?}");
+    assert_eq!(count(&events, "task_spec_review_pass"), 1, "{events:?}");
+    assert!(before(
+        &events,
+        "task_spec_review_fail",
+        "task_spec_review_pass"
+    ));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn an_invalid_plan_is_sent_back_to_the_planner() {
+    let invalid = plan(
+        json!([{"sequence": 1, "title": "Add multiply", "description": "d",
+                 "acceptance_criteria": "a", "files_to_modify": ["calc.py"],
+                 "complexity": 1, "depends_on": [7]}]),
+        Some(1),
+    );
+    let script = prepend(demo_script(), vec![invalid]);
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "plan_rejected"), 1, "{events:?}");
+    assert!(before(&events, "plan_rejected", "plan_validated"));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_plan_that_stays_invalid_fails_the_ticket() {
+    let invalid = plan(
+        json!([{"sequence": 1, "title": "Loop", "description": "d", "acceptance_criteria": "a",
+                 "files_to_modify": ["calc.py"], "complexity": 1, "depends_on": [1]}]),
+        None,
+    );
+    let script = prepend(demo_script(), vec![invalid]);
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    let t = rig.wait_for(&id, &["failed"], WITHIN).await;
+    assert_eq!(t["last_error_type"], "plan", "{t}");
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "plan_created"), 3, "{events:?}");
+    assert_eq!(count(&events, "plan_rejected"), 2, "{events:?}");
+    assert_eq!(
+        count(&events, "ticket_plan_validation_failed"),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(count(&events, "task_started"), 0);
+    rig.finish().await;
+}
+
+/// Two independent tasks; the divide task's implementer gives up on its first run.
+fn two_task_script(divide_gives_up: u32) -> serde_json::Value {
+    let tasks = json!([
+        {"sequence": 1, "title": "Add multiply", "description": "multiply(a, b)",
+         "acceptance_criteria": "multiply(2, 3) == 6", "files_to_modify": ["calc.py", "tests/test_multiply.py"],
+         "complexity": 1, "depends_on": []},
+        {"sequence": 2, "title": "Add divide", "description": "divide(a, b)",
+         "acceptance_criteria": "divide(6, 3) == 2", "files_to_modify": ["divide.py", "tests/test_divide.py"],
+         "complexity": 1, "depends_on": []}
+    ]);
+    let divide_test = "import importlib.util\nimport unittest\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        mod = importlib.util.find_spec(\"divide\")\n        self.assertIsNotNone(mod, \"divide.py is missing\")\n        from divide import divide\n        self.assertEqual(divide(6, 3), 2)\n";
+    let divide_impl =
+        "def divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
+    prepend(
+        demo_script(),
+        vec![
+            plan(tasks, None),
+            complete(
+                "divide-tests-written",
+                "(created|overwrote) tests/test_divide\\.py",
+                true,
+                None,
+            ),
+            complete(
+                "divide-written",
+                "(created|overwrote) divide\\.py",
+                true,
+                None,
+            ),
+            complete(
+                "divide-gives-up",
+                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+                false,
+                Some(divide_gives_up),
+            ),
+            write_file(
+                "divide-tests",
+                "(?s)Task: Add divide.*PHASE: TESTS",
+                "tests/test_divide.py",
+                divide_test,
+                None,
+            ),
+            write_file(
+                "divide-impl",
+                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+                "divide.py",
+                divide_impl,
+                None,
+            ),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn a_failed_task_gives_a_partial_pr_and_a_retry_keeps_done_tasks() {
+    let setup = Setup {
+        pipeline: vec!["max_implementation_retries = 1".into()],
+        ..Setup::default()
+    };
+    let rig = Rig::start(Db::Sqlite, &two_task_script(1), &setup)
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add multiply and divide to calc").await;
+    let t = rig.wait_for(&id, &["partial"], WITHIN).await;
+    assert!(t["pr_url"].as_str().is_some(), "{t}");
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "partial_pr_created"), 1, "{events:?}");
+    assert_eq!(count(&events, "task_failed"), 1, "{events:?}");
+    assert_eq!(count(&events, "task_done"), 1, "{events:?}");
+    let tasks = rig.get(&format!("/api/tickets/{id}/tasks")).await;
+    let statuses: Vec<&str> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["done", "failed"]);
+    // A partial pull request is not merged automatically.
+    assert!(!rig.remote_file("calc.py").contains("multiply"));
+
+    // Retry: the done task is kept, the failed one runs again and now succeeds.
+    let (status, body) = rig
+        .post(&format!("/api/tickets/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    rig.wait_for(&id, &["merged", "awaiting_merge"], WITHIN)
+        .await;
+    let t = rig.wait_for(&id, &["merged"], WITHIN).await;
+    assert!(t["pr_url"].as_str().is_some());
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "task_done"), 2, "{events:?}");
+    let tasks = rig.get(&format!("/api/tickets/{id}/tasks")).await;
+    for task in tasks.as_array().unwrap() {
+        assert_eq!(task["status"], "done", "{task}");
+    }
+    // The multiply task ran once, divide twice: three starts, two red→green proofs.
+    assert_eq!(count(&events, "task_started"), 3, "{events:?}");
+    assert_eq!(count(&events, "task_tdd_verify_pass"), 2, "{events:?}");
+    assert_eq!(count(&events, "pr_merged"), 1, "{events:?}");
+    assert!(rig.remote_file("divide.py").contains("def divide"));
+    assert!(rig.remote_file("calc.py").contains("def multiply"));
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_retry_is_refused_for_a_ticket_that_has_not_failed() {
+    let rig = Rig::start(Db::Sqlite, &demo_script(), &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let (status, body) = rig
+        .post(&format!("/api/tickets/{id}/retry"), json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_ticket_out_of_budget_stops_cleanly_and_keeps_its_work() {
+    let setup = Setup {
+        cost: vec!["per_ticket_budget = 0.17".into()],
+        ..Setup::default()
+    };
+    let rig = Rig::start(Db::Sqlite, &demo_script(), &setup)
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    let t = rig.wait_for(&id, &["blocked"], WITHIN).await;
+    assert_eq!(t["last_error_type"], "budget", "{t}");
+    assert!(t["cost_usd"].as_f64().unwrap() <= 0.17 + 1e-9, "{t}");
+    let events = rig.event_types(&id).await;
+    assert!(count(&events, "cost_exceeded") >= 1, "{events:?}");
+    assert_eq!(count(&events, "pr_created"), 0, "{events:?}");
+    // The plan survives for a retry with a larger budget.
+    let tasks = rig.get(&format!("/api/tickets/{id}/tasks")).await;
+    assert!(!tasks.as_array().unwrap().is_empty());
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_paused_daemon_starts_nothing_until_resumed() {
+    let rig = Rig::start(Db::Sqlite, &demo_script(), &Setup::default())
+        .await
+        .unwrap();
+    let (status, _) = rig.post("/api/daemon/pause", json!({})).await;
+    assert_eq!(status, 200);
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    // Twenty poll intervals pass without the ticket being claimed.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t = rig.get(&format!("/api/tickets/{id}")).await;
+    assert_eq!(t["status"], "queued", "{t}");
+    assert_eq!(rig.get("/api/status").await["daemon_state"], "paused");
+    let (status, _) = rig.post("/api/daemon/resume", json!({})).await;
+    assert_eq!(status, 200);
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    rig.finish().await;
+}

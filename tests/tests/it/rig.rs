@@ -1,0 +1,358 @@
+//! A real `foreman-server` working real tickets: a sample repository with a local bare remote,
+//! the local tracker and git host, the scripted provider with a per-test script, and SQLite or
+//! PostgreSQL. The same composition root `foreman-server` uses in production.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use foreman_testkit::pg::TestSchema;
+use serde_json::{Value, json};
+
+use crate::support::{Server, http};
+
+/// Which database the server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Settings of one rig beyond the script.
+#[derive(Debug, Clone, Default)]
+pub struct Setup {
+    /// Extra `key = value` lines under `[pipeline]`.
+    pub pipeline: Vec<String>,
+    /// Extra lines under `[cost]`.
+    pub cost: Vec<String>,
+    /// Extra lines under `[daemon]`.
+    pub daemon: Vec<String>,
+    /// Leave `auto_merge` off.
+    pub no_auto_merge: bool,
+}
+
+/// A running server with its repository, script and database.
+pub struct Rig {
+    pub server: Option<Server>,
+    pub token: String,
+    pub remote: PathBuf,
+    config: PathBuf,
+    dir: tempfile::TempDir,
+    pg: Option<TestSchema>,
+}
+
+/// The demo script (planner, implementer phases, reviewers for the multiply ticket).
+pub fn demo_script() -> Value {
+    serde_json::from_str(foreman_server::demo::SCRIPT).expect("demo script is JSON")
+}
+
+/// Puts `entries` in front of the script's own (so they answer first while their `times`
+/// last).
+pub fn prepend(mut script: Value, entries: Vec<Value>) -> Value {
+    let list = script["entries"].as_array_mut().expect("entries");
+    for (i, e) in entries.into_iter().enumerate() {
+        list.insert(i, e);
+    }
+    script
+}
+
+/// A `write_file` answer of the implementer.
+pub fn write_file(
+    name: &str,
+    pattern: &str,
+    path: &str,
+    content: &str,
+    times: Option<u32>,
+) -> Value {
+    let mut e = json!({
+        "name": name,
+        "role": "implementer",
+        "match": pattern,
+        "response": {
+            "tool_use": {"name": "write_file", "input": {"path": path, "content": content}},
+            "usage": {"input_tokens": 1000, "output_tokens": 100}
+        }
+    });
+    if let Some(t) = times {
+        e["times"] = json!(t);
+    }
+    e
+}
+
+/// A `complete` answer of the implementer.
+pub fn complete(name: &str, pattern: &str, done: bool, times: Option<u32>) -> Value {
+    let mut e = json!({
+        "name": name,
+        "role": "implementer",
+        "match": pattern,
+        "response": {
+            "tool_use": {"name": "complete", "input": {"done": done, "summary": name}},
+            "usage": {"input_tokens": 1000, "output_tokens": 20}
+        }
+    });
+    if let Some(t) = times {
+        e["times"] = json!(t);
+    }
+    e
+}
+
+/// A reviewer's verdict.
+pub fn review(role: &str, approved: bool, times: Option<u32>) -> Value {
+    let issues = if approved {
+        json!([])
+    } else {
+        json!(["multiply is not documented"])
+    };
+    let mut e = json!({
+        "name": format!("{role}-{approved}"),
+        "role": role,
+        "response": {
+            "tool_use": {"name": "submit_review", "input": {"approved": approved, "issues": issues, "summary": "verdict"}},
+            "usage": {"input_tokens": 800, "output_tokens": 30}
+        }
+    });
+    if let Some(t) = times {
+        e["times"] = json!(t);
+    }
+    e
+}
+
+/// A planner answer with `tasks`.
+pub fn plan(tasks: Value, times: Option<u32>) -> Value {
+    let mut e = json!({
+        "name": "plan",
+        "role": "planner",
+        "response": {
+            "tool_use": {"name": "submit_plan", "input": {"summary": "plan", "too_large": false, "tasks": tasks}},
+            "usage": {"input_tokens": 2000, "output_tokens": 200}
+        }
+    });
+    if let Some(t) = times {
+        e["times"] = json!(t);
+    }
+    e
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Rig {
+    /// Starts a server on `db` with `script`; `None` when PostgreSQL is not configured outside
+    /// CI.
+    pub async fn start(db: Db, script: &Value, setup: &Setup) -> Option<Self> {
+        let pg = match db {
+            Db::Sqlite => None,
+            Db::Postgres => Some(TestSchema::create("pipeline").await?),
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let remote = foreman_server::demo::ensure_sample_repository(dir.path()).expect("sample");
+        let script_path = dir.path().join("script.json");
+        std::fs::write(&script_path, serde_json::to_vec_pretty(script).unwrap()).unwrap();
+        let database = match &pg {
+            Some(s) => format!("driver = \"postgres\"\nurl = \"{}\"\n", s.url()),
+            None => "driver = \"sqlite\"\n".to_owned(),
+        };
+        let config = format!(
+            "[database]\n{database}\n\
+             [daemon]\npoll_interval = \"100ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
+             [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
+             [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = {}\n\n\
+             [pipeline]\ntest_command = \"{}\"\n{}\n\n\
+             [cost]\n{}\n",
+            setup.daemon.join("\n"),
+            script_path.display(),
+            remote.display(),
+            !setup.no_auto_merge,
+            foreman_server::demo::TEST_COMMAND,
+            setup.pipeline.join("\n"),
+            setup.cost.join("\n"),
+        );
+        let config_path = dir.path().join("foreman.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let server = Server::start(&data, &["--config", config_path.to_str().unwrap()]).await;
+        let token = server.admin_token();
+        Some(Self {
+            server: Some(server),
+            token,
+            remote,
+            config: config_path,
+            dir,
+            pg,
+        })
+    }
+
+    fn server(&self) -> &Server {
+        self.server.as_ref().expect("server running")
+    }
+
+    /// Kills the server with SIGKILL (no drain, no lease release).
+    pub fn kill(&mut self) {
+        if let Some(mut s) = self.server.take() {
+            let _ = s.child.kill();
+            let _ = s.child.wait();
+        }
+    }
+
+    /// Starts the server again on the same data directory, database and script.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let data = self.dir.path().join("data");
+        let server = Server::start(&data, &["--config", self.config.to_str().unwrap()]).await;
+        self.server = Some(server);
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = http()
+            .get(self.server().url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .expect("GET");
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.expect("json")
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = http()
+            .post(self.server().url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Creates the multiply ticket through the API and returns its id.
+    pub async fn create_ticket(&self, title: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/tickets",
+                json!({
+                    "title": title,
+                    "description": foreman_server::demo::TICKET_DESCRIPTION,
+                    "acceptance_criteria": foreman_server::demo::TICKET_CRITERIA,
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "create ticket: {body}");
+        body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The ticket's event types, oldest first.
+    pub async fn event_types(&self, id: &str) -> Vec<String> {
+        let events = self.get(&format!("/api/tickets/{id}/events")).await;
+        let mut v: Vec<(i64, String)> = events
+            .as_array()
+            .expect("events array")
+            .iter()
+            .map(|e| {
+                (
+                    e["seq"].as_i64().unwrap_or(0),
+                    e["event_type"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Waits until the ticket reaches one of `statuses`, failing with its events otherwise.
+    pub async fn wait_for(&self, id: &str, statuses: &[&str], within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let t = self.get(&format!("/api/tickets/{id}")).await;
+            let status = t["status"].as_str().unwrap_or("").to_owned();
+            if statuses.contains(&status.as_str()) {
+                return t;
+            }
+            if Instant::now() > deadline {
+                let events = self.get(&format!("/api/tickets/{id}/events")).await;
+                let lines: Vec<String> = events
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                format!("  {} {}: {}", e["seq"], e["event_type"], e["message"])
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                panic!(
+                    "ticket {id} is {status}, not one of {statuses:?}, after {within:?}; last error: {}\nevents:\n{}",
+                    t["last_error"],
+                    lines.join("\n")
+                );
+            }
+            if ["failed", "blocked"].contains(&status.as_str()) && !statuses.contains(&"failed") {
+                // terminal: no need to wait out the deadline
+                let types = self.event_types(id).await;
+                let events = self.get(&format!("/api/tickets/{id}/events")).await;
+                let problems: Vec<String> = events
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|e| e["severity"] != "info")
+                            .map(|e| {
+                                format!("  {}: {} {}", e["event_type"], e["message"], e["details"])
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                panic!(
+                    "ticket {id} is {status}; last error: {}\nevents: {types:?}\nproblems:\n{}",
+                    t["last_error"],
+                    problems.join("\n")
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// A file of the remote's `main` branch.
+    pub fn remote_file(&self, path: &str) -> String {
+        git(
+            &self.remote,
+            &["--git-dir", ".", "show", &format!("main:{path}")],
+        )
+    }
+
+    /// Stops the server and drops the PostgreSQL schema.
+    pub async fn finish(mut self) {
+        self.kill();
+        if let Some(pg) = self.pg.take() {
+            pg.drop_schema().await;
+        }
+    }
+}
+
+/// Counts `ty` in `events`.
+pub fn count(events: &[String], ty: &str) -> usize {
+    events.iter().filter(|e| e.as_str() == ty).count()
+}
+
+/// Whether `a` occurs before `b` in `events`.
+pub fn before(events: &[String], a: &str, b: &str) -> bool {
+    match (
+        events.iter().position(|e| e == a),
+        events.iter().rposition(|e| e == b),
+    ) {
+        (Some(i), Some(j)) => i < j,
+        _ => false,
+    }
+}
