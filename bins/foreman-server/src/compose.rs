@@ -38,11 +38,11 @@ impl std::fmt::Debug for Inputs {
     }
 }
 
-/// The assembled engine, or why the daemon does not run.
+/// The assembled engine with the repositories it works in, or why the daemon does not run.
 #[derive(Debug)]
 pub enum Pipeline {
     /// Ready to run.
-    Ready(Box<Engine>),
+    Ready(Box<Engine>, Vec<Arc<GitRepository>>),
     /// Not configured well enough to work (the API still serves); the reason is logged.
     Idle(String),
 }
@@ -356,6 +356,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         .with_context(|| format!("cannot resolve {}", work_dir.display()))?;
 
     let mut projects = BTreeMap::new();
+    let mut repos = Vec::new();
     let mut default_commands: Option<CommandSettings> = None;
     for spec in project_specs(config) {
         if spec.git.clone_url.is_empty() {
@@ -382,6 +383,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
             GitRepository::new(repo_cfg)
                 .with_context(|| format!("project {}: git settings", spec.name))?,
         );
+        repos.push(repo.clone());
         let host = build_host(&spec, &inputs.store, &repo)
             .with_context(|| format!("project {}", spec.name))?;
         let tracker = build_tracker(&spec, &inputs.store, &inputs.events)
@@ -471,7 +473,10 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         prompts,
         projects,
     };
-    Ok(Pipeline::Ready(Box::new(Engine::new(ports, settings))))
+    Ok(Pipeline::Ready(
+        Box::new(Engine::new(ports, settings)),
+        repos,
+    ))
 }
 
 #[cfg(test)]

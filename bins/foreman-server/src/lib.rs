@@ -226,7 +226,17 @@ pub async fn launch(
             env,
         };
         match compose::build(&config, &inputs)? {
-            compose::Pipeline::Ready(engine) => {
+            compose::Pipeline::Ready(engine, repos) => {
+                // Worktrees of finished tickets and orphans: swept now and every 5 minutes.
+                for repo in repos {
+                    let tickets: Arc<dyn foreman_domain::TicketStore> = store.clone();
+                    foreman_git::hygiene::spawn_janitor(
+                        repo,
+                        tickets,
+                        std::time::Duration::from_secs(300),
+                        cancel.clone(),
+                    );
+                }
                 let daemon = foreman_pipeline::Daemon::new(*engine);
                 Some(tokio::spawn(daemon.run(cancel.clone())))
             }
