@@ -1,9 +1,14 @@
 // Starts what the end-to-end suite and the benchmarks need: builds the dashboard, starts a
 // real foreman-server on a free port with a temporary data directory, and serves the dashboard
-// (from the server itself when its binary embeds the build, otherwise through `vite preview`
-// forwarding /api and /ws to the server). `stop()` ends the processes and removes the data.
+// (from the server itself when its binary embeds this very build, otherwise through `vite
+// preview` forwarding /api and /ws to the server). `stop()` ends the processes and removes the
+// data.
+//
+// The server binary is, in order: FOREMAN_SERVER_BIN; `<target dir>/debug/foreman-server` when
+// it exists (CI and `cargo xtask ci` have just built it, so it is not built twice); otherwise
+// `cargo build -p foreman-server` builds it. FOREMAN_E2E_BUILD_SERVER=1 always rebuilds it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -64,6 +69,24 @@ function start(children: ChildProcess[], cmd: string, args: string[], cwd: strin
   return child;
 }
 
+/**
+ * The foreman-server binary to test: FOREMAN_SERVER_BIN, else the one in cargo's target
+ * directory, built first only when it is missing (or FOREMAN_E2E_BUILD_SERVER is set).
+ */
+function serverBinary(): string {
+  if (process.env.FOREMAN_SERVER_BIN) return resolve(process.env.FOREMAN_SERVER_BIN);
+  const target = process.env.CARGO_TARGET_DIR ? resolve(root, process.env.CARGO_TARGET_DIR) : join(root, 'target');
+  const bin = join(target, 'debug/foreman-server');
+  if (existsSync(bin) && !process.env.FOREMAN_E2E_BUILD_SERVER) {
+    const built = statSync(bin).mtime.toISOString();
+    console.log(`foreman-e2e: using ${bin} (built ${built}; FOREMAN_E2E_BUILD_SERVER=1 rebuilds it)`);
+    return bin;
+  }
+  // Compiling after the web build lets the server embed the fresh dist/.
+  run('cargo', ['build', '--quiet', '-p', 'foreman-server'], root);
+  return bin;
+}
+
 export async function startStack(opts: { build?: boolean } = {}): Promise<Stack> {
   const children: ChildProcess[] = [];
   if (!existsSync('/usr/bin/chromium') && !process.env.FOREMAN_E2E_CHROMIUM) {
@@ -72,11 +95,7 @@ export async function startStack(opts: { build?: boolean } = {}): Promise<Stack>
   if ((opts.build ?? true) && !process.env.FOREMAN_E2E_SKIP_BUILD) {
     run('npm', ['run', 'build'], web);
   }
-  const bin = process.env.FOREMAN_SERVER_BIN ?? join(root, 'target/debug/foreman-server');
-  if (!process.env.FOREMAN_SERVER_BIN) {
-    // Compiling after the web build lets the server embed the fresh dist/.
-    run('cargo', ['build', '--quiet', '-p', 'foreman-server'], root);
-  }
+  const bin = serverBinary();
   if (!existsSync(bin)) throw new Error(`foreman-server binary not found at ${bin}`);
 
   const dataDir = await mkdtemp(join(tmpdir(), 'foreman-e2e-'));
@@ -115,12 +134,18 @@ export async function startStack(opts: { build?: boolean } = {}): Promise<Stack>
     await waitFor(`${api}/api/health`, 'foreman-server', server);
     const token = (await readFile(join(dataDir, 'dashboard_token'), 'utf8')).trim();
 
-    // Use the server's own dashboard when it embeds this build (FOREMAN_E2E_PREVIEW=1 forces
-    // `vite preview` in front of it instead).
-    const index = await fetch(`${api}/`).then((r) => r.text(), () => '');
+    // Use the server's own dashboard when it embeds this build: its index.html names the
+    // same content-hashed assets as web/dist/index.html. A binary built before the last
+    // `npm run build` gets `vite preview` in front of it instead, so the suite always tests the
+    // current code (FOREMAN_E2E_PREVIEW=1 forces the preview).
+    const served = await fetch(`${api}/`).then((r) => r.text(), () => '');
+    const built = await readFile(join(web, 'dist/index.html'), 'utf8').catch(() => '');
     let ui = api;
-    const embedded = !process.env.FOREMAN_E2E_PREVIEW && index.includes('name="application-name" content="foreman-dashboard"');
+    const embedded = !process.env.FOREMAN_E2E_PREVIEW && built !== '' && served === built;
     if (!embedded) {
+      if (!process.env.FOREMAN_E2E_PREVIEW && served.includes('content="foreman-dashboard"')) {
+        console.warn(`foreman-e2e: ${bin} embeds an older dashboard build; serving web/dist through vite preview`);
+      }
       const uiPort = await freePort();
       const vite = start(
         children,
@@ -132,6 +157,7 @@ export async function startStack(opts: { build?: boolean } = {}): Promise<Stack>
       ui = `http://127.0.0.1:${uiPort}`;
       await waitFor(`${ui}/`, 'vite preview', vite);
     }
+    console.log(`foreman-e2e: dashboard served by ${embedded ? 'foreman-server (embedded build)' : 'vite preview'} at ${ui}`);
     return { ui, api, token, dataDir, embedded, stop };
   } catch (e) {
     await stop();

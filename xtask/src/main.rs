@@ -1,19 +1,26 @@
 //! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
 //!
 //! Commands:
-//! - `ci`: everything CI checks (fmt, clippy, tidy, codegen drift, the whole test suite on
-//!   SQLite and PostgreSQL, cargo-deny when installed).
-//! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec (`--check` fails on
-//!   drift instead).
+//! - `ci`: everything CI checks (fmt, tidy, the dashboard's checks, unit tests and build,
+//!   clippy, codegen drift, the whole test suite on SQLite and PostgreSQL, the dashboard's
+//!   end-to-end tests, cargo-deny when installed).
+//! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
+//!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
 //! - `bench store|api|llm|git`: runs a benchmark; results are recorded in `docs/benchmarks.md`.
 //! - `web`: installs the dashboard's npm packages from the lockfile and builds `web/dist`, which
 //!   the next `cargo build -p foreman-server` embeds.
+//! - `run [-- ARGS]`: builds the dashboard (when Node.js is installed) and runs `foreman-server
+//!   ARGS`; without ARGS and without an LLM API key in the environment, `--demo`.
+//!
+//! The dashboard's steps need Node.js 20.19+ and npm. Without them they are skipped with a
+//! note, except when `CI` is set: there they are required.
 
 mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
@@ -35,9 +42,10 @@ fn main() -> Result<()> {
         }
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("web") => web(&root),
+        Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git> | web>"
+                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
@@ -47,6 +55,35 @@ fn main() -> Result<()> {
 /// Builds the dashboard (`npm ci` when `node_modules` is missing or older than the lockfile,
 /// then `npm run build`).
 fn web(root: &Path) -> Result<()> {
+    node_version()?;
+    web_install(root)?;
+    web_step(root, "build", &["run", "build"])?;
+    println!("web: built web/dist; `cargo build -p foreman-server` embeds it");
+    Ok(())
+}
+
+/// `npm` in `web/`.
+fn npm(root: &Path) -> Command {
+    let mut c = Command::new("npm");
+    c.current_dir(root.join("web"));
+    c
+}
+
+/// Runs `npm ARGS` in `web/` under a `== web: NAME` header and reports how long it took.
+fn web_step(root: &Path, name: &str, args: &[&str]) -> Result<()> {
+    web_step_with(root, name, npm(root).args(args))
+}
+
+fn web_step_with(root: &Path, name: &str, cmd: &mut Command) -> Result<()> {
+    println!("\n== web: {name}");
+    let start = Instant::now();
+    run(cmd).with_context(|| format!("web: {name} failed (in {})", root.join("web").display()))?;
+    println!("web: {name} took {:.1} s", start.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `npm ci` when `node_modules` is missing or older than `package-lock.json`.
+fn web_install(root: &Path) -> Result<()> {
     let web = root.join("web");
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let stale = match (
@@ -56,18 +93,112 @@ fn web(root: &Path) -> Result<()> {
         (Some(installed), Some(lock)) => installed < lock,
         _ => true,
     };
-    let npm = || {
-        let mut c = Command::new("npm");
-        c.current_dir(&web);
-        c
-    };
     if stale {
-        run(npm().arg("ci"))
-            .context("installing the dashboard's packages needs Node.js 20.19 or newer and npm")?;
+        web_step(root, "npm ci", &["ci", "--no-audit", "--no-fund"])
+    } else {
+        println!(
+            "\n== web: npm ci\nweb: node_modules is up to date with package-lock.json; skipped"
+        );
+        Ok(())
     }
-    run(npm().args(["run", "build"]))?;
-    println!("web: built web/dist; `cargo build -p foreman-server` embeds it");
-    Ok(())
+}
+
+/// The installed Node.js version, checked against the dashboard's minimum (20.19); an error
+/// when `node` or `npm` cannot be run or Node.js is too old.
+fn node_version() -> Result<String> {
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .context("cannot run `node`: the dashboard needs Node.js 20.19 or newer and npm")?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let parts: Vec<u32> = version
+        .trim_start_matches('v')
+        .split('.')
+        .map_while(|p| p.parse().ok())
+        .collect();
+    let (major, minor) = (
+        parts.first().copied().unwrap_or(0),
+        parts.get(1).copied().unwrap_or(0),
+    );
+    if !out.status.success() || (major, minor) < (20, 19) {
+        bail!("the dashboard needs Node.js 20.19 or newer; `node --version` says {version:?}");
+    }
+    let npm_ok = Command::new("npm")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !npm_ok {
+        bail!("cannot run `npm`: the dashboard needs npm beside Node.js {version}");
+    }
+    Ok(version)
+}
+
+/// Whether the dashboard's steps run: yes when Node.js and npm are usable; when they are not,
+/// an error under `CI` (the steps are required there) and a note otherwise.
+fn web_enabled() -> Result<bool> {
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    match node_version() {
+        Ok(version) => {
+            println!("\nweb: Node.js {version}");
+            Ok(true)
+        }
+        Err(e) if ci => Err(e.context("CI is set, so the dashboard's checks are required")),
+        Err(e) => {
+            println!(
+                "\n== web: skipped\nweb: {e:#}; skipping the dashboard's checks, build and end-to-end tests (they are required when CI is set)"
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// `cargo xtask run [-- ARGS]`: builds the dashboard when Node.js is installed, then runs
+/// `foreman-server ARGS` through cargo (`--demo` when no ARGS are given and no LLM API key is
+/// in the environment).
+fn run_server(root: &Path, args: &[String]) -> Result<()> {
+    let args = match args.first().map(String::as_str) {
+        Some("--") => &args[1..],
+        _ => args,
+    };
+    match node_version() {
+        Ok(_) => web(root)?,
+        Err(e) => println!(
+            "run: {e:#}; starting the server without a fresh dashboard build (it serves the last embedded one, or a page that says how to build it)"
+        ),
+    }
+    let mut server_args: Vec<String> = args.to_vec();
+    if server_args.is_empty() && !has_llm_key() {
+        println!("run: no ANTHROPIC_API_KEY or OPENAI_API_KEY set; starting the demo (--demo)");
+        server_args.push("--demo".to_owned());
+    }
+    let mut cmd = cargo();
+    cmd.args(["run", "-p", "foreman-server", "--"])
+        .args(&server_args);
+    println!("\n$ {cmd:?}");
+    #[cfg(unix)]
+    {
+        // Hand the terminal over to cargo (which in turn execs the server), so Ctrl-C reaches
+        // the server alone and its graceful shutdown finishes before the prompt returns.
+        use std::os::unix::process::CommandExt as _;
+        let err = cmd.exec();
+        Err(anyhow::Error::new(err).context("cannot start cargo run -p foreman-server"))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = cmd
+            .status()
+            .context("cannot start cargo run -p foreman-server")?;
+        if !status.success() {
+            bail!("foreman-server exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+fn has_llm_key() -> bool {
+    ["ANTHROPIC_API_KEY", "OPENAI_API_KEY"]
+        .iter()
+        .any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()))
 }
 
 fn project_root() -> PathBuf {
@@ -100,6 +231,16 @@ fn ci(root: &Path) -> Result<()> {
     if !problems.is_empty() {
         bail!("tidy found problems:\n{}", problems.join("\n"));
     }
+    // The dashboard is checked and built before any Rust is compiled, so every build below
+    // (clippy, codegen, the tests) embeds this `web/dist` and none has to be redone for it.
+    let web = web_enabled()?;
+    if web {
+        web_install(root)?;
+        web_step(root, "gen:check", &["run", "gen:check"])?;
+        web_step(root, "check", &["run", "check"])?;
+        web_step(root, "test", &["test"])?;
+        web_step(root, "build", &["run", "build"])?;
+    }
     run(cargo().args([
         "clippy",
         "--workspace",
@@ -109,7 +250,7 @@ fn ci(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    codegen(root, true)?;
+    codegen_openapi(root, true)?;
     let mut test = cargo();
     test.args([
         "nextest",
@@ -126,6 +267,17 @@ fn ci(root: &Path) -> Result<()> {
     }
     run(&mut test)?;
     run(cargo().args(["test", "--workspace", "--doc", "--locked"]))?;
+    if web {
+        // The tests above built target/debug/foreman-server with web/dist embedded; the suite
+        // uses that binary and this build instead of making either again.
+        web_step_with(
+            root,
+            "e2e",
+            npm(root)
+                .args(["run", "e2e"])
+                .env("FOREMAN_E2E_SKIP_BUILD", "1"),
+        )?;
+    }
     if Command::new("cargo-deny").arg("--version").output().is_ok() {
         run(cargo().args(["deny", "--offline", "check", "licenses", "bans", "sources"]))?;
     } else {
@@ -168,7 +320,23 @@ fn ensure_postgres() {
     }
 }
 
+/// `docs/openapi.json` from the server, then the dashboard's types from it (`npm run gen`, or
+/// `npm run gen:check` with `check`).
 fn codegen(root: &Path, check: bool) -> Result<()> {
+    codegen_openapi(root, check)?;
+    if web_enabled()? {
+        web_install(root)?;
+        if check {
+            web_step(root, "gen:check", &["run", "gen:check"])?;
+        } else {
+            web_step(root, "gen", &["run", "gen"])?;
+        }
+    }
+    Ok(())
+}
+
+/// `docs/openapi.json` from `foreman-server openapi` (`check`: fail on drift instead).
+fn codegen_openapi(root: &Path, check: bool) -> Result<()> {
     let out = cargo()
         .args([
             "run",
