@@ -69,16 +69,16 @@ fn ledger_port(store: &Arc<dyn Store>) -> Arc<dyn foreman_domain::CostLedger> {
 ///
 /// # Errors
 /// Unparsable durations.
-pub fn settings(config: &Config, models: &BTreeMap<String, String>) -> Result<PipelineSettings> {
+pub fn settings(
+    config: &Config,
+    models: &BTreeMap<String, String>,
+    node_id: &str,
+) -> Result<PipelineSettings> {
     let p = &config.pipeline;
     let d = &config.daemon;
     let defaults = PipelineSettings::default();
     Ok(PipelineSettings {
-        worker_id: format!(
-            "{}-{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "foreman".into()),
-            std::process::id()
-        ),
+        worker_id: node_id.to_owned(),
         max_parallel_tickets: d.max_parallel_tickets.max(1) as usize,
         max_parallel_tasks: d.max_parallel_tasks.max(1) as usize,
         poll_interval: duration("daemon.poll_interval", &d.poll_interval)?,
@@ -105,6 +105,27 @@ pub fn settings(config: &Config, models: &BTreeMap<String, String>) -> Result<Pi
         clarification_label: defaults.clarification_label,
         budgets: config.cost.limits(),
     })
+}
+
+/// This node's id: stable across restarts (kept in `<data_dir>/node_id`) and unique per data
+/// directory, so a restarted server recognises the leases it held before a crash.
+///
+/// # Errors
+/// When the file cannot be read or written.
+pub fn node_id(data_dir: &std::path::Path) -> Result<String> {
+    let path = data_dir.join("node_id");
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && !id.trim().is_empty()
+    {
+        return Ok(id.trim().to_owned());
+    }
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "foreman".into());
+    let id = format!(
+        "{host}-{}",
+        &uuid::Uuid::now_v7().simple().to_string()[20..]
+    );
+    std::fs::write(&path, &id).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(id)
 }
 
 /// The role → `provider:model` table for the effective provider: the scripted provider takes
@@ -314,7 +335,7 @@ fn build_tracker(
 pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
     let provider = config.effective_llm_provider(&inputs.env);
     let models = model_table(config, &provider);
-    let settings = settings(config, &models)?;
+    let settings = settings(config, &models, &node_id(&inputs.data_dir)?)?;
 
     let llm_cfg = foreman_llm::LlmConfig::from_simple(
         &provider,

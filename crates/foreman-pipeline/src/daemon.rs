@@ -61,6 +61,9 @@ impl Daemon {
         self.engine
             .emit(NewEvent::new(EventType::DaemonStarted, "daemon started"))
             .await;
+        if let Err(e) = self.recover_own_leases().await {
+            tracing::warn!(error = %e, "cannot recover leases of a previous run");
+        }
         let mut workers: JoinSet<()> = JoinSet::new();
         let worker_cancel = CancellationToken::new();
         loop {
@@ -104,6 +107,41 @@ impl Daemon {
             while workers.join_next().await.is_some() {}
         }
         tracing::info!("daemon stopped");
+    }
+
+    /// Leases this node held when it last stopped without releasing them (a crash or a kill)
+    /// are released at start-up, so its tickets resume at once instead of after the lease
+    /// expires. Leases of other nodes are left alone. The node id is stable across restarts
+    /// and unique per node, so this never takes a live lease.
+    async fn recover_own_leases(&self) -> Result<usize, StoreError> {
+        let store = &self.engine.ports().store;
+        let prefix = format!("{}/", self.engine.settings().worker_id);
+        let held = store
+            .list_tickets(&TicketFilter {
+                statuses: CLAIMABLE.to_vec(),
+                limit: 1000,
+                ..TicketFilter::default()
+            })
+            .await?
+            .items;
+        let mut released = 0;
+        for t in held {
+            let Some(owner) = t.lease_owner.as_deref() else {
+                continue;
+            };
+            if !owner.starts_with(&prefix) {
+                continue;
+            }
+            match store.release_lease(&t.id, owner, t.fencing_token).await {
+                Ok(()) => released += 1,
+                Err(StoreError::LeaseNotHeld { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if released > 0 {
+            tracing::info!(released, "released leases left by this node's previous run");
+        }
+        Ok(released)
     }
 
     async fn refresh_pause(&self) {

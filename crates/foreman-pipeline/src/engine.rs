@@ -1383,17 +1383,52 @@ impl TaskRunner {
         Ok(())
     }
 
+    /// Marks a committed task done and advances the ticket's last completed step.
+    async fn finish_done(&self, task: &Task, sha: &str) -> PipelineResult<()> {
+        self.set_status(task, TaskStatus::Done).await?;
+        let store = &self.engine.ports.store;
+        if let Some(t) = store.get_ticket(&self.ticket.id).await?
+            && task.sequence > t.last_completed_task_seq
+        {
+            store
+                .update_ticket(
+                    &t.id,
+                    TicketPatch {
+                        last_completed_task_seq: Some(task.sequence),
+                        ..TicketPatch::default()
+                    },
+                    Some(self.fence),
+                )
+                .await?;
+        }
+        self.emit(
+            NewEvent::new(EventType::TaskDone, format!("task {} done", task.sequence))
+                .ticket(&task.ticket_id)
+                .task(&task.id)
+                .details(json!({"commit_sha": sha})),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The task's worktree, fresh for this run. Work of an earlier run that was never
+    /// recorded as committed (the process died mid-task, or a failed task is retried) is
+    /// discarded and the task branch restarts from the ticket branch, so the red→green proof
+    /// always starts from unchanged code. A task whose commit was recorded keeps its branch.
     async fn worktree(&self, task: &Task) -> PipelineResult<Worktree> {
         let repo = &self.project.repo;
         let ticket_branch = self.ticket.branch_name.clone();
         let branch = task_branch_name(&ticket_branch, task.sequence);
+        let committed = task.commit_sha.is_some();
         if let Some(wt) = repo
             .ticket_worktrees(&self.ticket.id)
             .await?
             .into_iter()
             .find(|w| w.branch == branch)
         {
-            return Ok(wt);
+            repo.remove_worktree(&wt, !committed).await?;
+        } else if !committed {
+            repo.delete_branch(&branch).await?;
         }
         let wt = repo
             .add_worktree(&WorktreeSpec {
@@ -1495,6 +1530,17 @@ impl TaskRunner {
         let settings = self.engine.settings.clone();
         let wt = self.worktree(&task).await?;
         let mut task = task;
+        if let Some(sha) = task.commit_sha.clone()
+            && task.status == TaskStatus::Implementing
+        {
+            // Committed and recorded before the process stopped: only the push and the
+            // status change may be missing.
+            self.project
+                .repo
+                .push(&wt.branch, &PushLease::Tracking)
+                .await?;
+            return self.finish_done(&task, &sha).await;
+        }
         if task.status == TaskStatus::Pending {
             task = self.set_status(&task, TaskStatus::Implementing).await?;
             task = self
@@ -1825,29 +1871,7 @@ impl TaskRunner {
                 .details(json!({"commit_sha": sha})),
             )
             .await;
-            self.set_status(&task, TaskStatus::Done).await?;
-            let store = &self.engine.ports.store;
-            if let Some(t) = store.get_ticket(&self.ticket.id).await?
-                && task.sequence > t.last_completed_task_seq
-            {
-                store
-                    .update_ticket(
-                        &t.id,
-                        TicketPatch {
-                            last_completed_task_seq: Some(task.sequence),
-                            ..TicketPatch::default()
-                        },
-                        Some(self.fence),
-                    )
-                    .await?;
-            }
-            self.emit(ev(
-                EventType::TaskDone,
-                format!("task {} done", task.sequence),
-                &task,
-            ))
-            .await;
-            return Ok(());
+            return self.finish_done(&task, &sha).await;
         }
     }
 

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries, a fresh data directory each.
 
 mod cli;
+mod crash;
 mod pipeline;
 mod rig;
 mod server;

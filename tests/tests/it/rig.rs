@@ -299,7 +299,9 @@ impl Rig {
                     lines.join("\n")
                 );
             }
-            if ["failed", "blocked"].contains(&status.as_str()) && !statuses.contains(&"failed") {
+            if ["failed", "blocked", "partial"].contains(&status.as_str())
+                && !statuses.contains(&status.as_str())
+            {
                 // terminal: no need to wait out the deadline
                 let types = self.event_types(id).await;
                 let events = self.get(&format!("/api/tickets/{id}/events")).await;
