@@ -45,7 +45,7 @@ fn main() -> Result<()> {
         Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git> | web | run [-- SERVER_ARGS]>"
+                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git|pipeline> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
@@ -381,7 +381,14 @@ fn bench(which: Option<&str>) -> Result<()> {
         Some("api") => cmd.args(["bench", "-p", "foreman-api", "--bench", "api"]),
         Some("llm") => cmd.args(["bench", "-p", "foreman-llm"]),
         Some("git") => cmd.args(["bench", "-p", "foreman-git"]),
-        _ => bail!("usage: cargo xtask bench <store|api|llm|git>"),
+        Some("pipeline") => {
+            // The benchmark drives a release server as a separate process.
+            run(cargo().args(["build", "--release", "-p", "foreman-server"]))?;
+            let bin = project_root().join("target/release/foreman-server");
+            cmd.env("FOREMAN_SERVER_BIN", bin)
+                .args(["bench", "-p", "foreman-e2e", "--bench", "pipeline"])
+        }
+        _ => bail!("usage: cargo xtask bench <store|api|llm|git|pipeline>"),
     };
     run(cmd.env("FOREMAN_TEST_POSTGRES_URL", pg))
 }

@@ -104,6 +104,7 @@ pub fn settings(
         conflict_resolution_token_budget: p.conflict_resolution_token_budget,
         clarification_label: defaults.clarification_label,
         budgets: config.cost.limits(),
+        escalation_model: models.get("escalation").cloned(),
     })
 }
 
@@ -133,6 +134,12 @@ pub fn node_id(data_dir: &std::path::Path) -> Result<String> {
 #[must_use]
 pub fn model_table(config: &Config, provider: &str) -> BTreeMap<String, String> {
     let mut models = config.llm.models.clone();
+    if !config.pipeline.escalation_model.is_empty() {
+        models.insert(
+            "escalation".into(),
+            config.pipeline.escalation_model.clone(),
+        );
+    }
     for role in ["conflict_resolver"] {
         if !models.contains_key(role)
             && let Some(m) = models.get("implementer").cloned()

@@ -513,7 +513,10 @@ impl AgentRunner for BuiltinRunner {
             }
             progress.report(AgentProgress::TurnStarted { turn });
             let req = LlmRequest {
-                model: self.settings.model.clone(),
+                model: request
+                    .model
+                    .clone()
+                    .unwrap_or_else(|| self.settings.model.clone()),
                 system: Some(system.clone()),
                 messages: messages.clone(),
                 tools: tools.clone(),

@@ -386,6 +386,8 @@ pub struct PipelineConfig {
     pub conflict_resolution_token_budget: u64,
     /// Timeout of one test, lint or build command, e.g. `10m`.
     pub command_timeout: String,
+    /// `provider:model` for a task's last implementation attempt (empty: the implementer's).
+    pub escalation_model: String,
 }
 
 impl Default for PipelineConfig {
@@ -405,6 +407,7 @@ impl Default for PipelineConfig {
             max_llm_calls_per_task: 60,
             conflict_resolution_token_budget: 20_000,
             command_timeout: "10m".into(),
+            escalation_model: String::new(),
         }
     }
 }

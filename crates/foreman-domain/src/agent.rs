@@ -189,6 +189,10 @@ pub struct AgentRequest {
     /// Limits.
     #[serde(default)]
     pub limits: AgentLimits,
+    /// A `provider:model` for this run instead of the runner's own choice (the escalation
+    /// model of a task's last attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
 }
 
 impl AgentRequest {
@@ -199,7 +203,15 @@ impl AgentRequest {
             task,
             worktree: worktree.into(),
             limits: AgentLimits::default(),
+            model: None,
         }
+    }
+
+    /// Runs on `model` instead of the runner's default.
+    #[must_use]
+    pub fn with_model(mut self, model: Option<String>) -> Self {
+        self.model = model;
+        self
     }
 
     /// Replaces the limits.

@@ -105,6 +105,8 @@ event_types! {
     TaskCreated = "task_created" => Info,
     /// A task started.
     TaskStarted = "task_started" => Info,
+    /// A task's last implementation attempt runs on the escalation model.
+    TaskEscalated = "task_escalated" => Info,
     /// The new tests failed for an assertion reason before the change and passed after.
     TaskTddVerifyPass = "task_tdd_verify_pass" => Info,
     /// The red/green proof failed.
@@ -178,6 +180,11 @@ event_types! {
     PrClosed = "pr_closed" => Warning,
     /// A comment was posted on the tracker ticket.
     TrackerCommentPosted = "tracker_comment_posted" => Info,
+    /// A tracker or git host webhook was verified and acted on.
+    WebhookReceived = "webhook_received" => Info,
+    /// A webhook was verified but could not be used (malformed payload, storage failure).
+    /// Deliveries with a bad signature are never stored.
+    WebhookRejected = "webhook_rejected" => Warning,
     // costs and providers
     /// Spending crossed a budget's alert threshold.
     CostAlert = "cost_alert" => Warning,

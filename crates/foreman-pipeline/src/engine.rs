@@ -58,6 +58,7 @@ struct Clarification {
 pub struct Engine {
     pub(crate) ports: Ports,
     pub(crate) settings: Arc<PipelineSettings>,
+    pub(crate) reservations: Arc<crate::reservations::FileReservations>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -84,6 +85,7 @@ impl Engine {
         Self {
             ports,
             settings: Arc::new(settings),
+            reservations: Arc::default(),
         }
     }
 
@@ -131,6 +133,7 @@ impl Engine {
         };
         let started = Instant::now();
         let result = run.drive(&ticket.id).await;
+        self.reservations.release(&ticket.id);
         match &result {
             Ok(()) => {}
             Err(e) if e.is_interruption() => {}
@@ -620,7 +623,47 @@ impl Run<'_> {
 
     // ----- implementing ----------------------------------------------------------------------
 
+    /// Waits until no other ticket of the project holds a file this ticket's open tasks will
+    /// modify, then reserves them (released when this run ends).
+    async fn reserve_files(&self, t: &Ticket) -> PipelineResult<()> {
+        let files: std::collections::BTreeSet<String> = self
+            .store()
+            .list_tasks(&t.id)
+            .await?
+            .iter()
+            .filter(|x| !x.status.is_terminal())
+            .flat_map(|x| x.files.iter().cloned())
+            .collect();
+        let mut announced = false;
+        loop {
+            match self
+                .engine
+                .reservations
+                .try_reserve(&t.project, &t.id, &files)
+            {
+                Ok(()) => return Ok(()),
+                Err((path, holder)) => {
+                    if !announced {
+                        announced = true;
+                        self.emit(
+                            NewEvent::new(
+                                EventType::TaskWaitingForFiles,
+                                format!("waiting for {path}, which another ticket is changing"),
+                            )
+                            .ticket(&t.id)
+                            .details(json!({"path": path, "held_by": holder})),
+                        )
+                        .await;
+                    }
+                    self.check()?;
+                    tokio::time::sleep(self.settings().poll_interval).await;
+                }
+            }
+        }
+    }
+
     async fn implement(&self, t: &Ticket) -> PipelineResult<Step> {
+        self.reserve_files(t).await?;
         let (t, _ticket_wt) = self.ticket_worktree(t).await?;
         let mut running: tokio::task::JoinSet<(i32, PipelineResult<()>)> =
             tokio::task::JoinSet::new();
@@ -1492,8 +1535,32 @@ impl TaskRunner {
             Some(f) => format!("{instructions}\n\n{f}"),
             None => instructions.to_owned(),
         });
+        // The last implementation attempt may run on a stronger model.
+        let last_attempt = phase != "tests"
+            && u32::try_from(task.implementation_attempts).unwrap_or(0)
+                >= self.engine.settings.max_implementation_retries
+            && self.engine.settings.max_implementation_retries > 1;
+        let model = self
+            .engine
+            .settings
+            .escalation_model
+            .clone()
+            .filter(|_| last_attempt);
+        if let Some(m) = &model {
+            self.emit(
+                NewEvent::new(
+                    EventType::TaskEscalated,
+                    format!("task {}: last attempt escalated to {m}", task.sequence),
+                )
+                .ticket(&task.ticket_id)
+                .task(&task.id)
+                .details(json!({"escalation_model": m})),
+            )
+            .await;
+        }
         let request = AgentRequest::new(spec, &wt.path)
-            .with_limits(self.engine.settings.agent_limits.clone());
+            .with_limits(self.engine.settings.agent_limits.clone())
+            .with_model(model);
         let outcome = self
             .engine
             .ports

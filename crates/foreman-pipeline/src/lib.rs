@@ -12,6 +12,7 @@ pub mod error;
 pub mod intake;
 pub mod plan;
 pub mod pr_body;
+pub mod reservations;
 pub mod settings;
 
 pub use daemon::{CLAIMABLE, Daemon};

@@ -60,6 +60,8 @@ pub struct PipelineSettings {
     pub clarification_label: String,
     /// Spending limits (daily and monthly exhaustion pauses intake).
     pub budgets: foreman_domain::BudgetLimits,
+    /// `provider:model` for a task's last implementation attempt.
+    pub escalation_model: Option<String>,
 }
 
 impl Default for PipelineSettings {
@@ -99,6 +101,7 @@ impl Default for PipelineSettings {
             conflict_resolution_token_budget: 20_000,
             clarification_label: "foreman-needs-clarification".into(),
             budgets: foreman_domain::BudgetLimits::default(),
+            escalation_model: None,
         }
     }
 }

@@ -121,3 +121,122 @@ fn migrate_creates_the_database() {
     assert!(dir.path().join("foreman.db").exists());
     assert!(String::from_utf8_lossy(&out.stdout).contains("up to date"));
 }
+
+/// A configuration for `foreman doctor`: local git host and tracker on `clone_url`, the
+/// scripted LLM provider (no key needed).
+fn doctor_config(dir: &std::path::Path, clone_url: &str) -> std::path::PathBuf {
+    let path = dir.join("foreman.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[llm]\nprovider = \"scripted\"\n\n[git]\nprovider = \"local\"\nclone_url = {clone_url:?}\ndefault_branch = \"main\"\n\n[tracker]\nprovider = \"local\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn doctor(config: &std::path::Path, data: &std::path::Path) -> std::process::Output {
+    cli(
+        &[
+            "doctor",
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[],
+    )
+}
+
+#[test]
+fn doctor_passes_on_a_reachable_local_repository_and_a_migrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = foreman_server::demo::ensure_sample_repository(dir.path()).unwrap();
+    let data = dir.path().join("data");
+    let config = doctor_config(dir.path(), remote.to_str().unwrap());
+    let out = cli(&["migrate", "--data-dir", data.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+
+    let out = doctor(&config, &data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "✓ config: ",
+        "✓ git: git version ",
+        "✓ database: sqlite ",
+        "✓ llm: scripted provider",
+        "✓ [default] repository: ",
+        "✓ [default] git host: local",
+        "✓ [default] tracker: local",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.starts_with(line)),
+            "no line starting with {line:?} in\n{stdout}"
+        );
+    }
+    assert!(stdout.contains("main is at "), "{stdout}");
+    assert!(!stdout.contains('✗'), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("All checks passed."),
+        "{stdout}"
+    );
+    // doctor looks, it does not set up: no clone or worktree was made
+    assert!(!data.join("work").exists());
+}
+
+#[test]
+fn doctor_names_a_missing_repository_and_a_missing_database_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere").join("repo.git");
+    let data = dir.path().join("data");
+    let config = doctor_config(dir.path(), missing.to_str().unwrap());
+
+    let out = doctor(&config, &data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let line = |prefix: &str| {
+        stdout
+            .lines()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in\n{stdout}"))
+    };
+    // the repository: what is wrong, and how to fix it on the next line
+    let repo = line("✗ [default] repository: ");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[repo].contains(missing.to_str().unwrap()),
+        "{}",
+        lines[repo]
+    );
+    assert!(
+        lines[repo + 1].starts_with("    fix: ") && lines[repo + 1].contains("clone_url"),
+        "{}",
+        lines[repo + 1]
+    );
+    // the database was not created by looking at it
+    let db = line("✗ database: ");
+    assert!(lines[db].contains("does not exist"), "{}", lines[db]);
+    assert!(
+        lines[db + 1].contains("foreman migrate"),
+        "{}",
+        lines[db + 1]
+    );
+    assert!(!data.join("foreman.db").exists());
+    // what depends on the database is skipped, not failed
+    assert!(lines[line("– [default] tracker: ")].contains("database"));
+    assert!(stdout.trim_end().ends_with("2 problems found."), "{stdout}");
+
+    // an invalid configuration is reported as such
+    std::fs::write(&config, "[git]\nprovider = \"svn\"\n").unwrap();
+    let out = doctor(&config, &data);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout.starts_with("✗ config: "), "{stdout}");
+    assert!(stdout.contains("svn"), "{stdout}");
+}

@@ -369,3 +369,137 @@ async fn a_paused_daemon_starts_nothing_until_resumed() {
     rig.wait_for(&id, &["merged"], WITHIN).await;
     rig.finish().await;
 }
+
+/// An implementer answer that edits a file in place.
+fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> serde_json::Value {
+    json!({
+        "name": name,
+        "role": "implementer",
+        "match": pattern,
+        "response": {
+            "tool_use": {"name": "edit_file", "input": {"path": path, "old_string": old, "new_string": new}},
+            "usage": {"input_tokens": 1000, "output_tokens": 80}
+        }
+    })
+}
+
+#[tokio::test]
+async fn two_tickets_changing_the_same_file_take_turns_and_both_merge() {
+    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
+    let divide_plan = {
+        let mut p = plan(
+            json!([{"sequence": 1, "title": "Add divide", "description": "divide(a, b) in calc.py",
+                     "acceptance_criteria": "divide(6, 3) == 2",
+                     "files_to_modify": ["calc.py", "tests/test_divide.py"], "complexity": 1, "depends_on": []}]),
+            None,
+        );
+        p["match"] = json!("Add a divide function");
+        p
+    };
+    let script = prepend(
+        demo_script(),
+        vec![
+            divide_plan,
+            complete("edited", "edited calc\\.py", true, None),
+            complete(
+                "divide-tests-written",
+                "(created|overwrote) tests/test_divide\\.py",
+                true,
+                None,
+            ),
+            write_file(
+                "divide-tests",
+                "(?s)Task: Add divide.*PHASE: TESTS",
+                "tests/test_divide.py",
+                divide_test,
+                None,
+            ),
+            edit_file(
+                "divide-impl",
+                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+                "calc.py",
+                "\"\"\"A tiny calculator.\"\"\"\n",
+                "\"\"\"A tiny calculator.\"\"\"\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n",
+            ),
+            edit_file(
+                "multiply-impl",
+                "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
+                "calc.py",
+                "    return a + b\n",
+                "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
+            ),
+        ],
+    );
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let a = rig.create_ticket("Add a multiply function to calc").await;
+    let b = rig.create_ticket("Add a divide function to calc").await;
+    rig.wait_for(&a, &["merged"], WITHIN).await;
+    rig.wait_for(&b, &["merged"], WITHIN).await;
+    let ea = rig.event_types(&a).await;
+    let eb = rig.event_types(&b).await;
+    let waited = count(&ea, "task_waiting_for_files") + count(&eb, "task_waiting_for_files");
+    assert_eq!(waited, 1, "exactly one ticket waited:\n{ea:?}\n{eb:?}");
+    // The one that waited started its task only after the other had opened its pull request.
+    let all = rig.get("/api/events?limit=500").await;
+    let all = all.as_array().unwrap();
+    let seq_of = |ticket: &str, ty: &str| {
+        all.iter()
+            .filter(|e| e["ticket_id"] == ticket && e["event_type"] == ty)
+            .filter_map(|e| e["seq"].as_i64())
+            .min()
+    };
+    let (first, second) = if count(&eb, "task_waiting_for_files") == 1 {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    assert!(
+        seq_of(second, "task_started").unwrap() > seq_of(first, "pr_created").unwrap(),
+        "the waiting ticket started before the other's pull request"
+    );
+    let calc = rig.remote_file("calc.py");
+    assert!(
+        calc.contains("def multiply") && calc.contains("def divide"),
+        "{calc}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn the_last_attempt_runs_on_the_escalation_model() {
+    let script = prepend(
+        demo_script(),
+        vec![complete("gives-up", "PHASE: IMPLEMENT", false, Some(1))],
+    );
+    let setup = Setup {
+        pipeline: vec![
+            "max_implementation_retries = 2".into(),
+            "escalation_model = \"scripted:claude-opus-4-1\"".into(),
+        ],
+        ..Setup::default()
+    };
+    let rig = Rig::start(Db::Sqlite, &script, &setup).await.unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let events = rig.event_types(&id).await;
+    assert!(count(&events, "task_escalated") >= 1, "{events:?}");
+    let calls = rig.get(&format!("/api/tickets/{id}/llm-calls")).await;
+    let models: Vec<String> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["role"] == "implementer")
+        .map(|c| c["model"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        models.iter().any(|m| m.contains("claude-opus-4-1")),
+        "{models:?}"
+    );
+    assert!(
+        models.iter().any(|m| m.contains("claude-sonnet-4-6")),
+        "{models:?}"
+    );
+    rig.finish().await;
+}

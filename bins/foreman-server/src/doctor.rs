@@ -1,0 +1,1002 @@
+//! `foreman doctor`: checks that a configuration can work before the server runs it.
+//!
+//! [`run`] checks, each as one [`Check`] with what is wrong and how to fix it: the `git` binary
+//! and its version; that the database opens and is migrated (without creating or migrating
+//! it); that every LLM provider the `[llm]` models use has its API key (no network call); and
+//! for every project (the default one, then `[[projects]]`) that the repository answers and
+//! has its default branch, that the git host answers and accepts the credentials, and that the
+//! tracker does.
+//!
+//! This module also holds the adapter construction the doctor and the webhook receivers
+//! ([`crate::webhooks`]) share: [`project_specs`], [`build_tracker`] and [`build_host`], the
+//! same choices [`crate::compose`] makes for the daemon.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use foreman_config::{Config, DatabaseDriver, GitConfig, TrackerConfig};
+use foreman_domain::git::{GitError, GitHost, GitRepo, HostError};
+use foreman_domain::tracker::{Tracker, TrackerError};
+use foreman_domain::{EventLog, SettingsStore, Store, TicketStore};
+use foreman_git::{Credentials, GitRepository, Identity, LocalHost, RepoConfig};
+
+/// How long one network check (repository, host, tracker) may take.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    /// Works.
+    Pass,
+    /// Does not work; `foreman doctor` exits 1.
+    Fail,
+    /// Not checked (nothing to check, or an earlier failure makes it impossible); does not
+    /// fail the run.
+    Skip,
+}
+
+impl CheckStatus {
+    /// `✓`, `✗` or `–`.
+    #[must_use]
+    pub const fn mark(self) -> &'static str {
+        match self {
+            Self::Pass => "✓",
+            Self::Fail => "✗",
+            Self::Skip => "–",
+        }
+    }
+}
+
+/// One line of the doctor's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// The project it concerns (`None` for process-wide checks).
+    pub project: Option<String>,
+    /// What was checked: `git`, `database`, `llm`, `repository`, `git host`, `tracker`,
+    /// `webhooks`, `config`.
+    pub subject: String,
+    /// How it ended.
+    pub status: CheckStatus,
+    /// What was found (on failure: exactly what is wrong).
+    pub detail: String,
+    /// How to fix it (failures only).
+    pub fix: Option<String>,
+}
+
+impl Check {
+    /// A check; `detail` is folded onto one line (git's messages span several).
+    fn new(project: Option<&str>, subject: &str, status: CheckStatus, detail: String) -> Self {
+        Self {
+            project: project.map(str::to_owned),
+            subject: subject.to_owned(),
+            status,
+            detail: one_line(&detail),
+            fix: None,
+        }
+    }
+
+    /// A passed check.
+    #[must_use]
+    pub fn pass(project: Option<&str>, subject: &str, detail: impl Into<String>) -> Self {
+        Self::new(project, subject, CheckStatus::Pass, detail.into())
+    }
+
+    /// A failed check with its fix.
+    #[must_use]
+    pub fn fail(
+        project: Option<&str>,
+        subject: &str,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        let mut c = Self::new(project, subject, CheckStatus::Fail, detail.into());
+        c.fix = Some(fix.into());
+        c
+    }
+
+    /// A skipped check.
+    #[must_use]
+    pub fn skip(project: Option<&str>, subject: &str, detail: impl Into<String>) -> Self {
+        Self::new(project, subject, CheckStatus::Skip, detail.into())
+    }
+}
+
+impl fmt::Display for Check {
+    /// `✓ [project] subject: detail`, with `    fix: ...` on a second line for failures.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ", self.status.mark())?;
+        if let Some(p) = &self.project {
+            write!(f, "[{p}] ")?;
+        }
+        write!(f, "{}: {}", self.subject, self.detail)?;
+        if let Some(fix) = &self.fix {
+            write!(f, "\n    fix: {fix}")?;
+        }
+        Ok(())
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether no check failed.
+#[must_use]
+pub fn all_passed(checks: &[Check]) -> bool {
+    checks.iter().all(|c| c.status != CheckStatus::Fail)
+}
+
+/// Runs every check against `config` with the process environment (for LLM keys).
+pub async fn run(config: &Config, data_dir: &Path) -> Vec<Check> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    run_with_env(config, data_dir, &env).await
+}
+
+/// [`run`] with an explicit environment.
+pub async fn run_with_env(
+    config: &Config,
+    data_dir: &Path,
+    env: &BTreeMap<String, String>,
+) -> Vec<Check> {
+    let mut checks = vec![check_git_binary().await];
+    let (db, store) = check_database(config, data_dir).await;
+    checks.push(db);
+    checks.extend(check_llm(config, env));
+    let work_dir = work_dir(config, data_dir);
+    let specs = project_specs(config);
+    if specs.iter().all(|s| s.git.clone_url.is_empty()) {
+        checks.push(Check::fail(
+            None,
+            "repository",
+            "no project has git.clone_url set, so the daemon has nothing to work on",
+            "set [git] clone_url (or a [[projects]] git.clone_url) to the repository Foreman should change",
+        ));
+    }
+    for spec in &specs {
+        checks.extend(check_project(spec, config, &work_dir, store.as_ref()).await);
+    }
+    checks
+}
+
+fn work_dir(config: &Config, data_dir: &Path) -> PathBuf {
+    let dir = if config.daemon.work_dir.is_empty() {
+        data_dir.join("work")
+    } else {
+        foreman_config::expand_home(&config.daemon.work_dir)
+    };
+    if dir.is_absolute() {
+        dir
+    } else {
+        std::env::current_dir().map_or(dir.clone(), |cwd| cwd.join(&dir))
+    }
+}
+
+async fn check_git_binary() -> Check {
+    let out = tokio::process::Command::new("git")
+        .arg("--version")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => Check::pass(
+            None,
+            "git",
+            String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        ),
+        Ok(o) => Check::fail(
+            None,
+            "git",
+            format!(
+                "`git --version` failed: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ),
+            "reinstall git",
+        ),
+        Err(e) => Check::fail(
+            None,
+            "git",
+            format!("the git binary cannot be run ({e})"),
+            "install git and make sure it is on PATH",
+        ),
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Opens the database without creating or migrating it, and reads from every table family to
+/// see that the schema is there.
+async fn check_database(config: &Config, data_dir: &Path) -> (Check, Option<Arc<dyn Store>>) {
+    let url = config.database.connection_url(data_dir);
+    let shown = match config.database.driver {
+        DatabaseDriver::Sqlite => {
+            let path = config.database.sqlite_path(data_dir);
+            if !path.exists() {
+                return (
+                    Check::fail(
+                        None,
+                        "database",
+                        format!("the SQLite database {} does not exist", path.display()),
+                        format!(
+                            "run `foreman migrate --data-dir {}` (or start foreman-server once) to create it",
+                            data_dir.display()
+                        ),
+                    ),
+                    None,
+                );
+            }
+            format!("sqlite {}", path.display())
+        }
+        DatabaseDriver::Postgres => format!("postgres {}", redact_url(&url)),
+    };
+    let store = match foreman_store::SqlStore::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => {
+            return (
+                Check::fail(
+                    None,
+                    "database",
+                    format!("cannot open {shown}: {e}"),
+                    "check [database] (driver, path or url) and that the database server is running",
+                ),
+                None,
+            );
+        }
+    };
+    if let Err(e) = probe_schema(&store).await {
+        return (
+            Check::fail(
+                None,
+                "database",
+                format!("{shown} opens but is not migrated ({e})"),
+                format!(
+                    "run `foreman migrate --data-dir {}` (the server also migrates on start)",
+                    data_dir.display()
+                ),
+            ),
+            None,
+        );
+    }
+    let store: Arc<dyn Store> = Arc::new(store);
+    (
+        Check::pass(None, "database", format!("{shown} opens and is migrated")),
+        Some(store),
+    )
+}
+
+async fn probe_schema(store: &foreman_store::SqlStore) -> Result<()> {
+    use foreman_domain::{CostLedger, Outbox, TokenStore};
+    store.latest_seq().await?;
+    store.list_tokens().await?;
+    store
+        .get_setting(foreman_domain::ports::DAEMON_STATE_KEY)
+        .await?;
+    store
+        .list_tickets(&foreman_domain::TicketFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await?;
+    store.recent_llm_calls(1).await?;
+    store.pending_outbox(1).await?;
+    Ok(())
+}
+
+/// The environment variable holding the key of an OpenAI-compatible provider, and whether
+/// the provider needs one.
+fn openai_key_env(provider: &str) -> (String, bool) {
+    match foreman_llm::OpenAiConfig::preset(provider) {
+        Some(c) => (c.api_key_env, c.require_api_key),
+        None => (
+            format!(
+                "{}_API_KEY",
+                provider.to_ascii_uppercase().replace('-', "_")
+            ),
+            false,
+        ),
+    }
+}
+
+fn check_llm(config: &Config, env: &BTreeMap<String, String>) -> Vec<Check> {
+    let provider = config.effective_llm_provider(env);
+    let models = crate::compose::model_table(config, &provider);
+    let mut roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (role, spec) in &models {
+        let p = spec.split_once(':').map_or(provider.as_str(), |(p, _)| p);
+        roles.entry(p.to_owned()).or_default().push(role.clone());
+    }
+    let set = |k: &str| env.get(k).is_some_and(|v| !v.trim().is_empty());
+    let configured_key = |p: &str| p == provider && !config.llm.api_key.trim().is_empty();
+    let mut checks = Vec::new();
+    for (p, used_by) in roles {
+        let used = used_by.join(", ");
+        let check = match p.as_str() {
+            "scripted" => {
+                if !config.llm.script.is_empty() && !Path::new(&config.llm.script).exists() {
+                    Check::fail(
+                        None,
+                        "llm",
+                        format!(
+                            "the scripted provider's script {} does not exist (used by {used})",
+                            config.llm.script
+                        ),
+                        "fix [llm] script, or leave it empty for the built-in demo script",
+                    )
+                } else {
+                    Check::pass(
+                        None,
+                        "llm",
+                        format!("scripted provider (no API key needed; used by {used})"),
+                    )
+                }
+            }
+            "anthropic" => {
+                let env_name = foreman_llm::anthropic::ANTHROPIC_API_KEY_ENV;
+                if configured_key(&p) {
+                    Check::pass(
+                        None,
+                        "llm",
+                        format!("anthropic key set in [llm] api_key (used by {used})"),
+                    )
+                } else if set(env_name) {
+                    Check::pass(
+                        None,
+                        "llm",
+                        format!("anthropic key set in {env_name} (used by {used})"),
+                    )
+                } else {
+                    Check::fail(
+                        None,
+                        "llm",
+                        format!("no anthropic API key (needed by {used})"),
+                        format!("set {env_name}, or [llm] api_key = \"${{{env_name}}}\""),
+                    )
+                }
+            }
+            other => {
+                let (env_name, required) = openai_key_env(other);
+                if configured_key(other) {
+                    Check::pass(
+                        None,
+                        "llm",
+                        format!("{other} key set in [llm] api_key (used by {used})"),
+                    )
+                } else if set(&env_name) {
+                    Check::pass(
+                        None,
+                        "llm",
+                        format!("{other} key set in {env_name} (used by {used})"),
+                    )
+                } else if !required {
+                    Check::pass(
+                        None,
+                        "llm",
+                        format!("{other} needs no API key (used by {used})"),
+                    )
+                } else {
+                    Check::fail(
+                        None,
+                        "llm",
+                        format!("no {other} API key (needed by {used})"),
+                        format!("set {env_name}, or [llm] api_key when {other} is the provider"),
+                    )
+                }
+            }
+        };
+        checks.push(check);
+    }
+    checks
+}
+
+/// Everything project-specific about adapters, for the default project and every
+/// `[[projects]]` entry.
+#[derive(Debug, Clone)]
+pub struct ProjectSpec {
+    /// The project's name.
+    pub name: String,
+    /// Its tracker settings.
+    pub tracker: TrackerConfig,
+    /// Its git settings.
+    pub git: GitConfig,
+}
+
+/// The default project (`[tracker]`, `[git]`), then every `[[projects]]` entry.
+#[must_use]
+pub fn project_specs(config: &Config) -> Vec<ProjectSpec> {
+    std::iter::once(ProjectSpec {
+        name: foreman_domain::DEFAULT_PROJECT.to_owned(),
+        tracker: config.tracker.clone(),
+        git: config.git.clone(),
+    })
+    .chain(config.projects.iter().map(|p| ProjectSpec {
+        name: p.name.clone(),
+        tracker: p.tracker.clone(),
+        git: p.git.clone(),
+    }))
+    .collect()
+}
+
+/// `owner/name` from a GitHub or GitLab clone URL (`https://host/owner/name.git` or
+/// `git@host:owner/name.git`).
+#[must_use]
+pub fn repo_path(clone_url: &str) -> Option<String> {
+    let rest = clone_url
+        .split_once("://")
+        .map(|(_, r)| r.split_once('/').map_or("", |(_, p)| p))
+        .or_else(|| clone_url.split_once(':').map(|(_, p)| p))?;
+    let path = rest.trim_end_matches('/').trim_end_matches(".git");
+    path.contains('/').then(|| path.to_owned())
+}
+
+fn is_local(provider: &str) -> bool {
+    provider.is_empty() || provider == "local"
+}
+
+/// The project's repository, as the daemon would open it (nothing touches the disk).
+///
+/// # Errors
+/// Unusable project name, branch or clone URL.
+pub fn build_repo(spec: &ProjectSpec, work_dir: &Path) -> Result<Arc<GitRepository>> {
+    let g = &spec.git;
+    let mut repo_cfg = RepoConfig::new(
+        spec.name.clone(),
+        g.clone_url.clone(),
+        g.default_branch.clone(),
+        work_dir.to_owned(),
+    );
+    repo_cfg.author = Identity {
+        name: g.author_name.clone(),
+        email: g.author_email.clone(),
+    };
+    if !g.token.is_empty() && g.clone_url.starts_with("https://") {
+        repo_cfg.credentials = Credentials::HttpsToken {
+            username: "x-access-token".into(),
+            token: g.token.clone(),
+        };
+    }
+    Ok(Arc::new(GitRepository::new(repo_cfg)?))
+}
+
+/// The project's git host. The local host keeps its pull requests in `settings`.
+///
+/// # Errors
+/// Unknown providers, clone URLs without `owner/name`, unusable client settings.
+pub fn build_host(
+    spec: &ProjectSpec,
+    settings: Option<Arc<dyn SettingsStore>>,
+    repo: &Arc<GitRepository>,
+) -> Result<Arc<dyn GitHost>> {
+    let g = &spec.git;
+    Ok(match g.provider.as_str() {
+        "local" | "" => {
+            let settings = settings.context("the local git host needs the database")?;
+            Arc::new(LocalHost::new(settings, repo.clone()))
+        }
+        "github" => {
+            let path = repo_path(&g.clone_url)
+                .with_context(|| format!("git.clone_url {:?} has no owner/name", g.clone_url))?;
+            let (owner, name) = path.split_once('/').unwrap_or((&path, ""));
+            let cfg = foreman_git::github::GitHubConfig {
+                api_url: if g.base_url.is_empty() {
+                    foreman_git::github::DEFAULT_API_URL.to_owned()
+                } else {
+                    g.base_url.clone()
+                },
+                owner: owner.to_owned(),
+                repo: name.to_owned(),
+                token: g.token.clone(),
+            };
+            let client = foreman_git::github::GitHubClient::new(&cfg)
+                .context("cannot set up the GitHub client")?;
+            Arc::new(foreman_git::GitHubHost::new(client))
+        }
+        "gitlab" => {
+            let project = repo_path(&g.clone_url)
+                .with_context(|| format!("git.clone_url {:?} has no group/name", g.clone_url))?;
+            let cfg = foreman_git::gitlab::GitLabConfig {
+                api_url: if g.base_url.is_empty() {
+                    "https://gitlab.com/api/v4".to_owned()
+                } else {
+                    g.base_url.clone()
+                },
+                project,
+                token: g.token.clone(),
+            };
+            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
+                .context("cannot set up the GitLab client")?;
+            Arc::new(foreman_git::GitLabHost::new(client))
+        }
+        other => bail!("git.provider = {other:?} is not one of local, github, gitlab"),
+    })
+}
+
+/// The project's tracker. The local tracker lives in the database, so it needs `store`.
+///
+/// # Errors
+/// Unknown providers, malformed `project` or `token` settings, unusable client settings.
+pub fn build_tracker(
+    spec: &ProjectSpec,
+    store: Option<(Arc<dyn Store>, Arc<dyn EventLog>)>,
+) -> Result<Arc<dyn Tracker>> {
+    let t = &spec.tracker;
+    let base = |default: &str| {
+        if t.base_url.is_empty() {
+            default.to_owned()
+        } else {
+            t.base_url.clone()
+        }
+    };
+    Ok(match t.provider.as_str() {
+        "local" | "" => {
+            let (store, events) = store.context("the local tracker needs the database")?;
+            let tickets: Arc<dyn TicketStore> = store.clone();
+            let settings: Arc<dyn SettingsStore> = store;
+            Arc::new(foreman_tracker::LocalTracker::new(
+                &spec.name, tickets, events, settings,
+            ))
+        }
+        "github" => {
+            let (owner, name) = t
+                .project
+                .split_once('/')
+                .with_context(|| format!("tracker.project {:?} must be owner/name", t.project))?;
+            let cfg = foreman_git::github::GitHubConfig {
+                api_url: base(foreman_git::github::DEFAULT_API_URL),
+                owner: owner.to_owned(),
+                repo: name.to_owned(),
+                token: t.token.clone(),
+            };
+            let client = foreman_git::github::GitHubClient::new(&cfg)
+                .context("cannot set up the GitHub client")?;
+            Arc::new(foreman_tracker::GitHubTracker::new(
+                client,
+                &t.pickup_label,
+                foreman_tracker::StatusLabels::default(),
+            ))
+        }
+        "gitlab" => {
+            let cfg = foreman_git::gitlab::GitLabConfig {
+                api_url: base("https://gitlab.com/api/v4"),
+                project: t.project.clone(),
+                token: t.token.clone(),
+            };
+            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
+                .context("cannot set up the GitLab client")?;
+            Arc::new(foreman_tracker::GitLabTracker::new(
+                client,
+                &t.pickup_label,
+                foreman_tracker::StatusLabels::default(),
+            ))
+        }
+        "jira" => {
+            let (email, token) = t
+                .token
+                .split_once(':')
+                .context("tracker.token for jira must be `email:api_token`")?;
+            let mut cfg = foreman_tracker::JiraConfig::new(&t.base_url, email, token, &t.project);
+            cfg.pickup_label.clone_from(&t.pickup_label);
+            Arc::new(foreman_tracker::JiraTracker::new(cfg).context("cannot set up Jira")?)
+        }
+        "linear" => {
+            let mut cfg = foreman_tracker::LinearConfig::new(
+                &base("https://api.linear.app/graphql"),
+                &t.token,
+                &t.project,
+            );
+            cfg.pickup_label.clone_from(&t.pickup_label);
+            Arc::new(foreman_tracker::LinearTracker::new(cfg).context("cannot set up Linear")?)
+        }
+        other => {
+            bail!("tracker.provider = {other:?} is not one of local, github, gitlab, jira, linear")
+        }
+    })
+}
+
+/// The `[git]` section a project's settings live in, for messages.
+fn git_section(project: &str) -> String {
+    if project == foreman_domain::DEFAULT_PROJECT {
+        "[git]".to_owned()
+    } else {
+        format!("[[projects]] {project:?} git")
+    }
+}
+
+fn tracker_section(project: &str) -> String {
+    if project == foreman_domain::DEFAULT_PROJECT {
+        "[tracker]".to_owned()
+    } else {
+        format!("[[projects]] {project:?} tracker")
+    }
+}
+
+fn repo_fix(e: &GitError, spec: &ProjectSpec) -> String {
+    let section = git_section(&spec.name);
+    match e {
+        GitError::NotInstalled { .. } => "install git and make sure it is on PATH".to_owned(),
+        GitError::AuthFailed { .. } => {
+            format!("check {section} token (HTTPS) or the SSH key of the user running Foreman")
+        }
+        GitError::NotFound { .. } => format!(
+            "set {section} default_branch to a branch that exists on the remote (it is {:?})",
+            spec.git.default_branch
+        ),
+        GitError::Invalid(_) => format!("fix {section} (project name, default_branch, clone_url)"),
+        _ => format!(
+            "check that {section} clone_url ({}) points at an existing repository Foreman can reach",
+            spec.git.clone_url
+        ),
+    }
+}
+
+fn host_fix(e: &HostError, spec: &ProjectSpec) -> String {
+    let section = git_section(&spec.name);
+    match e {
+        HostError::Unauthorized { .. } => format!(
+            "set {section} token to a valid token (GitHub: repo or pull requests read/write; GitLab: api)"
+        ),
+        HostError::Forbidden { .. } => format!("give {section} token access to the repository"),
+        HostError::NotFound { .. } => format!(
+            "check {section} clone_url (and base_url for self-hosted instances); the token must see the repository"
+        ),
+        HostError::Git(g) => repo_fix(g, spec),
+        _ => format!("check {section} base_url and the network"),
+    }
+}
+
+fn tracker_fix(e: &TrackerError, spec: &ProjectSpec) -> String {
+    let section = tracker_section(&spec.name);
+    match e {
+        TrackerError::Unauthorized { .. } => format!(
+            "set {section} token to a valid token (Jira: `email:api_token`; Linear: an API key)"
+        ),
+        TrackerError::Forbidden { .. } => {
+            format!("give {section} token access to {:?}", spec.tracker.project)
+        }
+        TrackerError::NotFound { .. } => format!(
+            "check {section} project ({:?}) and base_url",
+            spec.tracker.project
+        ),
+        TrackerError::Misconfigured { .. } | TrackerError::Invalid(_) => {
+            format!("fix {section}")
+        }
+        TrackerError::Store(_) => "fix the database first (see the database line)".to_owned(),
+        _ => format!("check {section} base_url and the network"),
+    }
+}
+
+async fn check_project(
+    spec: &ProjectSpec,
+    config: &Config,
+    work_dir: &Path,
+    store: Option<&Arc<dyn Store>>,
+) -> Vec<Check> {
+    let p = Some(spec.name.as_str());
+    let mut checks = Vec::new();
+    if spec.git.clone_url.is_empty() {
+        checks.push(Check::skip(
+            p,
+            "repository",
+            format!(
+                "no {} clone_url; the daemon does not work on this project",
+                git_section(&spec.name)
+            ),
+        ));
+    } else {
+        checks.extend(check_repo_and_host(spec, work_dir, store).await);
+    }
+    checks.push(check_tracker(spec, store).await);
+    checks.push(webhook_line(spec, config));
+    checks
+}
+
+async fn check_repo_and_host(
+    spec: &ProjectSpec,
+    work_dir: &Path,
+    store: Option<&Arc<dyn Store>>,
+) -> Vec<Check> {
+    let p = Some(spec.name.as_str());
+    let section = git_section(&spec.name);
+    let repo = match build_repo(spec, work_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![Check::fail(
+                p,
+                "repository",
+                format!("{e:#}"),
+                format!("fix {section} (clone_url, default_branch) or the project name"),
+            )];
+        }
+    };
+    let url = &spec.git.clone_url;
+    let mut checks = Vec::new();
+    match tokio::time::timeout(CHECK_TIMEOUT, repo.check()).await {
+        Ok(Ok(health)) => {
+            let head = health
+                .remote_head
+                .as_deref()
+                .map_or("?", |h| &h[..h.len().min(12)])
+                .to_owned();
+            checks.push(Check::pass(
+                p,
+                "repository",
+                format!("{url} answers; {} is at {head}", spec.git.default_branch),
+            ));
+        }
+        Ok(Err(e)) => checks.push(Check::fail(
+            p,
+            "repository",
+            format!("{url}: {e}"),
+            repo_fix(&e, spec),
+        )),
+        Err(_) => checks.push(Check::fail(
+            p,
+            "repository",
+            format!("{url}: no answer within {} s", CHECK_TIMEOUT.as_secs()),
+            format!("check {section} clone_url and the network"),
+        )),
+    }
+    // The git host.
+    let provider = if is_local(&spec.git.provider) {
+        "local"
+    } else {
+        spec.git.provider.as_str()
+    };
+    if provider == "local" && store.is_none() {
+        checks.push(Check::skip(
+            p,
+            "git host",
+            "local host not checked: the database is unavailable",
+        ));
+        return checks;
+    }
+    if provider != "local" && spec.git.token.is_empty() {
+        checks.push(Check::fail(
+            p,
+            "git host",
+            format!("{section} token is empty; {provider} needs one to open pull requests"),
+            format!("set {section} token (e.g. token = \"${{GITHUB_TOKEN}}\")"),
+        ));
+        return checks;
+    }
+    let settings: Option<Arc<dyn SettingsStore>> = store.map(|s| {
+        let s: Arc<dyn SettingsStore> = s.clone();
+        s
+    });
+    match build_host(spec, settings, &repo) {
+        Err(e) => checks.push(Check::fail(
+            p,
+            "git host",
+            format!("{e:#}"),
+            format!("fix {section} (provider, clone_url, base_url)"),
+        )),
+        Ok(host) => match tokio::time::timeout(CHECK_TIMEOUT, host.check()).await {
+            Ok(Ok(())) if provider == "local" => checks.push(Check::pass(
+                p,
+                "git host",
+                "local (pull requests are kept in Foreman's database and merged into the remote)",
+            )),
+            Ok(Ok(())) => checks.push(Check::pass(
+                p,
+                "git host",
+                format!("{provider} answers and accepts the token"),
+            )),
+            Ok(Err(e)) => checks.push(Check::fail(
+                p,
+                "git host",
+                e.to_string(),
+                host_fix(&e, spec),
+            )),
+            Err(_) => checks.push(Check::fail(
+                p,
+                "git host",
+                format!("{provider}: no answer within {} s", CHECK_TIMEOUT.as_secs()),
+                format!("check {section} base_url and the network"),
+            )),
+        },
+    }
+    checks
+}
+
+async fn check_tracker(spec: &ProjectSpec, store: Option<&Arc<dyn Store>>) -> Check {
+    let p = Some(spec.name.as_str());
+    let section = tracker_section(&spec.name);
+    let provider = if is_local(&spec.tracker.provider) {
+        "local"
+    } else {
+        spec.tracker.provider.as_str()
+    };
+    if provider == "local" && store.is_none() {
+        return Check::skip(
+            p,
+            "tracker",
+            "local tracker not checked: the database is unavailable",
+        );
+    }
+    if provider != "local" && spec.tracker.token.is_empty() {
+        return Check::fail(
+            p,
+            "tracker",
+            format!("{section} token is empty; {provider} needs one"),
+            format!("set {section} token"),
+        );
+    }
+    let ports = store.map(|s| {
+        let events: Arc<dyn EventLog> = s.clone();
+        (s.clone(), events)
+    });
+    let tracker = match build_tracker(spec, ports) {
+        Ok(t) => t,
+        Err(e) => {
+            return Check::fail(
+                p,
+                "tracker",
+                format!("{e:#}"),
+                format!("fix {section} (provider, project, token, base_url)"),
+            );
+        }
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, tracker.check()).await {
+        Ok(Ok(())) if provider == "local" => Check::pass(
+            p,
+            "tracker",
+            "local (tickets come from the API and the dashboard)",
+        ),
+        Ok(Ok(())) => Check::pass(
+            p,
+            "tracker",
+            format!(
+                "{provider} answers and accepts the token (project {:?}, pickup label {:?})",
+                spec.tracker.project, spec.tracker.pickup_label
+            ),
+        ),
+        Ok(Err(e)) => Check::fail(p, "tracker", e.to_string(), tracker_fix(&e, spec)),
+        Err(_) => Check::fail(
+            p,
+            "tracker",
+            format!("{provider}: no answer within {} s", CHECK_TIMEOUT.as_secs()),
+            format!("check {section} base_url and the network"),
+        ),
+    }
+}
+
+/// Informational: whether this project receives webhooks, and how they are verified.
+fn webhook_line(spec: &ProjectSpec, config: &Config) -> Check {
+    let p = Some(spec.name.as_str());
+    let secret = crate::webhooks::secret_for(spec, config);
+    let mut providers = BTreeSet::new();
+    if foreman_domain::webhook::WEBHOOK_PROVIDERS.contains(&spec.tracker.provider.as_str()) {
+        providers.insert(spec.tracker.provider.as_str());
+    }
+    if ["github", "gitlab"].contains(&spec.git.provider.as_str()) && !spec.git.clone_url.is_empty()
+    {
+        providers.insert(spec.git.provider.as_str());
+    }
+    if providers.is_empty() {
+        return Check::skip(p, "webhooks", "no tracker or git host that sends webhooks");
+    }
+    let list: Vec<String> = providers
+        .iter()
+        .map(|pr| format!("/api/webhooks/{pr}"))
+        .collect();
+    if secret.is_empty() {
+        Check::skip(
+            p,
+            "webhooks",
+            format!(
+                "no webhook secret, so {} answer 404; tickets arrive by polling every {}",
+                list.join(" and "),
+                spec.tracker.poll_interval
+            ),
+        )
+    } else {
+        Check::pass(
+            p,
+            "webhooks",
+            format!("{} verified with the webhook secret", list.join(" and ")),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(
+            redact_url("postgres://fm:hunter2@db:5432/foreman"),
+            "postgres://fm:***@db:5432/foreman"
+        );
+        assert_eq!(redact_url("postgres://db/foreman"), "postgres://db/foreman");
+    }
+
+    #[test]
+    fn lines_show_mark_project_and_fix() {
+        let c = Check::fail(
+            Some("web"),
+            "tracker",
+            "github: credentials rejected",
+            "set it",
+        );
+        assert_eq!(
+            c.to_string(),
+            "✗ [web] tracker: github: credentials rejected\n    fix: set it"
+        );
+        assert_eq!(
+            Check::pass(None, "git", "git version 2.47.3").to_string(),
+            "✓ git: git version 2.47.3"
+        );
+        assert!(all_passed(&[Check::skip(None, "x", "y")]));
+        assert_eq!(
+            Check::pass(None, "repository", "fatal: a\n\nfatal: b\n").detail,
+            "fatal: a fatal: b"
+        );
+        assert!(!all_passed(&[c]));
+    }
+
+    #[test]
+    fn llm_keys_are_required_per_provider_in_use() {
+        let mut config = Config::default();
+        config.llm.provider = "anthropic".into();
+        let none = BTreeMap::new();
+        let checks = check_llm(&config, &none);
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].status, CheckStatus::Fail);
+        assert!(checks[0].detail.contains("planner"), "{}", checks[0].detail);
+        assert!(
+            checks[0]
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("ANTHROPIC_API_KEY")
+        );
+
+        let env = BTreeMap::from([("ANTHROPIC_API_KEY".to_owned(), "sk-ant-x".to_owned())]);
+        assert_eq!(check_llm(&config, &env)[0].status, CheckStatus::Pass);
+
+        // a role on another provider needs that provider's key too
+        config
+            .llm
+            .models
+            .insert("clarifier".into(), "openrouter:some/model".into());
+        let checks = check_llm(&config, &env);
+        let router = checks
+            .iter()
+            .find(|c| c.detail.contains("openrouter"))
+            .unwrap();
+        assert_eq!(router.status, CheckStatus::Fail);
+        assert!(
+            router
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("OPENROUTER_API_KEY")
+        );
+
+        // with no key anywhere the scripted provider takes every role
+        let checks = check_llm(&Config::default(), &none);
+        assert!(
+            checks.iter().all(|c| c.status == CheckStatus::Pass),
+            "{checks:?}"
+        );
+    }
+}
