@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use chrono::Datelike;
+use chrono::{Datelike, SubsecRound};
 use foreman_domain::git::{ChecksStatus, MergeMethod, PrState};
 use foreman_domain::ports::daemon_state;
 use foreman_domain::tracker::TrackerStatus;
@@ -475,12 +475,13 @@ impl Daemon {
             let Ok(remote) = project.tracker.get_ticket(&t.external_id).await else {
                 continue;
             };
-            let asked_at = t.updated_at;
+            // Trackers keep whole seconds: a reply in the same second as the question counts.
+            let asked_at = t.updated_at.trunc_subsecs(0);
             let answers: Vec<String> = remote
                 .comments
                 .iter()
                 .filter(|c| {
-                    c.created_at.is_some_and(|at| at > asked_at)
+                    c.created_at.is_some_and(|at| at >= asked_at)
                         && !c.body.starts_with("Foreman needs answers")
                 })
                 .map(|c| c.body.clone())

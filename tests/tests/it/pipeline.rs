@@ -503,3 +503,277 @@ async fn the_last_attempt_runs_on_the_escalation_model() {
     );
     rig.finish().await;
 }
+
+/// The clarifier's first verdict: questions.
+fn unclear_once() -> serde_json::Value {
+    json!({
+        "name": "clarifier-unclear",
+        "role": "clarifier",
+        "times": 1,
+        "response": {
+            "tool_use": {"name": "submit_clarification", "input": {
+                "clear": false, "questions": ["Should multiply accept floats?"]}},
+            "usage": {"input_tokens": 500, "output_tokens": 30}
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_github_issue_is_picked_up_clarified_by_a_comment_and_merged() {
+    let gh = foreman_fakes::github::FakeGitHub::start("acme", "calc", "ghp_fake").await;
+    let issue = gh.add_issue(
+        "Add a multiply function to calc",
+        Some("calc.py can add but not multiply.\n\n## Acceptance criteria\n- multiply(2, 3) == 6"),
+        &["foreman-ready"],
+        "ada",
+    );
+    let setup = Setup {
+        pipeline: vec!["enable_clarification = true".into()],
+        tracker: vec![
+            "provider = \"github\"".into(),
+            "project = \"acme/calc\"".into(),
+            "token = \"ghp_fake\"".into(),
+            format!("base_url = \"{}\"", gh.url()),
+            "poll_interval = \"200ms\"".into(),
+        ],
+        ..Setup::default()
+    };
+    let script = prepend(demo_script(), vec![unclear_once()]);
+    let rig = Rig::start(Db::Sqlite, &script, &setup).await.unwrap();
+
+    // Polling brings the labelled issue in.
+    let deadline = std::time::Instant::now() + WITHIN;
+    let id = loop {
+        let list = rig.get("/api/tickets").await;
+        if let Some(t) = list.as_array().and_then(|a| a.first()) {
+            assert_eq!(t["external_id"], format!("#{issue}"), "{t}");
+            assert_eq!(t["submitter"], "ada", "{t}");
+            break t["id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the issue was not picked up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    rig.wait_for(&id, &["clarification_needed"], WITHIN).await;
+    let asked = gh.issue(issue).unwrap();
+    assert!(
+        asked
+            .comments
+            .iter()
+            .any(|c| c.body.contains("Should multiply accept floats?")),
+        "{asked:?}"
+    );
+    assert!(
+        asked
+            .labels
+            .iter()
+            .any(|l| l == "foreman-needs-clarification"),
+        "{asked:?}"
+    );
+
+    // The submitter answers in a comment; the ticket goes on with the answer.
+    let r = crate::support::http()
+        .post(format!(
+            "{}/repos/acme/calc/issues/{issue}/comments",
+            gh.url()
+        ))
+        .bearer_auth("ghp_fake")
+        .json(&json!({"body": "Integers are enough."}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let t = rig.wait_for(&id, &["merged"], WITHIN).await;
+    assert!(
+        t["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Integers are enough."),
+        "{t}"
+    );
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "clarification_requested"), 1, "{events:?}");
+    assert_eq!(count(&events, "clarification_received"), 1, "{events:?}");
+    // The pull request link went back to the issue.
+    let done = gh.issue(issue).unwrap();
+    assert!(
+        done.comments.iter().any(|c| c.body.contains("/pulls/1")),
+        "{done:?}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_ticket_too_large_is_split_into_children_and_done_when_they_merge() {
+    let split = json!({
+        "name": "split",
+        "role": "planner",
+        "match": "Calculator operations",
+        "response": {
+            "tool_use": {"name": "submit_plan", "input": {
+                "summary": "two independent changes", "too_large": true, "tasks": [],
+                "children": [
+                    {"title": "Add a multiply function to calc", "description": "multiply(a, b)",
+                     "acceptance_criteria": "multiply(2, 3) == 6"},
+                    {"title": "Add a divide function to calc", "description": "divide(a, b)",
+                     "acceptance_criteria": "divide(6, 3) == 2"}
+                ]}},
+            "usage": {"input_tokens": 1500, "output_tokens": 200}
+        }
+    });
+    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
+    let mut divide_plan = plan(
+        json!([{"sequence": 1, "title": "Add divide", "description": "divide(a, b) in calc.py",
+                 "acceptance_criteria": "divide(6, 3) == 2",
+                 "files_to_modify": ["calc.py", "tests/test_divide.py"], "complexity": 1, "depends_on": []}]),
+        None,
+    );
+    divide_plan["match"] = json!("Add a divide function");
+    let script = prepend(
+        demo_script(),
+        vec![
+            split,
+            divide_plan,
+            complete("edited", "edited calc\\.py", true, None),
+            complete(
+                "divide-tests-written",
+                "(created|overwrote) tests/test_divide\\.py",
+                true,
+                None,
+            ),
+            write_file(
+                "divide-tests",
+                "(?s)Task: Add divide.*PHASE: TESTS",
+                "tests/test_divide.py",
+                divide_test,
+                None,
+            ),
+            edit_file(
+                "divide-impl",
+                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+                "calc.py",
+                "\"\"\"A tiny calculator.\"\"\"\n",
+                "\"\"\"A tiny calculator.\"\"\"\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n",
+            ),
+            edit_file(
+                "multiply-impl",
+                "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
+                "calc.py",
+                "    return a + b\n",
+                "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
+            ),
+        ],
+    );
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let parent = rig.create_ticket("Calculator operations").await;
+    rig.wait_for(&parent, &["decomposed", "done"], WITHIN).await;
+    let all = rig.get("/api/tickets").await;
+    let mut children = Vec::new();
+    for t in all.as_array().unwrap() {
+        let detail = rig
+            .get(&format!("/api/tickets/{}", t["id"].as_str().unwrap()))
+            .await;
+        if detail["parent_id"] == parent.as_str() {
+            children.push(detail);
+        }
+    }
+    assert_eq!(children.len(), 2, "{all:#}");
+    for c in &children {
+        rig.wait_for(c["id"].as_str().unwrap(), &["merged"], WITHIN)
+            .await;
+    }
+    rig.wait_for(&parent, &["done"], WITHIN).await;
+    let events = rig.event_types(&parent).await;
+    assert_eq!(count(&events, "child_ticket_created"), 2, "{events:?}");
+    assert_eq!(count(&events, "ticket_decomposed"), 1, "{events:?}");
+    assert_eq!(count(&events, "task_started"), 0, "{events:?}");
+    let calc = rig.remote_file("calc.py");
+    assert!(
+        calc.contains("def multiply") && calc.contains("def divide"),
+        "{calc}"
+    );
+    rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
+    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
+    let both = "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
+    let tasks = json!([
+        {"sequence": 1, "title": "Add multiply", "description": "multiply(a, b) in calc.py",
+         "acceptance_criteria": "multiply(2, 3) == 6", "files_to_modify": ["calc.py", "tests/test_multiply.py"],
+         "complexity": 1, "depends_on": []},
+        {"sequence": 2, "title": "Add divide", "description": "divide(a, b) in calc.py",
+         "acceptance_criteria": "divide(6, 3) == 2", "files_to_modify": ["calc.py", "tests/test_divide.py"],
+         "complexity": 1, "depends_on": []}
+    ]);
+    let mut resolved = complete("resolved", "(created|overwrote) calc\\.py", true, None);
+    resolved["role"] = json!("conflict_resolver");
+    let mut resolve = write_file("resolve", ".*", "calc.py", both, None);
+    resolve["role"] = json!("conflict_resolver");
+    let script = prepend(
+        demo_script(),
+        vec![
+            plan(tasks, None),
+            resolved,
+            resolve,
+            complete("edited", "edited calc\\.py", true, None),
+            complete(
+                "divide-tests-written",
+                "(created|overwrote) tests/test_divide\\.py",
+                true,
+                None,
+            ),
+            write_file(
+                "divide-tests",
+                "(?s)Task: Add divide.*PHASE: TESTS",
+                "tests/test_divide.py",
+                divide_test,
+                None,
+            ),
+            edit_file(
+                "divide-impl",
+                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+                "calc.py",
+                "    return a + b\n",
+                "    return a + b\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n",
+            ),
+            edit_file(
+                "multiply-impl",
+                "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
+                "calc.py",
+                "    return a + b\n",
+                "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
+            ),
+        ],
+    );
+    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add multiply and divide to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "merge_conflict"), 1, "{events:?}");
+    assert_eq!(count(&events, "merge_conflict_resolved"), 1, "{events:?}");
+    assert!(before(&events, "merge_conflict_resolved", "full_test_pass"));
+    let calc = rig.remote_file("calc.py");
+    assert!(
+        calc.contains("def multiply") && calc.contains("def divide"),
+        "{calc}"
+    );
+    assert!(!calc.contains("<<<<<<<"), "{calc}");
+    let calls = rig.get(&format!("/api/tickets/{id}/llm-calls")).await;
+    assert!(
+        calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["role"] == "conflict_resolver"),
+        "{calls:#}"
+    );
+    rig.finish().await;
+}

@@ -29,6 +29,8 @@ pub struct Setup {
     pub daemon: Vec<String>,
     /// Leave `auto_merge` off.
     pub no_auto_merge: bool,
+    /// Lines under `[tracker]` (default: the local tracker).
+    pub tracker: Vec<String>,
 }
 
 /// A running server with its repository, script and database.
@@ -172,7 +174,8 @@ impl Rig {
              [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
              [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = {}\n\n\
              [pipeline]\ntest_command = \"{}\"\n{}\n\n\
-             [cost]\n{}\n",
+             [cost]\n{}\n\n\
+             [tracker]\n{}\n",
             setup.daemon.join("\n"),
             script_path.display(),
             remote.display(),
@@ -180,6 +183,7 @@ impl Rig {
             foreman_server::demo::TEST_COMMAND,
             setup.pipeline.join("\n"),
             setup.cost.join("\n"),
+            setup.tracker.join("\n"),
         );
         let config_path = dir.path().join("foreman.toml");
         std::fs::write(&config_path, config).unwrap();
