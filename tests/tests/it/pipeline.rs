@@ -383,53 +383,68 @@ fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> ser
     })
 }
 
+/// A one-task plan for the ticket titled "Add a divide function…".
+fn divide_plan() -> serde_json::Value {
+    let mut p = plan(
+        json!([{"sequence": 1, "title": "Add divide", "description": "divide(a, b) in calc.py",
+                 "acceptance_criteria": "divide(6, 3) == 2",
+                 "files_to_modify": ["calc.py", "tests/test_divide.py"], "complexity": 1, "depends_on": []}]),
+        None,
+    );
+    p["match"] = json!("Add a divide function");
+    p
+}
+
+/// Implementer answers for a divide task and a multiply task that both edit `calc.py` in
+/// place: divide goes in at the top (`divide_at_top`, a separate hunk from multiply's) or right
+/// after `add`, where multiply goes too (the two changes conflict).
+fn calc_edits(divide_at_top: bool) -> Vec<serde_json::Value> {
+    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
+    let divide =
+        "\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
+    let (anchor, with_divide) = if divide_at_top {
+        let a = "\"\"\"A tiny calculator.\"\"\"\n";
+        (a, format!("{a}{divide}"))
+    } else {
+        ("    return a + b\n", format!("    return a + b\n{divide}"))
+    };
+    vec![
+        complete("edited", "edited calc\\.py", true, None),
+        complete(
+            "divide-tests-written",
+            "(created|overwrote) tests/test_divide\\.py",
+            true,
+            None,
+        ),
+        write_file(
+            "divide-tests",
+            "(?s)Task: Add divide.*PHASE: TESTS",
+            "tests/test_divide.py",
+            divide_test,
+            None,
+        ),
+        edit_file(
+            "divide-impl",
+            "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+            "calc.py",
+            anchor,
+            &with_divide,
+        ),
+        edit_file(
+            "multiply-impl",
+            "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
+            "calc.py",
+            "    return a + b\n",
+            "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
+        ),
+    ]
+}
+
 #[tokio::test]
 async fn two_tickets_changing_the_same_file_take_turns_and_both_merge() {
-    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
-    let divide_plan = {
-        let mut p = plan(
-            json!([{"sequence": 1, "title": "Add divide", "description": "divide(a, b) in calc.py",
-                     "acceptance_criteria": "divide(6, 3) == 2",
-                     "files_to_modify": ["calc.py", "tests/test_divide.py"], "complexity": 1, "depends_on": []}]),
-            None,
-        );
-        p["match"] = json!("Add a divide function");
-        p
-    };
-    let script = prepend(
-        demo_script(),
-        vec![
-            divide_plan,
-            complete("edited", "edited calc\\.py", true, None),
-            complete(
-                "divide-tests-written",
-                "(created|overwrote) tests/test_divide\\.py",
-                true,
-                None,
-            ),
-            write_file(
-                "divide-tests",
-                "(?s)Task: Add divide.*PHASE: TESTS",
-                "tests/test_divide.py",
-                divide_test,
-                None,
-            ),
-            edit_file(
-                "divide-impl",
-                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
-                "calc.py",
-                "\"\"\"A tiny calculator.\"\"\"\n",
-                "\"\"\"A tiny calculator.\"\"\"\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n",
-            ),
-            edit_file(
-                "multiply-impl",
-                "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
-                "calc.py",
-                "    return a + b\n",
-                "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
-            ),
-        ],
-    );
+    let mut entries = vec![divide_plan()];
+    entries.extend(calc_edits(true));
+    let script = prepend(demo_script(), entries);
     let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
         .await
         .unwrap();
@@ -623,49 +638,9 @@ async fn a_ticket_too_large_is_split_into_children_and_done_when_they_merge() {
             "usage": {"input_tokens": 1500, "output_tokens": 200}
         }
     });
-    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
-    let mut divide_plan = plan(
-        json!([{"sequence": 1, "title": "Add divide", "description": "divide(a, b) in calc.py",
-                 "acceptance_criteria": "divide(6, 3) == 2",
-                 "files_to_modify": ["calc.py", "tests/test_divide.py"], "complexity": 1, "depends_on": []}]),
-        None,
-    );
-    divide_plan["match"] = json!("Add a divide function");
-    let script = prepend(
-        demo_script(),
-        vec![
-            split,
-            divide_plan,
-            complete("edited", "edited calc\\.py", true, None),
-            complete(
-                "divide-tests-written",
-                "(created|overwrote) tests/test_divide\\.py",
-                true,
-                None,
-            ),
-            write_file(
-                "divide-tests",
-                "(?s)Task: Add divide.*PHASE: TESTS",
-                "tests/test_divide.py",
-                divide_test,
-                None,
-            ),
-            edit_file(
-                "divide-impl",
-                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
-                "calc.py",
-                "\"\"\"A tiny calculator.\"\"\"\n",
-                "\"\"\"A tiny calculator.\"\"\"\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n",
-            ),
-            edit_file(
-                "multiply-impl",
-                "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
-                "calc.py",
-                "    return a + b\n",
-                "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
-            ),
-        ],
-    );
+    let mut entries = vec![split, divide_plan()];
+    entries.extend(calc_edits(true));
+    let script = prepend(demo_script(), entries);
     let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
         .await
         .unwrap();
@@ -701,7 +676,6 @@ async fn a_ticket_too_large_is_split_into_children_and_done_when_they_merge() {
 
 #[tokio::test]
 async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
-    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
     let both = "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
     let tasks = json!([
         {"sequence": 1, "title": "Add multiply", "description": "multiply(a, b) in calc.py",
@@ -715,42 +689,9 @@ async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
     resolved["role"] = json!("conflict_resolver");
     let mut resolve = write_file("resolve", ".*", "calc.py", both, None);
     resolve["role"] = json!("conflict_resolver");
-    let script = prepend(
-        demo_script(),
-        vec![
-            plan(tasks, None),
-            resolved,
-            resolve,
-            complete("edited", "edited calc\\.py", true, None),
-            complete(
-                "divide-tests-written",
-                "(created|overwrote) tests/test_divide\\.py",
-                true,
-                None,
-            ),
-            write_file(
-                "divide-tests",
-                "(?s)Task: Add divide.*PHASE: TESTS",
-                "tests/test_divide.py",
-                divide_test,
-                None,
-            ),
-            edit_file(
-                "divide-impl",
-                "(?s)Task: Add divide.*PHASE: IMPLEMENT",
-                "calc.py",
-                "    return a + b\n",
-                "    return a + b\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n",
-            ),
-            edit_file(
-                "multiply-impl",
-                "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
-                "calc.py",
-                "    return a + b\n",
-                "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
-            ),
-        ],
-    );
+    let mut entries = vec![plan(tasks, None), resolved, resolve];
+    entries.extend(calc_edits(false));
+    let script = prepend(demo_script(), entries);
     let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
         .await
         .unwrap();
