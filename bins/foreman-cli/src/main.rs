@@ -1,7 +1,8 @@
 //! `foreman`: the command line. Token and migration commands work on the database directly;
-//! ticket commands talk to a running server over HTTP.
+//! ticket commands talk to a running server over HTTP; `doctor` checks a configuration.
 //!
-//! Exit codes: 0 success, 1 error, 2 usage (clap's own code for bad arguments).
+//! Exit codes: 0 success, 1 error (or a failed `doctor` check), 2 usage (clap's own code for
+//! bad arguments).
 
 mod http;
 mod table;
@@ -40,6 +41,20 @@ enum Command {
         #[command(subcommand)]
         command: TicketsCommand,
     },
+    /// Check the configuration: git, the database, LLM keys, and every project's repository,
+    /// git host and tracker. Exits 1 when a check fails.
+    Doctor(DoctorArgs),
+}
+
+/// What `foreman doctor` checks.
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// Configuration file (the server's).
+    #[arg(long, env = "FOREMAN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (holds the SQLite database by default).
+    #[arg(long, env = "FOREMAN_DATA_DIR", default_value = ".foreman")]
+    data_dir: PathBuf,
 }
 
 /// Where the database is: the same flags the server takes.
@@ -137,8 +152,11 @@ enum TicketsCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
+    let command = match Cli::parse().command {
+        Command::Doctor(args) => return doctor(&args).await,
+        other => other,
+    };
+    match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("foreman: {e:#}");
@@ -147,8 +165,66 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+/// Prints one line per check and a summary; 0 when nothing failed, 1 otherwise.
+async fn doctor(args: &DoctorArgs) -> ExitCode {
+    use foreman_server::doctor::{self, CheckStatus};
+    let config = match Config::load(args.config.as_deref()).and_then(|c| c.validate().map(|()| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            println!(
+                "{}",
+                doctor::Check::fail(
+                    None,
+                    "config",
+                    e.to_string(),
+                    "fix the named key (see README.md, Configuration)"
+                )
+            );
+            println!("\n1 problem found.");
+            return ExitCode::FAILURE;
+        }
+    };
+    let source = args.config.as_deref().map_or_else(
+        || "defaults and FOREMAN_* variables".to_owned(),
+        |p| p.display().to_string(),
+    );
+    println!(
+        "{}",
+        doctor::Check::pass(None, "config", format!("{source} is valid"))
+    );
+    let checks = doctor::run(&config, &args.data_dir).await;
+    for c in &checks {
+        println!("{c}");
+    }
+    let failed = checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .count();
+    match failed {
+        0 => {
+            println!("\nAll checks passed.");
+            ExitCode::SUCCESS
+        }
+        1 => {
+            println!("\n1 problem found.");
+            ExitCode::FAILURE
+        }
+        n => {
+            println!("\n{n} problems found.");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Doctor(args) => {
+            if doctor(&args).await == ExitCode::SUCCESS {
+                Ok(())
+            } else {
+                bail!("doctor found problems")
+            }
+        }
         Command::Migrate(db) => {
             let store = open(&db).await?;
             store.migrate().await.context("migration failed")?;

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use foreman_agent::{BuiltinRunner, CommandSettings, PromptLibrary, RunnerSettings};
-use foreman_config::{Config, GitConfig, TrackerConfig};
+use foreman_config::Config;
 use foreman_domain::agent::AgentLimits;
-use foreman_domain::git::GitHost;
 use foreman_domain::llm::LlmProvider;
-use foreman_domain::tracker::Tracker;
 use foreman_domain::{EventLog, Store};
-use foreman_git::{Credentials, GitRepository, Identity, LocalHost, RepoConfig};
+use foreman_git::GitRepository;
+
+use crate::adapters::{build_host, build_repo, build_tracker, project_specs};
 use foreman_pipeline::{Engine, PipelineSettings, Ports, ProjectRuntime};
 
 /// What the composition needs besides the configuration.
@@ -54,10 +54,6 @@ fn duration(key: &str, value: &str) -> Result<Duration> {
 }
 
 fn settings_port(store: &Arc<dyn Store>) -> Arc<dyn foreman_domain::SettingsStore> {
-    store.clone()
-}
-
-fn ticket_port(store: &Arc<dyn Store>) -> Arc<dyn foreman_domain::TicketStore> {
     store.clone()
 }
 
@@ -171,169 +167,6 @@ pub fn model_table(config: &Config, provider: &str) -> BTreeMap<String, String> 
     }
 }
 
-/// Everything project-specific the engine needs, for every configured project.
-struct ProjectSpec {
-    name: String,
-    tracker: TrackerConfig,
-    git: GitConfig,
-    test_command: String,
-    lint_command: String,
-}
-
-fn project_specs(config: &Config) -> Vec<ProjectSpec> {
-    let mut v = vec![ProjectSpec {
-        name: foreman_domain::DEFAULT_PROJECT.to_owned(),
-        tracker: config.tracker.clone(),
-        git: config.git.clone(),
-        test_command: config.pipeline.test_command.clone(),
-        lint_command: config.pipeline.lint_command.clone(),
-    }];
-    for p in &config.projects {
-        v.push(ProjectSpec {
-            name: p.name.clone(),
-            tracker: p.tracker.clone(),
-            git: p.git.clone(),
-            test_command: p.test_command.clone(),
-            lint_command: p.lint_command.clone(),
-        });
-    }
-    v
-}
-
-/// `owner/name` from a GitHub or GitLab clone URL (`https://host/owner/name.git` or
-/// `git@host:owner/name.git`).
-fn repo_path(clone_url: &str) -> Option<String> {
-    let rest = clone_url
-        .split_once("://")
-        .map(|(_, r)| r.split_once('/').map_or("", |(_, p)| p))
-        .or_else(|| clone_url.split_once(':').map(|(_, p)| p))?;
-    let path = rest.trim_end_matches('/').trim_end_matches(".git");
-    path.contains('/').then(|| path.to_owned())
-}
-
-fn build_host(
-    spec: &ProjectSpec,
-    store: &Arc<dyn Store>,
-    repo: &Arc<GitRepository>,
-) -> Result<Arc<dyn GitHost>> {
-    let g = &spec.git;
-    Ok(match g.provider.as_str() {
-        "local" | "" => Arc::new(LocalHost::new(settings_port(store), repo.clone())),
-        "github" => {
-            let path = repo_path(&g.clone_url)
-                .with_context(|| format!("git.clone_url {:?} has no owner/name", g.clone_url))?;
-            let (owner, name) = path.split_once('/').unwrap_or((&path, ""));
-            let cfg = foreman_git::github::GitHubConfig {
-                api_url: if g.base_url.is_empty() {
-                    foreman_git::github::DEFAULT_API_URL.to_owned()
-                } else {
-                    g.base_url.clone()
-                },
-                owner: owner.to_owned(),
-                repo: name.to_owned(),
-                token: g.token.clone(),
-            };
-            let client = foreman_git::github::GitHubClient::new(&cfg)
-                .context("cannot set up the GitHub client")?;
-            Arc::new(foreman_git::GitHubHost::new(client))
-        }
-        "gitlab" => {
-            let project = repo_path(&g.clone_url)
-                .with_context(|| format!("git.clone_url {:?} has no group/name", g.clone_url))?;
-            let cfg = foreman_git::gitlab::GitLabConfig {
-                api_url: if g.base_url.is_empty() {
-                    "https://gitlab.com/api/v4".to_owned()
-                } else {
-                    g.base_url.clone()
-                },
-                project,
-                token: g.token.clone(),
-            };
-            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
-                .context("cannot set up the GitLab client")?;
-            Arc::new(foreman_git::GitLabHost::new(client))
-        }
-        other => bail!("git.provider = {other:?} is not one of local, github, gitlab"),
-    })
-}
-
-fn build_tracker(
-    spec: &ProjectSpec,
-    store: &Arc<dyn Store>,
-    events: &Arc<dyn EventLog>,
-) -> Result<Arc<dyn Tracker>> {
-    let t = &spec.tracker;
-    let base = |default: &str| {
-        if t.base_url.is_empty() {
-            default.to_owned()
-        } else {
-            t.base_url.clone()
-        }
-    };
-    Ok(match t.provider.as_str() {
-        "local" | "" => Arc::new(foreman_tracker::LocalTracker::new(
-            &spec.name,
-            ticket_port(store),
-            events.clone(),
-            settings_port(store),
-        )),
-        "github" => {
-            let (owner, name) = t
-                .project
-                .split_once('/')
-                .with_context(|| format!("tracker.project {:?} must be owner/name", t.project))?;
-            let cfg = foreman_git::github::GitHubConfig {
-                api_url: base(foreman_git::github::DEFAULT_API_URL),
-                owner: owner.to_owned(),
-                repo: name.to_owned(),
-                token: t.token.clone(),
-            };
-            let client = foreman_git::github::GitHubClient::new(&cfg)
-                .context("cannot set up the GitHub client")?;
-            Arc::new(foreman_tracker::GitHubTracker::new(
-                client,
-                &t.pickup_label,
-                foreman_tracker::StatusLabels::default(),
-            ))
-        }
-        "gitlab" => {
-            let cfg = foreman_git::gitlab::GitLabConfig {
-                api_url: base("https://gitlab.com/api/v4"),
-                project: t.project.clone(),
-                token: t.token.clone(),
-            };
-            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
-                .context("cannot set up the GitLab client")?;
-            Arc::new(foreman_tracker::GitLabTracker::new(
-                client,
-                &t.pickup_label,
-                foreman_tracker::StatusLabels::default(),
-            ))
-        }
-        "jira" => {
-            let (email, token) = t
-                .token
-                .split_once(':')
-                .context("tracker.token for jira must be `email:api_token`")?;
-            let mut cfg = foreman_tracker::JiraConfig::new(&t.base_url, email, token, &t.project);
-            cfg.pickup_label.clone_from(&t.pickup_label);
-            Arc::new(foreman_tracker::JiraTracker::new(cfg).context("cannot set up Jira")?)
-        }
-        "linear" => {
-            let mut cfg = foreman_tracker::LinearConfig::new(
-                &base("https://api.linear.app/graphql"),
-                &t.token,
-                &t.project,
-            );
-            cfg.pickup_label.clone_from(&t.pickup_label);
-            Arc::new(foreman_tracker::LinearTracker::new(cfg).context("cannot set up Linear")?)
-        }
-        other => {
-            bail!("tracker.provider = {other:?} is not one of local, github, gitlab, jira, linear")
-        }
-    })
-}
-
 /// Builds the engine. Projects without a repository (`clone_url` empty) are left out; with
 /// none left, the daemon idles and the API still serves.
 ///
@@ -391,30 +224,12 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
             tracing::info!(project = %spec.name, "no git.clone_url; project not worked on");
             continue;
         }
-        let mut repo_cfg = RepoConfig::new(
-            spec.name.clone(),
-            spec.git.clone_url.clone(),
-            spec.git.default_branch.clone(),
-            work_dir.clone(),
-        );
-        repo_cfg.author = Identity {
-            name: spec.git.author_name.clone(),
-            email: spec.git.author_email.clone(),
-        };
-        if !spec.git.token.is_empty() && spec.git.clone_url.starts_with("https://") {
-            repo_cfg.credentials = Credentials::HttpsToken {
-                username: "x-access-token".into(),
-                token: spec.git.token.clone(),
-            };
-        }
-        let repo = Arc::new(
-            GitRepository::new(repo_cfg)
-                .with_context(|| format!("project {}: git settings", spec.name))?,
-        );
+        let repo = build_repo(&spec, &work_dir)
+            .with_context(|| format!("project {}: git settings", spec.name))?;
         repos.push(repo.clone());
-        let host = build_host(&spec, &inputs.store, &repo)
+        let host = build_host(&spec, Some(settings_port(&inputs.store)), &repo)
             .with_context(|| format!("project {}", spec.name))?;
-        let tracker = build_tracker(&spec, &inputs.store, &inputs.events)
+        let tracker = build_tracker(&spec, Some((inputs.store.clone(), inputs.events.clone())))
             .with_context(|| format!("project {}", spec.name))?;
         let test_command = spec.test_command.clone();
         let commands = CommandSettings {
@@ -510,19 +325,6 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn repo_paths_come_from_clone_urls() {
-        assert_eq!(
-            repo_path("https://github.com/acme/widgets.git").as_deref(),
-            Some("acme/widgets")
-        );
-        assert_eq!(
-            repo_path("git@gitlab.com:group/sub/app.git").as_deref(),
-            Some("group/sub/app")
-        );
-        assert_eq!(repo_path("https://github.com/"), None);
-    }
 
     #[test]
     fn scripted_takes_every_role_and_keeps_model_names() {

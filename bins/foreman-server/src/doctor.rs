@@ -7,9 +7,8 @@
 //! has its default branch, that the git host answers and accepts the credentials, and that the
 //! tracker does.
 //!
-//! This module also holds the adapter construction the doctor and the webhook receivers
-//! ([`crate::webhooks`]) share: [`project_specs`], [`build_tracker`] and [`build_host`], the
-//! same choices [`crate::compose`] makes for the daemon.
+//! The adapters are built by [`crate::adapters`], the same code the daemon and the webhook
+//! receivers use, so the doctor checks exactly what the server will run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -17,12 +16,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use foreman_config::{Config, DatabaseDriver, GitConfig, TrackerConfig};
-use foreman_domain::git::{GitError, GitHost, GitRepo, HostError};
-use foreman_domain::tracker::{Tracker, TrackerError};
+use anyhow::Result;
+use foreman_config::{Config, DatabaseDriver};
+use foreman_domain::git::{GitError, GitRepo, HostError};
+use foreman_domain::tracker::TrackerError;
 use foreman_domain::{EventLog, SettingsStore, Store, TicketStore};
-use foreman_git::{Credentials, GitRepository, Identity, LocalHost, RepoConfig};
+
+use crate::adapters::{
+    ProjectSpec, build_host, build_repo, build_tracker, is_local, project_specs,
+};
 
 /// How long one network check (repository, host, tracker) may take.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
@@ -405,210 +407,6 @@ fn check_llm(config: &Config, env: &BTreeMap<String, String>) -> Vec<Check> {
         checks.push(check);
     }
     checks
-}
-
-/// Everything project-specific about adapters, for the default project and every
-/// `[[projects]]` entry.
-#[derive(Debug, Clone)]
-pub struct ProjectSpec {
-    /// The project's name.
-    pub name: String,
-    /// Its tracker settings.
-    pub tracker: TrackerConfig,
-    /// Its git settings.
-    pub git: GitConfig,
-}
-
-/// The default project (`[tracker]`, `[git]`), then every `[[projects]]` entry.
-#[must_use]
-pub fn project_specs(config: &Config) -> Vec<ProjectSpec> {
-    std::iter::once(ProjectSpec {
-        name: foreman_domain::DEFAULT_PROJECT.to_owned(),
-        tracker: config.tracker.clone(),
-        git: config.git.clone(),
-    })
-    .chain(config.projects.iter().map(|p| ProjectSpec {
-        name: p.name.clone(),
-        tracker: p.tracker.clone(),
-        git: p.git.clone(),
-    }))
-    .collect()
-}
-
-/// `owner/name` from a GitHub or GitLab clone URL (`https://host/owner/name.git` or
-/// `git@host:owner/name.git`).
-#[must_use]
-pub fn repo_path(clone_url: &str) -> Option<String> {
-    let rest = clone_url
-        .split_once("://")
-        .map(|(_, r)| r.split_once('/').map_or("", |(_, p)| p))
-        .or_else(|| clone_url.split_once(':').map(|(_, p)| p))?;
-    let path = rest.trim_end_matches('/').trim_end_matches(".git");
-    path.contains('/').then(|| path.to_owned())
-}
-
-fn is_local(provider: &str) -> bool {
-    provider.is_empty() || provider == "local"
-}
-
-/// The project's repository, as the daemon would open it (nothing touches the disk).
-///
-/// # Errors
-/// Unusable project name, branch or clone URL.
-pub fn build_repo(spec: &ProjectSpec, work_dir: &Path) -> Result<Arc<GitRepository>> {
-    let g = &spec.git;
-    let mut repo_cfg = RepoConfig::new(
-        spec.name.clone(),
-        g.clone_url.clone(),
-        g.default_branch.clone(),
-        work_dir.to_owned(),
-    );
-    repo_cfg.author = Identity {
-        name: g.author_name.clone(),
-        email: g.author_email.clone(),
-    };
-    if !g.token.is_empty() && g.clone_url.starts_with("https://") {
-        repo_cfg.credentials = Credentials::HttpsToken {
-            username: "x-access-token".into(),
-            token: g.token.clone(),
-        };
-    }
-    Ok(Arc::new(GitRepository::new(repo_cfg)?))
-}
-
-/// The project's git host. The local host keeps its pull requests in `settings`.
-///
-/// # Errors
-/// Unknown providers, clone URLs without `owner/name`, unusable client settings.
-pub fn build_host(
-    spec: &ProjectSpec,
-    settings: Option<Arc<dyn SettingsStore>>,
-    repo: &Arc<GitRepository>,
-) -> Result<Arc<dyn GitHost>> {
-    let g = &spec.git;
-    Ok(match g.provider.as_str() {
-        "local" | "" => {
-            let settings = settings.context("the local git host needs the database")?;
-            Arc::new(LocalHost::new(settings, repo.clone()))
-        }
-        "github" => {
-            let path = repo_path(&g.clone_url)
-                .with_context(|| format!("git.clone_url {:?} has no owner/name", g.clone_url))?;
-            let (owner, name) = path.split_once('/').unwrap_or((&path, ""));
-            let cfg = foreman_git::github::GitHubConfig {
-                api_url: if g.base_url.is_empty() {
-                    foreman_git::github::DEFAULT_API_URL.to_owned()
-                } else {
-                    g.base_url.clone()
-                },
-                owner: owner.to_owned(),
-                repo: name.to_owned(),
-                token: g.token.clone(),
-            };
-            let client = foreman_git::github::GitHubClient::new(&cfg)
-                .context("cannot set up the GitHub client")?;
-            Arc::new(foreman_git::GitHubHost::new(client))
-        }
-        "gitlab" => {
-            let project = repo_path(&g.clone_url)
-                .with_context(|| format!("git.clone_url {:?} has no group/name", g.clone_url))?;
-            let cfg = foreman_git::gitlab::GitLabConfig {
-                api_url: if g.base_url.is_empty() {
-                    "https://gitlab.com/api/v4".to_owned()
-                } else {
-                    g.base_url.clone()
-                },
-                project,
-                token: g.token.clone(),
-            };
-            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
-                .context("cannot set up the GitLab client")?;
-            Arc::new(foreman_git::GitLabHost::new(client))
-        }
-        other => bail!("git.provider = {other:?} is not one of local, github, gitlab"),
-    })
-}
-
-/// The project's tracker. The local tracker lives in the database, so it needs `store`.
-///
-/// # Errors
-/// Unknown providers, malformed `project` or `token` settings, unusable client settings.
-pub fn build_tracker(
-    spec: &ProjectSpec,
-    store: Option<(Arc<dyn Store>, Arc<dyn EventLog>)>,
-) -> Result<Arc<dyn Tracker>> {
-    let t = &spec.tracker;
-    let base = |default: &str| {
-        if t.base_url.is_empty() {
-            default.to_owned()
-        } else {
-            t.base_url.clone()
-        }
-    };
-    Ok(match t.provider.as_str() {
-        "local" | "" => {
-            let (store, events) = store.context("the local tracker needs the database")?;
-            let tickets: Arc<dyn TicketStore> = store.clone();
-            let settings: Arc<dyn SettingsStore> = store;
-            Arc::new(foreman_tracker::LocalTracker::new(
-                &spec.name, tickets, events, settings,
-            ))
-        }
-        "github" => {
-            let (owner, name) = t
-                .project
-                .split_once('/')
-                .with_context(|| format!("tracker.project {:?} must be owner/name", t.project))?;
-            let cfg = foreman_git::github::GitHubConfig {
-                api_url: base(foreman_git::github::DEFAULT_API_URL),
-                owner: owner.to_owned(),
-                repo: name.to_owned(),
-                token: t.token.clone(),
-            };
-            let client = foreman_git::github::GitHubClient::new(&cfg)
-                .context("cannot set up the GitHub client")?;
-            Arc::new(foreman_tracker::GitHubTracker::new(
-                client,
-                &t.pickup_label,
-                foreman_tracker::StatusLabels::default(),
-            ))
-        }
-        "gitlab" => {
-            let cfg = foreman_git::gitlab::GitLabConfig {
-                api_url: base("https://gitlab.com/api/v4"),
-                project: t.project.clone(),
-                token: t.token.clone(),
-            };
-            let client = foreman_git::gitlab::GitLabClient::new(&cfg)
-                .context("cannot set up the GitLab client")?;
-            Arc::new(foreman_tracker::GitLabTracker::new(
-                client,
-                &t.pickup_label,
-                foreman_tracker::StatusLabels::default(),
-            ))
-        }
-        "jira" => {
-            let (email, token) = t
-                .token
-                .split_once(':')
-                .context("tracker.token for jira must be `email:api_token`")?;
-            let mut cfg = foreman_tracker::JiraConfig::new(&t.base_url, email, token, &t.project);
-            cfg.pickup_label.clone_from(&t.pickup_label);
-            Arc::new(foreman_tracker::JiraTracker::new(cfg).context("cannot set up Jira")?)
-        }
-        "linear" => {
-            let mut cfg = foreman_tracker::LinearConfig::new(
-                &base("https://api.linear.app/graphql"),
-                &t.token,
-                &t.project,
-            );
-            cfg.pickup_label.clone_from(&t.pickup_label);
-            Arc::new(foreman_tracker::LinearTracker::new(cfg).context("cannot set up Linear")?)
-        }
-        other => {
-            bail!("tracker.provider = {other:?} is not one of local, github, gitlab, jira, linear")
-        }
-    })
 }
 
 /// The `[git]` section a project's settings live in, for messages.

@@ -19,8 +19,11 @@ use foreman_store::SqlStore;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+pub mod adapters;
 pub mod compose;
 pub mod demo;
+pub mod doctor;
+pub mod webhooks;
 
 /// Command-line flags.
 #[derive(Debug, Clone, Parser)]
@@ -250,7 +253,11 @@ pub async fn launch(
         None
     };
 
+    let webhooks = webhooks::build(&config, store.clone(), events.clone());
     let mut app = foreman_api::app(store, hub, api_config(&config, &data_dir));
+    if let Some(sink) = webhooks {
+        app = app.with_webhooks(sink);
+    }
     if config.dashboard.enabled {
         app = app.with_ui(foreman_web::router());
     }

@@ -13,7 +13,7 @@ use foreman_domain::webhook::{WEBHOOK_PROVIDERS, WebhookSink};
 use foreman_domain::{EventLog, Store, TicketStore};
 use foreman_tracker::{HostRoute, Intake, TrackerRoute, WebhookIntake};
 
-use crate::doctor::{ProjectSpec, build_tracker, project_specs, repo_path};
+use crate::adapters::{ProjectSpec, build_tracker, project_specs, repo_path};
 
 /// The webhook secret of a project: its tracker's, else `[tracker] webhook_secret`.
 #[must_use]

@@ -26,6 +26,7 @@ pub mod task;
 pub mod ticket;
 pub mod token;
 pub mod tracker;
+pub mod webhook;
 
 pub use budget::{
     BudgetExceeded, BudgetLimits, BudgetScope, DailySpend, Reservation, ReservationRequest,

@@ -7,9 +7,9 @@
 //! - [`LinearTracker`] (Linear GraphQL, inputs always as variables);
 //! - [`LocalTracker`] (tickets in Foreman's own database);
 //!
-//! plus the polling [`Intake`] that turns ready tickets into Foreman tickets, and the pure
-//! webhook functions ([`webhook`]) the API's receivers call to verify signatures and parse
-//! payloads.
+//! plus the polling [`Intake`] that turns ready tickets into Foreman tickets, the pure webhook
+//! functions ([`webhook`]) that verify signatures and parse payloads, and [`WebhookIntake`],
+//! the `foreman_domain::webhook::WebhookSink` the API's webhook routes hand deliveries to.
 //!
 //! It must not know about the pipeline or the HTTP server: it sees storage only through the
 //! ports of `foreman-domain`, and hands the API functions rather than routes.
@@ -21,6 +21,7 @@ pub mod jira;
 pub mod linear;
 pub mod local;
 pub mod poll;
+pub mod receiver;
 pub mod text;
 pub mod webhook;
 
@@ -30,3 +31,4 @@ pub use jira::{JiraConfig, JiraStatuses, JiraTracker};
 pub use linear::{LinearConfig, LinearStates, LinearTracker};
 pub use local::LocalTracker;
 pub use poll::{Intake, PollReport};
+pub use receiver::{HostRoute, TrackerRoute, WebhookIntake};

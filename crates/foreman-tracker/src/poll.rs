@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use foreman_domain::event::{EventType, NewEvent};
 use foreman_domain::tracker::{Tracker, TrackerResult};
-use foreman_domain::{EventLog, StoreError, TicketId, TicketStore};
+use foreman_domain::{EventLog, StoreError, Ticket, TicketId, TicketPatch, TicketStore};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -107,6 +107,45 @@ impl Intake {
             report.created.push(ticket.id);
         }
         Ok(report)
+    }
+
+    /// The project tickets are created in.
+    #[must_use]
+    pub fn project(&self) -> &str {
+        &self.project
+    }
+
+    /// The tracker's name (`github`, `gitlab`, `jira`, `linear`, `local`).
+    #[must_use]
+    pub fn tracker_name(&self) -> &'static str {
+        self.tracker.name()
+    }
+
+    /// Re-reads a ticket Foreman already has from the tracker and copies its title,
+    /// description, acceptance criteria, labels and priority when they changed. Returns
+    /// whether anything changed. Meant for tickets still in `queued` (a webhook said the
+    /// issue was edited before work started); it does not look at the status.
+    ///
+    /// # Errors
+    /// The tracker's or the store's.
+    pub async fn refresh(&self, ticket: &Ticket) -> TrackerResult<bool> {
+        let remote = self.tracker.get_ticket(&ticket.external_id).await?;
+        let new = remote.to_new_ticket(&self.project);
+        let changed = |a: &str, b: &str| (a != b).then(|| b.to_owned());
+        let patch = TicketPatch {
+            title: changed(&ticket.title, &new.title),
+            description: changed(&ticket.description, &new.description),
+            acceptance_criteria: changed(&ticket.acceptance_criteria, &new.acceptance_criteria),
+            priority: (ticket.priority != new.priority).then_some(new.priority),
+            labels: (ticket.labels != new.labels).then(|| new.labels.clone()),
+            ..TicketPatch::default()
+        };
+        if patch == TicketPatch::default() {
+            return Ok(false);
+        }
+        self.tickets.update_ticket(&ticket.id, patch, None).await?;
+        tracing::info!(project = %self.project, tracker = self.tracker.name(), external_id = %ticket.external_id, ticket_id = %ticket.id, "queued ticket refreshed from the tracker");
+        Ok(true)
     }
 
     /// Asks the running loop to poll now (a webhook said something changed).

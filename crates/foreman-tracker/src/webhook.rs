@@ -1,7 +1,8 @@
 //! Webhook receivers' pure half: signature verification and payload parsing for GitHub, GitLab,
 //! Jira and Linear. The HTTP routes (`POST /api/webhooks/{github,gitlab,jira,linear}`) live in
-//! the API crate; they call `verify_*` first (a failure is a 401 and nothing is stored), then
-//! `parse_*`, and nudge the [`crate::Intake`] when [`WebhookEvent::may_make_ready`] says so.
+//! the API crate and hand deliveries to [`crate::WebhookIntake`], which calls `verify_*` first
+//! (a failure is a 401 and nothing is stored), then `parse_*`, and runs the [`crate::Intake`]
+//! when [`WebhookEvent::may_make_ready`] says so.
 //!
 //! Schemes: GitHub signs the raw body with HMAC-SHA256 in `X-Hub-Signature-256: sha256=<hex>`;
 //! Jira Cloud uses the same construction in `X-Hub-Signature`; Linear sends the bare hex HMAC
@@ -10,6 +11,8 @@
 //! constant-time.
 
 use chrono::{DateTime, Utc};
+use foreman_domain::git::PrState;
+use foreman_domain::webhook::PullRequestChange;
 use hmac::{Hmac, Mac};
 use reqwest::header::HeaderMap;
 use serde_json::Value;
@@ -423,6 +426,84 @@ pub fn parse_linear_webhook(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
     })
 }
 
+/// A merged or closed pull request from a GitHub `pull_request` webhook (`event` is the
+/// `X-GitHub-Event` header); `None` for every other event or action.
+///
+/// # Errors
+/// [`WebhookError::Malformed`] when the body is not a JSON object.
+pub fn github_pull_request_change(
+    event: &str,
+    body: &[u8],
+) -> Result<Option<PullRequestChange>, WebhookError> {
+    let v = parse_json(body)?;
+    if event != "pull_request" || v.get("action").and_then(Value::as_str) != Some("closed") {
+        return Ok(None);
+    }
+    let pr = v.get("pull_request");
+    let Some(number) = pr
+        .and_then(|p| p.get("number"))
+        .or_else(|| v.get("number"))
+        .and_then(Value::as_i64)
+    else {
+        return Err(WebhookError::Malformed(
+            "pull_request event without a number".to_owned(),
+        ));
+    };
+    let merged = pr
+        .and_then(|p| p.get("merged"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    Ok(Some(PullRequestChange {
+        number,
+        state: if merged {
+            PrState::Merged
+        } else {
+            PrState::Closed
+        },
+    }))
+}
+
+/// A merged or closed merge request from a GitLab `merge_request` webhook; `None` for every
+/// other kind or action.
+///
+/// # Errors
+/// [`WebhookError::Malformed`] when the body is not a JSON object.
+pub fn gitlab_merge_request_change(body: &[u8]) -> Result<Option<PullRequestChange>, WebhookError> {
+    let v = parse_json(body)?;
+    if v.get("object_kind").and_then(Value::as_str) != Some("merge_request") {
+        return Ok(None);
+    }
+    let attrs = v.get("object_attributes");
+    let state = match attrs.and_then(|a| a.get("action")).and_then(Value::as_str) {
+        Some("merge") => PrState::Merged,
+        Some("close") => PrState::Closed,
+        _ => return Ok(None),
+    };
+    let Some(number) = attrs.and_then(|a| a.get("iid")).and_then(Value::as_i64) else {
+        return Err(WebhookError::Malformed(
+            "merge_request event without an iid".to_owned(),
+        ));
+    };
+    Ok(Some(PullRequestChange { number, state }))
+}
+
+/// The repository, project or team a payload belongs to, in the form the tracker's `project`
+/// setting uses (`owner/name` for GitHub, the path for GitLab, the project key for Jira, the
+/// team key for Linear), when the payload says.
+#[must_use]
+pub fn payload_scope(provider: &str, body: &[u8]) -> Option<String> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let s = match provider {
+        "github" => str_at(&v, &["repository", "full_name"]),
+        "gitlab" => str_at(&v, &["project", "path_with_namespace"]),
+        "jira" => str_at(&v, &["issue", "fields", "project", "key"]),
+        "linear" => str_at(&v, &["data", "team", "key"])
+            .or_else(|| str_at(&v, &["data", "issue", "team", "key"])),
+        _ => None,
+    };
+    s.map(str::to_owned)
+}
+
 #[cfg(test)]
 mod tests {
     use reqwest::header::HeaderValue;
@@ -574,6 +655,75 @@ mod tests {
             parse_github_webhook("issues", b"{\"action\":\"opened\"}"),
             Err(WebhookError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn pull_request_changes() {
+        let merged =
+            br#"{"action":"closed","number":12,"pull_request":{"number":12,"merged":true}}"#;
+        assert_eq!(
+            github_pull_request_change("pull_request", merged).unwrap(),
+            Some(PullRequestChange {
+                number: 12,
+                state: PrState::Merged
+            })
+        );
+        let closed = br#"{"action":"closed","pull_request":{"number":3,"merged":false}}"#;
+        assert_eq!(
+            github_pull_request_change("pull_request", closed)
+                .unwrap()
+                .map(|c| c.state),
+            Some(PrState::Closed)
+        );
+        let opened = br#"{"action":"opened","pull_request":{"number":3}}"#;
+        assert_eq!(
+            github_pull_request_change("pull_request", opened).unwrap(),
+            None
+        );
+        assert_eq!(github_pull_request_change("issues", merged).unwrap(), None);
+        assert!(github_pull_request_change("pull_request", br#"{"action":"closed"}"#).is_err());
+
+        let mr = br#"{"object_kind":"merge_request","object_attributes":{"iid":4,"action":"merge","state":"merged"}}"#;
+        assert_eq!(
+            gitlab_merge_request_change(mr).unwrap(),
+            Some(PullRequestChange {
+                number: 4,
+                state: PrState::Merged
+            })
+        );
+        let update =
+            br#"{"object_kind":"merge_request","object_attributes":{"iid":4,"action":"update"}}"#;
+        assert_eq!(gitlab_merge_request_change(update).unwrap(), None);
+        assert!(gitlab_merge_request_change(b"nope").is_err());
+    }
+
+    #[test]
+    fn scopes_from_payloads() {
+        assert_eq!(
+            payload_scope("github", br#"{"repository":{"full_name":"acme/widgets"}}"#).as_deref(),
+            Some("acme/widgets")
+        );
+        assert_eq!(
+            payload_scope("gitlab", br#"{"project":{"path_with_namespace":"g/p"}}"#).as_deref(),
+            Some("g/p")
+        );
+        assert_eq!(
+            payload_scope(
+                "jira",
+                br#"{"issue":{"fields":{"project":{"key":"PROJ"}}}}"#
+            )
+            .as_deref(),
+            Some("PROJ")
+        );
+        assert_eq!(
+            payload_scope("linear", br#"{"data":{"team":{"key":"ENG"}}}"#).as_deref(),
+            Some("ENG")
+        );
+        assert_eq!(payload_scope("github", b"{}"), None);
+        assert_eq!(
+            payload_scope("other", br#"{"repository":{"full_name":"a/b"}}"#),
+            None
+        );
     }
 
     #[test]

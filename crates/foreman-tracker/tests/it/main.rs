@@ -1,6 +1,6 @@
 //! Integration tests for `foreman-tracker`: one contract suite run against every tracker, each
 //! backed by its fake server (or the in-memory store for `local`), then each tracker's own
-//! failure modes and the polling intake.
+//! failure modes, the polling intake and the webhook intake.
 
 mod contract;
 mod github;
@@ -9,3 +9,4 @@ mod intake;
 mod jira;
 mod linear;
 mod local;
+mod webhooks;
