@@ -167,6 +167,39 @@ pub fn model_table(config: &Config, provider: &str) -> BTreeMap<String, String> 
     }
 }
 
+/// The agent's and the pipeline's command settings for a project: its test and lint
+/// commands plus `[runner]`.
+fn command_settings(
+    config: &Config,
+    test_command: &str,
+    lint_command: &str,
+    settings: &PipelineSettings,
+) -> CommandSettings {
+    let r = &config.runner;
+    let defaults = CommandSettings::default();
+    CommandSettings {
+        test_command: test_command.to_owned(),
+        lint_command: lint_command.to_owned(),
+        build_command: r.build_command.clone(),
+        allowed_commands: r.allowed_commands.clone(),
+        timeout_secs: settings.command_timeout.as_secs().max(1),
+        max_output_bytes: usize::try_from(r.max_output_bytes)
+            .unwrap_or(usize::MAX)
+            .max(256),
+        env_passthrough: r.env_passthrough.clone(),
+        mode: if r.mode == "docker" {
+            foreman_agent::ExecMode::Docker
+        } else {
+            foreman_agent::ExecMode::Local
+        },
+        docker: foreman_agent::DockerSettings {
+            image: r.docker_image.clone(),
+            network: r.docker_network.clone(),
+            ..defaults.docker
+        },
+    }
+}
+
 /// Builds the engine. Projects without a repository (`clone_url` empty) are left out; with
 /// none left, the daemon idles and the API still serves.
 ///
@@ -232,12 +265,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         let tracker = build_tracker(&spec, Some((inputs.store.clone(), inputs.events.clone())))
             .with_context(|| format!("project {}", spec.name))?;
         let test_command = spec.test_command.clone();
-        let commands = CommandSettings {
-            test_command: test_command.clone(),
-            lint_command: spec.lint_command.clone(),
-            timeout_secs: settings.command_timeout.as_secs().max(1),
-            ..CommandSettings::default()
-        };
+        let commands = command_settings(config, &test_command, &spec.lint_command, &settings);
         if default_commands.is_none() {
             default_commands = Some(commands);
         }
@@ -280,6 +308,8 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         "builtin" | "" => {
             let runner_settings = RunnerSettings {
                 commands: commands.clone(),
+                max_output_tokens: config.runner.max_output_tokens.max(256),
+                secret_patterns: config.runner.secret_patterns.clone(),
                 ..RunnerSettings::default()
             };
             Arc::new(

@@ -79,6 +79,8 @@ pub struct Config {
     pub git: GitConfig,
     /// The coding agent.
     pub agent_runner: AgentRunnerConfig,
+    /// `[runner]`.
+    pub runner: RunnerConfig,
     /// The pipeline's stages and limits.
     pub pipeline: PipelineConfig,
     /// Budgets.
@@ -354,6 +356,48 @@ impl Default for AgentRunnerConfig {
     }
 }
 
+/// `[runner]`: what the coding agent's `run_command` may run, and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunnerConfig {
+    /// Commands allowed besides the project's test, lint and build commands: argument
+    /// prefixes (`cargo check`, `npm run lint`) or `shell: <line>` for an exact shell line.
+    pub allowed_commands: Vec<String>,
+    /// The project's build command (allowed, and run by the agent to check its work).
+    pub build_command: String,
+    /// Environment variables passed to commands besides the base set (names that look like
+    /// credentials are always dropped).
+    pub env_passthrough: Vec<String>,
+    /// Output kept per command, head and tail, in bytes.
+    pub max_output_bytes: u64,
+    /// `local` (in the worktree on this machine) or `docker` (in a container with no network).
+    pub mode: String,
+    /// Container image for `mode = "docker"`.
+    pub docker_image: String,
+    /// Container network for `mode = "docker"` (`none` by default).
+    pub docker_network: String,
+    /// Output tokens per agent turn.
+    pub max_output_tokens: u32,
+    /// Further secret patterns (regular expressions) redacted before text reaches a model.
+    pub secret_patterns: Vec<String>,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            allowed_commands: Vec::new(),
+            build_command: String::new(),
+            env_passthrough: Vec::new(),
+            max_output_bytes: 64 * 1024,
+            mode: "local".into(),
+            docker_image: "rust:1-slim".into(),
+            docker_network: "none".into(),
+            max_output_tokens: 8_192,
+            secret_patterns: Vec::new(),
+        }
+    }
+}
+
 /// `[pipeline]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -587,6 +631,22 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Invalid`] for the first problem found.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.runner.mode.as_str(), "local" | "docker") {
+            return Err(ConfigError::invalid(
+                "runner.mode",
+                &self.runner.mode,
+                "expected local or docker",
+            ));
+        }
+        for p in &self.runner.secret_patterns {
+            if p.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "runner.secret_patterns",
+                    p,
+                    "expected a non-empty regular expression",
+                ));
+            }
+        }
         let d = &self.dashboard;
         if d.host.parse::<std::net::IpAddr>().is_err() && d.host != "localhost" {
             return Err(ConfigError::invalid(

@@ -71,6 +71,12 @@ pub(crate) fn summary(c: &Config, data_dir: &Path) -> Value {
             "default_branch": c.git.default_branch,
             "token": redact_secret(&c.git.token),
         },
+        "runner": {
+            "mode": c.runner.mode,
+            "allowed_commands": c.runner.allowed_commands,
+            "build_command": c.runner.build_command,
+            "docker_image": c.runner.docker_image,
+        },
         "agent_runner": {
             "provider": c.agent_runner.provider,
             "max_turns": c.agent_runner.max_turns,

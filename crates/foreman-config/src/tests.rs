@@ -237,3 +237,29 @@ fn loads_files_and_reports_missing_ones() {
         )
     );
 }
+
+#[test]
+fn runner_section_reads_and_checks_its_mode() {
+    let c = parse(
+        r#"
+        [runner]
+        allowed_commands = ["cargo check", "shell: make fmt-check"]
+        mode = "docker"
+        docker_image = "python:3.12-slim"
+        "#,
+        &[("FOREMAN_RUNNER_BUILD_COMMAND", "cargo build")],
+    )
+    .unwrap();
+    assert_eq!(c.runner.allowed_commands.len(), 2);
+    assert_eq!(c.runner.mode, "docker");
+    assert_eq!(c.runner.docker_network, "none");
+    assert_eq!(c.runner.build_command, "cargo build");
+    let err = parse("[runner]\nmode = \"vm\"\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("runner.mode") && err.contains("vm"), "{err}");
+    let err = parse("[runner]\nshell = true\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("shell"), "{err}");
+}
