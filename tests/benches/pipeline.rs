@@ -1,6 +1,7 @@
 //! `cargo xtask bench pipeline`: the whole pipeline under load, against a release
-//! `foreman-server` (path in `FOREMAN_SERVER_BIN`), a zero-latency scripted provider, the local
-//! tracker and git host and a local bare remote.
+//! `foreman-server` (path in `FOREMAN_SERVER_BIN`), a zero-latency scripted provider with no
+//! rate limit (`[rate_limit] requests_per_minute = 0`), the local tracker and git host and a
+//! local bare remote.
 //!
 //! 1. Throughput: `FOREMAN_BENCH_TICKETS` (default 400) single-task tickets created through the
 //!    API at once (their plans name no files, so file reservations do not serialise them), worked `FOREMAN_BENCH_PARALLEL` (default 8) at a time, each to an open pull
@@ -147,7 +148,8 @@ async fn start(parallel: usize, delay_ms: u64) -> Server {
         "[daemon]\npoll_interval = \"50ms\"\nmax_parallel_tickets = {parallel}\nlog_level = \"warn\"\n\n\
          [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
          [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = false\n\n\
-         [pipeline]\ntest_command = \"sh tests/run.sh\"\n",
+         [pipeline]\ntest_command = \"sh tests/run.sh\"\n\n\
+         [rate_limit]\nrequests_per_minute = 0\n",
         script_path.display(),
         remote.display()
     );
@@ -230,10 +232,8 @@ impl Server {
     }
 
     async fn count(&self, status: &str) -> usize {
-        let s = self.get("/api/ticket-summaries").await;
-        s.as_array()
-            .map(|a| a.iter().filter(|t| t["status"] == status).count())
-            .unwrap_or(0)
+        let s = self.get(&format!("/api/tickets?status={status}&limit=500")).await;
+        s.as_array().map_or(0, Vec::len)
     }
 
     fn rss_kib(&self) -> u64 {

@@ -3,22 +3,34 @@
 //! Seeds a SQLite database (100k tickets, 1M events by default; reused between runs under
 //! `target/bench-api/`), serves the real router on a loopback port, and drives it from
 //! separate processes: `wrk` (Debian package `wrk`) for HTTP routes, and this binary re-run in
-//! client mode for WebSocket fan-out. Prints a Markdown table for `docs/benchmarks.md`.
+//! client mode for WebSocket fan-out. Prints Markdown tables for `docs/benchmarks.md`.
+//!
+//! HTTP routes run twice: as shipped, and with the store's read cache off (every request runs
+//! its SQL). Besides the hot list and detail requests, one row asks for the details of tickets
+//! drawn at random from 20% of the store, far more than any cache holds.
+//!
+//! Fan-out clients read until they have every event of the run (or 60 s after publishing
+//! stopped), so an event still queued when publishing stops counts as late, not lost; each
+//! client extracts only `seq` and the publish stamp from a message, so the client costs little
+//! next to the server it measures.
 //!
 //! Knobs (environment): `FOREMAN_BENCH_TICKETS`, `FOREMAN_BENCH_EVENTS`,
-//! `FOREMAN_BENCH_SECS` (per HTTP route, default 10), `FOREMAN_BENCH_CONNECTIONS` (64),
-//! `FOREMAN_BENCH_FANOUT` (`subscribers:events_per_sec` list, default `1000:5000,100:1000`).
+//! `FOREMAN_BENCH_SECS` (per HTTP route and per fan-out run, default 10),
+//! `FOREMAN_BENCH_CONNECTIONS` (64), `FOREMAN_BENCH_HTTP` (0 skips the HTTP routes),
+//! `FOREMAN_BENCH_FANOUT` (`subscribers:events_per_sec[:tickets]` list, default
+//! `1000:5000,1000:5000:1000,1000:1000,100:1000`; with `tickets`, events are spread over that
+//! many tickets and each subscriber follows one; empty skips fan-out).
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use foreman_domain::{
-    EventLog, EventType, NewApiToken, NewEvent, NewTicket, Scope, Store, TicketStatus, TicketStore,
+    EventLog, EventType, NewApiToken, NewEvent, NewTicket, Scope, Store, TicketId, TicketStatus,
+    TicketStore, TokenStore,
 };
 use foreman_events::{EventHub, PublishingEventLog};
 use foreman_store::SqlStore;
@@ -32,13 +44,15 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--fanout-client") {
-        return fanout_client(&args[2], &args[3], args[4].parse()?, args[5].parse()?);
+        return fanout_client(&args[2], &args[3], args[4].parse()?);
     }
     if args.iter().any(|a| a == "--list" || a == "--test") {
         // `cargo test --benches` probes bench binaries; nothing to list.
@@ -145,14 +159,24 @@ fn parse_duration_ms(s: &str) -> Option<f64> {
     })
 }
 
-fn wrk(url: &str, token: &str, secs: u64, conns: u64) -> Result<WrkResult> {
-    let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{conns}"),
-            &format!("-d{secs}s"),
-            "--latency",
-        ])
+fn wrk(
+    url: &str,
+    token: &str,
+    script: Option<&std::path::Path>,
+    secs: u64,
+    conns: u64,
+) -> Result<WrkResult> {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{conns}"),
+        &format!("-d{secs}s"),
+        "--latency",
+    ]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let out = cmd
         .args(["-H", &format!("Authorization: Bearer {token}"), url])
         .output()
         .context("running wrk (apt-get install wrk)")?;
@@ -177,51 +201,94 @@ fn wrk(url: &str, token: &str, secs: u64, conns: u64) -> Result<WrkResult> {
     Ok(r)
 }
 
-async fn run() -> Result<()> {
-    let tickets = env_or("FOREMAN_BENCH_TICKETS", 100_000);
-    let events = env_or("FOREMAN_BENCH_EVENTS", 1_000_000);
-    let secs = env_or("FOREMAN_BENCH_SECS", 10);
-    let conns = env_or("FOREMAN_BENCH_CONNECTIONS", 64);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-api");
-    std::fs::create_dir_all(&dir)?;
-    let db = dir.join(format!("foreman-{tickets}-{events}.db"));
-    let store = SqlStore::open_sqlite(&db).await?;
-    store.migrate().await?;
-    let detail_id = seed(&store, tickets, events).await?;
-    let store: Arc<dyn Store> = Arc::new(store);
-    let (new, secret) = NewApiToken::generate("bench", vec![Scope::Admin], None);
-    store.create_token(new).await?;
-    let token = secret.expose().to_owned();
+/// Writes a `wrk` script that requests `/api/tickets/{id}` for ids drawn at random from `ids`.
+fn random_detail_script(dir: &std::path::Path, ids: &[String]) -> Result<PathBuf> {
+    let path = dir.join("random-detail.lua");
+    let mut lua = String::from("local ids = {\n");
+    for id in ids {
+        lua.push_str(&format!("  \"{id}\",\n"));
+    }
+    lua.push_str(
+        "}\nmath.randomseed(42)\nrequest = function()\n  \
+         return wrk.format(nil, \"/api/tickets/\" .. ids[math.random(#ids)])\nend\n",
+    );
+    std::fs::write(&path, lua)?;
+    Ok(path)
+}
 
-    let hub = EventHub::default();
-    let log: Arc<dyn EventLog> = store.clone();
-    let publisher = Arc::new(PublishingEventLog::new(log, hub.clone()));
-    let app = foreman_api::app(store.clone(), hub, foreman_api::ApiConfig::default());
+/// Every `step`-th ticket id, walking the whole list by cursor.
+async fn spread_ids(store: &SqlStore, step: usize) -> Result<Vec<String>> {
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    let mut n = 0usize;
+    loop {
+        let page = store
+            .list_tickets(&foreman_domain::TicketFilter {
+                limit: 500,
+                cursor: cursor.take(),
+                ..Default::default()
+            })
+            .await?;
+        for t in page.items {
+            if n.is_multiple_of(step) {
+                ids.push(t.id.to_string());
+            }
+            n += 1;
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(ids),
+        }
+    }
+}
+
+/// The ids of the newest `n` tickets.
+async fn first_ticket_ids(store: &dyn Store, n: u64) -> Result<Vec<TicketId>> {
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    while (ids.len() as u64) < n {
+        let page = store
+            .list_tickets(&foreman_domain::TicketFilter {
+                limit: 500,
+                cursor: cursor.take(),
+                ..Default::default()
+            })
+            .await?;
+        ids.extend(page.items.into_iter().map(|t| t.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    ids.truncate(usize::try_from(n)?);
+    Ok(ids)
+}
+
+/// Serves the real router over `store` on a loopback port until the process ends.
+async fn start_server(store: Arc<dyn Store>, hub: EventHub) -> Result<std::net::SocketAddr> {
+    let app = foreman_api::app(store, hub, foreman_api::ApiConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(foreman_api::serve(listener, app, std::future::pending()));
+    Ok(addr)
+}
 
-    println!("\n| route | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---|");
-    let routes = [
-        "/api/tickets?status=implementing&limit=50".to_owned(),
-        "/api/tickets?limit=50".to_owned(),
-        format!("/api/tickets/{detail_id}"),
-        "/api/events?limit=50".to_owned(),
-        "/api/health".to_owned(),
-    ];
-    let have_wrk = Command::new("wrk").arg("--version").output().is_ok();
-    for route in &routes {
-        if !have_wrk {
-            println!("| `GET {route}` | (wrk not installed) | | | |");
-            continue;
-        }
+/// One `wrk` run per route against `addr`, printed as table rows.
+async fn http_rows(
+    addr: std::net::SocketAddr,
+    token: &str,
+    routes: &[(String, String, Option<PathBuf>)],
+    secs: u64,
+    conns: u64,
+) -> Result<()> {
+    for (shown, route, script) in routes {
         let url = format!("http://{addr}{route}");
         let r = tokio::task::spawn_blocking({
-            let token = token.clone();
-            move || wrk(&url, &token, secs, conns)
+            let token = token.to_owned();
+            let script = script.clone();
+            move || wrk(&url, &token, script.as_deref(), secs, conns)
         })
         .await??;
-        let shown = route.replace(&detail_id, "{id}");
         println!(
             "| `GET {shown}` | {:.0} | {:.2} ms | {:.2} ms | {} |",
             r.rps,
@@ -234,30 +301,109 @@ async fn run() -> Result<()> {
             }
         );
     }
+    Ok(())
+}
 
-    let plan =
-        std::env::var("FOREMAN_BENCH_FANOUT").unwrap_or_else(|_| "1000:5000,100:1000".into());
+async fn run() -> Result<()> {
+    let tickets = env_or("FOREMAN_BENCH_TICKETS", 100_000);
+    let events = env_or("FOREMAN_BENCH_EVENTS", 1_000_000);
+    let secs = env_or("FOREMAN_BENCH_SECS", 10);
+    let conns = env_or("FOREMAN_BENCH_CONNECTIONS", 64);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-api");
+    std::fs::create_dir_all(&dir)?;
+    let db = dir.join(format!("foreman-{tickets}-{events}.db"));
+    let sql = SqlStore::open_sqlite(&db).await?;
+    sql.migrate().await?;
+    let detail_id = seed(&sql, tickets, events).await?;
+    let (new, secret) = NewApiToken::generate("bench", vec![Scope::Admin], None);
+    sql.create_token(new).await?;
+    let token = secret.expose().to_owned();
+    let have_wrk = Command::new("wrk").arg("--version").output().is_ok();
+
+    if env_or("FOREMAN_BENCH_HTTP", 1) == 0 {
+        println!("(HTTP routes skipped: FOREMAN_BENCH_HTTP=0)");
+    } else if have_wrk {
+        // Detail requests spread over 20% of the tickets: far more than any cache holds.
+        let ids = spread_ids(&sql, 5).await?;
+        let script = random_detail_script(&dir, &ids)?;
+        let random = format!("/api/tickets/{{random of {}}}", ids.len());
+        let hot = |route: &str| (route.replace(&detail_id, "{id}"), route.to_owned(), None);
+        let status_list = "/api/tickets?status=implementing&limit=50";
+        let detail = format!("/api/tickets/{detail_id}");
+
+        println!("\n| route | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---|");
+        let store: Arc<dyn Store> = Arc::new(sql.clone());
+        let addr = start_server(store, EventHub::default()).await?;
+        let routes = [
+            hot(status_list),
+            hot("/api/tickets?limit=50"),
+            hot(&detail),
+            (random.clone(), "/".to_owned(), Some(script.clone())),
+            hot("/api/events?limit=50"),
+            hot("/api/health"),
+        ];
+        http_rows(addr, &token, &routes, secs, conns).await?;
+
+        // The same routes with the store's read cache off: every request runs its query.
+        println!("\nstore read cache off:\n");
+        println!("| route | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---|");
+        let uncached: Arc<dyn Store> = Arc::new(sql.clone().with_read_cache(false));
+        let addr = start_server(uncached, EventHub::default()).await?;
+        let routes = [
+            hot(status_list),
+            hot(&detail),
+            (random, "/".to_owned(), Some(script)),
+        ];
+        http_rows(addr, &token, &routes, secs, conns).await?;
+    } else {
+        println!("(wrk not installed: HTTP routes skipped; apt-get install wrk)");
+    }
+
+    let store: Arc<dyn Store> = Arc::new(sql);
+    let hub = EventHub::default();
+    let log: Arc<dyn EventLog> = store.clone();
+    let publisher = Arc::new(PublishingEventLog::new(log, hub.clone()));
+    let addr = start_server(store.clone(), hub).await?;
+    let plan = std::env::var("FOREMAN_BENCH_FANOUT")
+        .unwrap_or_else(|_| "1000:5000,1000:5000:1000,1000:1000,100:1000".into());
     println!(
-        "\n| subscribers | events/s | published | delivered | lost | lag notices | p50 | p99 | max |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "\n| subscribers | each receives | events/s | published | expected | delivered | lost | duplicates | lag notices | drain after publishing | p50 | p99 | max |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
-    for spec in plan.split(',') {
-        let (subs, rate) = spec
-            .split_once(':')
-            .context("FOREMAN_BENCH_FANOUT is subs:rate,...")?;
-        fanout(&publisher, &token, addr, subs.parse()?, rate.parse()?, secs).await?;
+    for spec in plan.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let parts: Vec<u64> = spec
+            .split(':')
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .context("FOREMAN_BENCH_FANOUT is subs:rate[:tickets],...")?;
+        let (subs, rate, spread) = match parts[..] {
+            [subs, rate] => (subs, rate, 0),
+            [subs, rate, tickets] => (subs, rate, tickets),
+            _ => bail!("FOREMAN_BENCH_FANOUT is subs:rate[:tickets],..."),
+        };
+        let tickets = first_ticket_ids(store.as_ref(), spread).await?;
+        fanout(&publisher, &token, addr, (subs, rate, secs), &tickets).await?;
     }
     Ok(())
 }
 
+/// How long subscribers may take, once publishing stops, to receive what is still queued
+/// before the rest counts as lost.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
+
 /// Publishes `rate` events/s for `secs` while `subs` WebSocket clients in a child process
-/// receive them; reports delivery latency and loss.
+/// receive them; reports delivery latency, loss and duplicates.
+///
+/// With no `tickets`, every client receives every event. Otherwise event `k` belongs to ticket
+/// `k % tickets.len()` and client `j` subscribes to ticket `j % tickets.len()` only, as a
+/// dashboard showing one ticket does. The clients run until each has received the last event
+/// meant for it (or [`DRAIN_LIMIT`] after publishing ended), so a backlog still in flight
+/// counts as late, not as lost.
 async fn fanout(
     publisher: &Arc<PublishingEventLog>,
     token: &str,
     addr: std::net::SocketAddr,
-    subs: u64,
-    rate: u64,
-    secs: u64,
+    (subs, rate, secs): (u64, u64, u64),
+    tickets: &[TicketId],
 ) -> Result<()> {
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
@@ -266,10 +412,17 @@ async fn fanout(
             &addr.to_string(),
             token,
             &subs.to_string(),
-            &(secs + 5).to_string(),
         ])
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
+    let mut stdin = child.stdin.take().context("child stdin")?;
+    {
+        use std::io::Write;
+        let ids: Vec<&str> = tickets.iter().map(TicketId::as_str).collect();
+        writeln!(stdin, "{}", ids.join(" "))?;
+        stdin.flush()?;
+    }
     let mut lines = BufReader::new(child.stdout.take().context("child stdout")?).lines();
     let ready = tokio::task::spawn_blocking(move || {
         let first = lines.next();
@@ -279,34 +432,76 @@ async fn fanout(
     if first.transpose()?.as_deref() != Some("ready") {
         bail!("fan-out client did not start");
     }
-    // Publish in batches every 10 ms.
-    let per_tick = (rate / 100).max(1);
+    // Publish every 10 ms what is due by then, so the offered rate holds even when a batch is
+    // late (the publisher shares the server's runtime, as the pipeline does).
+    let groups = tickets.len().max(1);
+    let mut per_group = vec![0u64; groups];
+    let mut last_of_group = vec![0i64; groups];
     let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let end = Instant::now() + Duration::from_secs(secs);
+    let start = Instant::now();
+    let end = start + Duration::from_secs(secs);
     let mut published = 0u64;
+    let mut first_seq = 0i64;
     while Instant::now() < end {
         tick.tick().await;
-        let batch: Vec<NewEvent> = (0..per_tick)
-            .map(|_| {
-                NewEvent::new(EventType::AgentTurn, "fan-out")
-                    .details(serde_json::json!({ "ts_us": now_us() }))
+        let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let due = (rate.saturating_mul(elapsed_ms) / 1000).min(rate * secs);
+        let n = due.saturating_sub(published);
+        if n == 0 {
+            continue;
+        }
+        let batch: Vec<NewEvent> = (published..published + n)
+            .map(|k| {
+                let e = NewEvent::new(EventType::AgentTurn, "fan-out")
+                    .details(serde_json::json!({ "ts_us": now_us() }));
+                match tickets.get(usize::try_from(k).unwrap_or(0) % groups) {
+                    Some(id) => e.ticket(id),
+                    None => e,
+                }
             })
             .collect();
-        published += batch.len() as u64;
-        publisher.append_batch(batch).await?;
+        for k in published..published + n {
+            per_group[usize::try_from(k).unwrap_or(0) % groups] += 1;
+        }
+        published += n;
+        let stored = publisher.append_batch(batch).await?;
+        if first_seq == 0 {
+            first_seq = stored.first().map_or(0, |e| e.seq);
+        }
+        for (offset, event) in stored.iter().enumerate() {
+            let k = usize::try_from(published - n).unwrap_or(0) + offset;
+            last_of_group[k % groups] = event.seq;
+        }
+    }
+    let published_at = Instant::now();
+    {
+        use std::io::Write;
+        let lasts: Vec<String> = last_of_group.iter().map(ToString::to_string).collect();
+        writeln!(stdin, "{first_seq} {}", lasts.join(" "))?;
+        stdin.flush()?;
     }
     let summary = tokio::task::spawn_blocking(move || lines.next())
         .await?
         .transpose()?
         .unwrap_or_default();
+    let drained = published_at.elapsed();
     child.wait()?;
     let v: serde_json::Value = serde_json::from_str(&summary).context("fan-out summary")?;
     let delivered = v["delivered"].as_u64().unwrap_or(0);
-    let expected = published * subs;
+    let expected: u64 = (0..usize::try_from(subs)?)
+        .map(|j| per_group[j % groups])
+        .sum();
+    let receives = if tickets.is_empty() {
+        "every event".to_owned()
+    } else {
+        format!("1 of {} tickets", tickets.len())
+    };
     println!(
-        "| {subs} | {rate} | {published} | {delivered} | {} | {} | {:.1} ms | {:.1} ms | {:.1} ms |",
+        "| {subs} | {receives} | {rate} | {published} | {expected} | {delivered} | {} | {} | {} | {:.1} s | {:.1} ms | {:.1} ms | {:.1} ms |",
         expected.saturating_sub(delivered),
+        v["duplicates"],
         v["notices"],
+        drained.as_secs_f64(),
         v["p50_ms"].as_f64().unwrap_or(f64::NAN),
         v["p99_ms"].as_f64().unwrap_or(f64::NAN),
         v["max_ms"].as_f64().unwrap_or(f64::NAN),
@@ -314,18 +509,51 @@ async fn fanout(
     Ok(())
 }
 
-/// Client mode: `subs` WebSocket subscribers for `secs`, then one JSON summary line.
-fn fanout_client(addr: &str, token: &str, subs: u64, secs: u64) -> Result<()> {
+/// The integer after `key` in `text` (a JSON member such as `"seq":`), without parsing the
+/// rest: the client must cost far less than the server it measures.
+fn int_after(text: &str, key: &str) -> Option<i64> {
+    let (bytes, key) = (text.as_bytes(), key.as_bytes());
+    let at = bytes.windows(key.len()).position(|w| w == key)? + key.len();
+    let mut value = 0i64;
+    let mut digits = 0;
+    for &b in &bytes[at..] {
+        if !b.is_ascii_digit() {
+            break;
+        }
+        value = value * 10 + i64::from(b - b'0');
+        digits += 1;
+    }
+    (digits > 0).then_some(value)
+}
+
+/// What one subscriber saw.
+#[derive(Default)]
+struct Seen {
+    /// Latencies (µs) of distinct events of the run.
+    latencies: Vec<u32>,
+    duplicates: u64,
+    notices: u64,
+}
+
+/// Client mode: reads the ticket ids to follow (one line, empty for every event), opens `subs`
+/// WebSocket subscribers, prints `ready`; then reads `first_seq last_seq_of_each_group` once the
+/// publisher is done and prints one JSON summary line when every subscriber has its last event
+/// (or [`DRAIN_LIMIT`] has passed).
+fn fanout_client(addr: &str, token: &str, subs: u64) -> Result<()> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let tickets: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let latencies: Arc<Mutex<Vec<i64>>> = Arc::new(Mutex::new(Vec::new()));
-        let notices = Arc::new(Mutex::new(0u64));
         let mut sockets = Vec::new();
-        for _ in 0..subs {
-            let url = format!("ws://{addr}/ws/events?types=agent_turn");
+        for j in 0..usize::try_from(subs)? {
+            let mut url = format!("ws://{addr}/ws/events?types=agent_turn");
+            if !tickets.is_empty() {
+                url.push_str(&format!("&ticket_id={}", tickets[j % tickets.len()]));
+            }
             let mut req =
                 tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
                     url,
@@ -337,47 +565,97 @@ fn fanout_client(addr: &str, token: &str, subs: u64, secs: u64) -> Result<()> {
             sockets.push(ws);
         }
         println!("ready");
-        let deadline = Instant::now() + Duration::from_secs(secs);
+        // The run's first seq and the last seq of each group, once the publisher is done.
+        type Range = Option<(i64, Arc<Vec<i64>>, Instant)>;
+        let (range_tx, range_rx) = tokio::sync::watch::channel(Range::None);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            if std::io::stdin().read_line(&mut line).is_ok() {
+                let values: Vec<i64> = line
+                    .split_whitespace()
+                    .map(|v| v.parse::<i64>().unwrap_or(0))
+                    .collect();
+                let first = values.first().copied().unwrap_or(0);
+                let lasts = Arc::new(values.get(1..).unwrap_or_default().to_vec());
+                let _ = range_tx.send(Some((first, lasts, Instant::now() + DRAIN_LIMIT)));
+            }
+        });
         let mut tasks = Vec::new();
-        for mut ws in sockets {
-            let latencies = latencies.clone();
-            let notices = notices.clone();
+        for (j, mut ws) in sockets.into_iter().enumerate() {
+            let mut range_rx = range_rx.clone();
             tasks.push(tokio::spawn(async move {
-                let mut seen = HashSet::new();
-                let mut local = Vec::new();
-                while let Ok(Some(Ok(msg))) =
-                    tokio::time::timeout_at(deadline.into(), ws.next()).await
-                {
-                    if let tokio_tungstenite::tungstenite::Message::Text(t) = msg {
-                        let v: serde_json::Value = serde_json::from_str(&t).unwrap_or_default();
-                        if v["event_type"] == "events_dropped" {
-                            *notices.lock().unwrap() += 1;
-                        } else if let Some(ts) = v["details"]["ts_us"].as_i64()
-                            && seen.insert(v["seq"].as_i64().unwrap_or(0))
-                        {
-                            local.push(now_us() - ts);
+                let mut seen = Seen::default();
+                let mut stamped = Vec::<(i64, u32)>::new();
+                let mut last = 0i64;
+                let mut wake = tokio::time::interval(Duration::from_millis(500));
+                loop {
+                    let done = match &*range_rx.borrow_and_update() {
+                        Some((_, lasts, deadline)) => {
+                            let end = lasts.get(j % lasts.len().max(1)).copied().unwrap_or(0);
+                            last >= end || Instant::now() >= *deadline
                         }
+                        None => false,
+                    };
+                    if done {
+                        break;
+                    }
+                    let msg = tokio::select! {
+                        m = ws.next() => m,
+                        _ = range_rx.changed() => continue,
+                        _ = wake.tick() => continue,
+                    };
+                    let Some(Ok(msg)) = msg else { break };
+                    let tokio_tungstenite::tungstenite::Message::Text(t) = msg else {
+                        continue;
+                    };
+                    if t.len() < 100 && t.as_bytes().windows(16).any(|w| w == b"\"events_dropped\"")
+                    {
+                        seen.notices += 1;
+                        continue;
+                    }
+                    let Some(seq) = int_after(&t, "\"seq\":") else {
+                        continue;
+                    };
+                    if seq <= last {
+                        seen.duplicates += 1;
+                        continue;
+                    }
+                    last = seq;
+                    if let Some(ts) = int_after(&t, "\"ts_us\":") {
+                        let us = u32::try_from((now_us() - ts).max(0)).unwrap_or(u32::MAX);
+                        stamped.push((seq, us));
                     }
                 }
-                latencies.lock().unwrap().extend(local);
+                let first = range_rx.borrow().as_ref().map_or(i64::MIN, |(f, _, _)| *f);
+                seen.latencies = stamped
+                    .into_iter()
+                    .filter(|(seq, _)| *seq >= first)
+                    .map(|(_, us)| us)
+                    .collect();
+                seen
             }));
         }
+        let mut all = Vec::new();
+        let (mut duplicates, mut notices) = (0u64, 0u64);
         for t in tasks {
-            t.await?;
+            let seen = t.await?;
+            all.extend(seen.latencies);
+            duplicates += seen.duplicates;
+            notices += seen.notices;
         }
-        let mut l = latencies.lock().unwrap().clone();
-        l.sort_unstable();
+        all.sort_unstable();
         let pct = |p: f64| -> f64 {
-            if l.is_empty() {
+            if all.is_empty() {
                 return f64::NAN;
             }
-            l[((l.len() - 1) as f64 * p) as usize] as f64 / 1000.0
+            f64::from(all[((all.len() - 1) as f64 * p) as usize]) / 1000.0
         };
         println!(
             "{}",
             serde_json::json!({
-                "delivered": l.len(),
-                "notices": *notices.lock().unwrap(),
+                "delivered": all.len(),
+                "duplicates": duplicates,
+                "notices": notices,
                 "p50_ms": pct(0.50),
                 "p99_ms": pct(0.99),
                 "max_ms": pct(1.0),

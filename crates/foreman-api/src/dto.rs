@@ -930,3 +930,70 @@ pub struct ClaudeCodeUsageDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub estimate_note: Option<String>,
 }
+
+pub(crate) fn webhook_action_schema() -> RefOr<Schema> {
+    string_enum(
+        foreman_domain::webhook::WebhookAction::ALL
+            .iter()
+            .map(|a| a.as_str()),
+        "what the webhook led to: queued (new ticket), updated (queued ticket refreshed), \
+recorded (noted on a known ticket), ignored, deferred (tracker slow or failing; the next poll \
+takes care of it)",
+    )
+}
+
+/// A merged or closed pull request reported by a git host's webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookPullRequest {
+    /// The host's pull request number (GitLab: the merge request's iid).
+    #[schema(example = 7)]
+    pub number: i64,
+    /// `merged` or `closed`.
+    #[schema(example = "merged")]
+    pub state: String,
+}
+
+/// What a verified webhook delivery led to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookOutcomeDto {
+    /// What happened.
+    #[schema(schema_with = webhook_action_schema)]
+    pub action: String,
+    /// The project the delivery was routed to.
+    #[schema(example = "default")]
+    pub project: Option<String>,
+    /// What the payload was about: `issue`, `comment`, `pull_request`, `ping` or `other`.
+    #[schema(example = "issue")]
+    pub kind: String,
+    /// The service's own action or event name.
+    #[schema(example = "labeled")]
+    pub event: String,
+    /// The tracker ticket (or pull request) the payload names.
+    #[schema(example = "#42")]
+    pub external_id: Option<String>,
+    /// The Foreman ticket it concerns, when there is one.
+    pub ticket_id: Option<String>,
+    /// Why this action, for people.
+    #[schema(example = "ticket queued")]
+    pub reason: String,
+    /// For merged or closed pull requests.
+    pub pull_request: Option<WebhookPullRequest>,
+}
+
+impl From<foreman_domain::webhook::WebhookOutcome> for WebhookOutcomeDto {
+    fn from(o: foreman_domain::webhook::WebhookOutcome) -> Self {
+        Self {
+            action: o.action.as_str().to_owned(),
+            project: o.project,
+            kind: o.kind,
+            event: o.event,
+            external_id: o.external_id,
+            ticket_id: o.ticket_id.map(foreman_domain::TicketId::into_string),
+            reason: o.reason,
+            pull_request: o.pull_request.map(|p| WebhookPullRequest {
+                number: p.number,
+                state: p.state.as_str().to_owned(),
+            }),
+        }
+    }
+}

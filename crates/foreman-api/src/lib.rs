@@ -3,8 +3,9 @@
 //! This crate owns everything a client sees over HTTP: the REST routes of the API contract,
 //! live events over WebSocket (`/ws/events`) and Server-Sent Events (`/api/stream`), the
 //! Prometheus endpoint (`/api/metrics`), the OpenAPI document (`/api/openapi.json`), bearer-token
-//! authentication with scopes, the JSON error body, ETags, CORS, body limits, timeouts, per-IP
-//! rate limits and TLS.
+//! authentication with scopes, the tracker and git host webhook receivers (`/api/webhooks/*`,
+//! authenticated by signature through a `foreman_domain::webhook::WebhookSink`), the JSON error
+//! body, ETags, CORS, body limits, timeouts, per-IP rate limits and TLS.
 //!
 //! It must not know which storage adapter, tracker, LLM provider or pipeline is behind it: it
 //! speaks only the `foreman-domain` ports (`Arc<dyn Store>`) and the `foreman-events` hub. DTOs
@@ -50,6 +51,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use foreman_domain::Store;
+use foreman_domain::webhook::WebhookSink;
 use foreman_events::EventHub;
 use tower::ServiceExt;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -85,10 +87,21 @@ pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 
 /// The API, ready to serve. Build it with [`app`], optionally add a dashboard with
 /// [`App::with_ui`], then hand it to [`serve`] (or turn it into a [`Router`] for tests).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct App {
     state: AppState,
     ui: Option<Router>,
+    webhooks: Option<Arc<dyn WebhookSink>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("state", &self.state)
+            .field("ui", &self.ui.is_some())
+            .field("webhooks", &self.webhooks.is_some())
+            .finish()
+    }
 }
 
 /// Builds the API over a store and the event hub the rest of the process publishes to.
@@ -100,6 +113,7 @@ pub fn app(store: Arc<dyn Store>, hub: EventHub, config: ApiConfig) -> App {
     App {
         state: AppState::new(store, hub, config),
         ui: None,
+        webhooks: None,
     }
 }
 
@@ -119,6 +133,14 @@ impl App {
             .connectivity
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(probe);
+        self
+    }
+
+    /// Receives tracker and git host webhooks (`POST /api/webhooks/{github,gitlab,jira,linear}`)
+    /// through `sink`. Without one, those routes answer 404 ("webhooks are not configured").
+    #[must_use]
+    pub fn with_webhooks(mut self, sink: Arc<dyn WebhookSink>) -> Self {
+        self.webhooks = Some(sink);
         self
     }
 
@@ -142,6 +164,10 @@ impl App {
         let config = state.config();
         let ui = self.ui.clone();
         let (api, _) = routes::api_router().split_for_parts();
+        let api = match &self.webhooks {
+            Some(sink) => api.layer(axum::Extension(routes::webhooks::Webhooks(sink.clone()))),
+            None => api,
+        };
         let router = api
             .fallback(move |req: Request| fallback(ui.clone(), req))
             .layer(axum::middleware::from_fn(middleware::etag))

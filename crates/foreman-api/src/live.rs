@@ -2,11 +2,14 @@
 //!
 //! One relay task follows the [`EventHub`], enriches each event with its ticket's title and
 //! submitter (from a small cache, so the store is asked once per ticket, not per event and
-//! subscriber), serialises it once, and rebroadcasts the JSON. Each client follows that
-//! rebroadcast with its own [`Follower`]: replay from the log after `since_seq`, then live,
-//! without gaps or duplicates, and a catch-up from the log when it lags.
+//! subscriber), serialises it once, keeps it in a ring of recent events and rebroadcasts the
+//! JSON. Each client follows that rebroadcast with its own [`Follower`]: replay after
+//! `since_seq`, then live, without gaps or duplicates, and a catch-up when it lags. Catch-ups
+//! within the ring are served from memory, already enriched and serialised, so a thousand
+//! lagging clients do not each read and enrich the same events from the log; older ranges are
+//! read from the log.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -17,6 +20,7 @@ use foreman_domain::{Event, EventLog, EventType, Store, StoreResult, TicketId, T
 use foreman_events::{
     Backfill, Broadcast, EventHub, EventLogBackfill, FollowItem, Follower, Sequenced, TypeFilter,
 };
+use futures::StreamExt;
 
 use crate::dto::LiveEventDto;
 
@@ -24,6 +28,10 @@ use crate::dto::LiveEventDto;
 const TICKET_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Cached tickets before the cache starts over.
 const TICKET_CACHE_MAX: usize = 10_000;
+/// Ticket lookups in flight at once when a burst of events names many uncached tickets.
+const WARM_CONCURRENCY: usize = 16;
+/// Events the relay takes at once: their tickets are looked up together.
+const RELAY_BATCH: usize = 1024;
 
 /// An enriched, serialised event ready to send.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +111,22 @@ impl TicketCache {
         Ok(info)
     }
 
+    /// Looks up, a few at a time, the tickets of `ids` not cached yet, so that enriching a burst
+    /// of events about many tickets waits for the slowest lookup, not for their sum. Failures
+    /// are left for [`TicketCache::enrich`] to report.
+    pub async fn warm(&self, mut ids: Vec<TicketId>) {
+        ids.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+        ids.dedup();
+        ids.retain(|id| self.cached(id).is_none());
+        futures::stream::iter(ids)
+            .map(|id| async move {
+                let _ = self.get(&id).await;
+            })
+            .buffer_unordered(WARM_CONCURRENCY)
+            .collect::<()>()
+            .await;
+    }
+
     /// Drops a ticket (after it changed or was deleted).
     pub fn forget(&self, id: &TicketId) {
         self.entries
@@ -135,11 +159,78 @@ impl TicketCache {
     }
 }
 
+/// How many recent events the ring keeps, per event a subscriber may buffer.
+const RECENT_PER_BUFFERED: usize = 4;
+
+/// The most recent relayed events, oldest first, with consecutive `seq`s: the range a lagging
+/// subscriber catches up from without reading the log.
+#[derive(Debug)]
+pub(crate) struct Recent {
+    events: Mutex<VecDeque<Arc<LiveEvent>>>,
+    capacity: usize,
+}
+
+impl Recent {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            events: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity: capacity.max(1),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Arc<LiveEvent>>> {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends the next relayed event. An event that does not directly follow the newest one
+    /// (events appended by another process never reach the hub) starts the ring over, so the
+    /// ring never hides a gap.
+    pub fn push(&self, event: Arc<LiveEvent>) {
+        let mut events = self.lock();
+        if events.back().is_some_and(|last| event.seq != last.seq + 1) {
+            events.clear();
+        }
+        if events.len() >= self.capacity {
+            events.pop_front();
+        }
+        events.push_back(event);
+    }
+
+    /// Up to `limit` events with `seq > after_seq` that `accept` takes, by `seq` ascending, when
+    /// the ring holds every event after `after_seq`; `None` when some are older than the ring.
+    /// Fewer than `limit` means the ring had no more: later events are still to be relayed.
+    pub fn after(
+        &self,
+        after_seq: i64,
+        limit: usize,
+        accept: impl Fn(&LiveEvent) -> bool,
+    ) -> Option<Vec<Arc<LiveEvent>>> {
+        let events = self.lock();
+        let first = events.front()?.seq;
+        if after_seq < first - 1 {
+            return None;
+        }
+        let skip = usize::try_from(after_seq + 1 - first).unwrap_or(usize::MAX);
+        Some(
+            events
+                .iter()
+                .skip(skip)
+                .filter(|e| accept(e))
+                .take(limit)
+                .cloned()
+                .collect(),
+        )
+    }
+}
+
 /// The live feed: the hub, the rebroadcast of enriched events and the relay between them.
 pub(crate) struct Live {
     store: Arc<dyn Store>,
     hub: EventHub,
     out: Broadcast<Arc<LiveEvent>>,
+    recent: Arc<Recent>,
     pub cache: Arc<TicketCache>,
     relay: OnceLock<()>,
     /// True once the relay is subscribed to the hub; clients wait for it so that nothing
@@ -170,6 +261,9 @@ impl Live {
             store,
             hub,
             out: Broadcast::new(buffer),
+            recent: Arc::new(Recent::new(
+                buffer.max(1).saturating_mul(RECENT_PER_BUFFERED),
+            )),
             cache: Arc::new(TicketCache::new(tickets)),
             relay: OnceLock::new(),
             relay_ready: tokio::sync::watch::Sender::new(false),
@@ -187,6 +281,7 @@ impl Live {
             let backfill = Arc::new(EventLogBackfill::new(log));
             let hub = self.hub.clone();
             let out = self.out.clone();
+            let recent = self.recent.clone();
             let cache = self.cache.clone();
             let ready = self.relay_ready.clone();
             tokio::spawn(async move {
@@ -206,16 +301,24 @@ impl Live {
                 ready.send_replace(true);
                 loop {
                     match follower.next().await {
-                        Ok(Some(FollowItem::Item(event))) => match cache.enrich(&event).await {
-                            Ok(live) => {
-                                out.send(Arc::new(live));
+                        Ok(Some(first)) => {
+                            let mut batch = vec![first];
+                            while batch.len() < RELAY_BATCH
+                                && let Some(item) = follower.try_next()
+                            {
+                                batch.push(item);
                             }
-                            Err(e) => {
-                                tracing::warn!(seq = event.seq, error = %e, "could not enrich live event");
+                            let tickets = batch
+                                .iter()
+                                .filter_map(|item| match item {
+                                    FollowItem::Item(e) => e.ticket_id.clone(),
+                                    FollowItem::Dropped(_) => None,
+                                })
+                                .collect();
+                            cache.warm(tickets).await;
+                            for item in batch {
+                                relay(&cache, &recent, &out, item).await;
                             }
-                        },
-                        Ok(Some(FollowItem::Dropped(n))) => {
-                            tracing::warn!(missed = n, "live relay lagged; catching up from the log");
                         }
                         Ok(None) => break,
                         Err(e) => {
@@ -237,8 +340,9 @@ impl Live {
         let backfill = Arc::new(LiveBackfill {
             log: self.store.clone(),
             cache: self.cache.clone(),
+            recent: self.recent.clone(),
             ticket_id: filter.ticket_id.clone(),
-            types: filter.types.to_vec(),
+            types: filter.types.clone(),
         });
         let LiveFilter {
             ticket_id, types, ..
@@ -253,23 +357,66 @@ impl Live {
     }
 }
 
-/// Replays enriched events from the log.
+/// Enriches one event and hands it to the ring and to every subscriber.
+async fn relay(
+    cache: &TicketCache,
+    recent: &Recent,
+    out: &Broadcast<Arc<LiveEvent>>,
+    item: FollowItem<Arc<Event>>,
+) {
+    match item {
+        FollowItem::Item(event) => match cache.enrich(&event).await {
+            Ok(live) => {
+                let live = Arc::new(live);
+                // Into the ring first: a subscriber that misses the send below finds it there.
+                recent.push(live.clone());
+                out.send(live);
+            }
+            Err(e) => {
+                tracing::warn!(seq = event.seq, error = %e, "could not enrich live event");
+            }
+        },
+        FollowItem::Dropped(n) => {
+            tracing::warn!(missed = n, "live relay lagged; catching up from the log");
+        }
+    }
+}
+
+/// Replays enriched events: from the ring of recent events when it covers the range, else
+/// from the log.
 struct LiveBackfill {
     log: Arc<dyn Store>,
     cache: Arc<TicketCache>,
+    recent: Arc<Recent>,
     ticket_id: Option<TicketId>,
-    types: Vec<EventType>,
+    types: TypeFilter,
+}
+
+impl LiveBackfill {
+    fn wants(&self, e: &LiveEvent) -> bool {
+        self.ticket_id
+            .as_ref()
+            .is_none_or(|t| e.ticket_id.as_ref() == Some(t))
+            && self.types.matches(e.event_type)
+    }
 }
 
 #[async_trait]
 impl Backfill<Arc<LiveEvent>> for LiveBackfill {
     async fn after(&self, after_seq: i64, limit: u32) -> StoreResult<Vec<Arc<LiveEvent>>> {
+        let max = usize::try_from(limit).unwrap_or(usize::MAX);
+        if let Some(events) = self.recent.after(after_seq, max, |e| self.wants(e)) {
+            return Ok(events);
+        }
         let log: Arc<dyn EventLog> = self.log.clone();
         let raw = EventLogBackfill::new(log)
             .ticket(self.ticket_id.clone())
-            .types(self.types.clone())
+            .types(self.types.to_vec())
             .after(after_seq, limit)
             .await?;
+        self.cache
+            .warm(raw.iter().filter_map(|e| e.ticket_id.clone()).collect())
+            .await;
         let mut out = Vec::with_capacity(raw.len());
         for event in raw {
             out.push(Arc::new(self.cache.enrich(&event).await?));

@@ -204,6 +204,12 @@ pub const API_METRICS: &[MetricDef] = &[
         "api tokens revoked",
     ),
     def(
+        "foreman_webhooks_total",
+        Counter,
+        &["provider", "outcome"],
+        "webhook deliveries by provider and outcome (queued, updated, recorded, ignored, deferred, unauthorized, malformed, not_configured, ...)",
+    ),
+    def(
         "foreman_events_total",
         Counter,
         &["event_type", "severity"],

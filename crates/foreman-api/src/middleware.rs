@@ -59,8 +59,19 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
-/// Adds a strong `ETag` (SHA-256 of the body) to successful JSON GET responses and answers
-/// `If-None-Match` with 304 when it matches.
+/// The strong `ETag` of a response body: the first 128 bits of its SHA-256, quoted.
+pub(crate) fn etag_of(body: &[u8]) -> HeaderValue {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    tag.push_str(&hex::encode(&digest[..16]));
+    tag.push('"');
+    HeaderValue::from_str(&tag).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+/// Adds a strong `ETag` (SHA-256 of the body, see [`etag_of`]) to successful JSON GET responses
+/// and answers `If-None-Match` with 304 when it matches. A handler that already knows its
+/// body's tag (a memoised response) sets the header itself and the body is not hashed again.
 pub(crate) async fn etag(req: Request, next: Next) -> Response {
     if req.method() != Method::GET {
         return next.run(req).await;
@@ -71,35 +82,36 @@ pub(crate) async fn etag(req: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = match axum::body::to_bytes(body, ETAG_MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not buffer response for etag");
-            return ApiError::internal(e).into_response();
+    let (tag_value, body) = match parts.headers.get(header::ETAG) {
+        Some(tag) => (tag.clone(), body),
+        None => {
+            let bytes = match axum::body::to_bytes(body, ETAG_MAX_BODY).await {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not buffer response for etag");
+                    return ApiError::internal(e).into_response();
+                }
+            };
+            (etag_of(&bytes), Body::from(bytes))
         }
-    };
-    let digest = Sha256::digest(&bytes);
-    let tag = format!("\"{}\"", hex::encode(&digest[..16]));
-    let Ok(tag_value) = HeaderValue::from_str(&tag) else {
-        return Response::from_parts(parts, Body::from(bytes));
     };
     parts.headers.insert(header::ETAG, tag_value.clone());
     parts
         .headers
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    if if_none_match.is_some_and(|v| etag_matches(&v, &tag)) {
+    if if_none_match.is_some_and(|v| etag_matches(&v, &tag_value)) {
         let mut not_modified = StatusCode::NOT_MODIFIED.into_response();
         let headers = not_modified.headers_mut();
         headers.insert(header::ETAG, tag_value);
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return not_modified;
     }
-    Response::from_parts(parts, Body::from(bytes))
+    Response::from_parts(parts, body)
 }
 
 /// Weak comparison per RFC 9110 §13.1.2: `*`, or any listed tag equal ignoring `W/`.
-fn etag_matches(header: &HeaderValue, tag: &str) -> bool {
-    let Ok(value) = header.to_str() else {
+fn etag_matches(header: &HeaderValue, tag: &HeaderValue) -> bool {
+    let (Ok(value), Ok(tag)) = (header.to_str(), tag.to_str()) else {
         return false;
     };
     value.split(',').map(str::trim).any(|candidate| {
@@ -232,7 +244,7 @@ mod tests {
 
     #[test]
     fn etags_compare_weakly() {
-        let tag = "\"abc\"";
+        let tag = &HeaderValue::from_static("\"abc\"");
         assert!(etag_matches(&HeaderValue::from_static("\"abc\""), tag));
         assert!(etag_matches(&HeaderValue::from_static("W/\"abc\""), tag));
         assert!(etag_matches(

@@ -14,8 +14,9 @@ use crate::error::ErrorBody;
     info(
         title = "Foreman API",
         description = "Tickets, tasks, events, costs and live updates of a Foreman server. Every \
-route except `/api/health` and `/api/openapi.json` needs `Authorization: Bearer <token>`; every \
-error has the body `{\"error\": \"...\", \"code\": <status>}`.",
+route except `/api/health`, `/api/openapi.json` and the webhooks (`/api/webhooks/*`, which are \
+verified by their signature) needs `Authorization: Bearer <token>`; every error has the body \
+`{\"error\": \"...\", \"code\": <status>}`.",
         license(name = "Apache-2.0"),
     ),
     security(("bearer" = [])),
@@ -31,6 +32,7 @@ error has the body `{\"error\": \"...\", \"code\": <status>}`.",
         (name = "usage", description = "llm usage attribution"),
         (name = "daemon", description = "pausing and resuming the scheduler"),
         (name = "tokens", description = "api token management (admin)"),
+        (name = "webhooks", description = "tracker and git host webhooks, authenticated by their signature instead of a token"),
     )
 )]
 pub(crate) struct ApiDoc;

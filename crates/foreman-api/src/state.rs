@@ -16,6 +16,7 @@ use crate::claude_code::ClaudeCodeUsage;
 use crate::config::ApiConfig;
 use crate::live::Live;
 use crate::middleware::RateLimiter;
+use crate::routes::tickets::RenderedResponses;
 
 /// A chat channel's connectivity, as `/api/status` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub started: Instant,
     pub metrics: PrometheusHandle,
     pub token_touches: Mutex<HashMap<TokenId, Instant>>,
+    /// Recently rendered ticket pages and details.
+    pub rendered: RenderedResponses,
     pub live: Arc<Live>,
     pub rate: RateLimiter,
     pub claude: ClaudeCodeUsage,
@@ -92,6 +95,7 @@ impl AppState {
                 started: Instant::now(),
                 metrics: crate::metrics::handle(),
                 token_touches: Mutex::new(HashMap::new()),
+                rendered: RenderedResponses::default(),
                 live,
                 rate,
                 claude,

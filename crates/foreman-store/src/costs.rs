@@ -201,7 +201,7 @@ impl CostLedger for SqlStore {
     async fn record_llm_call(&self, call: NewLlmCall) -> StoreResult<LlmCall> {
         let txn = self.write().await?;
         let call = record_in(&txn, call).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(call)
     }
 
@@ -393,7 +393,7 @@ impl CostLedger for SqlStore {
         .exec_without_returning(&txn)
         .await
         .map_err(be)?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(Reservation {
             id,
             amount: req.amount,
@@ -415,7 +415,7 @@ impl CostLedger for SqlStore {
             return Err(StoreError::not_found("reservation", id.as_str()));
         }
         let call = record_in(&txn, call).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(call)
     }
 
@@ -425,7 +425,7 @@ impl CostLedger for SqlStore {
             .exec(&txn)
             .await
             .map_err(be)?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(())
     }
 }

@@ -80,7 +80,7 @@ impl EventLog for SqlStore {
                 .await
                 .map_err(be)?;
         }
-        txn.commit().await.map_err(be)?;
+        self.commit_events(txn).await?;
         Ok(out)
     }
 

@@ -32,6 +32,7 @@
 //! `foreign_keys=ON`, `synchronous=NORMAL`) while reads use a separate pool, so concurrent
 //! pipelines queue for the writer instead of failing with `database is locked`.
 
+mod cache;
 mod convert;
 mod costs;
 mod entity;
@@ -42,6 +43,7 @@ mod tickets;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use foreman_domain::{StoreError, StoreResult};
@@ -97,7 +99,11 @@ pub struct SqlStore {
     /// Plain reads. On PostgreSQL and in-memory SQLite the same pool as `writer`.
     reader: DatabaseConnection,
     backend: Backend,
+    /// Recent answers of the hottest reads, shared by every clone.
+    cache: Arc<cache::ReadCache>,
 }
+
+pub use cache::PROBE_WINDOW;
 
 fn backend_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::backend(e)
@@ -177,7 +183,7 @@ impl SqlStore {
             .map_err(backend_err)?;
         let reader = SqlitePoolOptions::new()
             .max_connections(SQLITE_READERS)
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await
             .map_err(backend_err)?;
         tracing::debug!(path = %path.display(), "opened sqlite store");
@@ -185,6 +191,7 @@ impl SqlStore {
             writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
             reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
             backend: Backend::Sqlite,
+            cache: Arc::new(cache::ReadCache::new(true, cache::Probe::Sqlite(opts))),
         })
     }
 
@@ -203,6 +210,8 @@ impl SqlStore {
             writer: conn.clone(),
             reader: conn,
             backend: Backend::Sqlite,
+            // One connection that nothing else can open: no other writer to probe for.
+            cache: Arc::new(cache::ReadCache::new(true, cache::Probe::Nothing)),
         })
     }
 
@@ -218,8 +227,9 @@ impl SqlStore {
         let conn = SqlxPostgresConnector::from_sqlx_postgres_pool(pool);
         Ok(Self {
             writer: conn.clone(),
-            reader: conn,
+            reader: conn.clone(),
             backend: Backend::Postgres,
+            cache: Arc::new(cache::ReadCache::new(true, cache::Probe::Postgres(conn))),
         })
     }
 
@@ -228,9 +238,22 @@ impl SqlStore {
     /// # Errors
     /// [`StoreError::Backend`] when a migration fails.
     pub async fn migrate(&self) -> StoreResult<()> {
-        Migrator::up(&self.writer, None).await.map_err(be)?;
+        let result = Migrator::up(&self.writer, None).await.map_err(be);
+        self.cache.invalidate();
+        result?;
         tracing::info!(backend = %self.backend, "database migrated");
         Ok(())
+    }
+
+    /// Turns the read cache of `get_ticket`, `list_tickets` and `find_token_by_hash` on (the
+    /// default) or off. The cache never serves an answer older than a write: this store's own
+    /// writes invalidate it when they commit, and other processes' writes are found by a probe
+    /// of the database's commit state at most [`PROBE_WINDOW`] old. Applies to this store and
+    /// to clones made from it afterwards.
+    #[must_use]
+    pub fn with_read_cache(mut self, enabled: bool) -> Self {
+        self.cache = Arc::new(cache::ReadCache::new(enabled, self.cache.probe().clone()));
+        self
     }
 
     /// The backend in use.
@@ -266,6 +289,24 @@ impl SqlStore {
             },
         };
         self.writer.begin_with_options(options).await.map_err(be)
+    }
+
+    /// Commits a write transaction, then invalidates the read cache (also when the commit
+    /// fails: its outcome is then unknown). Every write except event appends commits through
+    /// here.
+    pub(crate) async fn commit(&self, txn: DatabaseTransaction) -> StoreResult<()> {
+        let result = txn.commit().await.map_err(be);
+        self.cache.invalidate();
+        result
+    }
+
+    /// Commits an event append, which changes no cached row, keeping the read cache.
+    pub(crate) async fn commit_events(&self, txn: DatabaseTransaction) -> StoreResult<()> {
+        txn.commit().await.map_err(be)
+    }
+
+    pub(crate) fn cache(&self) -> &cache::ReadCache {
+        &self.cache
     }
 
     /// The connection for plain reads.

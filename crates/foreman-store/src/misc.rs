@@ -51,7 +51,7 @@ impl TokenStore for SqlStore {
         .exec_without_returning(&txn)
         .await
         .map_err(db_err("token", || "this hash".to_owned()))?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         tracing::info!(token_id = %stored.id, name = %stored.name, "api token created");
         Ok(stored)
     }
@@ -67,13 +67,21 @@ impl TokenStore for SqlStore {
     }
 
     async fn find_token_by_hash(&self, hash: &str) -> StoreResult<Option<ApiToken>> {
-        api_tokens::Entity::find()
+        let generation = self.cache().generation().await;
+        if let Some(hit) = generation.and_then(|g| self.cache().token(g, hash)) {
+            return Ok(Some(ApiToken::clone(&hit)));
+        }
+        let found = api_tokens::Entity::find()
             .filter(api_tokens::Column::TokenHash.eq(hash))
             .one(self.reader())
             .await
             .map_err(be)?
             .map(ApiToken::try_from)
-            .transpose()
+            .transpose()?;
+        if let (Some(generation), Some(token)) = (generation, &found) {
+            self.cache().put_token(generation, hash, token.clone());
+        }
+        Ok(found)
     }
 
     async fn revoke_token(&self, id: &TokenId) -> StoreResult<bool> {
@@ -95,7 +103,7 @@ impl TokenStore for SqlStore {
                 .await
                 .map_err(be)?;
         }
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         if exists {
             tracing::info!(token_id = %id, "api token revoked");
         }
@@ -111,7 +119,7 @@ impl TokenStore for SqlStore {
             .await
             .map_err(be)?
             .rows_affected;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         if n == 0 {
             return Err(StoreError::not_found("token", id.as_str()));
         }
@@ -144,7 +152,7 @@ impl SettingsStore for SqlStore {
         .exec_without_returning(&txn)
         .await
         .map_err(be)?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(())
     }
 }
@@ -193,7 +201,7 @@ impl Outbox for SqlStore {
         .await
         .map_err(be)?;
         let entry = require_entry(&txn, key).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(entry)
     }
 
@@ -238,7 +246,7 @@ impl Outbox for SqlStore {
         if n == 0 {
             return Err(StoreError::not_found("outbox entry", key));
         }
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(())
     }
 
@@ -269,7 +277,7 @@ impl Outbox for SqlStore {
                 expected: PENDING.to_owned(),
             });
         }
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(())
     }
 }

@@ -93,7 +93,7 @@ impl TaskStore for SqlStore {
                     format!("a sequence already used by ticket {ticket_id}")
                 }))?;
         }
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(created)
     }
 
@@ -163,7 +163,7 @@ impl TaskStore for SqlStore {
             });
         }
         let task = require_task(&txn, id.as_str()).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         tracing::debug!(task_id = %id, from = %from, to = %to, "task transitioned");
         Ok(task)
     }
@@ -219,7 +219,7 @@ impl TaskStore for SqlStore {
             u.exec(&txn).await.map_err(be)?;
         }
         let task = require_task(&txn, id.as_str()).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(task)
     }
 }

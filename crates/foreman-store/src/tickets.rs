@@ -94,93 +94,9 @@ fn sort_column(sort: TicketSort) -> C {
     }
 }
 
-#[async_trait]
-impl TicketStore for SqlStore {
-    async fn create_ticket(&self, new: NewTicket) -> StoreResult<Ticket> {
-        let project = if new.project.is_empty() {
-            DEFAULT_PROJECT.to_owned()
-        } else {
-            new.project.clone()
-        };
-        if !is_valid_project_name(&project) {
-            return Err(StoreError::Invalid(format!(
-                "project {project:?} is not a valid project name"
-            )));
-        }
-        if new.external_id.trim().is_empty() {
-            return Err(StoreError::Invalid("external_id must not be empty".into()));
-        }
-        let now = foreman_domain::now();
-        let ticket = Ticket {
-            id: TicketId::new(),
-            project,
-            external_id: new.external_id,
-            title: new.title,
-            description: new.description,
-            acceptance_criteria: new.acceptance_criteria,
-            status: TicketStatus::Queued,
-            priority: new.priority,
-            labels: new.labels,
-            submitter: new.submitter,
-            parent_id: new.parent_id,
-            branch_name: String::new(),
-            pr_url: String::new(),
-            pr_number: None,
-            cost: Micros::ZERO,
-            tokens_input: 0,
-            tokens_output: 0,
-            total_llm_calls: 0,
-            is_partial: false,
-            last_completed_task_seq: 0,
-            last_error: None,
-            last_error_type: None,
-            fencing_token: FencingToken(0),
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            completed_at: None,
-        };
-        let row = ticket_row(&ticket)?;
-        let txn = self.write().await?;
-        if let Some(parent) = &ticket.parent_id {
-            require_ticket(&txn, parent.as_str()).await?;
-        }
-        tickets::Entity::insert(row)
-            .exec_without_returning(&txn)
-            .await
-            .map_err(db_err("ticket", || {
-                format!(
-                    "external_id {} in project {}",
-                    ticket.external_id, ticket.project
-                )
-            }))?;
-        txn.commit().await.map_err(be)?;
-        tracing::debug!(ticket_id = %ticket.id, project = %ticket.project, "ticket created");
-        Ok(ticket)
-    }
-
-    async fn get_ticket(&self, id: &TicketId) -> StoreResult<Option<Ticket>> {
-        load_ticket(self.reader(), id.as_str()).await
-    }
-
-    async fn get_ticket_by_external_id(
-        &self,
-        project: &str,
-        external_id: &str,
-    ) -> StoreResult<Option<Ticket>> {
-        tickets::Entity::find()
-            .filter(C::Project.eq(project))
-            .filter(C::ExternalId.eq(external_id))
-            .one(self.reader())
-            .await
-            .map_err(be)?
-            .map(Ticket::try_from)
-            .transpose()
-    }
-
-    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Page<Ticket>> {
+impl SqlStore {
+    /// `list_tickets` without the cache: one keyset query.
+    async fn query_tickets(&self, filter: &TicketFilter) -> StoreResult<Page<Ticket>> {
         let cursor = filter
             .cursor
             .as_deref()
@@ -251,6 +167,114 @@ impl TicketStore for SqlStore {
         };
         Ok(Page { items, next_cursor })
     }
+}
+
+#[async_trait]
+impl TicketStore for SqlStore {
+    async fn create_ticket(&self, new: NewTicket) -> StoreResult<Ticket> {
+        let project = if new.project.is_empty() {
+            DEFAULT_PROJECT.to_owned()
+        } else {
+            new.project.clone()
+        };
+        if !is_valid_project_name(&project) {
+            return Err(StoreError::Invalid(format!(
+                "project {project:?} is not a valid project name"
+            )));
+        }
+        if new.external_id.trim().is_empty() {
+            return Err(StoreError::Invalid("external_id must not be empty".into()));
+        }
+        let now = foreman_domain::now();
+        let ticket = Ticket {
+            id: TicketId::new(),
+            project,
+            external_id: new.external_id,
+            title: new.title,
+            description: new.description,
+            acceptance_criteria: new.acceptance_criteria,
+            status: TicketStatus::Queued,
+            priority: new.priority,
+            labels: new.labels,
+            submitter: new.submitter,
+            parent_id: new.parent_id,
+            branch_name: String::new(),
+            pr_url: String::new(),
+            pr_number: None,
+            cost: Micros::ZERO,
+            tokens_input: 0,
+            tokens_output: 0,
+            total_llm_calls: 0,
+            is_partial: false,
+            last_completed_task_seq: 0,
+            last_error: None,
+            last_error_type: None,
+            fencing_token: FencingToken(0),
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+        };
+        let row = ticket_row(&ticket)?;
+        let txn = self.write().await?;
+        if let Some(parent) = &ticket.parent_id {
+            require_ticket(&txn, parent.as_str()).await?;
+        }
+        tickets::Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(db_err("ticket", || {
+                format!(
+                    "external_id {} in project {}",
+                    ticket.external_id, ticket.project
+                )
+            }))?;
+        self.commit(txn).await?;
+        tracing::debug!(ticket_id = %ticket.id, project = %ticket.project, "ticket created");
+        Ok(ticket)
+    }
+
+    async fn get_ticket(&self, id: &TicketId) -> StoreResult<Option<Ticket>> {
+        let Some(generation) = self.cache().generation().await else {
+            return load_ticket(self.reader(), id.as_str()).await;
+        };
+        if let Some(hit) = self.cache().ticket(generation, id.as_str()) {
+            return Ok(Option::clone(&hit));
+        }
+        let ticket = load_ticket(self.reader(), id.as_str()).await?;
+        self.cache()
+            .put_ticket(generation, id.as_str(), ticket.clone());
+        Ok(ticket)
+    }
+
+    async fn get_ticket_by_external_id(
+        &self,
+        project: &str,
+        external_id: &str,
+    ) -> StoreResult<Option<Ticket>> {
+        tickets::Entity::find()
+            .filter(C::Project.eq(project))
+            .filter(C::ExternalId.eq(external_id))
+            .one(self.reader())
+            .await
+            .map_err(be)?
+            .map(Ticket::try_from)
+            .transpose()
+    }
+
+    async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Page<Ticket>> {
+        let Some(generation) = self.cache().generation().await else {
+            return self.query_tickets(filter).await;
+        };
+        if let Some(hit) = self.cache().list(generation, filter) {
+            return Ok(Page::clone(&hit));
+        }
+        let page = self.query_tickets(filter).await?;
+        self.cache().put_list(generation, filter, page.clone());
+        Ok(page)
+    }
 
     async fn count_tickets_by_status(
         &self,
@@ -302,7 +326,7 @@ impl TicketStore for SqlStore {
             }
             if u.exec(&txn).await.map_err(be)?.rows_affected == 1 {
                 let t = require_ticket(&txn, id.as_str()).await?;
-                txn.commit().await.map_err(be)?;
+                self.commit(txn).await?;
                 tracing::debug!(ticket_id = %id, from = %from, to = %to, "ticket transitioned");
                 return Ok(t);
             }
@@ -397,7 +421,7 @@ impl TicketStore for SqlStore {
             return Err(StoreError::not_found("ticket", id.as_str()));
         }
         let t = require_ticket(&txn, id.as_str()).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(t)
     }
 
@@ -415,7 +439,7 @@ impl TicketStore for SqlStore {
             .await
             .map_err(be)?
             .rows_affected;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         if deleted > 0 {
             tracing::info!(ticket_id = %id, "ticket deleted");
         }
@@ -474,7 +498,7 @@ impl TicketStore for SqlStore {
             return Ok(None);
         }
         let ticket = require_ticket(&txn, &id).await?;
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         tracing::debug!(ticket_id = %ticket.id, worker_id = %req.worker_id, fencing_token = ticket.fencing_token.0, "ticket claimed");
         Ok(Some(Claim {
             fencing_token: ticket.fencing_token,
@@ -508,7 +532,7 @@ impl TicketStore for SqlStore {
                 worker_id: worker_id.to_owned(),
             });
         }
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(expires_at)
     }
 
@@ -536,7 +560,7 @@ impl TicketStore for SqlStore {
                 worker_id: worker_id.to_owned(),
             });
         }
-        txn.commit().await.map_err(be)?;
+        self.commit(txn).await?;
         Ok(())
     }
 }

@@ -161,6 +161,18 @@ async fn run_ws(
 ) {
     let _gauge = SubscriberGauge::new("websocket");
     let (mut tx, mut rx) = socket.split();
+    // What the client sends (pongs, close) is read by a task of its own: polling the socket for
+    // reading beside every batch of events would cost a read attempt (and the zeroing of a read
+    // buffer) per batch and subscriber.
+    let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
+    let _reader = AbortOnDrop(tokio::spawn(async move {
+        while let Some(Ok(message)) = rx.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+        let _ = gone_tx.send(());
+    }));
     let mut ping = tokio::time::interval(keepalive);
     ping.tick().await;
     loop {
@@ -192,10 +204,7 @@ async fn run_ws(
                     return;
                 }
             },
-            incoming = rx.next() => match incoming {
-                None | Some(Err(_) | Ok(Message::Close(_))) => return,
-                Some(Ok(_)) => {}
-            },
+            _ = &mut gone => return,
             () = closed(&mut closing) => {
                 let _ = tx.send(close(1001, "server shutting down")).await;
                 return;
@@ -206,6 +215,15 @@ async fn run_ws(
                 }
             }
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

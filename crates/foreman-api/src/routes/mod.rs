@@ -15,6 +15,7 @@ pub(crate) mod system;
 pub(crate) mod tasks;
 pub(crate) mod tickets;
 pub(crate) mod tokens;
+pub(crate) mod webhooks;
 
 /// Every route, with the OpenAPI document they make up.
 pub(crate) fn api_router() -> OpenApiRouter<AppState> {
@@ -27,4 +28,5 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         .merge(costs::router())
         .merge(stats::router())
         .merge(tokens::router())
+        .merge(webhooks::router())
 }

@@ -5,13 +5,18 @@
     reason = "utoipa's `params(...)` expansion qualifies the parameter type"
 )]
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use foreman_domain::{
-    EventFilter, EventType, MAX_PAGE_LIMIT, NewEvent, NewTicket, StoreError, TaskStatus, Ticket,
-    TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus,
+    EventFilter, EventType, MAX_PAGE_LIMIT, Micros, NewEvent, NewTicket, Page, StoreError,
+    TaskStatus, Ticket, TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -25,6 +30,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::middleware::etag_of;
 use crate::state::AppState;
 
 /// Events `GET /api/tickets/{id}/events` returns.
@@ -105,16 +111,218 @@ impl TicketQuery {
     }
 }
 
-async fn page(state: &AppState, q: TicketQuery) -> ApiResult<(Vec<Ticket>, HeaderMap)> {
+/// The two JSON shapes of a ticket page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageShape {
+    /// `GET /api/tickets`: [`TicketListItem`]s.
+    List,
+    /// `GET /api/ticket-summaries`: [`TicketSummary`]s.
+    Summaries,
+}
+
+impl PageShape {
+    fn render(self, items: &[Ticket]) -> ApiResult<Vec<u8>> {
+        let json = match self {
+            Self::List => {
+                serde_json::to_vec(&items.iter().map(TicketListItem::from).collect::<Vec<_>>())
+            }
+            Self::Summaries => {
+                serde_json::to_vec(&items.iter().map(TicketSummary::from).collect::<Vec<_>>())
+            }
+        };
+        json.map_err(ApiError::internal)
+    }
+}
+
+/// A rendered page and what it was rendered from.
+#[derive(Debug)]
+struct Rendered {
+    shape: PageShape,
+    filter: TicketFilter,
+    page: Page<Ticket>,
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+/// A rendered ticket detail and the ticket it was rendered from.
+#[derive(Debug)]
+struct RenderedTicket {
+    ticket: Ticket,
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+/// Most rendered pages kept.
+const RENDERED_PAGES: usize = 64;
+/// Most rendered ticket details kept.
+const RENDERED_TICKETS: usize = 1024;
+
+/// Recently rendered ticket pages and details. A body is served from here only when the store
+/// returned exactly what it was rendered from (the body is a function of that), so it is never
+/// stale: the store decides what is current, this saves the serialisation and hashing of hot
+/// responses.
+#[derive(Debug, Default)]
+pub(crate) struct RenderedResponses {
+    entries: Mutex<Vec<Arc<Rendered>>>,
+    tickets: Mutex<HashMap<TicketId, Arc<RenderedTicket>>>,
+}
+
+impl RenderedResponses {
+    fn lock(&self) -> MutexGuard<'_, Vec<Arc<Rendered>>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The body and tag of `ticket`'s detail, rendered now or earlier.
+    fn detail(&self, ticket: Ticket) -> ApiResult<(Bytes, HeaderValue)> {
+        let known = self
+            .tickets
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&ticket.id)
+            .cloned();
+        if let Some(r) = known
+            && r.ticket == ticket
+        {
+            return Ok((r.body.clone(), r.etag.clone()));
+        }
+        let body = Bytes::from(
+            serde_json::to_vec(&TicketDetail::from(&ticket)).map_err(ApiError::internal)?,
+        );
+        let etag = etag_of(&body);
+        let mut tickets = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
+        if tickets.len() >= RENDERED_TICKETS && !tickets.contains_key(&ticket.id) {
+            tickets.clear();
+        }
+        tickets.insert(
+            ticket.id.clone(),
+            Arc::new(RenderedTicket {
+                ticket,
+                body: body.clone(),
+                etag: etag.clone(),
+            }),
+        );
+        Ok((body, etag))
+    }
+
+    /// The body and tag of `page` in `shape`, rendered now or earlier.
+    fn get_or_render(
+        &self,
+        shape: PageShape,
+        filter: &TicketFilter,
+        page: Page<Ticket>,
+    ) -> ApiResult<(Bytes, HeaderValue)> {
+        let known = self
+            .lock()
+            .iter()
+            .find(|r| r.shape == shape && r.filter == *filter)
+            .cloned();
+        if let Some(r) = known
+            && same_listing(&r.page, &page)
+        {
+            return Ok((r.body.clone(), r.etag.clone()));
+        }
+        let body = Bytes::from(shape.render(&page.items)?);
+        let etag = etag_of(&body);
+        let rendered = Arc::new(Rendered {
+            shape,
+            filter: filter.clone(),
+            page,
+            body: body.clone(),
+            etag: etag.clone(),
+        });
+        let mut entries = self.lock();
+        entries.retain(|r| !(r.shape == shape && r.filter == *filter));
+        if entries.len() >= RENDERED_PAGES {
+            entries.remove(0);
+        }
+        entries.push(rendered);
+        Ok((body, etag))
+    }
+}
+
+/// The fields of a ticket that either page shape renders (cheapest to compare first).
+#[allow(
+    clippy::type_complexity,
+    reason = "a tuple of borrowed fields is the point: it compares field by field"
+)]
+fn listed(
+    t: &Ticket,
+) -> (
+    (
+        DateTime<Utc>,
+        TicketStatus,
+        &TicketId,
+        Micros,
+        i64,
+        bool,
+        i32,
+    ),
+    (
+        &str,
+        &str,
+        &str,
+        &Option<String>,
+        &str,
+        &Option<String>,
+        DateTime<Utc>,
+    ),
+) {
+    (
+        (
+            t.updated_at,
+            t.status,
+            &t.id,
+            t.cost,
+            t.total_llm_calls,
+            t.is_partial,
+            t.priority,
+        ),
+        (
+            &t.title,
+            &t.external_id,
+            &t.project,
+            &t.submitter,
+            &t.pr_url,
+            &t.last_error,
+            t.created_at,
+        ),
+    )
+}
+
+/// Whether two pages render the same in every [`PageShape`].
+fn same_listing(a: &Page<Ticket>, b: &Page<Ticket>) -> bool {
+    a.items.len() == b.items.len()
+        && a.items
+            .iter()
+            .zip(&b.items)
+            .all(|(x, y)| listed(x) == listed(y))
+}
+
+/// One page of tickets as a JSON response with `X-Next-Cursor` and its `ETag`.
+async fn page(state: &AppState, q: TicketQuery, shape: PageShape) -> ApiResult<Response> {
     let filter = q.into_filter()?;
     let page = state.store().list_tickets(&filter).await?;
-    let mut headers = HeaderMap::new();
-    if let Some(next) = page.next_cursor
+    let next = page.next_cursor.clone();
+    let (body, etag) = state.inner.rendered.get_or_render(shape, &filter, page)?;
+    let mut response = json_response(body, etag);
+    if let Some(next) = next
         && let Ok(v) = HeaderValue::from_str(&next)
     {
-        headers.insert("x-next-cursor", v);
+        response.headers_mut().insert("x-next-cursor", v);
     }
-    Ok((page.items, headers))
+    Ok(response)
+}
+
+/// A 200 with a JSON body whose `ETag` is already known.
+fn json_response(body: Bytes, etag: HeaderValue) -> Response {
+    let mut response = Response::new(Body::from(body));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::ETAG, etag);
+    response
 }
 
 /// List tickets, newest first.
@@ -128,10 +336,8 @@ pub(crate) async fn list_tickets(
     _auth: ReadAuth,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<TicketQuery>,
-) -> ApiResult<impl IntoResponse> {
-    let (items, headers) = page(&state, q).await?;
-    let body: Vec<TicketListItem> = items.iter().map(TicketListItem::from).collect();
-    Ok((headers, Json(body)))
+) -> ApiResult<Response> {
+    page(&state, q, PageShape::List).await
 }
 
 /// Compact ticket cards for the dashboard's list view (same filters and caps as the list).
@@ -141,10 +347,8 @@ pub(crate) async fn ticket_summaries(
     _auth: ReadAuth,
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<TicketQuery>,
-) -> ApiResult<impl IntoResponse> {
-    let (items, headers) = page(&state, q).await?;
-    let body: Vec<TicketSummary> = items.iter().map(TicketSummary::from).collect();
-    Ok((headers, Json(body)))
+) -> ApiResult<Response> {
+    page(&state, q, PageShape::Summaries).await
 }
 
 pub(crate) async fn load_ticket(state: &AppState, id: &str) -> ApiResult<Ticket> {
@@ -163,9 +367,10 @@ pub(crate) async fn get_ticket(
     _auth: ReadAuth,
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<TicketDetail>> {
+) -> ApiResult<Response> {
     let t = load_ticket(&state, &id).await?;
-    Ok(Json(TicketDetail::from(&t)))
+    let (body, etag) = state.inner.rendered.detail(t)?;
+    Ok(json_response(body, etag))
 }
 
 /// Create a local ticket (not from a tracker); it starts `queued`.
@@ -421,4 +626,331 @@ pub(crate) async fn retry_ticket(
         status: "retrying".to_owned(),
         ticket_id: id,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use foreman_domain::FencingToken;
+
+    use super::*;
+
+    fn ticket() -> Ticket {
+        let at = foreman_domain::micros_to_time(1_700_000_000_000_000);
+        Ticket {
+            id: TicketId::from("t-1"),
+            project: "default".into(),
+            external_id: "X-1".into(),
+            title: "title".into(),
+            description: "description".into(),
+            acceptance_criteria: "criteria".into(),
+            status: TicketStatus::Queued,
+            priority: 1,
+            labels: vec!["a".into()],
+            submitter: Some("someone".into()),
+            parent_id: None,
+            branch_name: String::new(),
+            pr_url: String::new(),
+            pr_number: None,
+            cost: Micros::ZERO,
+            tokens_input: 0,
+            tokens_output: 0,
+            total_llm_calls: 0,
+            is_partial: false,
+            last_completed_task_seq: 0,
+            last_error: None,
+            last_error_type: None,
+            fencing_token: FencingToken(0),
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: at,
+            updated_at: at,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+
+    /// Every field of `Ticket`, changed one at a time.
+    fn variants() -> Vec<(&'static str, Ticket)> {
+        let t = ticket;
+        let later = foreman_domain::micros_to_time(1_800_000_000_000_000);
+        vec![
+            (
+                "id",
+                Ticket {
+                    id: TicketId::from("t-2"),
+                    ..t()
+                },
+            ),
+            (
+                "project",
+                Ticket {
+                    project: "other".into(),
+                    ..t()
+                },
+            ),
+            (
+                "external_id",
+                Ticket {
+                    external_id: "X-2".into(),
+                    ..t()
+                },
+            ),
+            (
+                "title",
+                Ticket {
+                    title: "other".into(),
+                    ..t()
+                },
+            ),
+            (
+                "description",
+                Ticket {
+                    description: "other".into(),
+                    ..t()
+                },
+            ),
+            (
+                "acceptance_criteria",
+                Ticket {
+                    acceptance_criteria: "other".into(),
+                    ..t()
+                },
+            ),
+            (
+                "status",
+                Ticket {
+                    status: TicketStatus::Planning,
+                    ..t()
+                },
+            ),
+            ("priority", Ticket { priority: 2, ..t() }),
+            (
+                "labels",
+                Ticket {
+                    labels: vec![],
+                    ..t()
+                },
+            ),
+            (
+                "submitter",
+                Ticket {
+                    submitter: None,
+                    ..t()
+                },
+            ),
+            (
+                "parent_id",
+                Ticket {
+                    parent_id: Some(TicketId::from("p")),
+                    ..t()
+                },
+            ),
+            (
+                "branch_name",
+                Ticket {
+                    branch_name: "b".into(),
+                    ..t()
+                },
+            ),
+            (
+                "pr_url",
+                Ticket {
+                    pr_url: "https://x/1".into(),
+                    ..t()
+                },
+            ),
+            (
+                "pr_number",
+                Ticket {
+                    pr_number: Some(1),
+                    ..t()
+                },
+            ),
+            (
+                "cost",
+                Ticket {
+                    cost: Micros(5),
+                    ..t()
+                },
+            ),
+            (
+                "tokens_input",
+                Ticket {
+                    tokens_input: 1,
+                    ..t()
+                },
+            ),
+            (
+                "tokens_output",
+                Ticket {
+                    tokens_output: 1,
+                    ..t()
+                },
+            ),
+            (
+                "total_llm_calls",
+                Ticket {
+                    total_llm_calls: 1,
+                    ..t()
+                },
+            ),
+            (
+                "is_partial",
+                Ticket {
+                    is_partial: true,
+                    ..t()
+                },
+            ),
+            (
+                "last_completed_task_seq",
+                Ticket {
+                    last_completed_task_seq: 1,
+                    ..t()
+                },
+            ),
+            (
+                "last_error",
+                Ticket {
+                    last_error: Some("e".into()),
+                    ..t()
+                },
+            ),
+            (
+                "last_error_type",
+                Ticket {
+                    last_error_type: Some("e".into()),
+                    ..t()
+                },
+            ),
+            (
+                "fencing_token",
+                Ticket {
+                    fencing_token: FencingToken(1),
+                    ..t()
+                },
+            ),
+            (
+                "lease_owner",
+                Ticket {
+                    lease_owner: Some("w".into()),
+                    ..t()
+                },
+            ),
+            (
+                "lease_expires_at",
+                Ticket {
+                    lease_expires_at: Some(later),
+                    ..t()
+                },
+            ),
+            (
+                "created_at",
+                Ticket {
+                    created_at: later,
+                    ..t()
+                },
+            ),
+            (
+                "updated_at",
+                Ticket {
+                    updated_at: later,
+                    ..t()
+                },
+            ),
+            (
+                "started_at",
+                Ticket {
+                    started_at: Some(later),
+                    ..t()
+                },
+            ),
+            (
+                "completed_at",
+                Ticket {
+                    completed_at: Some(later),
+                    ..t()
+                },
+            ),
+        ]
+    }
+
+    fn page(t: Ticket) -> Page<Ticket> {
+        Page {
+            items: vec![t],
+            next_cursor: None,
+        }
+    }
+
+    /// A rendered page is reused only when the store's page renders identically: for every
+    /// field, `same_listing` says "same" exactly when both shapes render the same bytes.
+    #[test]
+    fn reuse_follows_what_the_shapes_render() {
+        let base = ticket();
+        for (field, changed) in variants() {
+            let renders_same = [PageShape::List, PageShape::Summaries].iter().all(|shape| {
+                shape.render(std::slice::from_ref(&base)).unwrap()
+                    == shape.render(std::slice::from_ref(&changed)).unwrap()
+            });
+            assert_eq!(
+                same_listing(&page(base.clone()), &page(changed.clone())),
+                renders_same,
+                "field {field}"
+            );
+        }
+        assert!(!same_listing(
+            &page(base.clone()),
+            &Page {
+                items: vec![],
+                next_cursor: None
+            }
+        ));
+    }
+
+    #[test]
+    fn a_changed_page_is_rendered_again() {
+        let pages = RenderedResponses::default();
+        let filter = TicketFilter::default();
+        let (first, tag) = pages
+            .get_or_render(PageShape::List, &filter, page(ticket()))
+            .unwrap();
+        let (again, same_tag) = pages
+            .get_or_render(PageShape::List, &filter, page(ticket()))
+            .unwrap();
+        assert_eq!(first, again);
+        assert_eq!(tag, same_tag);
+        assert_eq!(tag, etag_of(&first));
+        let renamed = Ticket {
+            title: "renamed".into(),
+            ..ticket()
+        };
+        let (changed, new_tag) = pages
+            .get_or_render(PageShape::List, &filter, page(renamed))
+            .unwrap();
+        assert_ne!(tag, new_tag);
+        assert!(String::from_utf8_lossy(&changed).contains("renamed"));
+        let (cards, _) = pages
+            .get_or_render(PageShape::Summaries, &filter, page(ticket()))
+            .unwrap();
+        assert_ne!(cards, first, "each shape has its own rendering");
+    }
+
+    #[test]
+    fn a_changed_ticket_is_rendered_again() {
+        let rendered = RenderedResponses::default();
+        let (first, tag) = rendered.detail(ticket()).unwrap();
+        let (again, same_tag) = rendered.detail(ticket()).unwrap();
+        assert_eq!((&first, &tag), (&again, &same_tag));
+        assert_eq!(
+            first,
+            serde_json::to_vec(&TicketDetail::from(&ticket())).unwrap()
+        );
+        for (field, changed) in variants() {
+            let expected = serde_json::to_vec(&TicketDetail::from(&changed)).unwrap();
+            let (body, etag) = rendered.detail(changed).unwrap();
+            assert_eq!(body, expected, "field {field}");
+            assert_eq!(etag, etag_of(&body), "field {field}");
+            // Back to the original for the next variant.
+            assert_eq!(rendered.detail(ticket()).unwrap().0, first, "field {field}");
+        }
+    }
 }

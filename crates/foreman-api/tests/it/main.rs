@@ -11,3 +11,4 @@ mod snapshots;
 mod sql;
 mod support;
 mod tls;
+mod webhooks;

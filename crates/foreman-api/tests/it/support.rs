@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use foreman_api::ApiConfig;
+use foreman_domain::webhook::WebhookSink;
 use foreman_domain::{EventLog, EventType, NewApiToken, NewEvent, NewTicket, Scope, Store, Ticket};
 use foreman_events::{EventHub, PublishingEventLog};
 use foreman_testkit::MemoryStore;
@@ -26,6 +27,7 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     config: ApiConfig,
     store: Option<Arc<dyn Store>>,
+    webhooks: Option<Arc<dyn WebhookSink>>,
 }
 
 impl TestApp {
@@ -33,6 +35,7 @@ impl TestApp {
         TestAppBuilder {
             config: ApiConfig::default(),
             store: None,
+            webhooks: None,
         }
     }
 
@@ -125,13 +128,22 @@ impl TestAppBuilder {
         self
     }
 
+    /// Receives webhooks through `sink`.
+    pub fn webhooks(mut self, sink: Arc<dyn WebhookSink>) -> Self {
+        self.webhooks = Some(sink);
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = self.store.unwrap_or_else(|| MemoryStore::new().shared());
         let hub = EventHub::default();
         let log: Arc<dyn EventLog> = store.clone();
         let events = Arc::new(PublishingEventLog::new(log, hub.clone()));
-        let app = foreman_api::app(store.clone(), hub.clone(), self.config);
+        let mut app = foreman_api::app(store.clone(), hub.clone(), self.config);
+        if let Some(sink) = self.webhooks {
+            app = app.with_webhooks(sink);
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -2,6 +2,7 @@
 //! to the SQL backends (connection setup, migrations, corrupt rows).
 
 mod backends;
+mod cache;
 
 mod sqlite {
     use std::sync::Arc;

@@ -560,6 +560,91 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/github": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitHub webhook (issues, issue comments, pull requests, ping).
+         * @description Configure the hook with content type `application/json` and the secret from
+         *     `[tracker] webhook_secret` (or the project's). The delivery is verified with
+         *     `X-Hub-Signature-256` before anything is read or stored.
+         */
+        post: operations["github_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/gitlab": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * GitLab webhook (issue, note and merge request events).
+         * @description Configure the hook's secret token with the webhook secret; GitLab echoes it in
+         *     `X-Gitlab-Token`, which is compared in constant time before anything is read or stored.
+         */
+        post: operations["gitlab_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/jira": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Jira Cloud webhook (issue and comment events).
+         * @description Register the webhook with a secret; Jira signs the raw body in `X-Hub-Signature`
+         *     (`sha256=<hex>`), verified before anything is read or stored.
+         */
+        post: operations["jira_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/linear": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Linear webhook (issue and comment events).
+         * @description Linear signs the raw body in `Linear-Signature` (bare hex HMAC-SHA256) and puts a
+         *     `webhookTimestamp` in it; deliveries more than 60 s old are refused as replays.
+         */
+        post: operations["linear_webhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws/events": {
         parameters: {
             query?: never;
@@ -784,7 +869,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -839,7 +924,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -1568,6 +1653,56 @@ export interface components {
             status: string;
             /** @description The token. */
             token_id: string;
+        };
+        /** @description What a verified webhook delivery led to. */
+        WebhookOutcomeDto: {
+            /**
+             * @description what the webhook led to: queued (new ticket), updated (queued ticket refreshed), recorded (noted on a known ticket), ignored, deferred (tracker slow or failing; the next poll takes care of it)
+             * @enum {string}
+             */
+            action: "queued" | "updated" | "recorded" | "ignored" | "deferred";
+            /**
+             * @description The service's own action or event name.
+             * @example labeled
+             */
+            event: string;
+            /**
+             * @description The tracker ticket (or pull request) the payload names.
+             * @example #42
+             */
+            external_id?: string | null;
+            /**
+             * @description What the payload was about: `issue`, `comment`, `pull_request`, `ping` or `other`.
+             * @example issue
+             */
+            kind: string;
+            /**
+             * @description The project the delivery was routed to.
+             * @example default
+             */
+            project?: string | null;
+            pull_request?: components["schemas"]["WebhookPullRequest"] | null;
+            /**
+             * @description Why this action, for people.
+             * @example ticket queued
+             */
+            reason: string;
+            /** @description The Foreman ticket it concerns, when there is one. */
+            ticket_id?: string | null;
+        };
+        /** @description A merged or closed pull request reported by a git host's webhook. */
+        WebhookPullRequest: {
+            /**
+             * Format: int64
+             * @description The host's pull request number (GitLab: the merge request's iid).
+             * @example 7
+             */
+            number: number;
+            /**
+             * @description `merged` or `closed`.
+             * @example merged
+             */
+            state: string;
         };
     };
     responses: never;
@@ -4395,6 +4530,374 @@ export interface operations {
             };
             /** @description no such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    github_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the event: issues, issue_comment, pull_request, ping, ... */
+                "X-GitHub-Event": string;
+                /** @description `sha256=` and the hex HMAC-SHA256 of the raw body under the webhook secret */
+                "X-Hub-Signature-256": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description GitHub's webhook payload, unchanged */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description verified and handled; `action` says what happened */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOutcomeDto"];
+                };
+            };
+            /** @description signature valid but the payload is not GitHub's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, malformed or wrong signature; nothing was stored */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description webhooks are not configured, or no project takes github webhooks */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    gitlab_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the webhook secret, as configured at GitLab */
+                "X-Gitlab-Token": string;
+                /** @description Issue Hook, Note Hook, Merge Request Hook, ... (informational; `object_kind` decides) */
+                "X-Gitlab-Event"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description GitLab's webhook payload, unchanged */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description verified and handled; `action` says what happened */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOutcomeDto"];
+                };
+            };
+            /** @description token valid but the payload is not GitLab's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong token; nothing was stored */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description webhooks are not configured, or no project takes gitlab webhooks */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    jira_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description `sha256=` and the hex HMAC-SHA256 of the raw body under the webhook secret */
+                "X-Hub-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Jira's webhook payload, unchanged */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description verified and handled; `action` says what happened */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOutcomeDto"];
+                };
+            };
+            /** @description signature valid but the payload is not Jira's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, malformed or wrong signature; nothing was stored */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description webhooks are not configured, or no project takes jira webhooks */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    linear_webhook: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description hex HMAC-SHA256 of the raw body under the webhook signing secret */
+                "Linear-Signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Linear's webhook payload, unchanged */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description verified and handled; `action` says what happened */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookOutcomeDto"];
+                };
+            };
+            /** @description signature valid but the payload is not Linear's */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing or wrong signature, or a stale timestamp; nothing was stored */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description webhooks are not configured, or no project takes linear webhooks */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is larger than the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
