@@ -232,7 +232,9 @@ impl Server {
     }
 
     async fn count(&self, status: &str) -> usize {
-        let s = self.get(&format!("/api/tickets?status={status}&limit=500")).await;
+        let s = self
+            .get(&format!("/api/tickets?status={status}&limit=500"))
+            .await;
         s.as_array().map_or(0, Vec::len)
     }
 

@@ -385,8 +385,13 @@ fn bench(which: Option<&str>) -> Result<()> {
             // The benchmark drives a release server as a separate process.
             run(cargo().args(["build", "--release", "-p", "foreman-server"]))?;
             let bin = project_root().join("target/release/foreman-server");
-            cmd.env("FOREMAN_SERVER_BIN", bin)
-                .args(["bench", "-p", "foreman-e2e", "--bench", "pipeline"])
+            cmd.env("FOREMAN_SERVER_BIN", bin).args([
+                "bench",
+                "-p",
+                "foreman-e2e",
+                "--bench",
+                "pipeline",
+            ])
         }
         _ => bail!("usage: cargo xtask bench <store|api|llm|git|pipeline>"),
     };

@@ -433,3 +433,73 @@ impl Backfill<Arc<LiveEvent>> for LiveBackfill {
 pub(crate) fn dropped_message(count: u64) -> String {
     serde_json::json!({ "event_type": "events_dropped", "count": count }).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, ticket: &str) -> Arc<LiveEvent> {
+        Arc::new(LiveEvent {
+            seq,
+            ticket_id: Some(TicketId::from(ticket)),
+            event_type: EventType::AgentTurn,
+            json: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+        })
+    }
+
+    fn seqs(events: &[Arc<LiveEvent>]) -> Vec<i64> {
+        events.iter().map(|e| e.seq).collect()
+    }
+
+    #[test]
+    fn the_ring_serves_what_follows_a_seq_it_covers() {
+        let ring = Recent::new(8);
+        assert_eq!(ring.after(0, 10, |_| true), None, "empty: read the log");
+        for seq in 10..=15 {
+            ring.push(event(seq, if seq % 2 == 0 { "a" } else { "b" }));
+        }
+        assert_eq!(
+            seqs(&ring.after(9, 10, |_| true).unwrap()),
+            [10, 11, 12, 13, 14, 15]
+        );
+        assert_eq!(seqs(&ring.after(12, 10, |_| true).unwrap()), [13, 14, 15]);
+        assert_eq!(
+            seqs(&ring.after(9, 2, |_| true).unwrap()),
+            [10, 11],
+            "limit"
+        );
+        let only_a = |e: &LiveEvent| e.ticket_id.as_ref().is_some_and(|t| t.as_str() == "a");
+        assert_eq!(seqs(&ring.after(9, 10, only_a).unwrap()), [10, 12, 14]);
+        assert!(
+            ring.after(15, 10, |_| true).unwrap().is_empty(),
+            "caught up"
+        );
+        assert!(
+            ring.after(40, 10, |_| true).unwrap().is_empty(),
+            "not relayed yet"
+        );
+        assert_eq!(
+            ring.after(8, 10, |_| true),
+            None,
+            "seq 9 is older than the ring"
+        );
+    }
+
+    #[test]
+    fn the_ring_forgets_the_oldest_and_never_hides_a_gap() {
+        let ring = Recent::new(4);
+        for seq in 1..=6 {
+            ring.push(event(seq, "a"));
+        }
+        assert_eq!(
+            ring.after(1, 10, |_| true),
+            None,
+            "seqs 1 and 2 were dropped"
+        );
+        assert_eq!(seqs(&ring.after(2, 10, |_| true).unwrap()), [3, 4, 5, 6]);
+        // Seq 7 was appended elsewhere and never relayed: the ring starts over at 8.
+        ring.push(event(8, "a"));
+        assert_eq!(ring.after(6, 10, |_| true), None);
+        assert_eq!(seqs(&ring.after(7, 10, |_| true).unwrap()), [8]);
+    }
+}

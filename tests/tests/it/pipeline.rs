@@ -85,16 +85,16 @@ async fn a_ticket_goes_from_queued_to_merged_on_postgres() {
     happy_path(Db::Postgres).await;
 }
 
-#[tokio::test]
-async fn a_test_that_passes_before_the_change_is_rejected() {
-    let passing = "import unittest\n\nimport calc\n\n\nclass MultiplyTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(calc.add(2, 3), 5)\n";
+/// The first tests-phase answer writes `first_tests`; the red check must refuse it with
+/// `rejection`, and the second (the demo's proper test) must pass red→green.
+async fn first_red_is_refused(first_tests: &str, rejection: &str) {
     let script = prepend(
         demo_script(),
         vec![write_file(
-            "passing-test",
+            "first-tests",
             "PHASE: TESTS",
             "tests/test_multiply.py",
-            passing,
+            first_tests,
             Some(1),
         )],
     );
@@ -104,46 +104,22 @@ async fn a_test_that_passes_before_the_change_is_rejected() {
     let id = rig.create_ticket("Add a multiply function to calc").await;
     rig.wait_for(&id, &["merged"], WITHIN).await;
     let events = rig.event_types(&id).await;
-    assert_eq!(count(&events, "task_tdd_verify_fail"), 1, "{events:?}");
+    assert_eq!(count(&events, rejection), 1, "{events:?}");
     assert_eq!(count(&events, "task_tdd_verify_pass"), 1, "{events:?}");
-    assert!(before(
-        &events,
-        "task_tdd_verify_fail",
-        "task_tdd_verify_pass"
-    ));
+    assert!(before(&events, rejection, "task_tdd_verify_pass"));
     rig.finish().await;
+}
+
+#[tokio::test]
+async fn a_test_that_passes_before_the_change_is_rejected() {
+    let passing = "import unittest\n\nimport calc\n\n\nclass MultiplyTest(unittest.TestCase):\n    def test_add(self):\n        self.assertEqual(calc.add(2, 3), 5)\n";
+    first_red_is_refused(passing, "task_tdd_verify_fail").await;
 }
 
 #[tokio::test]
 async fn a_test_that_does_not_import_is_not_a_valid_red() {
     let broken = "import unittest\n\nfrom calc import multiply\n\n\nclass MultiplyTest(unittest.TestCase):\n    def test_multiply(self):\n        self.assertEqual(multiply(2, 3), 6)\n";
-    let script = prepend(
-        demo_script(),
-        vec![write_file(
-            "import-error-test",
-            "PHASE: TESTS",
-            "tests/test_multiply.py",
-            broken,
-            Some(1),
-        )],
-    );
-    let rig = Rig::start(Db::Sqlite, &script, &Setup::default())
-        .await
-        .unwrap();
-    let id = rig.create_ticket("Add a multiply function to calc").await;
-    rig.wait_for(&id, &["merged"], WITHIN).await;
-    let events = rig.event_types(&id).await;
-    assert_eq!(
-        count(&events, "task_tdd_verify_invalid_red"),
-        1,
-        "{events:?}"
-    );
-    assert!(before(
-        &events,
-        "task_tdd_verify_invalid_red",
-        "task_tdd_verify_pass"
-    ));
-    rig.finish().await;
+    first_red_is_refused(broken, "task_tdd_verify_invalid_red").await;
 }
 
 #[tokio::test]
