@@ -78,6 +78,7 @@ pub fn settings(
         max_parallel_tickets: d.max_parallel_tickets.max(1) as usize,
         max_parallel_tasks: d.max_parallel_tasks.max(1) as usize,
         poll_interval: duration("daemon.poll_interval", &d.poll_interval)?,
+        housekeeping_interval: duration("daemon.housekeeping_interval", &d.housekeeping_interval)?,
         lease: duration("daemon.lease", &d.lease)?,
         shutdown_grace: duration("daemon.shutdown_grace", &d.shutdown_grace)?,
         enable_clarification: p.enable_clarification,

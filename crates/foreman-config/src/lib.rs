@@ -198,6 +198,9 @@ pub struct DaemonConfig {
     pub max_parallel_tasks: u32,
     /// How often the scheduler looks for work, e.g. `2s`.
     pub poll_interval: String,
+    /// How often open pull requests, decompositions and clarifications are followed, e.g.
+    /// `15s` (a new pull request is looked at as soon as it is opened).
+    pub housekeeping_interval: String,
     /// Lease length for a claimed ticket, e.g. `60s`.
     pub lease: String,
     /// How long shutdown waits for running steps, e.g. `30s`.
@@ -213,6 +216,7 @@ impl Default for DaemonConfig {
             max_parallel_tickets: 3,
             max_parallel_tasks: 3,
             poll_interval: "2s".into(),
+            housekeeping_interval: "15s".into(),
             lease: "60s".into(),
             shutdown_grace: "30s".into(),
         }
@@ -717,6 +721,7 @@ impl Config {
             ));
         }
         check_duration("daemon.poll_interval", &dm.poll_interval)?;
+        check_duration("daemon.housekeeping_interval", &dm.housekeeping_interval)?;
         check_duration("daemon.lease", &dm.lease)?;
         check_duration("daemon.shutdown_grace", &dm.shutdown_grace)?;
         let p = &self.pipeline;

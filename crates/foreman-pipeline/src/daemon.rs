@@ -66,11 +66,26 @@ impl Daemon {
         }
         let mut workers: JoinSet<()> = JoinSet::new();
         let worker_cancel = CancellationToken::new();
+        // Pull requests, decompositions, clarifications and tracker polls on their own cadence,
+        // so their cost (one host call per open pull request) never delays claiming.
+        let housekeeper = {
+            let me = self.clone();
+            let stop = shutdown.clone();
+            let every = settings.housekeeping_interval;
+            tokio::spawn(async move {
+                loop {
+                    if let Err(e) = me.housekeeping().await {
+                        tracing::warn!(error = %e, "daemon housekeeping failed");
+                    }
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep(every) => {}
+                    }
+                }
+            })
+        };
         loop {
             self.refresh_pause().await;
-            if let Err(e) = self.housekeeping().await {
-                tracing::warn!(error = %e, "daemon housekeeping failed");
-            }
             if !self.paused.load(Ordering::Relaxed) && !self.intake_blocked_by_budget().await {
                 while workers.len() < settings.max_parallel_tickets {
                     match self.claim().await {
@@ -93,6 +108,7 @@ impl Daemon {
                 Some(_) = workers.join_next(), if !workers.is_empty() => {}
             }
         }
+        housekeeper.abort();
         self.engine
             .emit(NewEvent::new(EventType::DaemonStopping, "daemon draining"))
             .await;
@@ -281,6 +297,15 @@ impl Daemon {
             }
         }
         renewer.abort();
+        // A pull request opened by this run is looked at (and auto-merged) at once rather than
+        // at the next housekeeping round.
+        if !cancel.is_cancelled()
+            && let Ok(Some(t)) = store.get_ticket(&ticket.id).await
+            && t.status == TicketStatus::AwaitingMerge
+            && let Err(e) = self.track_pull_request(&t).await
+        {
+            tracing::warn!(ticket = %t.id, error = %e, "cannot follow the new pull request");
+        }
         if !cancel.is_cancelled() {
             match store
                 .release_lease(&ticket.id, &worker, claim.fencing_token)
@@ -308,20 +333,33 @@ impl Daemon {
         let store = &self.engine.ports().store;
         let filter = TicketFilter {
             statuses: vec![TicketStatus::AwaitingMerge, TicketStatus::Partial],
-            limit: 200,
+            limit: 500,
             ..TicketFilter::default()
         };
         for t in store.list_tickets(&filter).await?.items {
+            self.track_pull_request(&t).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads one ticket's pull request, merges it when `auto_merge` allows, and moves the
+    /// ticket to `merged` or `pr_closed` when the host says so.
+    async fn track_pull_request(
+        &self,
+        t: &foreman_domain::Ticket,
+    ) -> Result<(), crate::PipelineError> {
+        let store = &self.engine.ports().store;
+        {
             let (Some(number), Some(project)) =
                 (t.pr_number, self.engine.ports().projects.get(&t.project))
             else {
-                continue;
+                return Ok(());
             };
             let mut pr = match project.host.get_pr(number).await {
                 Ok(pr) => pr,
                 Err(e) => {
                     tracing::warn!(ticket = %t.id, error = %e, "cannot read pull request");
-                    continue;
+                    return Ok(());
                 }
             };
             // auto_merge: complete (not partial), non-draft pull requests whose checks have not
@@ -354,13 +392,13 @@ impl Daemon {
                 }
             }
             let (to, event) = match pr.state {
-                PrState::Open => continue,
+                PrState::Open => return Ok(()),
                 PrState::Merged => (TicketStatus::Merged, EventType::PrMerged),
                 PrState::Closed => (TicketStatus::PrClosed, EventType::PrClosed),
             };
             match store.transition_ticket(&t.id, t.status, to, None).await {
                 Ok(_) => {}
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::Conflict { .. }) => return Ok(()),
                 Err(e) => return Err(e.into()),
             }
             metrics::counter!("foreman_tickets_total", "status" => to.as_str()).increment(1);
@@ -393,7 +431,7 @@ impl Daemon {
                     .emit(NewEvent::new(EventType::PipelineCompleted, "merged").ticket(&t.id))
                     .await;
             }
-            self.cleanup_worktrees(&t).await;
+            self.cleanup_worktrees(t).await;
         }
         Ok(())
     }

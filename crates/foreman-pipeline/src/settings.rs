@@ -24,6 +24,8 @@ pub struct PipelineSettings {
     pub max_parallel_tasks: usize,
     /// How often the daemon looks for work.
     pub poll_interval: Duration,
+    /// How often pull requests, decompositions, clarifications and trackers are followed.
+    pub housekeeping_interval: Duration,
     /// Lease length; renewed at a third of it.
     pub lease: Duration,
     /// How long shutdown waits for running steps.
@@ -83,6 +85,7 @@ impl Default for PipelineSettings {
             max_parallel_tickets: 3,
             max_parallel_tasks: 3,
             poll_interval: Duration::from_secs(2),
+            housekeeping_interval: Duration::from_secs(15),
             lease: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(30),
             enable_clarification: false,

@@ -170,7 +170,7 @@ impl Rig {
         };
         let config = format!(
             "[database]\n{database}\n\
-             [daemon]\npoll_interval = \"100ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
+             [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"200ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
              [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
              [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = {}\n\n\
              [pipeline]\ntest_command = \"{}\"\n{}\n\n\
