@@ -251,6 +251,9 @@ fn ci(root: &Path) -> Result<()> {
         "warnings",
     ]))?;
     codegen_openapi(root, true)?;
+    // The end-to-end tests run the workspace's binaries (foreman-server, foreman); nextest
+    // only builds the binaries of the package under test, so build them all first.
+    run(cargo().args(["build", "--workspace", "--bins", "--locked"]))?;
     let mut test = cargo();
     test.args([
         "nextest",

@@ -18,7 +18,8 @@ use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use foreman_domain::{Event, EventLog, EventType, Store, StoreResult, TicketId, TicketStore};
 use foreman_events::{
-    Backfill, Broadcast, EventHub, EventLogBackfill, FollowItem, Follower, Sequenced, TypeFilter,
+    Backfill, Broadcast, EventHub, EventLogBackfill, FollowItem, Follower, Sequenced, Subscription,
+    TypeFilter,
 };
 use futures::StreamExt;
 
@@ -225,11 +226,69 @@ impl Recent {
     }
 }
 
+/// Ticket channels kept before those without subscribers are swept.
+const TICKET_CHANNELS_SWEEP: usize = 1024;
+
+/// Where enriched events go: one channel for subscribers of every ticket, and one per ticket
+/// that someone follows, so a client watching one ticket is woken only for that ticket's
+/// events instead of for every event of every ticket.
+#[derive(Debug)]
+pub(crate) struct Channels {
+    all: Broadcast<Arc<LiveEvent>>,
+    by_ticket: Mutex<HashMap<TicketId, Broadcast<Arc<LiveEvent>>>>,
+    buffer: usize,
+}
+
+impl Channels {
+    fn new(buffer: usize) -> Self {
+        Self {
+            all: Broadcast::new(buffer),
+            by_ticket: Mutex::new(HashMap::new()),
+            buffer,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<TicketId, Broadcast<Arc<LiveEvent>>>> {
+        self.by_ticket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends to the subscribers of every ticket and to those of the event's ticket, never
+    /// waiting.
+    fn send(&self, event: Arc<LiveEvent>) {
+        if let Some(id) = &event.ticket_id {
+            let mut by_ticket = self.lock();
+            if let Some(channel) = by_ticket.get(id)
+                && channel.send(event.clone()) == 0
+            {
+                by_ticket.remove(id);
+            }
+        }
+        self.all.send(event);
+    }
+
+    /// A subscription to one ticket's events, or to every event.
+    fn subscribe(&self, ticket: Option<&TicketId>) -> Subscription<Arc<LiveEvent>> {
+        let Some(id) = ticket else {
+            return self.all.subscribe();
+        };
+        let mut by_ticket = self.lock();
+        if by_ticket.len() >= TICKET_CHANNELS_SWEEP {
+            by_ticket.retain(|_, c| c.subscriber_count() > 0);
+        }
+        by_ticket
+            .entry(id.clone())
+            .or_insert_with(|| Broadcast::new(self.buffer))
+            .subscribe()
+    }
+}
+
 /// The live feed: the hub, the rebroadcast of enriched events and the relay between them.
 pub(crate) struct Live {
     store: Arc<dyn Store>,
     hub: EventHub,
-    out: Broadcast<Arc<LiveEvent>>,
+    channels: Arc<Channels>,
     recent: Arc<Recent>,
     pub cache: Arc<TicketCache>,
     relay: OnceLock<()>,
@@ -241,7 +300,7 @@ pub(crate) struct Live {
 impl fmt::Debug for Live {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Live")
-            .field("out", &self.out)
+            .field("channels", &self.channels)
             .finish_non_exhaustive()
     }
 }
@@ -260,7 +319,7 @@ impl Live {
         let live = Arc::new(Self {
             store,
             hub,
-            out: Broadcast::new(buffer),
+            channels: Arc::new(Channels::new(buffer)),
             recent: Arc::new(Recent::new(
                 buffer.max(1).saturating_mul(RECENT_PER_BUFFERED),
             )),
@@ -280,7 +339,7 @@ impl Live {
             let log: Arc<dyn EventLog> = self.store.clone();
             let backfill = Arc::new(EventLogBackfill::new(log));
             let hub = self.hub.clone();
-            let out = self.out.clone();
+            let channels = self.channels.clone();
             let recent = self.recent.clone();
             let cache = self.cache.clone();
             let ready = self.relay_ready.clone();
@@ -317,7 +376,7 @@ impl Live {
                                 .collect();
                             cache.warm(tickets).await;
                             for item in batch {
-                                relay(&cache, &recent, &out, item).await;
+                                relay(&cache, &recent, &channels, item).await;
                             }
                         }
                         Ok(None) => break,
@@ -336,7 +395,7 @@ impl Live {
     pub async fn follow(&self, filter: LiveFilter) -> StoreResult<Follower<Arc<LiveEvent>>> {
         self.start_relay();
         let _ = self.relay_ready.subscribe().wait_for(|r| *r).await;
-        let out = self.out.clone();
+        let channels = self.channels.clone();
         let backfill = Arc::new(LiveBackfill {
             log: self.store.clone(),
             cache: self.cache.clone(),
@@ -347,7 +406,16 @@ impl Live {
         let LiveFilter {
             ticket_id, types, ..
         } = filter.clone();
-        let follower = Follower::since(move || out.subscribe(), backfill, filter.since_seq).await?;
+        // The relay puts an event into the ring before it sends it, and looks up the ticket's
+        // channel under the same lock as this subscription: whatever this follower does not
+        // receive live, the ring (or the log) has.
+        let ticket = filter.ticket_id.clone();
+        let follower = Follower::since(
+            move || channels.subscribe(ticket.as_ref()),
+            backfill,
+            filter.since_seq,
+        )
+        .await?;
         Ok(follower.filter(move |e: &Arc<LiveEvent>| {
             ticket_id
                 .as_ref()
@@ -361,7 +429,7 @@ impl Live {
 async fn relay(
     cache: &TicketCache,
     recent: &Recent,
-    out: &Broadcast<Arc<LiveEvent>>,
+    channels: &Channels,
     item: FollowItem<Arc<Event>>,
 ) {
     match item {
@@ -370,7 +438,7 @@ async fn relay(
                 let live = Arc::new(live);
                 // Into the ring first: a subscriber that misses the send below finds it there.
                 recent.push(live.clone());
-                out.send(live);
+                channels.send(live);
             }
             Err(e) => {
                 tracing::warn!(seq = event.seq, error = %e, "could not enrich live event");
@@ -501,5 +569,34 @@ mod tests {
         ring.push(event(8, "a"));
         assert_eq!(ring.after(6, 10, |_| true), None);
         assert_eq!(seqs(&ring.after(7, 10, |_| true).unwrap()), [8]);
+    }
+
+    #[test]
+    fn ticket_subscribers_see_only_their_ticket_and_idle_channels_go() {
+        use foreman_events::Delivery;
+
+        let channels = Channels::new(16);
+        let mut all = channels.subscribe(None);
+        let mut a = channels.subscribe(Some(&TicketId::from("a")));
+        channels.send(event(1, "b"));
+        channels.send(event(2, "a"));
+        let got = |d: Option<Delivery<Arc<LiveEvent>>>| match d {
+            Some(Delivery::Item(e)) => Some(e.seq),
+            _ => None,
+        };
+        assert_eq!(got(a.try_recv()), Some(2));
+        assert_eq!(
+            got(a.try_recv()),
+            None,
+            "b's event never reached a's subscriber"
+        );
+        assert_eq!(got(all.try_recv()), Some(1));
+        assert_eq!(got(all.try_recv()), Some(2));
+        drop(a);
+        channels.send(event(3, "a"));
+        assert!(
+            channels.lock().is_empty(),
+            "a channel nobody follows is dropped"
+        );
     }
 }

@@ -31,6 +31,11 @@ pub enum Fault {
         /// Seconds until the reset.
         reset_in: u64,
     },
+    /// The request is answered normally after this many milliseconds (a slow service).
+    Delay {
+        /// Milliseconds.
+        ms: u64,
+    },
     /// 200 with an empty JSON array and no `Link` header.
     EmptyPage,
     /// 200 with a body that is not JSON.
@@ -123,6 +128,10 @@ async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     }
     if let Some(fault) = g.control.take_fault(&path) {
         return match fault {
+            Fault::Delay { ms } => {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                next.run(req).await
+            }
             Fault::Status(s) => error(&g, s, "injected failure"),
             Fault::RateLimit { retry_after } => {
                 let mut r = error(&g, 429, "rate limit exceeded");

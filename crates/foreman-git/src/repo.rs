@@ -135,6 +135,9 @@ pub struct GitRepository {
     repo: PathBuf,
     worktrees: PathBuf,
     sync_lock: tokio::sync::Mutex<()>,
+    // `git worktree add/remove/prune` share the repository's administrative files (and names
+    // derived from the directory's base name), so they run one at a time per repository
+    admin_lock: tokio::sync::Mutex<()>,
 }
 
 impl GitRepository {
@@ -215,6 +218,7 @@ impl GitRepository {
             git,
             config,
             sync_lock: tokio::sync::Mutex::new(()),
+            admin_lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -311,6 +315,7 @@ impl GitRepository {
         if !self.repo.exists() {
             return Ok(removed);
         }
+        let _admin = self.admin_lock.lock().await;
         let _ = self
             .git
             .run(&self.repo, &["worktree", "prune"], self.git.local())
@@ -324,7 +329,7 @@ impl GitRepository {
                 continue;
             }
             let task_branch = wt.branch.contains("--task-");
-            self.remove_worktree(wt, task_branch).await?;
+            self.remove_worktree_unlocked(wt, task_branch).await?;
             removed.push(wt.path.clone());
         }
         // directories no worktree claims (a crash between mkdir and `worktree add`)
@@ -510,6 +515,7 @@ impl GitRepository {
         }
 
         // worktrees left by a crash (merges are serialised, so none is in use now)
+        let admin = self.admin_lock.lock().await;
         let merges = self.merges_dir();
         if merges.exists() {
             tokio::fs::remove_dir_all(&merges)
@@ -540,6 +546,7 @@ impl GitRepository {
                 self.git.local(),
             )
             .await?;
+        drop(admin);
         let wt = Worktree {
             path: dir,
             branch: String::new(),
@@ -554,6 +561,7 @@ impl GitRepository {
             }
             other => other,
         };
+        let admin = self.admin_lock.lock().await;
         let removed = self
             .git
             .run(
@@ -562,6 +570,7 @@ impl GitRepository {
                 self.git.local(),
             )
             .await;
+        drop(admin);
         if let Err(e) = removed {
             tracing::warn!(project = %self.config.project, path = %dir_s, error = %e, "could not remove a merge worktree; the next merge clears it");
         }
@@ -985,6 +994,47 @@ async fn write_build_excludes(repo: &Path) -> GitResult<()> {
         .map_err(|e| io_err("writing info/exclude", e))
 }
 
+impl GitRepository {
+    /// [`GitRepo::remove_worktree`] for callers that hold the administrative lock.
+    async fn remove_worktree_unlocked(
+        &self,
+        worktree: &Worktree,
+        delete_branch: bool,
+    ) -> GitResult<()> {
+        self.checked(worktree)?;
+        let path_s = worktree.path.to_string_lossy().into_owned();
+        let registered = self
+            .list_worktrees()
+            .await?
+            .iter()
+            .any(|w| w.path == worktree.path);
+        if registered {
+            self.git
+                .run(
+                    &self.repo,
+                    &["worktree", "remove", "--force", "--force", &path_s],
+                    self.git.local(),
+                )
+                .await?;
+        } else if worktree.path.exists() {
+            tokio::fs::remove_dir_all(&worktree.path)
+                .await
+                .map_err(|e| io_err("removing a worktree directory", e))?;
+        }
+        if let Some(parent) = worktree.path.parent() {
+            // drop the ticket directory once its last worktree is gone (fails harmlessly if not empty)
+            if parent != self.worktrees {
+                let _ = tokio::fs::remove_dir(parent).await;
+            }
+        }
+        if delete_branch && !worktree.branch.is_empty() {
+            self.delete_branch(&worktree.branch).await?;
+        }
+        tracing::info!(project = %self.config.project, path = %worktree.path.display(), "worktree removed");
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl GitRepo for GitRepository {
     fn default_branch(&self) -> &str {
@@ -1052,6 +1102,7 @@ impl GitRepo for GitRepository {
 
     async fn add_worktree(&self, spec: &WorktreeSpec) -> GitResult<Worktree> {
         Self::checked_branch(&spec.branch)?;
+        let _admin = self.admin_lock.lock().await;
         if spec.start_point.starts_with('-') || spec.start_point.is_empty() {
             return Err(GitError::Invalid(format!(
                 "bad start point {:?}",
@@ -1135,37 +1186,8 @@ impl GitRepo for GitRepository {
     }
 
     async fn remove_worktree(&self, worktree: &Worktree, delete_branch: bool) -> GitResult<()> {
-        self.checked(worktree)?;
-        let path_s = worktree.path.to_string_lossy().into_owned();
-        let registered = self
-            .list_worktrees()
-            .await?
-            .iter()
-            .any(|w| w.path == worktree.path);
-        if registered {
-            self.git
-                .run(
-                    &self.repo,
-                    &["worktree", "remove", "--force", "--force", &path_s],
-                    self.git.local(),
-                )
-                .await?;
-        } else if worktree.path.exists() {
-            tokio::fs::remove_dir_all(&worktree.path)
-                .await
-                .map_err(|e| io_err("removing a worktree directory", e))?;
-        }
-        if let Some(parent) = worktree.path.parent() {
-            // drop the ticket directory once its last worktree is gone (fails harmlessly if not empty)
-            if parent != self.worktrees {
-                let _ = tokio::fs::remove_dir(parent).await;
-            }
-        }
-        if delete_branch && !worktree.branch.is_empty() {
-            self.delete_branch(&worktree.branch).await?;
-        }
-        tracing::info!(project = %self.config.project, path = %worktree.path.display(), "worktree removed");
-        Ok(())
+        let _admin = self.admin_lock.lock().await;
+        self.remove_worktree_unlocked(worktree, delete_branch).await
     }
 
     async fn ticket_worktrees(&self, ticket_id: &TicketId) -> GitResult<Vec<Worktree>> {

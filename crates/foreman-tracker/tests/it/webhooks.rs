@@ -317,7 +317,8 @@ async fn github_tracker_failures_defer_to_the_next_poll() {
 
     // a tracker slower than the deadline: answered at once, taken in in the background
     let slow = rig("github", "web", "acme/widgets", gh.tracker.clone());
-    let sink = slow.sink.with_deadline(Duration::ZERO);
+    let sink = slow.sink.with_deadline(Duration::from_millis(50));
+    gh.fake.control.fail_next(Fault::Delay { ms: 1_000 });
     let out = sink
         .receive("github", &github_headers("issues", SECRET, &body), &body)
         .await
