@@ -26,7 +26,11 @@
 //!   PostgreSQL, the single writer on SQLite) and bumps its fencing token;
 //! - event `seq` increases in commit order, so a reader tailing with `after_seq` misses nothing;
 //! - recording an LLM call and updating task and ticket totals is one transaction, and budget
-//!   reservations are serialized so concurrent reservers cannot overrun a limit.
+//!   reservations are serialized so concurrent reservers cannot overrun a limit;
+//! - `get_ticket`, `list_tickets` and `find_token_by_hash` answer from a small read cache that
+//!   never serves data older than a write: this store's commits invalidate it before they
+//!   return, and other processes' commits are found by a probe of the database's commit state
+//!   (`PRAGMA data_version`, `pg_current_snapshot()`) at most [`PROBE_WINDOW`] old.
 //!
 //! On SQLite every write goes through one dedicated connection (WAL, `busy_timeout`,
 //! `foreign_keys=ON`, `synchronous=NORMAL`) while reads use a separate pool, so concurrent
