@@ -647,15 +647,17 @@ impl GitRepository {
 
     /// Pushes `commit` to the remote `base`, which must still be at `expect`.
     async fn push_merge(&self, base: &str, expect: &str, commit: &str) -> GitResult<()> {
-        let lease_arg = format!("--force-with-lease=refs/heads/{base}:{expect}");
-        let refspec = format!("{commit}:refs/heads/{base}");
-        let args = [
-            "push",
-            "--porcelain",
-            "origin",
-            lease_arg.as_str(),
-            refspec.as_str(),
-        ];
+        self.push_with_lease(
+            base,
+            &format!("--force-with-lease=refs/heads/{base}:{expect}"),
+            &format!("{commit}:refs/heads/{base}"),
+        )
+        .await
+    }
+
+    /// `git push --porcelain origin <lease> <refspec>`, with the typed error on failure.
+    async fn push_with_lease(&self, branch: &str, lease_arg: &str, refspec: &str) -> GitResult<()> {
+        let args = ["push", "--porcelain", "origin", lease_arg, refspec];
         let out = self
             .git
             .output(&self.repo, &args, self.git.network(), &[])
@@ -663,7 +665,7 @@ impl GitRepository {
         if out.success() {
             return Ok(());
         }
-        Err(self.push_failure(base, &args, &out))
+        Err(self.push_failure(branch, &args, &out))
     }
 
     /// The typed error for a failed push.
@@ -1364,24 +1366,14 @@ impl GitRepo for GitRepository {
                 .await?
                 .unwrap_or_default(),
         };
-        let lease_arg = format!("--force-with-lease={local}:{expect}");
-        let refspec = format!("{local}:{local}");
-        let args = [
-            "push",
-            "--porcelain",
-            "origin",
-            lease_arg.as_str(),
-            refspec.as_str(),
-        ];
-        let out = self
-            .git
-            .output(&self.repo, &args, self.git.network(), &[])
-            .await?;
-        if out.success() {
-            tracing::info!(project = %self.config.project, branch, "pushed");
-            return Ok(());
-        }
-        Err(self.push_failure(branch, &args, &out))
+        self.push_with_lease(
+            branch,
+            &format!("--force-with-lease={local}:{expect}"),
+            &format!("{local}:{local}"),
+        )
+        .await?;
+        tracing::info!(project = %self.config.project, branch, "pushed");
+        Ok(())
     }
 
     async fn delete_branch(&self, branch: &str) -> GitResult<()> {

@@ -450,11 +450,7 @@ async fn two_tickets_changing_the_same_file_take_turns_and_both_merge() {
         seq_of(second, "task_started").unwrap() > seq_of(first, "pr_created").unwrap(),
         "the waiting ticket started before the other's pull request"
     );
-    let calc = rig.remote_file("calc.py");
-    assert!(
-        calc.contains("def multiply") && calc.contains("def divide"),
-        "{calc}"
-    );
+    assert_calc_has_multiply_and_divide(&rig);
     rig.finish().await;
 }
 
@@ -642,11 +638,7 @@ async fn a_ticket_too_large_is_split_into_children_and_done_when_they_merge() {
     assert_eq!(count(&events, "child_ticket_created"), 2, "{events:?}");
     assert_eq!(count(&events, "ticket_decomposed"), 1, "{events:?}");
     assert_eq!(count(&events, "task_started"), 0, "{events:?}");
-    let calc = rig.remote_file("calc.py");
-    assert!(
-        calc.contains("def multiply") && calc.contains("def divide"),
-        "{calc}"
-    );
+    assert_calc_has_multiply_and_divide(&rig);
     rig.finish().await;
 }
 
@@ -677,12 +669,7 @@ async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
     assert_eq!(count(&events, "merge_conflict"), 1, "{events:?}");
     assert_eq!(count(&events, "merge_conflict_resolved"), 1, "{events:?}");
     assert!(before(&events, "merge_conflict_resolved", "full_test_pass"));
-    let calc = rig.remote_file("calc.py");
-    assert!(
-        calc.contains("def multiply") && calc.contains("def divide"),
-        "{calc}"
-    );
-    assert!(!calc.contains("<<<<<<<"), "{calc}");
+    assert_calc_has_multiply_and_divide(&rig);
     let calls = rig.get(&format!("/api/tickets/{id}/llm-calls")).await;
     assert!(
         calls
@@ -693,4 +680,13 @@ async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
         "{calls:#}"
     );
     rig.finish().await;
+}
+
+/// The remote's `calc.py` carries both changes (and no conflict markers).
+fn assert_calc_has_multiply_and_divide(rig: &Rig) {
+    let calc = rig.remote_file("calc.py");
+    assert!(
+        calc.contains("def multiply") && calc.contains("def divide") && !calc.contains("<<<<<<<"),
+        "{calc}"
+    );
 }
