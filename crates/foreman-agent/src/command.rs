@@ -785,6 +785,7 @@ pub async fn run_in_group(
         })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .env(foreman_domain::git::CHILD_MARKER_ENV, "1")
         .process_group(0)
         .kill_on_drop(true);
     let mut child = command.spawn()?;

@@ -832,6 +832,7 @@ impl AgentRunner for ExternalRunner {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .env(foreman_domain::git::CHILD_MARKER_ENV, "1")
             .process_group(0)
             .kill_on_drop(true)
             .spawn()

@@ -14,6 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::TicketId;
 
+/// Set to `1` in the environment of every process Foreman starts (git, test commands, agents),
+/// so a resumed run can tell the orphans of a dead run apart from anyone else's processes.
+pub const CHILD_MARKER_ENV: &str = "FOREMAN_CHILD";
+
 /// Longest slug kept in a ticket branch name (characters).
 pub const MAX_SLUG_LEN: usize = 40;
 
@@ -397,6 +401,12 @@ pub trait GitRepo: Send + Sync {
 
     /// Removes a worktree and, with `delete_branch`, its local branch. Missing ones are fine.
     async fn remove_worktree(&self, worktree: &Worktree, delete_branch: bool) -> GitResult<()>;
+
+    /// Makes a worktree an interrupted run left behind fit to work in again: kills the processes
+    /// that run still has working in it, gives up a rebase, merge or cherry-pick in progress,
+    /// drops a stale `index.lock` and discards uncommitted changes, so the worktree is exactly
+    /// its branch's last commit. Returns what was repaired (empty when it was clean).
+    async fn recover_worktree(&self, worktree: &Worktree) -> GitResult<Vec<String>>;
 
     /// Every worktree of a ticket.
     async fn ticket_worktrees(&self, ticket_id: &TicketId) -> GitResult<Vec<Worktree>>;

@@ -98,6 +98,7 @@ impl GitBin {
         ] {
             cmd.env_remove(var);
         }
+        cmd.env(foreman_domain::git::CHILD_MARKER_ENV, "1");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }

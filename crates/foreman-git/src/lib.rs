@@ -29,6 +29,7 @@ pub mod http;
 pub mod hygiene;
 pub mod local;
 pub mod repo;
+mod strays;
 
 pub use credentials::Credentials;
 pub use github::GitHubHost;

@@ -24,6 +24,7 @@ use foreman_domain::git::{
 use crate::cmd::{GitBin, Run};
 use crate::credentials::{Credentials, url_has_credentials};
 use crate::hygiene;
+use crate::strays;
 
 /// The default per-repository disk quota: 20 GiB.
 pub const DEFAULT_DISK_QUOTA_BYTES: u64 = 20 * 1024 * 1024 * 1024;
@@ -36,6 +37,9 @@ pub const DEFAULT_MAX_DIFF_BYTES: usize = 2 * 1024 * 1024;
 pub const MERGE_ATTEMPTS: u32 = 3;
 
 /// Names the temporary merge worktrees of this process.
+/// How long [`GitRepo::recover_worktree`] waits for killed strays to be gone.
+const STRAY_PATIENCE: Duration = Duration::from_secs(5);
+
 static MERGE_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// One merge lock per project directory, shared by every [`GitRepository`] of the process that
@@ -364,6 +368,30 @@ impl GitRepository {
             tracing::info!(project = %self.config.project, removed = removed.len(), "swept worktrees");
         }
         Ok(removed)
+    }
+
+    /// Every branch of the remote as of the last [`GitRepo::sync`] (branch name → commit), read
+    /// with one `git for-each-ref`.
+    ///
+    /// # Errors
+    /// The git failure.
+    pub async fn remote_heads(&self) -> GitResult<HashMap<String, String>> {
+        let prefix = "refs/remotes/origin/";
+        let out = self
+            .git
+            .text(
+                &self.repo,
+                &["for-each-ref", "--format=%(objectname) %(refname)", prefix],
+            )
+            .await?;
+        Ok(out
+            .lines()
+            .filter_map(|l| {
+                let (sha, name) = l.split_once(' ')?;
+                let branch = name.strip_prefix(prefix)?;
+                (branch != "HEAD").then(|| (branch.to_owned(), sha.to_owned()))
+            })
+            .collect())
     }
 
     /// The commit a branch points to on the remote (`ls-remote`), `None` when it does not exist.
@@ -1200,6 +1228,92 @@ impl GitRepo for GitRepository {
             .into_iter()
             .filter(|w| w.path.starts_with(&dir))
             .collect())
+    }
+
+    async fn recover_worktree(&self, worktree: &Worktree) -> GitResult<Vec<String>> {
+        self.checked(worktree)?;
+        let dir = worktree.path.as_path();
+        let mut repaired = Vec::new();
+        if !dir.exists() {
+            return Ok(repaired);
+        }
+        let killed = strays::clear(dir, STRAY_PATIENCE).await;
+        if killed > 0 {
+            repaired.push(format!("killed {killed} process(es) of the earlier run"));
+        }
+        let git_dir = self.git_dir(worktree).await?;
+        let lock = git_dir.join("index.lock");
+        if lock.exists() {
+            tokio::fs::remove_file(&lock)
+                .await
+                .map_err(|e| io_err("removing a stale index.lock", e))?;
+            repaired.push("removed a stale index.lock".to_owned());
+        }
+        let local = self.git.local();
+        if self.rebase_in_progress(worktree).await? {
+            let aborted = self
+                .git
+                .output(dir, &["rebase", "--abort"], local, &[])
+                .await?;
+            if !aborted.success() {
+                for d in ["rebase-merge", "rebase-apply"] {
+                    let _ = tokio::fs::remove_dir_all(git_dir.join(d)).await;
+                }
+            }
+            repaired.push("gave up an interrupted rebase".to_owned());
+        }
+        for (marker, args, what) in [
+            (
+                "MERGE_HEAD",
+                ["merge", "--abort"],
+                "gave up an interrupted merge",
+            ),
+            (
+                "CHERRY_PICK_HEAD",
+                ["cherry-pick", "--abort"],
+                "gave up an interrupted cherry-pick",
+            ),
+        ] {
+            if git_dir.join(marker).exists() {
+                let aborted = self.git.output(dir, &args, local, &[]).await?;
+                if !aborted.success() {
+                    let _ = tokio::fs::remove_file(git_dir.join(marker)).await;
+                }
+                repaired.push(what.to_owned());
+            }
+        }
+        // One call tells both where HEAD is and whether anything is uncommitted.
+        let status = self
+            .git
+            .text(dir, &["status", "--porcelain=v2", "--branch"])
+            .await?;
+        let on_branch = status
+            .lines()
+            .any(|l| l.strip_prefix("# branch.head ") == Some(worktree.branch.as_str()));
+        if !on_branch {
+            Self::checked_branch(&worktree.branch)?;
+            self.git
+                .run(
+                    dir,
+                    &["checkout", "--quiet", "--force", &worktree.branch],
+                    local,
+                )
+                .await?;
+            repaired.push(format!("checked out {} again", worktree.branch));
+        }
+        if status.lines().any(|l| !l.starts_with('#')) {
+            self.git
+                .run(dir, &["reset", "--hard", "--quiet"], local)
+                .await?;
+            self.git
+                .run(dir, &["clean", "-fd", "--quiet"], local)
+                .await?;
+            repaired.push("discarded uncommitted changes".to_owned());
+        }
+        if !repaired.is_empty() {
+            tracing::warn!(worktree = %dir.display(), repaired = ?repaired, "recovered a worktree an interrupted run left behind");
+        }
+        Ok(repaired)
     }
 
     async fn head(&self, worktree: &Worktree) -> GitResult<String> {

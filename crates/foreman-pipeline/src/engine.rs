@@ -371,6 +371,9 @@ impl Run<'_> {
             .into_iter()
             .find(|w| w.branch == branch)
         {
+            // Left by an earlier run of this ticket, maybe one that died mid-rebase: only
+            // committed work counts.
+            repo.recover_worktree(&wt).await?;
             return Ok((t, wt));
         }
         repo.sync().await?;
@@ -1469,6 +1472,8 @@ impl TaskRunner {
             .into_iter()
             .find(|w| w.branch == branch)
         {
+            // stops what a dead run may still have running in it
+            repo.recover_worktree(&wt).await?;
             repo.remove_worktree(&wt, !committed).await?;
         } else if !committed {
             repo.delete_branch(&branch).await?;

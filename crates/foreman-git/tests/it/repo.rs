@@ -332,6 +332,80 @@ async fn rebase_conflicts_are_reported_and_abort_restores_the_branch() {
     assert_eq!(head, repo.head(&tw).await.unwrap());
 }
 
+/// A run killed mid-rebase leaves the rebase stopped, a stale `index.lock`, stray edits and an
+/// orphaned child still working in the worktree; recovery brings back the branch's last commit.
+#[tokio::test]
+async fn recovery_undoes_what_an_interrupted_run_left_behind() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    assert!(
+        repo.recover_worktree(&tw).await.unwrap().is_empty(),
+        "a clean worktree needs nothing"
+    );
+
+    write(&tw, "src/lib.txt", "line 1\nours\nline 3\n");
+    let ours = repo.commit_all(&tw, "ours").await.unwrap().unwrap();
+    f.write("src/lib.txt", "line 1\ntheirs\nline 3\n");
+    f.commit_and_push("theirs");
+    repo.sync().await.unwrap();
+    assert!(matches!(
+        repo.rebase(&tw, "origin/main").await.unwrap(),
+        RebaseOutcome::Conflicts { .. }
+    ));
+    write(&tw, "half-done.txt", "x\n");
+    let git_dir = git(&tw.path, &["rev-parse", "--absolute-git-dir"]);
+    std::fs::write(std::path::Path::new(&git_dir).join("index.lock"), "").unwrap();
+    // an orphan of the dead run (marked like every child Foreman starts), and a stranger's
+    // process that is not ours to kill
+    let orphan = |marked: bool| -> i32 {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.args(["-c", "sleep 60 >/dev/null 2>&1 & echo $!"])
+            .current_dir(&tw.path);
+        if marked {
+            cmd.env(foreman_domain::git::CHILD_MARKER_ENV, "1");
+        } else {
+            cmd.env_remove(foreman_domain::git::CHILD_MARKER_ENV);
+        }
+        String::from_utf8(cmd.output().unwrap().stdout)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let stray = orphan(true);
+    let stranger = orphan(false);
+    let alive = |pid: i32| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok();
+    assert!(alive(stray) && alive(stranger));
+
+    let repaired = repo.recover_worktree(&tw).await.unwrap();
+    let text = repaired.join("; ");
+    for expected in ["killed 1 process", "index.lock", "rebase", "uncommitted"] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from {text:?}"
+        );
+    }
+    assert!(!alive(stray), "the orphan was killed");
+    assert!(alive(stranger), "an unmarked process is left alone");
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &stranger.to_string()])
+        .status();
+    assert_eq!(repo.head(&tw).await.unwrap(), ours);
+    assert_eq!(
+        git(&tw.path, &["rev-parse", "--abbrev-ref", "HEAD"]),
+        BRANCH
+    );
+    assert!(git(&tw.path, &["status", "--porcelain"]).is_empty());
+    // and the rebase that failed before now runs
+    assert!(matches!(
+        repo.rebase(&tw, "origin/main").await.unwrap(),
+        RebaseOutcome::Conflicts { .. }
+    ));
+    repo.abort_rebase(&tw).await.unwrap();
+    assert!(repo.recover_worktree(&tw).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn clean_rebase_moves_the_branch() {
     let f = Fixture::new();
