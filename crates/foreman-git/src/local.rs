@@ -7,8 +7,15 @@
 //! merges the head branch into the base branch on the remote for real, with the `git` binary
 //! ([`GitRepository::merge_branch_into`]), and records the merge. It is closed when its head
 //! branch disappears from the remote unmerged or [`LocalHost::close_pr`] is called.
+//!
+//! Following many open pull requests stays cheap: reads share one view of the remote (one
+//! `fetch` and one `for-each-ref`, reused for [`LocalHost::with_view_ttl`], 2 s by default), and
+//! a pull request whose head and base commits are the ones it was last checked against is not
+//! checked again. Merging and updating always read the remote afresh.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -52,6 +59,22 @@ pub struct LocalPr {
     /// How [`GitHost::merge_pr`] merged it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_method: Option<MergeMethod>,
+    /// The base branch's commit that `head_sha` was last found not to be merged into (so an
+    /// unchanged pair is not checked again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmerged_base: Option<String>,
+}
+
+/// How long one read of the remote serves [`GitHost::get_pr`] and [`GitHost::find_pr`] by
+/// default.
+pub const DEFAULT_VIEW_TTL: Duration = Duration::from_secs(2);
+
+/// The remote's branches as read at one moment.
+#[derive(Debug)]
+struct RemoteView {
+    read_at: Instant,
+    /// Branch name → commit.
+    heads: HashMap<String, String>,
 }
 
 /// Pull requests recorded in Foreman's own database.
@@ -60,6 +83,9 @@ pub struct LocalHost {
     repo: Arc<GitRepository>,
     // numbers are allocated read-modify-write; one host per project per process keeps it safe
     lock: tokio::sync::Mutex<()>,
+    // concurrent readers wait for one read of the remote instead of each fetching
+    view: tokio::sync::Mutex<Option<Arc<RemoteView>>>,
+    view_ttl: Duration,
 }
 
 impl std::fmt::Debug for LocalHost {
@@ -78,7 +104,35 @@ impl LocalHost {
             settings,
             repo,
             lock: tokio::sync::Mutex::new(()),
+            view: tokio::sync::Mutex::new(None),
+            view_ttl: DEFAULT_VIEW_TTL,
         }
+    }
+
+    /// Sets how long one read of the remote serves reads of pull requests (zero: every read
+    /// fetches).
+    #[must_use]
+    pub fn with_view_ttl(mut self, ttl: Duration) -> Self {
+        self.view_ttl = ttl;
+        self
+    }
+
+    /// The remote's branches: fetched now when `fresh` or when the last read is older than the
+    /// view's time to live.
+    async fn remote(&self, fresh: bool) -> HostResult<Arc<RemoteView>> {
+        let mut view = self.view.lock().await;
+        if !fresh
+            && let Some(v) = view.as_ref()
+            && v.read_at.elapsed() < self.view_ttl
+        {
+            return Ok(v.clone());
+        }
+        let read_at = Instant::now();
+        self.repo.sync().await?;
+        let heads = self.repo.remote_heads().await?;
+        let v = Arc::new(RemoteView { read_at, heads });
+        *view = Some(v.clone());
+        Ok(v)
     }
 
     fn project(&self) -> &str {
@@ -166,27 +220,37 @@ impl LocalHost {
         Ok(self.load(number).await?.comments)
     }
 
-    /// Refreshes an open pull request from the remote.
-    async fn refresh(&self, mut pr: LocalPr) -> HostResult<LocalPr> {
+    /// Refreshes an open pull request from the remote (read afresh when `fresh`).
+    async fn refresh(&self, mut pr: LocalPr, fresh: bool) -> HostResult<LocalPr> {
         if pr.state != PrState::Open {
             return Ok(pr);
         }
-        self.repo.sync().await?;
-        let head = self.repo.remote_branch_head(&pr.request.head).await?;
-        let base_ref = format!("refs/remotes/origin/{}", pr.request.base);
+        let view = self.remote(fresh).await?;
+        let head = view.heads.get(&pr.request.head).cloned();
+        let base = view.heads.get(&pr.request.base).cloned();
         let merged_sha = head.clone().unwrap_or_else(|| pr.head_sha.clone());
-        let new_state = if self.repo.is_ancestor(&merged_sha, &base_ref).await? {
+        let merged = match &base {
+            None => false,
+            // the same two commits as last time: still not merged
+            Some(b) if merged_sha == pr.head_sha && pr.unmerged_base.as_ref() == Some(b) => false,
+            Some(b) => self.repo.is_ancestor(&merged_sha, b).await?,
+        };
+        let new_state = if merged {
             PrState::Merged
         } else if head.is_none() {
             PrState::Closed
         } else {
             PrState::Open
         };
-        let changed = new_state != pr.state || head.as_ref().is_some_and(|h| *h != pr.head_sha);
+        let unmerged_base = if merged { None } else { base };
+        let changed = new_state != pr.state
+            || head.as_ref().is_some_and(|h| *h != pr.head_sha)
+            || unmerged_base != pr.unmerged_base;
         if let Some(h) = head {
             pr.head_sha = h;
         }
         pr.state = new_state;
+        pr.unmerged_base = unmerged_base;
         if changed {
             self.save(&pr).await?;
         }
@@ -247,6 +311,7 @@ impl GitHost for LocalHost {
             created_at: foreman_domain::now(),
             merge_commit: None,
             merge_method: None,
+            unmerged_base: None,
         };
         self.save(&pr).await?;
         tracing::info!(project = %self.project(), number, head = %new.head, "local pull request recorded");
@@ -267,12 +332,12 @@ impl GitHost for LocalHost {
                 e,
             ))
         })?;
-        let pr = self.refresh(self.load(number).await?).await?;
+        let pr = self.refresh(self.load(number).await?, false).await?;
         Ok(Some(self.render(&pr)))
     }
 
     async fn get_pr(&self, number: i64) -> HostResult<PullRequest> {
-        let pr = self.refresh(self.load(number).await?).await?;
+        let pr = self.refresh(self.load(number).await?, false).await?;
         Ok(self.render(&pr))
     }
 
@@ -300,7 +365,7 @@ impl GitHost for LocalHost {
             return Err(HostError::Invalid("pull request title is empty".to_owned()));
         }
         let _guard = self.lock.lock().await;
-        let mut pr = self.refresh(self.load(number).await?).await?;
+        let mut pr = self.refresh(self.load(number).await?, true).await?;
         if pr.state != PrState::Open {
             return Err(HostError::Rejected {
                 service: "local",
@@ -319,7 +384,7 @@ impl GitHost for LocalHost {
         // one merge (or record change) at a time: a second concurrent call waits, then finds
         // the pull request merged
         let _guard = self.lock.lock().await;
-        let mut pr = self.refresh(self.load(number).await?).await?;
+        let mut pr = self.refresh(self.load(number).await?, true).await?;
         match pr.state {
             PrState::Merged => return Ok(self.render(&pr)),
             PrState::Closed => {
@@ -367,7 +432,10 @@ impl GitHost for LocalHost {
         pr.state = PrState::Merged;
         pr.merge_commit = Some(commit.clone());
         pr.merge_method = Some(method);
+        pr.unmerged_base = None;
         self.save(&pr).await?;
+        // the base branch moved: the next read looks again
+        *self.view.lock().await = None;
         tracing::info!(project = %self.project(), number, method = %method, commit = %commit, "local pull request merged");
         Ok(self.render(&pr))
     }

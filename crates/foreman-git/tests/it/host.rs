@@ -74,10 +74,17 @@ struct Local {
 }
 
 impl Local {
+    /// Every read looks at the remote (the contract checks what the host sees right after a
+    /// change).
     async fn start() -> Self {
+        Self::with_view_ttl(Duration::ZERO).await
+    }
+
+    async fn with_view_ttl(ttl: Duration) -> Self {
         let fixture = Fixture::new();
         let repo = Arc::new(fixture.repo().await);
-        let host = Arc::new(LocalHost::new(Arc::new(MemoryStore::new()), repo.clone()));
+        let host =
+            Arc::new(LocalHost::new(Arc::new(MemoryStore::new()), repo.clone()).with_view_ttl(ttl));
         Self {
             fixture,
             repo,
@@ -546,6 +553,49 @@ async fn local_host_passes_the_contract() {
             .unwrap()
             .url
             .starts_with("foreman://demo/pulls/")
+    );
+}
+
+/// Reads share one view of the remote for its time to live; merging reads afresh; a pair of
+/// head and base commits found unmerged is remembered rather than checked again.
+#[tokio::test]
+async fn local_host_reads_share_one_view_of_the_remote() {
+    let local = Local::with_view_ttl(Duration::from_secs(3600)).await;
+    let host = &local.host;
+    local.push_branch("foreman/V-1").await;
+    local.push_branch("foreman/V-2").await;
+    let one = host.create_pr(&request("foreman/V-1")).await.unwrap();
+    let two = host.create_pr(&request("foreman/V-2")).await.unwrap();
+    assert_eq!(host.get_pr(one.number).await.unwrap().state, PrState::Open);
+    let base = git(
+        local.repo.repo_dir(),
+        &["rev-parse", "refs/remotes/origin/main"],
+    );
+    let record = host.record(one.number).await.unwrap();
+    assert_eq!(record.unmerged_base.as_deref(), Some(base.as_str()));
+
+    // merged outside Foreman: not seen while the view lasts…
+    local.merge(one.number, "foreman/V-1").await;
+    assert_eq!(host.get_pr(one.number).await.unwrap().state, PrState::Open);
+    assert_eq!(host.get_pr(two.number).await.unwrap().state, PrState::Open);
+    // …but merging looks at the remote itself, finds it merged and does not merge again
+    let merged = host.merge_pr(one.number, MergeMethod::Merge).await.unwrap();
+    assert_eq!(merged.state, PrState::Merged);
+    assert_eq!(host.record(one.number).await.unwrap().merge_commit, None);
+    // and the next read sees the base branch's new commit
+    assert_eq!(host.get_pr(two.number).await.unwrap().state, PrState::Open);
+    let moved = git(
+        local.repo.repo_dir(),
+        &["rev-parse", "refs/remotes/origin/main"],
+    );
+    assert_ne!(moved, base);
+    assert_eq!(
+        host.record(two.number)
+            .await
+            .unwrap()
+            .unmerged_base
+            .as_deref(),
+        Some(moved.as_str())
     );
 }
 
