@@ -43,6 +43,14 @@ pub trait TicketStore: Send + Sync {
     /// A page of tickets.
     async fn list_tickets(&self, filter: &TicketFilter) -> StoreResult<Page<Ticket>>;
 
+    /// A number that moves whenever a ticket may have changed, by this process or any other
+    /// writer of the database; `None` when the store cannot tell (then every answer must be
+    /// read). Two equal answers mean every ticket read between them is still current, so a
+    /// caller may keep what it derived from tickets under that number.
+    async fn tickets_generation(&self) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
+
     /// Ticket counts per status (statuses with no tickets omitted).
     async fn count_tickets_by_status(
         &self,

@@ -276,6 +276,10 @@ impl TicketStore for SqlStore {
         Ok(page)
     }
 
+    async fn tickets_generation(&self) -> StoreResult<Option<u64>> {
+        Ok(self.cache().generation().await)
+    }
+
     async fn count_tickets_by_status(
         &self,
         project: Option<&str>,

@@ -139,6 +139,8 @@ impl PageShape {
 struct Rendered {
     shape: PageShape,
     filter: TicketFilter,
+    /// The store's ticket generation the page is known current at.
+    generation: Option<u64>,
     page: Page<Ticket>,
     body: Bytes,
     etag: HeaderValue,
@@ -147,6 +149,8 @@ struct Rendered {
 /// A rendered ticket detail and the ticket it was rendered from.
 #[derive(Debug)]
 struct RenderedTicket {
+    /// The store's ticket generation the ticket is known current at.
+    generation: Option<u64>,
     ticket: Ticket,
     body: Bytes,
     etag: HeaderValue,
@@ -158,8 +162,9 @@ const RENDERED_PAGES: usize = 64;
 const RENDERED_TICKETS: usize = 1024;
 
 /// Recently rendered ticket pages and details. A body is served from here only when the store
-/// returned exactly what it was rendered from (the body is a function of that), so it is never
-/// stale: the store decides what is current, this saves the serialisation and hashing of hot
+/// returned exactly what it was rendered from (the body is a function of that), or when the
+/// store's ticket generation has not moved since it did, so it is never stale: the store
+/// decides what is current, this saves the reading, serialisation and hashing of hot
 /// responses.
 #[derive(Debug, Default)]
 pub(crate) struct RenderedResponses {
@@ -172,23 +177,37 @@ impl RenderedResponses {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The body and tag of `ticket`'s detail, rendered now or earlier.
-    fn detail(&self, ticket: Ticket) -> ApiResult<(Bytes, HeaderValue)> {
+    /// The detail of ticket `id` rendered while the store's ticket generation was already
+    /// `generation`.
+    fn detail_at(&self, id: &str, generation: u64) -> Option<(Bytes, HeaderValue)> {
+        let tickets = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
+        let r = tickets.get(&TicketId::from(id))?;
+        (r.generation == Some(generation)).then(|| (r.body.clone(), r.etag.clone()))
+    }
+
+    /// The body and tag of `ticket`'s detail (read at `generation`), rendered now or earlier.
+    fn detail(&self, ticket: Ticket, generation: Option<u64>) -> ApiResult<(Bytes, HeaderValue)> {
         let known = self
             .tickets
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&ticket.id)
             .cloned();
-        if let Some(r) = known
-            && r.ticket == ticket
-        {
-            return Ok((r.body.clone(), r.etag.clone()));
-        }
-        let body = Bytes::from(
-            serde_json::to_vec(&TicketDetail::from(&ticket)).map_err(ApiError::internal)?,
-        );
-        let etag = etag_of(&body);
+        let (body, etag) = match known {
+            Some(r) if r.ticket == ticket => {
+                if r.generation == generation {
+                    return Ok((r.body.clone(), r.etag.clone()));
+                }
+                (r.body.clone(), r.etag.clone())
+            }
+            _ => {
+                let body = Bytes::from(
+                    serde_json::to_vec(&TicketDetail::from(&ticket)).map_err(ApiError::internal)?,
+                );
+                let etag = etag_of(&body);
+                (body, etag)
+            }
+        };
         let mut tickets = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
         if tickets.len() >= RENDERED_TICKETS && !tickets.contains_key(&ticket.id) {
             tickets.clear();
@@ -196,6 +215,7 @@ impl RenderedResponses {
         tickets.insert(
             ticket.id.clone(),
             Arc::new(RenderedTicket {
+                generation,
                 ticket,
                 body: body.clone(),
                 etag: etag.clone(),
@@ -204,28 +224,50 @@ impl RenderedResponses {
         Ok((body, etag))
     }
 
-    /// The body and tag of `page` in `shape`, rendered now or earlier.
+    /// The page of `filter` in `shape` rendered while the store's ticket generation was already
+    /// `generation`: its body, tag and next cursor.
+    fn page_at(
+        &self,
+        shape: PageShape,
+        filter: &TicketFilter,
+        generation: u64,
+    ) -> Option<(Bytes, HeaderValue, Option<String>)> {
+        self.lock()
+            .iter()
+            .find(|r| r.shape == shape && r.filter == *filter && r.generation == Some(generation))
+            .map(|r| (r.body.clone(), r.etag.clone(), r.page.next_cursor.clone()))
+    }
+
+    /// The body and tag of `page` (read at `generation`) in `shape`, rendered now or earlier.
     fn get_or_render(
         &self,
         shape: PageShape,
         filter: &TicketFilter,
         page: Page<Ticket>,
+        generation: Option<u64>,
     ) -> ApiResult<(Bytes, HeaderValue)> {
         let known = self
             .lock()
             .iter()
             .find(|r| r.shape == shape && r.filter == *filter)
             .cloned();
-        if let Some(r) = known
-            && same_listing(&r.page, &page)
-        {
-            return Ok((r.body.clone(), r.etag.clone()));
-        }
-        let body = Bytes::from(shape.render(&page.items)?);
-        let etag = etag_of(&body);
+        let (body, etag) = match known {
+            Some(r) if same_listing(&r.page, &page) => {
+                if r.generation == generation {
+                    return Ok((r.body.clone(), r.etag.clone()));
+                }
+                (r.body.clone(), r.etag.clone())
+            }
+            _ => {
+                let body = Bytes::from(shape.render(&page.items)?);
+                let etag = etag_of(&body);
+                (body, etag)
+            }
+        };
         let rendered = Arc::new(Rendered {
             shape,
             filter: filter.clone(),
+            generation,
             page,
             body: body.clone(),
             etag: etag.clone(),
@@ -301,9 +343,22 @@ fn same_listing(a: &Page<Ticket>, b: &Page<Ticket>) -> bool {
 /// One page of tickets as a JSON response with `X-Next-Cursor` and its `ETag`.
 async fn page(state: &AppState, q: TicketQuery, shape: PageShape) -> ApiResult<Response> {
     let filter = q.into_filter()?;
-    let page = state.store().list_tickets(&filter).await?;
-    let next = page.next_cursor.clone();
-    let (body, etag) = state.inner.rendered.get_or_render(shape, &filter, page)?;
+    // read before the page: a write in between moves it, so the page is current at least
+    // as of this number
+    let generation = state.store().tickets_generation().await?;
+    let known = generation.and_then(|g| state.inner.rendered.page_at(shape, &filter, g));
+    let (body, etag, next) = match known {
+        Some(hit) => hit,
+        None => {
+            let page = state.store().list_tickets(&filter).await?;
+            let next = page.next_cursor.clone();
+            let (body, etag) = state
+                .inner
+                .rendered
+                .get_or_render(shape, &filter, page, generation)?;
+            (body, etag, next)
+        }
+    };
     let mut response = json_response(body, etag);
     if let Some(next) = next
         && let Ok(v) = HeaderValue::from_str(&next)
@@ -368,8 +423,14 @@ pub(crate) async fn get_ticket(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Response> {
+    let generation = state.store().tickets_generation().await?;
+    if let Some(g) = generation
+        && let Some((body, etag)) = state.inner.rendered.detail_at(&id, g)
+    {
+        return Ok(json_response(body, etag));
+    }
     let t = load_ticket(&state, &id).await?;
-    let (body, etag) = state.inner.rendered.detail(t)?;
+    let (body, etag) = state.inner.rendered.detail(t, generation)?;
     Ok(json_response(body, etag))
 }
 
@@ -911,10 +972,10 @@ mod tests {
         let pages = RenderedResponses::default();
         let filter = TicketFilter::default();
         let (first, tag) = pages
-            .get_or_render(PageShape::List, &filter, page(ticket()))
+            .get_or_render(PageShape::List, &filter, page(ticket()), None)
             .unwrap();
         let (again, same_tag) = pages
-            .get_or_render(PageShape::List, &filter, page(ticket()))
+            .get_or_render(PageShape::List, &filter, page(ticket()), None)
             .unwrap();
         assert_eq!(first, again);
         assert_eq!(tag, same_tag);
@@ -924,12 +985,12 @@ mod tests {
             ..ticket()
         };
         let (changed, new_tag) = pages
-            .get_or_render(PageShape::List, &filter, page(renamed))
+            .get_or_render(PageShape::List, &filter, page(renamed), None)
             .unwrap();
         assert_ne!(tag, new_tag);
         assert!(String::from_utf8_lossy(&changed).contains("renamed"));
         let (cards, _) = pages
-            .get_or_render(PageShape::Summaries, &filter, page(ticket()))
+            .get_or_render(PageShape::Summaries, &filter, page(ticket()), None)
             .unwrap();
         assert_ne!(cards, first, "each shape has its own rendering");
     }
@@ -937,8 +998,8 @@ mod tests {
     #[test]
     fn a_changed_ticket_is_rendered_again() {
         let rendered = RenderedResponses::default();
-        let (first, tag) = rendered.detail(ticket()).unwrap();
-        let (again, same_tag) = rendered.detail(ticket()).unwrap();
+        let (first, tag) = rendered.detail(ticket(), None).unwrap();
+        let (again, same_tag) = rendered.detail(ticket(), None).unwrap();
         assert_eq!((&first, &tag), (&again, &same_tag));
         assert_eq!(
             first,
@@ -946,11 +1007,52 @@ mod tests {
         );
         for (field, changed) in variants() {
             let expected = serde_json::to_vec(&TicketDetail::from(&changed)).unwrap();
-            let (body, etag) = rendered.detail(changed).unwrap();
+            let (body, etag) = rendered.detail(changed, None).unwrap();
             assert_eq!(body, expected, "field {field}");
             assert_eq!(etag, etag_of(&body), "field {field}");
             // Back to the original for the next variant.
-            assert_eq!(rendered.detail(ticket()).unwrap().0, first, "field {field}");
+            assert_eq!(
+                rendered.detail(ticket(), None).unwrap().0,
+                first,
+                "field {field}"
+            );
         }
+    }
+
+    #[test]
+    fn a_page_or_ticket_is_served_without_reading_only_at_its_generation() {
+        let rendered = RenderedResponses::default();
+        let filter = TicketFilter::default();
+        assert!(rendered.page_at(PageShape::List, &filter, 7).is_none());
+        let mut next = page(ticket());
+        next.next_cursor = Some("c1".into());
+        let (body, tag) = rendered
+            .get_or_render(PageShape::List, &filter, next, Some(7))
+            .unwrap();
+        assert_eq!(
+            rendered.page_at(PageShape::List, &filter, 7),
+            Some((body.clone(), tag.clone(), Some("c1".into())))
+        );
+        assert!(rendered.page_at(PageShape::List, &filter, 8).is_none());
+        assert!(rendered.page_at(PageShape::Summaries, &filter, 7).is_none());
+        // read again under a newer generation, unchanged: the same body, now known at 8
+        let (again, _) = rendered
+            .get_or_render(PageShape::List, &filter, page(ticket()), Some(8))
+            .unwrap();
+        assert_eq!(again, body);
+        assert!(rendered.page_at(PageShape::List, &filter, 8).is_some());
+        assert!(rendered.page_at(PageShape::List, &filter, 7).is_none());
+        // a store that cannot tell never serves without reading
+        rendered
+            .get_or_render(PageShape::List, &filter, page(ticket()), None)
+            .unwrap();
+        assert!(rendered.page_at(PageShape::List, &filter, 8).is_none());
+
+        let t = ticket();
+        let id = t.id.as_str().to_owned();
+        let (detail, detail_tag) = rendered.detail(t, Some(3)).unwrap();
+        assert_eq!(rendered.detail_at(&id, 3), Some((detail, detail_tag)));
+        assert!(rendered.detail_at(&id, 4).is_none());
+        assert!(rendered.detail_at("missing", 3).is_none());
     }
 }

@@ -21,9 +21,23 @@ fn ids(page: &foreman_domain::Page<foreman_domain::Ticket>) -> Vec<String> {
     page.items.iter().map(|t| t.id.to_string()).collect()
 }
 
+/// Asserts the ticket generation moved since `before` (when the store has one).
+async fn generation_moved(store: &dyn Store, before: Option<u64>, what: &str) -> Option<u64> {
+    let now = store.tickets_generation().await.unwrap();
+    if before.is_some() {
+        assert!(now.is_some(), "{what}: a cached store keeps telling");
+        assert_ne!(now, before, "{what}: the generation did not move");
+    } else {
+        assert_eq!(now, None, "{what}");
+    }
+    now
+}
+
 /// Every cached read, right after each kind of write through the same store.
 async fn own_writes_are_visible_at_once(store: &dyn Store) {
+    let g = store.tickets_generation().await.unwrap();
     let a = store.create_ticket(new_ticket("C-1")).await.unwrap();
+    let g = generation_moved(store, g, "create").await;
     // Warm every cache, then write and read again.
     assert_eq!(
         ids(&store.list_tickets(&queued()).await.unwrap()),
@@ -41,6 +55,7 @@ async fn own_writes_are_visible_at_once(store: &dyn Store) {
         ..TicketPatch::default()
     };
     store.update_ticket(&a.id, patch, None).await.unwrap();
+    let g = generation_moved(store, g, "update").await;
     assert_eq!(
         store.get_ticket(&a.id).await.unwrap().unwrap().title,
         "renamed"
@@ -64,6 +79,7 @@ async fn own_writes_are_visible_at_once(store: &dyn Store) {
     );
 
     assert!(store.delete_ticket(&a.id).await.unwrap());
+    generation_moved(store, g, "delete").await;
     assert_eq!(store.get_ticket(&a.id).await.unwrap(), None);
     assert!(
         store
@@ -101,6 +117,7 @@ async fn own_writes_are_visible_at_once(store: &dyn Store) {
 /// `reader` caches, `writer` (another process in effect) writes; past the probe window the
 /// reader sees every write.
 async fn other_writers_are_visible_past_the_window(reader: &dyn Store, writer: &dyn Store) {
+    let g = reader.tickets_generation().await.unwrap();
     let t = writer.create_ticket(new_ticket("X-1")).await.unwrap();
     let (new, secret) = NewApiToken::generate("cli", vec![Scope::Read], None);
     let hash = foreman_domain::hash_token(secret.expose());
@@ -117,6 +134,7 @@ async fn other_writers_are_visible_past_the_window(reader: &dyn Store, writer: &
         .unwrap();
     assert!(writer.revoke_token(&token.id).await.unwrap());
     tokio::time::sleep(PROBE_WINDOW * 3).await;
+    generation_moved(reader, g, "another writer").await;
 
     assert!(
         reader
@@ -142,6 +160,12 @@ async fn sqlite_own_writes_are_visible_at_once() {
         .unwrap();
     store.migrate().await.unwrap();
     own_writes_are_visible_at_once(&store).await;
+    // nobody writes: the generation stays (PostgreSQL's moves with any writer of the database)
+    tokio::time::sleep(PROBE_WINDOW * 3).await;
+    let quiet = store.tickets_generation().await.unwrap();
+    assert!(quiet.is_some());
+    tokio::time::sleep(PROBE_WINDOW * 3).await;
+    assert_eq!(store.tickets_generation().await.unwrap(), quiet);
 
     let mem = SqlStore::connect("sqlite::memory:").await.unwrap();
     mem.migrate().await.unwrap();
