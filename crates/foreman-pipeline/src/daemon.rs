@@ -402,6 +402,8 @@ impl Daemon {
                 Err(e) => return Err(e.into()),
             }
             metrics::counter!("foreman_tickets_total", "status" => to.as_str()).increment(1);
+            // after the status change: it decides which of two concurrent trackers (the worker
+            // that opened the pull request, housekeeping, another node) reports the merge
             self.engine
                 .emit(
                     NewEvent::new(event, format!("pull request #{number} {}", pr.state))

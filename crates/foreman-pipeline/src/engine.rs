@@ -107,6 +107,34 @@ impl Engine {
         }
     }
 
+    /// Appends `event` unless its ticket already has the same one: same type, same task, same
+    /// pull request (`details.url`; a retried ticket's new pull request is another event). For
+    /// the events that mark a step done, written just before the status change that ends the
+    /// step: a run that dies in between passes the step's end a second time.
+    pub(crate) async fn emit_once(&self, event: NewEvent) {
+        let url = |details: &Option<Value>| details.as_ref().and_then(|d| d.get("url")).cloned();
+        if let Some(ticket) = &event.ticket_id {
+            let filter = EventFilter {
+                ticket_id: Some(ticket.clone()),
+                types: vec![event.event_type],
+                limit: foreman_domain::MAX_PAGE_LIMIT,
+                ..EventFilter::default()
+            };
+            match self.ports.events.list_events(&filter).await {
+                Ok(found)
+                    if found.iter().any(|e| {
+                        e.task_id == event.task_id && url(&e.details) == url(&event.details)
+                    }) =>
+                {
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read events; appending"),
+            }
+        }
+        self.emit(event).await;
+    }
+
     /// Works on a claimed ticket until it waits on something outside (a merge, answers), is
     /// done, fails, or `cancel` fires (lease lost) or `paused` turns true between tasks.
     ///
@@ -365,14 +393,18 @@ impl Run<'_> {
             t.clone()
         };
         let repo = &self.project.repo;
+        // found by name too: a run that died mid-rebase left it on a detached HEAD
         if let Some(wt) = repo
             .ticket_worktrees(&t.id)
             .await?
             .into_iter()
-            .find(|w| w.branch == branch)
+            .find(|w| w.branch == branch || w.path.file_name() == Some("ticket".as_ref()))
         {
-            // Left by an earlier run of this ticket, maybe one that died mid-rebase: only
-            // committed work counts.
+            // Left by an earlier run of this ticket: only committed work counts.
+            let wt = Worktree {
+                branch: branch.clone(),
+                ..wt
+            };
             repo.recover_worktree(&wt).await?;
             return Ok((t, wt));
         }
@@ -1060,12 +1092,14 @@ impl Run<'_> {
                 format!("pull request #{} opened", pr.number),
             )
         };
-        self.emit(
-            NewEvent::new(event, msg)
-                .ticket(&t.id)
-                .details(json!({"url": pr.url, "number": pr.number})),
-        )
-        .await;
+        // once: a run that died before the status change below comes back through here
+        self.engine
+            .emit_once(
+                NewEvent::new(event, msg)
+                    .ticket(&t.id)
+                    .details(json!({"url": pr.url, "number": pr.number})),
+            )
+            .await;
         self.move_to(&t, TicketStatus::PrCreated).await?;
         Ok(Step::Continue)
     }
@@ -1429,8 +1463,18 @@ impl TaskRunner {
         Ok(())
     }
 
-    /// Marks a committed task done and advances the ticket's last completed step.
+    /// Marks a committed task done and advances the ticket's last completed step. `task_done`
+    /// is written first (once): a run that dies before the status change comes back here and
+    /// finds it written, so the event is neither lost nor doubled.
     async fn finish_done(&self, task: &Task, sha: &str) -> PipelineResult<()> {
+        self.engine
+            .emit_once(
+                NewEvent::new(EventType::TaskDone, format!("task {} done", task.sequence))
+                    .ticket(&task.ticket_id)
+                    .task(&task.id)
+                    .details(json!({"commit_sha": sha})),
+            )
+            .await;
         self.set_status(task, TaskStatus::Done).await?;
         let store = &self.engine.ports.store;
         if let Some(t) = store.get_ticket(&self.ticket.id).await?
@@ -1447,13 +1491,6 @@ impl TaskRunner {
                 )
                 .await?;
         }
-        self.emit(
-            NewEvent::new(EventType::TaskDone, format!("task {} done", task.sequence))
-                .ticket(&task.ticket_id)
-                .task(&task.id)
-                .details(json!({"commit_sha": sha})),
-        )
-        .await;
         Ok(())
     }
 
@@ -1466,13 +1503,18 @@ impl TaskRunner {
         let ticket_branch = self.ticket.branch_name.clone();
         let branch = task_branch_name(&ticket_branch, task.sequence);
         let committed = task.commit_sha.is_some();
+        let name = format!("task-{}", task.sequence);
         if let Some(wt) = repo
             .ticket_worktrees(&self.ticket.id)
             .await?
             .into_iter()
-            .find(|w| w.branch == branch)
+            .find(|w| w.branch == branch || w.path.file_name() == Some(name.as_ref()))
         {
             // stops what a dead run may still have running in it
+            let wt = Worktree {
+                branch: branch.clone(),
+                ..wt
+            };
             repo.recover_worktree(&wt).await?;
             repo.remove_worktree(&wt, !committed).await?;
         } else if !committed {
@@ -1481,7 +1523,7 @@ impl TaskRunner {
         let wt = repo
             .add_worktree(&WorktreeSpec {
                 ticket_id: self.ticket.id.clone(),
-                name: format!("task-{}", task.sequence),
+                name,
                 branch,
                 start_point: ticket_branch,
             })
@@ -1603,10 +1645,17 @@ impl TaskRunner {
         let wt = self.worktree(&task).await?;
         let mut task = task;
         if let Some(sha) = task.commit_sha.clone()
-            && task.status == TaskStatus::Implementing
+            && matches!(
+                task.status,
+                TaskStatus::Implementing
+                    | TaskStatus::Verifying
+                    | TaskStatus::SpecReview
+                    | TaskStatus::QualityReview
+            )
         {
-            // Committed and recorded before the process stopped: only the push and the
-            // status change may be missing.
+            // Committed and recorded before the process stopped (in whichever step committed
+            // it, the quality review when there is one): only the push and the status change
+            // may be missing.
             self.project
                 .repo
                 .push(&wt.branch, &PushLease::Tracking)
