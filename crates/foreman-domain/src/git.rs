@@ -680,6 +680,24 @@ pub enum HostError {
 }
 
 impl HostError {
+    /// Refuses to update a pull request that is no longer open: a 409 naming its state, the
+    /// same from every host. `what` names it the host's way (`pull request #4`, `merge
+    /// request !4`).
+    ///
+    /// # Errors
+    /// [`HostError::Rejected`] unless `state` is [`PrState::Open`].
+    pub fn unless_open(service: &'static str, what: &str, state: PrState) -> HostResult<()> {
+        if state == PrState::Open {
+            Ok(())
+        } else {
+            Err(Self::Rejected {
+                service,
+                status: 409,
+                message: format!("{what} is {state}"),
+            })
+        }
+    }
+
     /// A transport-neutral code for APIs, events and logs.
     #[must_use]
     pub fn code(&self) -> &'static str {

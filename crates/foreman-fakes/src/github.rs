@@ -6,6 +6,13 @@
 //! unmergeable pull request ([`FakeGitHub::set_mergeable`]), `409` when `sha` is not the head,
 //! `422` for an unknown `merge_method`.
 //!
+//! `PATCH /pulls/{number}` edits the title, body and state (the draft flag is not a REST field,
+//! as on GitHub). `POST /graphql` understands exactly two mutations,
+//! `markPullRequestReadyForReview` and `convertPullRequestToDraft`, addressed by the pull
+//! request's `node_id` (from `variables` or written inline); like GitHub it answers errors with
+//! HTTP 200 and an `errors` array. [`FakeGitHub::set_drafts_supported`] makes drafts
+//! unavailable, as on a private repository of a free plan.
+//!
 //! Speaks GitHub's shapes: `Authorization: Bearer|token`, `Link` pagination with `per_page` and
 //! `page`, weak `ETag`s with `304 Not Modified` for `If-None-Match`, `422 Validation Failed`
 //! bodies, and `403`/`429` rate limits through [`crate::Fault`].
@@ -111,6 +118,10 @@ pub struct GitHubState {
     /// Head commits to push to a pull request just before its next merge is handled (a push
     /// racing the merge).
     pub race_pushes: HashMap<i64, String>,
+    /// Every GraphQL request body, in order.
+    pub graphql_calls: Vec<Value>,
+    /// Drafts are unavailable: creating one is refused (422), converting to one fails.
+    pub drafts_unsupported: bool,
 }
 
 type Shared = Arc<Mutex<GitHubState>>;
@@ -188,7 +199,10 @@ impl FakeGitHub {
                 "/repos/{owner}/{repo}/pulls",
                 get(list_pulls).post(create_pull),
             )
-            .route("/repos/{owner}/{repo}/pulls/{number}", get(get_pull))
+            .route(
+                "/repos/{owner}/{repo}/pulls/{number}",
+                get(get_pull).patch(patch_pull),
+            )
             .route(
                 "/repos/{owner}/{repo}/pulls/{number}/merge",
                 put(merge_pull),
@@ -205,6 +219,7 @@ impl FakeGitHub {
                 "/repos/{owner}/{repo}/commits/{sha}/check-runs",
                 get(check_runs),
             )
+            .route("/graphql", post(graphql))
             .with_state(state.clone());
         let server = common::serve(router, gate).await;
         lock(&state).base_url.clone_from(&server.url);
@@ -296,6 +311,24 @@ impl FakeGitHub {
         lock(&self.state).merge_calls.clone()
     }
 
+    /// Every GraphQL request body received, in order.
+    #[must_use]
+    pub fn graphql_calls(&self) -> Vec<Value> {
+        lock(&self.state).graphql_calls.clone()
+    }
+
+    /// The GraphQL id of a pull request (its `node_id`).
+    #[must_use]
+    pub fn node_id(&self, number: i64) -> String {
+        node_id(&lock(&self.state), number)
+    }
+
+    /// Makes drafts (un)available in the repository, as GitHub's plans do: without them,
+    /// creating a draft answers 422 and `convertPullRequestToDraft` an error.
+    pub fn set_drafts_supported(&self, supported: bool) {
+        lock(&self.state).drafts_unsupported = !supported;
+    }
+
     /// Closes a pull request without merging.
     pub fn close_pull(&self, number: i64) {
         if let Some(i) = lock(&self.state).issues.get_mut(&number) {
@@ -380,6 +413,15 @@ fn new_pull(n: i64, head: &str, base: &str, draft: bool) -> Pull {
     }
 }
 
+/// An opaque GraphQL id, as GitHub's `PR_kwDO...` ones are.
+fn node_id(s: &GitHubState, number: i64) -> String {
+    let raw = format!("{}/{}#{number}", s.owner, s.repo);
+    format!(
+        "PR_kwDO{}",
+        common::base64(raw.as_bytes()).trim_end_matches('=')
+    )
+}
+
 fn not_found() -> Response {
     common::json(
         StatusCode::NOT_FOUND,
@@ -442,6 +484,7 @@ fn pull_json(s: &GitHubState, p: &Pull, detailed: bool) -> Value {
     let mut v = json!({
         "number": p.number,
         "id": p.number * 1000 + 1,
+        "node_id": node_id(s, p.number),
         "html_url": format!("{}/{}/{}/pull/{}", s.base_url, s.owner, s.repo, p.number),
         "title": issue.map(|i| i.title.clone()),
         "body": issue.and_then(|i| i.body.clone()),
@@ -848,6 +891,9 @@ async fn create_pull(
         );
     }
     let draft = body.get("draft").and_then(Value::as_bool).unwrap_or(false);
+    if draft && s.drafts_unsupported {
+        return validation("Draft pull requests are not supported in this repository.");
+    }
     let n = insert_issue(
         &mut s,
         &title,
@@ -874,6 +920,138 @@ async fn get_pull(
         Some(p) => common::json(StatusCode::OK, pull_json(&s, p, true)),
         None => not_found(),
     }
+}
+
+async fn patch_pull(
+    State(st): State<Shared>,
+    Path((owner, repo, number)): Path<(String, String, i64)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut s = lock(&st);
+    if !repo_matches(&s, &owner, &repo) || !s.pulls.contains_key(&number) {
+        return not_found();
+    }
+    let merged = s.pulls.get(&number).is_some_and(|p| p.merged);
+    let Some(i) = s.issues.get_mut(&number) else {
+        return not_found();
+    };
+    if let Some(t) = body.get("title") {
+        match t.as_str().filter(|t| !t.trim().is_empty()) {
+            Some(t) => t.clone_into(&mut i.title),
+            None => return validation("title can't be blank"),
+        }
+    }
+    match body.get("body") {
+        Some(Value::Null) => i.body = None,
+        Some(Value::String(b)) => i.body = Some(b.clone()),
+        Some(_) => return validation("body must be a string"),
+        None => {}
+    }
+    match body.get("state").and_then(Value::as_str) {
+        Some("open") if merged => {
+            return validation("state cannot be changed. The pull request has been merged.");
+        }
+        Some(state @ ("open" | "closed")) => state.clone_into(&mut i.state),
+        Some(_) => return validation("state must be open or closed"),
+        None => {}
+    }
+    // `draft` is not a REST field: GitHub ignores it, and so does the fake
+    i.updated_at = now();
+    let v = pull_json(&s, &s.pulls[&number], true);
+    common::json(StatusCode::OK, v)
+}
+
+/// The two mutations the fake understands, and GitHub's answers.
+const MUTATIONS: [&str; 2] = ["markPullRequestReadyForReview", "convertPullRequestToDraft"];
+
+/// A GraphQL error answer: HTTP 200, `errors`, and `data.<field>: null` when one is known.
+fn gql_error(field: Option<&str>, kind: Option<&str>, message: &str) -> Response {
+    let mut error = json!({"message": message, "locations": [{"line": 1, "column": 1}]});
+    if let Some(k) = kind {
+        error["type"] = json!(k);
+    }
+    let mut v = json!({"errors": [error]});
+    if let Some(f) = field {
+        v["errors"][0]["path"] = json!([f]);
+        v["data"] = json!({ f: Value::Null });
+    }
+    common::json(StatusCode::OK, v)
+}
+
+/// The `pullRequestId` argument: a `$variable` looked up in `variables`, or an inline string.
+fn pull_request_id(query: &str, variables: &Value) -> Option<String> {
+    let (_, rest) = query.split_once("pullRequestId")?;
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    if let Some(var) = rest.strip_prefix('$') {
+        let name: String = var
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        return variables.get(&name)?.as_str().map(str::to_owned);
+    }
+    let inline = rest.strip_prefix('"')?;
+    inline.split_once('"').map(|(id, _)| id.to_owned())
+}
+
+async fn graphql(State(st): State<Shared>, axum::Json(body): axum::Json<Value>) -> Response {
+    let mut s = lock(&st);
+    s.graphql_calls.push(body.clone());
+    let Some(query) = body.get("query").and_then(Value::as_str) else {
+        return gql_error(
+            None,
+            None,
+            "A query attribute must be specified and must be a string.",
+        );
+    };
+    let Some(field) = MUTATIONS.into_iter().find(|m| query.contains(m)) else {
+        return gql_error(
+            None,
+            None,
+            "the fake GitHub GraphQL API only knows markPullRequestReadyForReview and convertPullRequestToDraft",
+        );
+    };
+    let variables = body.get("variables").cloned().unwrap_or(Value::Null);
+    let Some(id) = pull_request_id(query, &variables) else {
+        return gql_error(
+            Some(field),
+            None,
+            "Argument 'pullRequestId' on InputObject is required. Expected type ID!",
+        );
+    };
+    let Some(number) = s.pulls.keys().copied().find(|n| node_id(&s, *n) == id) else {
+        return gql_error(
+            Some(field),
+            Some("NOT_FOUND"),
+            &format!("Could not resolve to a node with the global id of '{id}'."),
+        );
+    };
+    let open = s.issues.get(&number).is_some_and(|i| i.state == "open");
+    let draft = field == "convertPullRequestToDraft";
+    if draft && s.drafts_unsupported {
+        return gql_error(
+            Some(field),
+            Some("UNPROCESSABLE"),
+            "Draft pull requests are not supported in this repository.",
+        );
+    }
+    let Some(p) = s.pulls.get_mut(&number) else {
+        return gql_error(Some(field), Some("NOT_FOUND"), "pull request vanished");
+    };
+    if p.merged || !open {
+        return gql_error(
+            Some(field),
+            Some("UNPROCESSABLE"),
+            &format!("Pull request #{number} is closed"),
+        );
+    }
+    p.draft = draft;
+    if let Some(i) = s.issues.get_mut(&number) {
+        i.updated_at = now();
+    }
+    common::json(
+        StatusCode::OK,
+        json!({"data": {field: {"pullRequest": {"id": id, "number": number, "isDraft": draft}}}}),
+    )
 }
 
 fn not_mergeable(message: &str) -> Response {

@@ -9,6 +9,10 @@
 //! `PUT /merge_requests/:iid/merge` merges like GitLab: `405` for a merge request that is not
 //! open or is a draft, `406` when it has conflicts ([`FakeGitLab::set_conflicts`]), `409` when
 //! `sha` is not the head; `squash` is recorded.
+//!
+//! `PUT /merge_requests/:iid` edits the title, description and state (`state_event`). As on
+//! GitLab, whether a merge request is a draft follows its title: it is one when the title
+//! starts with `Draft:`, `[Draft]` or `(Draft)` (any case).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -51,13 +55,15 @@ pub struct MergeRequest {
     pub iid: i64,
     /// Title.
     pub title: String,
+    /// Description.
+    pub description: Option<String>,
     /// Source branch.
     pub source_branch: String,
     /// Target branch.
     pub target_branch: String,
     /// `opened`, `closed` or `merged`.
     pub state: String,
-    /// Draft.
+    /// Draft (follows the title's prefix).
     pub draft: bool,
     /// Head commit.
     pub sha: String,
@@ -157,7 +163,10 @@ impl FakeGitLab {
                 &format!("{p}/merge_requests"),
                 get(list_mrs).post(create_mr),
             )
-            .route(&format!("{p}/merge_requests/{{iid}}"), get(get_mr))
+            .route(
+                &format!("{p}/merge_requests/{{iid}}"),
+                get(get_mr).put(update_mr),
+            )
             .route(
                 &format!("{p}/merge_requests/{{iid}}/merge"),
                 axum::routing::put(merge_mr),
@@ -277,6 +286,16 @@ impl FakeGitLab {
     }
 }
 
+/// Whether GitLab reads `title` as a draft's: it starts with `Draft:`, `[Draft]` or `(Draft)`,
+/// in any case.
+fn is_draft_title(title: &str) -> bool {
+    ["draft:", "[draft]", "(draft)"].iter().any(|p| {
+        title
+            .get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p))
+    })
+}
+
 fn not_found() -> Response {
     common::json(StatusCode::NOT_FOUND, json!({"message": "404 Not Found"}))
 }
@@ -314,6 +333,7 @@ fn mr_json(s: &GitLabState, m: &MergeRequest) -> Value {
         "iid": m.iid,
         "project_id": 1,
         "title": m.title,
+        "description": m.description,
         "state": m.state,
         "draft": m.draft,
         "work_in_progress": m.draft,
@@ -618,10 +638,14 @@ async fn create_mr(
     let iid = s.next_mr;
     s.next_mr += 1;
     let draft =
-        title.starts_with("Draft:") || body.get("draft").and_then(Value::as_bool).unwrap_or(false);
+        is_draft_title(&title) || body.get("draft").and_then(Value::as_bool).unwrap_or(false);
     let mr = MergeRequest {
         iid,
         title,
+        description: body
+            .get("description")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         sha: hex::encode(Sha256::digest(format!("{source}:{iid}").as_bytes()))[..40].to_owned(),
         source_branch: source,
         target_branch: target,
@@ -650,6 +674,50 @@ async fn get_mr(State(st): State<Shared>, Path((id, iid)): Path<(String, i64)>) 
         Some(m) => common::json(StatusCode::OK, mr_json(&s, m)),
         None => not_found(),
     }
+}
+
+async fn update_mr(
+    State(st): State<Shared>,
+    Path((id, iid)): Path<(String, i64)>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let mut s = lock(&st);
+    if !project_ok(&s, &id) {
+        return not_found();
+    }
+    let Some(m) = s.mrs.get_mut(&iid) else {
+        return not_found();
+    };
+    if ["title", "description", "state_event"]
+        .iter()
+        .all(|k| body.get(k).is_none())
+    {
+        return common::json(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "title, description, state_event are missing, at least one parameter must be provided"}),
+        );
+    }
+    if let Some(t) = body.get("title") {
+        let Some(t) = t.as_str().filter(|t| !t.trim().is_empty()) else {
+            return common::json(
+                StatusCode::BAD_REQUEST,
+                json!({"message": {"title": ["can't be blank"]}}),
+            );
+        };
+        t.clone_into(&mut m.title);
+        m.draft = is_draft_title(t);
+    }
+    if let Some(d) = body.get("description") {
+        m.description = d.as_str().map(str::to_owned);
+    }
+    match body.get("state_event").and_then(Value::as_str) {
+        Some("close") if m.state == "opened" => "closed".clone_into(&mut m.state),
+        Some("reopen") if m.state == "closed" => "opened".clone_into(&mut m.state),
+        Some("close" | "reopen") | None => {}
+        Some(other) => return bad_request(&format!("state_event {other} is invalid")),
+    }
+    let m = m.clone();
+    common::json(StatusCode::OK, mr_json(&s, &m))
 }
 
 async fn merge_mr(

@@ -5,6 +5,12 @@
 //! `sha` read just before, so a push that races the merge is refused (409) instead of merged
 //! unseen; a 405 (not mergeable) is explained from the pull request's `mergeable_state`
 //! (`dirty`: a merge conflict; `blocked`: branch protection; `behind`).
+//!
+//! Updating is `PATCH /repos/{owner}/{repo}/pulls/{number}` for the title and body. REST cannot
+//! change the draft flag, so when it changes the GraphQL API is asked
+//! (`markPullRequestReadyForReview` or `convertPullRequestToDraft` with the pull request's
+//! `node_id`); GraphQL errors arrive with HTTP 200 and an `errors` array and are reported as
+//! [`HostError`]s.
 
 use async_trait::async_trait;
 use foreman_domain::git::{
@@ -18,6 +24,23 @@ use crate::http::{Auth, HttpClient, HttpConfig, HttpError};
 
 /// The public API root.
 pub const DEFAULT_API_URL: &str = "https://api.github.com";
+
+/// The GraphQL endpoint of a REST API root: `https://api.github.com/graphql`, and
+/// `https://<host>/api/graphql` for Enterprise Server's `https://<host>/api/v3`.
+#[must_use]
+pub fn graphql_url(api_url: &str) -> String {
+    let root = api_url.trim_end_matches('/');
+    match root.strip_suffix("/api/v3") {
+        Some(host) => format!("{host}/api/graphql"),
+        None => format!("{root}/graphql"),
+    }
+}
+
+/// Marks a draft pull request ready for review.
+const MARK_READY: &str = "mutation MarkReady($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
+
+/// Turns a pull request back into a draft.
+const CONVERT_TO_DRAFT: &str = "mutation ConvertToDraft($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
 
 /// Where and how to reach one GitHub repository.
 #[derive(Debug, Clone)]
@@ -100,6 +123,9 @@ struct BranchRef {
 #[derive(Debug, Deserialize)]
 struct Pull {
     number: i64,
+    /// The GraphQL id (what mutations take).
+    #[serde(default)]
+    node_id: Option<String>,
     html_url: String,
     title: Option<String>,
     state: String,
@@ -167,6 +193,8 @@ struct CheckRun {
 #[derive(Debug, Clone)]
 pub struct GitHubClient {
     http: HttpClient,
+    /// The same settings aimed at the GraphQL endpoint ([`graphql_url`]).
+    graphql: HttpClient,
     owner: String,
     repo: String,
 }
@@ -215,8 +243,11 @@ impl GitHubClient {
                 message: "no token configured".to_owned(),
             });
         }
+        let mut graphql = http.clone();
+        graphql.base_url = graphql_url(&http.base_url);
         Ok(Self {
             http: HttpClient::new(http)?,
+            graphql: HttpClient::new(graphql)?,
             owner: config.owner.clone(),
             repo: config.repo.clone(),
         })
@@ -338,6 +369,65 @@ impl GitHubHost {
             .map_err(|e| not_found_as_pr(e, number))
     }
 
+    /// Runs one GraphQL mutation with `variables` and returns its `data.<field>`.
+    async fn graphql(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+        field: &str,
+        what: &str,
+    ) -> HostResult<serde_json::Value> {
+        let answer: serde_json::Value = self
+            .client
+            .graphql
+            .send_json(
+                Method::POST,
+                "",
+                &json!({ "query": query, "variables": variables }),
+            )
+            .await?;
+        if let Some(errors) = answer
+            .get("errors")
+            .and_then(serde_json::Value::as_array)
+            .filter(|e| !e.is_empty())
+        {
+            return Err(graphql_error(errors, what));
+        }
+        match answer.pointer(&format!("/data/{field}")) {
+            Some(v) if !v.is_null() => Ok(v.clone()),
+            _ => Err(HostError::BadResponse {
+                service: "github",
+                message: format!("graphql answer without data.{field}"),
+            }),
+        }
+    }
+
+    /// Marks a pull request ready for review (`draft: false`) or converts it to a draft, and
+    /// returns the draft flag GitHub reports afterwards.
+    async fn set_draft(&self, p: &Pull, draft: bool) -> HostResult<bool> {
+        let Some(id) = p.node_id.as_deref().filter(|id| !id.is_empty()) else {
+            return Err(HostError::BadResponse {
+                service: "github",
+                message: format!("pull request #{} has no node_id", p.number),
+            });
+        };
+        let (query, field) = if draft {
+            (CONVERT_TO_DRAFT, "convertPullRequestToDraft")
+        } else {
+            (MARK_READY, "markPullRequestReadyForReview")
+        };
+        let what = format!("pull request #{}", p.number);
+        let data = self
+            .graphql(query, json!({ "id": id }), field, &what)
+            .await?;
+        data.pointer("/pullRequest/isDraft")
+            .and_then(serde_json::Value::as_bool)
+            .ok_or_else(|| HostError::BadResponse {
+                service: "github",
+                message: format!("{field} answer without pullRequest.isDraft"),
+            })
+    }
+
     async fn to_pr(&self, p: Pull) -> HostResult<PullRequest> {
         let state = p.pr_state()?;
         Ok(PullRequest {
@@ -380,6 +470,45 @@ fn not_found_as_pr(e: HttpError, number: i64) -> HostError {
             what: format!("pull request #{number}"),
         },
         e => e.into(),
+    }
+}
+
+/// Turns a GraphQL `errors` array (sent with HTTP 200) into a host error: `NOT_FOUND`,
+/// `FORBIDDEN` and `RATE_LIMITED` by their kind, anything else as a 422 rejection carrying
+/// GitHub's messages.
+fn graphql_error(errors: &[serde_json::Value], what: &str) -> HostError {
+    let kind = errors
+        .first()
+        .and_then(|e| e.get("type"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let messages: Vec<&str> = errors
+        .iter()
+        .filter_map(|e| e.get("message").and_then(serde_json::Value::as_str))
+        .collect();
+    let message = if messages.is_empty() {
+        "unknown graphql error".to_owned()
+    } else {
+        messages.join("; ")
+    };
+    match kind {
+        "NOT_FOUND" => HostError::NotFound {
+            service: "github",
+            what: format!("{what} ({message})"),
+        },
+        "FORBIDDEN" => HostError::Forbidden {
+            service: "github",
+            message,
+        },
+        "RATE_LIMITED" => HostError::RateLimited {
+            service: "github",
+            retry_after: None,
+        },
+        _ => HostError::Rejected {
+            service: "github",
+            status: 422,
+            message,
+        },
     }
 }
 
@@ -574,6 +703,45 @@ impl GitHost for GitHubHost {
         }
     }
 
+    async fn update_pr(
+        &self,
+        number: i64,
+        title: &str,
+        body: &str,
+        draft: bool,
+    ) -> HostResult<PullRequest> {
+        if title.trim().is_empty() {
+            return Err(HostError::Invalid("pull request title is empty".to_owned()));
+        }
+        let p = self.pull(number).await?;
+        HostError::unless_open("github", &format!("pull request #{number}"), p.pr_state()?)?;
+        let patched: Pull = self
+            .client
+            .http
+            .send_json(
+                Method::PATCH,
+                &self.client.path(&format!("/pulls/{number}")),
+                &json!({ "title": title, "body": body }),
+            )
+            .await
+            .map_err(|e| not_found_as_pr(e, number))?;
+        // REST leaves the draft flag alone; GraphQL is asked only when it changes
+        let is_draft = if patched.draft == draft {
+            draft
+        } else {
+            let now = self.set_draft(&patched, draft).await?;
+            tracing::info!(
+                number,
+                draft = now,
+                "github pull request draft flag changed"
+            );
+            now
+        };
+        let mut pr = self.to_pr(patched).await?;
+        pr.draft = is_draft;
+        Ok(pr)
+    }
+
     async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {
         if body.trim().is_empty() {
             return Err(HostError::Invalid("empty comment".to_owned()));
@@ -584,5 +752,51 @@ impl GitHost for GitHubHost {
 
     async fn check(&self) -> HostResult<()> {
         Ok(self.client.check().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graphql_lives_beside_the_rest_root() {
+        assert_eq!(
+            graphql_url("https://api.github.com"),
+            "https://api.github.com/graphql"
+        );
+        assert_eq!(
+            graphql_url("https://ghe.example/api/v3/"),
+            "https://ghe.example/api/graphql"
+        );
+        assert_eq!(
+            graphql_url("http://127.0.0.1:4000"),
+            "http://127.0.0.1:4000/graphql"
+        );
+    }
+
+    #[test]
+    fn graphql_errors_are_typed() {
+        let e = |v: serde_json::Value| graphql_error(v.as_array().unwrap(), "pull request #3");
+        let missing = e(
+            json!([{"type": "NOT_FOUND", "message": "Could not resolve to a node with the global id of 'x'"}]),
+        );
+        assert!(
+            matches!(&missing, HostError::NotFound { what, .. } if what.starts_with("pull request #3")),
+            "{missing:?}"
+        );
+        assert!(matches!(
+            e(json!([{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}])),
+            HostError::Forbidden { .. }
+        ));
+        assert!(matches!(
+            e(json!([{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}])),
+            HostError::RateLimited { .. }
+        ));
+        let other = e(json!([{"message": "a"}, {"type": "UNPROCESSABLE", "message": "b"}]));
+        assert!(
+            matches!(&other, HostError::Rejected { status: 422, message, .. } if message == "a; b"),
+            "{other:?}"
+        );
     }
 }

@@ -7,6 +7,12 @@
 //! as [`HostError::Invalid`] (configure the project for fast-forward merges and use
 //! [`MergeMethod::Merge`]). GitLab's 405 (cannot be merged now), 406 (conflicts), 409 (the head
 //! moved) and 422 answers become [`HostError::Rejected`] with an explanation.
+//!
+//! GitLab has no separate draft flag to set: a merge request is a draft when its title starts
+//! with `Draft:`, `[Draft]` or `(Draft)`. Creating and updating ([`GitHost::update_pr`],
+//! `PUT /projects/:id/merge_requests/:iid` with `title` and `description`) therefore write the
+//! title as `draft_title` renders it, and the pull request is read back with GitLab's own
+//! `draft` field and its title as stored (prefix included).
 
 use async_trait::async_trait;
 use foreman_domain::git::{
@@ -195,6 +201,32 @@ fn encode_path(s: &str) -> String {
     out
 }
 
+/// Title prefixes GitLab reads as "draft" (case-insensitive), and the older `WIP` ones.
+const DRAFT_PREFIXES: [&str; 5] = ["draft:", "[draft]", "(draft)", "wip:", "[wip]"];
+
+/// A title without its draft prefixes (`Draft: [Draft] x` → `x`).
+fn strip_draft_prefix(title: &str) -> &str {
+    let mut t = title.trim_start();
+    while let Some(p) = DRAFT_PREFIXES
+        .iter()
+        .find(|p| t.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)))
+    {
+        t = t[p.len()..].trim_start();
+    }
+    t
+}
+
+/// The title to send GitLab for a merge request that should (not) be a draft: `Draft: <title>`
+/// or the bare title, any draft prefix the caller wrote replaced.
+fn draft_title(title: &str, draft: bool) -> String {
+    let bare = strip_draft_prefix(title);
+    if draft {
+        format!("Draft: {bare}")
+    } else {
+        bare.to_owned()
+    }
+}
+
 fn not_found_as_mr(e: HttpError, number: i64) -> HostError {
     match e {
         HttpError::NotFound { service, .. } => HostError::NotFound {
@@ -287,7 +319,7 @@ impl GitHost for GitLabHost {
     }
 
     async fn create_pr(&self, new: &NewPullRequest) -> HostResult<PullRequest> {
-        if new.title.trim().is_empty() {
+        if strip_draft_prefix(&new.title).is_empty() {
             return Err(HostError::Invalid("pull request title is empty".to_owned()));
         }
         for b in [&new.head, &new.base] {
@@ -308,11 +340,7 @@ impl GitHost for GitLabHost {
             return Ok(existing);
         }
         let reviewer_ids = self.reviewer_ids(&new.reviewers).await?;
-        let title = if new.draft && !new.title.starts_with("Draft:") {
-            format!("Draft: {}", new.title)
-        } else {
-            new.title.clone()
-        };
+        let title = draft_title(&new.title, new.draft);
         let body = json!({
             "source_branch": new.head,
             "target_branch": new.base,
@@ -464,6 +492,42 @@ impl GitHost for GitLabHost {
         }
     }
 
+    async fn update_pr(
+        &self,
+        number: i64,
+        title: &str,
+        body: &str,
+        draft: bool,
+    ) -> HostResult<PullRequest> {
+        if strip_draft_prefix(title).is_empty() {
+            return Err(HostError::Invalid("pull request title is empty".to_owned()));
+        }
+        let m = self.merge_request(number).await?;
+        HostError::unless_open(
+            "gitlab",
+            &format!("merge request !{number}"),
+            Self::pr_state(&m)?,
+        )?;
+        let updated: MergeRequest = self
+            .client
+            .http
+            .send_json(
+                Method::PUT,
+                &self.client.path(&format!("/merge_requests/{number}")),
+                &json!({ "title": draft_title(title, draft), "description": body }),
+            )
+            .await
+            .map_err(|e| not_found_as_mr(e, number))?;
+        if updated.draft != m.draft {
+            tracing::info!(
+                iid = number,
+                draft = updated.draft,
+                "gitlab merge request draft flag changed"
+            );
+        }
+        Self::to_pr(updated)
+    }
+
     async fn comment_pr(&self, number: i64, body: &str) -> HostResult<()> {
         if body.trim().is_empty() {
             return Err(HostError::Invalid("empty comment".to_owned()));
@@ -494,6 +558,27 @@ impl GitHost for GitLabHost {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn draft_titles_follow_gitlab_prefixes() {
+        assert_eq!(draft_title("Add auth", true), "Draft: Add auth");
+        assert_eq!(draft_title("Draft: Add auth", true), "Draft: Add auth");
+        assert_eq!(draft_title("[Draft] Add auth", true), "Draft: Add auth");
+        for t in [
+            "Draft: Add auth",
+            "draft:Add auth",
+            "[Draft] Add auth",
+            "(draft) Add auth",
+            "WIP: Add auth",
+            "[WIP] Draft: Add auth",
+            "Add auth",
+        ] {
+            assert_eq!(draft_title(t, false), "Add auth", "{t}");
+        }
+        // not a prefix: left alone
+        assert_eq!(draft_title("Drafting rules", false), "Drafting rules");
+        assert_eq!(strip_draft_prefix("Draft: "), "");
+    }
 
     #[test]
     fn project_paths_are_encoded() {

@@ -366,13 +366,7 @@ impl GitHost for LocalHost {
         }
         let _guard = self.lock.lock().await;
         let mut pr = self.refresh(self.load(number).await?, true).await?;
-        if pr.state != PrState::Open {
-            return Err(HostError::Rejected {
-                service: "local",
-                status: 409,
-                message: format!("pull request #{number} is {}", pr.state),
-            });
-        }
+        HostError::unless_open("local", &format!("pull request #{number}"), pr.state)?;
         title.clone_into(&mut pr.request.title);
         body.clone_into(&mut pr.request.body);
         pr.request.draft = draft;

@@ -1,6 +1,7 @@
 //! One contract suite for every `GitHost`: GitHub (against the fake) and `local` (a real bare
 //! remote plus the in-memory settings store), and one for merging through the host. Then what
-//! only GitHub has: checks, rate limits, revoked tokens, malformed answers, merge answers.
+//! only GitHub has: checks, rate limits, revoked tokens, malformed answers, merge answers, the
+//! GraphQL draft mutations.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,6 +218,61 @@ async fn contract<H: Harness>(h: &H) {
             .state,
         PrState::Closed
     );
+
+    // a partial draft made ready in place: new title and body, no longer a draft
+    h.push_branch("foreman/A-4-partial").await;
+    let mut partial = request("foreman/A-4-partial");
+    partial.title = "[PARTIAL] Implement A-4".into();
+    partial.draft = true;
+    let partial = host.create_pr(&partial).await.unwrap();
+    assert!(partial.draft);
+    let ready = host
+        .update_pr(partial.number, "Implement A-4", "All tasks done.", false)
+        .await
+        .unwrap();
+    assert_eq!(ready.number, partial.number);
+    assert_eq!(ready.state, PrState::Open);
+    assert!(!ready.draft);
+    assert_eq!(ready.title, "Implement A-4");
+    let read = host.get_pr(partial.number).await.unwrap();
+    assert_eq!((read.title.as_str(), read.draft), ("Implement A-4", false));
+    // and back to a draft (GitLab spells it as a title prefix)
+    let again = host
+        .update_pr(partial.number, "Implement A-4", "Half done.", true)
+        .await
+        .unwrap();
+    assert!(again.draft);
+    assert!(again.title.ends_with("Implement A-4"), "{}", again.title);
+    assert!(host.get_pr(partial.number).await.unwrap().draft);
+    host.update_pr(partial.number, "Implement A-4", "All tasks done.", false)
+        .await
+        .unwrap();
+    // merged and closed ones are refused and left alone
+    for (number, title) in [
+        (pr.number, "Implement foreman/A-1-one"),
+        (draft.number, "Implement foreman/A-2-two"),
+    ] {
+        let err = host
+            .update_pr(number, "Changed", "x", false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, HostError::Rejected { status: 409, .. }),
+            "{err:?}"
+        );
+        assert!(host.get_pr(number).await.unwrap().title.ends_with(title));
+    }
+    let err = host
+        .update_pr(partial.number, " ", "x", false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::Invalid(_)), "{err:?}");
+    assert_eq!(
+        host.get_pr(partial.number).await.unwrap().title,
+        "Implement A-4"
+    );
+    let err = host.update_pr(9999, "Title", "x", false).await.unwrap_err();
+    assert!(matches!(err, HostError::NotFound { .. }), "{err:?}");
 
     // bad input
     let mut bad = request("foreman/A-3");
@@ -511,6 +567,188 @@ async fn github_fake_merge_endpoint_speaks_githubs_answers() {
 }
 
 #[tokio::test]
+async fn github_update_pr_calls_graphql_only_when_the_draft_flag_changes() {
+    let gh = GitHub::start().await;
+    let mut req = request("foreman/D-1");
+    req.title = "[PARTIAL] Add auth".into();
+    req.draft = true;
+    let pr = gh.host.create_pr(&req).await.unwrap();
+    let graphql_posts = |gh: &GitHub| {
+        gh.fake
+            .control
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == "/graphql")
+            .count()
+    };
+
+    // still a draft: the title and body change over REST, GraphQL is not asked
+    let same = gh
+        .host
+        .update_pr(pr.number, "[PARTIAL] Add auth (2/3)", "two of three", true)
+        .await
+        .unwrap();
+    assert!(same.draft);
+    assert_eq!(same.title, "[PARTIAL] Add auth (2/3)");
+    assert_eq!(graphql_posts(&gh), 0);
+    assert!(gh.fake.pull(pr.number).unwrap().draft);
+    let patches = gh
+        .fake
+        .control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .count();
+    assert_eq!(patches, 1);
+
+    // ready: one mutation, with the node id as a variable
+    let ready = gh
+        .host
+        .update_pr(pr.number, "Add auth", "all done", false)
+        .await
+        .unwrap();
+    assert!(!ready.draft);
+    assert_eq!(ready.title, "Add auth");
+    assert!(!gh.fake.pull(pr.number).unwrap().draft);
+    assert_eq!(
+        gh.fake.issue(pr.number).unwrap().body.as_deref(),
+        Some("all done")
+    );
+    let calls = gh.fake.graphql_calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let query = calls[0]["query"].as_str().unwrap();
+    assert!(query.contains("markPullRequestReadyForReview"), "{query}");
+    assert_eq!(calls[0]["variables"]["id"], gh.fake.node_id(pr.number));
+    assert!(!query.contains(&gh.fake.node_id(pr.number)), "{query}");
+
+    // ready again: nothing to flip
+    gh.host
+        .update_pr(pr.number, "Add auth", "all done", false)
+        .await
+        .unwrap();
+    assert_eq!(graphql_posts(&gh), 1);
+
+    // back to a draft: the other mutation
+    let back = gh
+        .host
+        .update_pr(pr.number, "Add auth", "reopened", true)
+        .await
+        .unwrap();
+    assert!(back.draft);
+    let calls = gh.fake.graphql_calls();
+    assert_eq!(calls.len(), 2);
+    assert!(
+        calls[1]["query"]
+            .as_str()
+            .unwrap()
+            .contains("convertPullRequestToDraft")
+    );
+    assert!(gh.host.get_pr(pr.number).await.unwrap().draft);
+}
+
+#[tokio::test]
+async fn github_update_pr_surfaces_graphql_errors() {
+    let gh = GitHub::start().await;
+    let pr = gh.host.create_pr(&request("foreman/D-2")).await.unwrap();
+    gh.fake.set_drafts_supported(false);
+    let err = gh
+        .host
+        .update_pr(pr.number, "Add auth", "back to work", true)
+        .await
+        .unwrap_err();
+    let HostError::Rejected {
+        status: 422,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(message.contains("not supported"), "{message}");
+    assert_eq!(gh.fake.graphql_calls().len(), 1);
+    // the answer was HTTP 200; the pull request stayed ready
+    assert!(!gh.fake.pull(pr.number).unwrap().draft);
+    assert!(!gh.host.get_pr(pr.number).await.unwrap().draft);
+
+    // a transport failure of the GraphQL endpoint is typed as one
+    gh.fake.set_drafts_supported(true);
+    gh.fake.control.fail_next_on("/graphql", Fault::Status(502));
+    let err = gh
+        .host
+        .update_pr(pr.number, "Add auth", "x", true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::Unavailable { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn github_fake_graphql_speaks_githubs_answers() {
+    let gh = GitHub::start().await;
+    let n = gh.fake.add_pull("Fake", "foreman/F-2", "main", &[]);
+    let c = client(&gh.fake, Duration::from_secs(1));
+    let post = |body: serde_json::Value| {
+        let c = c.clone();
+        async move {
+            c.http()
+                .send_json::<serde_json::Value>(reqwest::Method::POST, "/graphql", &body)
+                .await
+                .unwrap()
+        }
+    };
+    // an inline id works as well as a variable
+    let id = gh.fake.node_id(n);
+    let answer = post(serde_json::json!({"query": format!(
+        "mutation {{ convertPullRequestToDraft(input: {{pullRequestId: \"{id}\"}}) {{ pullRequest {{ isDraft }} }} }}"
+    )}))
+    .await;
+    assert_eq!(
+        answer["data"]["convertPullRequestToDraft"]["pullRequest"]["isDraft"],
+        true
+    );
+    assert!(gh.fake.pull(n).unwrap().draft);
+    let unknown = post(serde_json::json!({
+        "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }",
+        "variables": {"id": "PR_nope"},
+    }))
+    .await;
+    assert_eq!(unknown["errors"][0]["type"], "NOT_FOUND");
+    assert!(unknown["data"]["markPullRequestReadyForReview"].is_null());
+    let other = post(serde_json::json!({"query": "query { viewer { login } }"})).await;
+    assert!(other["errors"][0]["message"].is_string());
+    // PATCH: unknown is 404, a blank title 422, the draft field is ignored
+    let patch = |path: String, body: serde_json::Value| {
+        let c = c.clone();
+        async move {
+            c.http()
+                .send_json::<serde_json::Value>(reqwest::Method::PATCH, &path, &body)
+                .await
+        }
+    };
+    let missing = patch(
+        "/repos/acme/widgets/pulls/999".into(),
+        serde_json::json!({"title": "x"}),
+    )
+    .await;
+    assert!(matches!(
+        missing,
+        Err(foreman_git::http::HttpError::NotFound { .. })
+    ));
+    let path = format!("/repos/acme/widgets/pulls/{n}");
+    let blank = patch(path.clone(), serde_json::json!({"title": " "})).await;
+    assert!(matches!(
+        blank,
+        Err(foreman_git::http::HttpError::Rejected { status: 422, .. })
+    ));
+    let ok = patch(path, serde_json::json!({"title": "New", "draft": false}))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ok["title"].as_str(), ok["draft"].as_bool()),
+        (Some("New"), Some(true))
+    );
+}
+
+#[tokio::test]
 async fn github_host_passes_the_contract() {
     let gh = GitHub::start().await;
     contract(&gh).await;
@@ -527,6 +765,18 @@ async fn github_host_passes_the_contract() {
     assert_eq!(
         gh.fake.issue(number).unwrap().comments[0].body,
         "All tasks done."
+    );
+    // the updated body landed
+    let partial = gh
+        .host
+        .find_pr("foreman/A-4-partial")
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    assert_eq!(
+        gh.fake.issue(partial).unwrap().body.as_deref(),
+        Some("All tasks done.")
     );
 }
 
@@ -554,6 +804,16 @@ async fn local_host_passes_the_contract() {
             .url
             .starts_with("foreman://demo/pulls/")
     );
+    let partial = local
+        .host
+        .find_pr("foreman/A-4-partial")
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    let record = local.host.record(partial).await.unwrap();
+    assert_eq!(record.request.body, "All tasks done.");
+    assert!(!record.request.draft);
 }
 
 /// Reads share one view of the remote for its time to live; merging reads afresh; a pair of
@@ -792,6 +1052,64 @@ async fn gitlab_host_passes_the_contract() {
     assert_eq!(mr.notes, ["All tasks done."]);
     let draft = gl.fake.merge_request(2).unwrap();
     assert!(draft.title.starts_with("Draft: "), "{}", draft.title);
+    // the partial draft was made ready by dropping the title's prefix
+    let partial = gl.fake.merge_request(3).unwrap();
+    assert_eq!(partial.title, "Implement A-4");
+    assert!(!partial.draft);
+    assert_eq!(partial.description.as_deref(), Some("All tasks done."));
+}
+
+#[tokio::test]
+async fn gitlab_update_pr_writes_the_draft_prefix() {
+    let gl = GitLab::start().await;
+    let mut req = request("foreman/GD-1");
+    req.title = "[PARTIAL] Add auth".into();
+    req.draft = true;
+    let pr = gl.host.create_pr(&req).await.unwrap();
+    assert_eq!(pr.title, "Draft: [PARTIAL] Add auth");
+    // a prefix the caller wrote is replaced, not doubled; the description follows
+    let again = gl
+        .host
+        .update_pr(
+            pr.number,
+            "[Draft] [PARTIAL] Add auth",
+            "two of three",
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.title.as_str(), again.draft),
+        ("Draft: [PARTIAL] Add auth", true)
+    );
+    let ready = gl
+        .host
+        .update_pr(pr.number, "Draft: Add auth", "all done", false)
+        .await
+        .unwrap();
+    assert_eq!((ready.title.as_str(), ready.draft), ("Add auth", false));
+    let mr = gl.fake.merge_request(pr.number).unwrap();
+    assert_eq!(mr.description.as_deref(), Some("all done"));
+    let puts: Vec<_> = gl
+        .fake
+        .control
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "PUT")
+        .collect();
+    assert_eq!(puts.len(), 2, "{puts:?}");
+    assert!(
+        puts[0]
+            .path
+            .ends_with(&format!("/merge_requests/{}", pr.number))
+    );
+    // a title that is nothing but a prefix is empty
+    let err = gl
+        .host
+        .update_pr(pr.number, "Draft: ", "x", true)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HostError::Invalid(_)), "{err:?}");
 }
 
 #[tokio::test]
