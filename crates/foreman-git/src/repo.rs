@@ -138,7 +138,9 @@ pub struct GitRepository {
     root: PathBuf,
     repo: PathBuf,
     worktrees: PathBuf,
-    sync_lock: tokio::sync::Mutex<()>,
+    // holds when the last successful fetch started: a caller that asked before that moment
+    // is served by it (concurrent syncs share one fetch)
+    sync_lock: tokio::sync::Mutex<Option<std::time::Instant>>,
     // `git worktree add/remove/prune` share the repository's administrative files (and names
     // derived from the directory's base name), so they run one at a time per repository
     admin_lock: tokio::sync::Mutex<()>,
@@ -221,7 +223,7 @@ impl GitRepository {
             root,
             git,
             config,
-            sync_lock: tokio::sync::Mutex::new(()),
+            sync_lock: tokio::sync::Mutex::new(None),
             admin_lock: tokio::sync::Mutex::new(()),
         })
     }
@@ -1072,7 +1074,14 @@ impl GitRepo for GitRepository {
     }
 
     async fn sync(&self) -> GitResult<()> {
-        let _guard = self.sync_lock.lock().await;
+        let asked = std::time::Instant::now();
+        let mut last_fetch = self.sync_lock.lock().await;
+        if last_fetch.is_some_and(|started| started >= asked) {
+            // a fetch that started after this call was made saw the remote at least as it
+            // was then
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
         tokio::fs::create_dir_all(&self.root)
             .await
             .map_err(|e| io_err("creating the project directory", e))?;
@@ -1127,6 +1136,7 @@ impl GitRepo for GitRepository {
                 ),
             });
         }
+        *last_fetch = Some(started);
         Ok(())
     }
 

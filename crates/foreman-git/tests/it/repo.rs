@@ -36,6 +36,64 @@ async fn sync_clones_once_then_fetches() {
     );
 }
 
+/// Syncs that wait while a fetch runs share the next one; a sync never returns a remote older
+/// than when it was called.
+#[tokio::test]
+async fn concurrent_syncs_share_fetches() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let log = f.work.join("git.log");
+    let wrapper = f.work.join("git-counting");
+    std::fs::create_dir_all(&f.work).unwrap();
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec git \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = f.config();
+    config.git_program = wrapper;
+    let repo = std::sync::Arc::new(GitRepository::new(config).unwrap());
+    let fetches = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" fetch "))
+            .count()
+    };
+    repo.sync().await.unwrap();
+    assert_eq!(fetches(), 1);
+
+    let syncs: Vec<_> = (0..8)
+        .map(|_| {
+            let repo = repo.clone();
+            tokio::spawn(async move { repo.sync().await })
+        })
+        .collect();
+    for s in syncs {
+        s.await.unwrap().unwrap();
+    }
+    let shared = fetches() - 1;
+    assert!(
+        (1..=2).contains(&shared),
+        "8 concurrent syncs ran {shared} fetches"
+    );
+
+    // one after the other, each sees what was pushed before it was called
+    let before = fetches();
+    f.write("LATER.md", "x\n");
+    let pushed = f.commit_and_push("later");
+    repo.sync().await.unwrap();
+    assert_eq!(fetches(), before + 1);
+    assert_eq!(
+        git(repo.repo_dir(), &["rev-parse", "refs/remotes/origin/main"]),
+        pushed
+    );
+}
+
 #[tokio::test]
 async fn worktrees_live_inside_the_work_dir_and_reopen_as_they_are() {
     let f = Fixture::new();
