@@ -60,6 +60,17 @@ pub fn repo_path(clone_url: &str) -> Option<String> {
     path.contains('/').then(|| path.to_owned())
 }
 
+/// The repository as the host's API names it: `[git] repository`, else the path of
+/// `clone_url` (`owner/name`, `group/sub/name`).
+#[must_use]
+pub fn host_repository(g: &GitConfig) -> Option<String> {
+    if g.repository.trim().is_empty() {
+        repo_path(&g.clone_url)
+    } else {
+        Some(g.repository.trim().trim_matches('/').to_owned())
+    }
+}
+
 /// Whether a provider name means the local tracker or host.
 #[must_use]
 pub fn is_local(provider: &str) -> bool {
@@ -107,8 +118,12 @@ pub fn build_host(
             Arc::new(LocalHost::new(settings, repo.clone()))
         }
         "github" => {
-            let path = repo_path(&g.clone_url)
-                .with_context(|| format!("git.clone_url {:?} has no owner/name", g.clone_url))?;
+            let path = host_repository(g).with_context(|| {
+                format!(
+                    "git.clone_url {:?} has no owner/name; set git.repository",
+                    g.clone_url
+                )
+            })?;
             let (owner, name) = path.split_once('/').unwrap_or((&path, ""));
             let cfg = foreman_git::github::GitHubConfig {
                 api_url: if g.base_url.is_empty() {
@@ -125,8 +140,12 @@ pub fn build_host(
             Arc::new(foreman_git::GitHubHost::new(client))
         }
         "gitlab" => {
-            let project = repo_path(&g.clone_url)
-                .with_context(|| format!("git.clone_url {:?} has no group/name", g.clone_url))?;
+            let project = host_repository(g).with_context(|| {
+                format!(
+                    "git.clone_url {:?} has no group/name; set git.repository",
+                    g.clone_url
+                )
+            })?;
             let cfg = foreman_git::gitlab::GitLabConfig {
                 api_url: if g.base_url.is_empty() {
                     "https://gitlab.com/api/v4".to_owned()
@@ -241,6 +260,17 @@ mod tests {
             Some("group/sub/app")
         );
         assert_eq!(repo_path("https://github.com/"), None);
+        let mut g = GitConfig {
+            clone_url: "/srv/mirrors/widgets.git".into(),
+            ..Default::default()
+        };
+        assert_eq!(host_repository(&g), None);
+        g.repository = " acme/widgets/ ".into();
+        assert_eq!(host_repository(&g).as_deref(), Some("acme/widgets"));
+        g.clone_url = "https://github.com/other/app.git".into();
+        assert_eq!(host_repository(&g).as_deref(), Some("acme/widgets"));
+        g.repository.clear();
+        assert_eq!(host_repository(&g).as_deref(), Some("other/app"));
     }
 
     #[test]

@@ -221,6 +221,7 @@ pub async fn launch(
     }
 
     let cancel = CancellationToken::new();
+    let mut pr_watch = None;
     let daemon = if config.daemon.enabled {
         let inputs = compose::Inputs {
             store: store.clone(),
@@ -241,6 +242,7 @@ pub async fn launch(
                     );
                 }
                 let daemon = foreman_pipeline::Daemon::new(*engine);
+                pr_watch = Some(daemon.pull_request_watch());
                 Some(tokio::spawn(daemon.run(cancel.clone())))
             }
             compose::Pipeline::Idle(reason) => {
@@ -253,7 +255,7 @@ pub async fn launch(
         None
     };
 
-    let webhooks = webhooks::build(&config, store.clone(), events.clone());
+    let webhooks = webhooks::build(&config, store.clone(), events.clone(), pr_watch);
     let mut app = foreman_api::app(store, hub, api_config(&config, &data_dir));
     if let Some(sink) = webhooks {
         app = app.with_webhooks(sink);

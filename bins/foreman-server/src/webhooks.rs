@@ -5,15 +5,18 @@
 //! has none. Issue events go to the project's tracker route, whose [`Intake`] creates tickets
 //! exactly as polling does; pull request events go to the project's host route. Projects
 //! sharing a provider and a secret are told apart by the payload's repository, project or team.
+//! With the daemon running, pull request events of tickets waiting for their merge wake it
+//! (its [`PullRequestWatch`]), so merges and closes are taken from the webhook within moments
+//! instead of at the next housekeeping poll.
 
 use std::sync::Arc;
 
 use foreman_config::Config;
-use foreman_domain::webhook::{WEBHOOK_PROVIDERS, WebhookSink};
+use foreman_domain::webhook::{PullRequestWatch, WEBHOOK_PROVIDERS, WebhookSink};
 use foreman_domain::{EventLog, Store, TicketStore};
 use foreman_tracker::{HostRoute, Intake, TrackerRoute, WebhookIntake};
 
-use crate::adapters::{ProjectSpec, build_tracker, project_specs, repo_path};
+use crate::adapters::{ProjectSpec, build_tracker, host_repository, project_specs};
 
 /// The webhook secret of a project: its tracker's, else `[tracker] webhook_secret`.
 #[must_use]
@@ -28,14 +31,19 @@ pub fn secret_for(spec: &ProjectSpec, config: &Config) -> String {
 /// The sink for `App::with_webhooks`, or `None` when no project has a webhook secret and a
 /// tracker or git host that sends webhooks (the routes then answer 404). Projects whose
 /// tracker cannot be built are left out with a warning (the daemon reports them too).
+/// `watch` (the daemon's) is told about pull request events of tickets waiting for a merge.
 #[must_use]
 pub fn build(
     config: &Config,
     store: Arc<dyn Store>,
     events: Arc<dyn EventLog>,
+    watch: Option<Arc<dyn PullRequestWatch>>,
 ) -> Option<Arc<dyn WebhookSink>> {
     let tickets: Arc<dyn TicketStore> = store.clone();
     let mut sink = WebhookIntake::new(tickets.clone());
+    if let Some(watch) = watch {
+        sink = sink.watch(watch);
+    }
     for spec in project_specs(config) {
         let secret = secret_for(&spec, config);
         if secret.is_empty() {
@@ -65,7 +73,7 @@ pub fn build(
                 project: spec.name.clone(),
                 provider: g.provider.clone(),
                 secret,
-                scope: repo_path(&g.clone_url).unwrap_or_default(),
+                scope: host_repository(g).unwrap_or_default(),
             });
         }
     }
@@ -101,7 +109,7 @@ mod tests {
         config.tracker.provider = "github".into();
         config.tracker.project = "acme/widgets".into();
         config.tracker.token = "ghp_x".into();
-        assert!(build(&config, s.clone(), e.clone()).is_none());
+        assert!(build(&config, s.clone(), e.clone(), None).is_none());
 
         config.tracker.webhook_secret = "global".into();
         config.projects.push(ProjectConfig {
@@ -115,6 +123,6 @@ mod tests {
         assert_eq!(secret_for(spec, &config), "global");
         config.projects[0].tracker.webhook_secret = "own".into();
         assert_eq!(secret_for(&project_specs(&config)[1], &config), "own");
-        assert!(build(&config, s, e).is_some());
+        assert!(build(&config, s, e, None).is_some());
     }
 }

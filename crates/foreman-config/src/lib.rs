@@ -306,6 +306,9 @@ pub struct GitConfig {
     pub provider: String,
     /// Where to clone from.
     pub clone_url: String,
+    /// The repository as the host's API names it (`owner/name` on GitHub, the project path on
+    /// GitLab). Empty: taken from `clone_url`; set it when cloning from a mirror or a path.
+    pub repository: String,
     /// The branch pull requests target.
     pub default_branch: String,
     /// Prefix of ticket branches.
@@ -327,6 +330,7 @@ impl Default for GitConfig {
         Self {
             provider: "local".into(),
             clone_url: String::new(),
+            repository: String::new(),
             default_branch: "main".into(),
             branch_prefix: "foreman".into(),
             auto_merge: false,

@@ -66,6 +66,7 @@ pub(crate) fn summary(c: &Config, data_dir: &Path) -> Value {
         "git": {
             "provider": c.git.provider,
             "clone_url": redact_url(&c.git.clone_url),
+            "repository": c.git.repository,
             "branch_prefix": c.git.branch_prefix,
             "auto_merge": c.git.auto_merge,
             "default_branch": c.git.default_branch,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{StoreError, StoreResult};
 use crate::ids::TicketId;
 use crate::money::Micros;
 use crate::status::TicketStatus;
@@ -73,6 +74,69 @@ pub struct Ticket {
     pub started_at: Option<DateTime<Utc>>,
     /// When it reached a terminal status.
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl Ticket {
+    /// The ticket a store creates from `new` (checked with [`NewTicket::validate`], which gave
+    /// `project`): queued, nothing spent, no branch, pull request or lease yet.
+    #[must_use]
+    pub fn from_new(id: TicketId, project: String, new: NewTicket, now: DateTime<Utc>) -> Self {
+        Self {
+            id,
+            project,
+            external_id: new.external_id,
+            title: new.title,
+            description: new.description,
+            acceptance_criteria: new.acceptance_criteria,
+            status: TicketStatus::Queued,
+            priority: new.priority,
+            labels: new.labels,
+            submitter: new.submitter,
+            parent_id: new.parent_id,
+            branch_name: String::new(),
+            pr_url: String::new(),
+            pr_number: None,
+            cost: Micros::ZERO,
+            tokens_input: 0,
+            tokens_output: 0,
+            total_llm_calls: 0,
+            is_partial: false,
+            last_completed_task_seq: 0,
+            last_error: None,
+            last_error_type: None,
+            fencing_token: FencingToken(0),
+            lease_owner: None,
+            lease_expires_at: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+}
+
+impl NewTicket {
+    /// Checks what every store requires and returns the ticket's project
+    /// ([`crate::DEFAULT_PROJECT`] when none is named).
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] for an invalid project name or an empty `external_id`.
+    pub fn validate(&self) -> StoreResult<String> {
+        let project = if self.project.is_empty() {
+            crate::DEFAULT_PROJECT.to_owned()
+        } else {
+            self.project.clone()
+        };
+        if !crate::project::is_valid_project_name(&project) {
+            return Err(StoreError::Invalid(format!(
+                "project {project:?} is not a valid project name"
+            )));
+        }
+        if self.external_id.trim().is_empty() {
+            return Err(StoreError::Invalid("external_id must not be empty".into()));
+        }
+        Ok(project)
+    }
 }
 
 /// A ticket to create.
@@ -237,12 +301,12 @@ impl TicketCursor {
     /// # Errors
     /// [`crate::StoreError::Invalid`] when the string is not a cursor or belongs to another
     /// order.
-    pub fn decode(s: &str, sort: TicketSort) -> Result<Self, crate::StoreError> {
-        let bad = || crate::StoreError::Invalid(format!("malformed cursor {s:?}"));
+    pub fn decode(s: &str, sort: TicketSort) -> Result<Self, StoreError> {
+        let bad = || StoreError::Invalid(format!("malformed cursor {s:?}"));
         let mut chars = s.chars();
         let tag = chars.next().ok_or_else(bad)?;
         if tag != sort.tag() {
-            return Err(crate::StoreError::Invalid(format!(
+            return Err(StoreError::Invalid(format!(
                 "cursor {s:?} belongs to another sort order"
             )));
         }

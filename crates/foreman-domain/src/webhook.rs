@@ -175,6 +175,16 @@ pub trait WebhookSink: Send + Sync {
     ) -> Result<WebhookOutcome, WebhookError>;
 }
 
+/// Told when a git host's webhook concerns the pull request of a known ticket (opened, pushed
+/// to, checks finished, merged, closed), so merge tracking reads that pull request at once
+/// instead of at its next poll. The host stays the source of truth: the watcher reads the pull
+/// request from the host rather than trusting the payload.
+pub trait PullRequestWatch: Send + Sync + fmt::Debug {
+    /// Asks for the ticket's pull request to be read soon. Never blocks; a watcher that is
+    /// busy may drop the hint (the next poll covers it).
+    fn pull_request_changed(&self, ticket: &TicketId);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! pull requests to merge, watches clarifications and decompositions, polls trackers, honours
 //! pause and drains on shutdown.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
@@ -11,11 +11,13 @@ use chrono::{Datelike, SubsecRound};
 use foreman_domain::git::{ChecksStatus, MergeMethod, PrState};
 use foreman_domain::ports::daemon_state;
 use foreman_domain::tracker::TrackerStatus;
+use foreman_domain::webhook::PullRequestWatch;
 use foreman_domain::{
-    BudgetScope, Claim, ClaimRequest, DaemonState, EventType, Micros, NewEvent, StoreError,
-    TicketFilter, TicketPatch, TicketStatus,
+    BudgetScope, Claim, ClaimRequest, DaemonState, EventFilter, EventType, Micros, NewEvent,
+    StoreError, TicketFilter, TicketId, TicketPatch, TicketStatus,
 };
 use serde_json::json;
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +35,10 @@ pub const CLAIMABLE: &[TicketStatus] = &[
     TicketStatus::Decomposing,
 ];
 
+/// How many pull request hints wait for the daemon before further ones are dropped (the next
+/// housekeeping round reads every open pull request anyway).
+const HINT_CAPACITY: usize = 1024;
+
 /// The running daemon.
 #[derive(Debug, Clone)]
 pub struct Daemon {
@@ -40,18 +46,84 @@ pub struct Daemon {
     paused: Arc<AtomicBool>,
     claims: Arc<AtomicU64>,
     last_intake: Arc<std::sync::Mutex<BTreeMap<String, Instant>>>,
+    hints: PullRequestHints,
+    hint_rx: Arc<std::sync::Mutex<Option<mpsc::Receiver<TicketId>>>>,
+    // the last head commit seen per open pull request, to report pushes (`pr_updated`)
+    heads: Arc<std::sync::Mutex<HashMap<TicketId, String>>>,
+}
+
+/// The daemon's [`PullRequestWatch`]: git host webhooks about a ticket's pull request make the
+/// daemon read that pull request at once instead of at its next housekeeping round.
+#[derive(Debug, Clone)]
+pub struct PullRequestHints {
+    tx: mpsc::Sender<TicketId>,
+}
+
+impl PullRequestWatch for PullRequestHints {
+    fn pull_request_changed(&self, ticket: &TicketId) {
+        if self.tx.try_send(ticket.clone()).is_err() {
+            tracing::debug!(ticket = %ticket, "pull request hint dropped; the next poll reads it");
+        }
+    }
 }
 
 impl Daemon {
     /// A daemon over an engine.
     #[must_use]
     pub fn new(engine: Engine) -> Self {
+        let (tx, rx) = mpsc::channel(HINT_CAPACITY);
         Self {
             engine,
             paused: Arc::new(AtomicBool::new(false)),
             claims: Arc::new(AtomicU64::new(0)),
             last_intake: Arc::default(),
+            hints: PullRequestHints { tx },
+            hint_rx: Arc::new(std::sync::Mutex::new(Some(rx))),
+            heads: Arc::default(),
         }
+    }
+
+    /// The watch to hand the webhook receivers: each hint makes the running daemon read the
+    /// ticket's pull request from the host (merging it with `auto_merge`, moving the ticket on
+    /// a merge or close, reporting a new head) within moments.
+    #[must_use]
+    pub fn pull_request_watch(&self) -> Arc<dyn PullRequestWatch> {
+        Arc::new(self.hints.clone())
+    }
+
+    /// Reads the hinted tickets' pull requests as hints arrive (bursts coalesced).
+    fn spawn_hint_follower(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let mut rx = self
+            .hint_rx
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()?;
+        let me = self.clone();
+        Some(tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut ids = BTreeSet::from([first]);
+                while let Ok(more) = rx.try_recv() {
+                    ids.insert(more);
+                }
+                for id in ids {
+                    let t = match me.engine.ports().store.get_ticket(&id).await {
+                        Ok(Some(t)) => t,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            tracing::warn!(ticket = %id, error = %e, "cannot read hinted ticket");
+                            continue;
+                        }
+                    };
+                    if matches!(
+                        t.status,
+                        TicketStatus::AwaitingMerge | TicketStatus::Partial
+                    ) && let Err(e) = me.track_pull_request(&t).await
+                    {
+                        tracing::warn!(ticket = %t.id, error = %e, "cannot follow the pull request");
+                    }
+                }
+            }
+        }))
     }
 
     /// Runs until `shutdown` fires, then drains: running tickets finish their current task
@@ -66,6 +138,7 @@ impl Daemon {
         }
         let mut workers: JoinSet<()> = JoinSet::new();
         let worker_cancel = CancellationToken::new();
+        let follower = self.spawn_hint_follower();
         // Pull requests, decompositions, clarifications and tracker polls on their own cadence,
         // so their cost (one host call per open pull request) never delays claiming.
         let housekeeper = {
@@ -109,6 +182,9 @@ impl Daemon {
             }
         }
         housekeeper.abort();
+        if let Some(follower) = follower {
+            follower.abort();
+        }
         self.engine
             .emit(NewEvent::new(EventType::DaemonStopping, "daemon draining"))
             .await;
@@ -392,7 +468,10 @@ impl Daemon {
                 }
             }
             let (to, event) = match pr.state {
-                PrState::Open => return Ok(()),
+                PrState::Open => {
+                    self.note_head(t, &pr).await;
+                    return Ok(());
+                }
                 PrState::Merged => (TicketStatus::Merged, EventType::PrMerged),
                 PrState::Closed => (TicketStatus::PrClosed, EventType::PrClosed),
             };
@@ -434,8 +513,77 @@ impl Daemon {
                     .await;
             }
             self.cleanup_worktrees(t).await;
+            self.heads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&t.id);
         }
         Ok(())
+    }
+
+    /// Reports a pull request whose head moved since it was last seen (`pr_updated` with the
+    /// old and new commit). The first look after a start-up takes the last head from the
+    /// ticket's events, so a push while the server was down is reported too.
+    async fn note_head(&self, t: &foreman_domain::Ticket, pr: &foreman_domain::git::PullRequest) {
+        if pr.head_sha.is_empty() {
+            return;
+        }
+        let known = self
+            .heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&t.id)
+            .cloned();
+        let previous = match known {
+            Some(sha) => Some(sha),
+            None => self.last_recorded_head(&t.id).await,
+        };
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(t.id.clone(), pr.head_sha.clone());
+        if let Some(previous) = previous
+            && previous != pr.head_sha
+        {
+            self.engine
+                .emit(
+                    NewEvent::new(
+                        EventType::PrUpdated,
+                        format!("pull request #{} has new commits", pr.number),
+                    )
+                    .ticket(&t.id)
+                    .details(json!({
+                        "number": pr.number,
+                        "url": pr.url,
+                        "head_sha": pr.head_sha,
+                        "previous_head_sha": previous,
+                    })),
+                )
+                .await;
+        }
+    }
+
+    /// The newest head commit the ticket's pull request events recorded.
+    async fn last_recorded_head(&self, ticket: &TicketId) -> Option<String> {
+        let filter = EventFilter {
+            ticket_id: Some(ticket.clone()),
+            types: vec![
+                EventType::PrCreated,
+                EventType::PartialPrCreated,
+                EventType::PrUpdated,
+            ],
+            limit: 20,
+            newest_first: true,
+            ..EventFilter::default()
+        };
+        let events = self.engine.ports().events.list_events(&filter).await.ok()?;
+        events.into_iter().find_map(|e| {
+            e.details
+                .as_ref()?
+                .get("head_sha")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        })
     }
 
     async fn cleanup_worktrees(&self, t: &foreman_domain::Ticket) {

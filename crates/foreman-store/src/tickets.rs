@@ -4,11 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use foreman_domain::project::is_valid_project_name;
 use foreman_domain::{
-    Claim, ClaimRequest, DEFAULT_PROJECT, FencingToken, Micros, NewTicket, Page, StoreError,
-    StoreResult, Ticket, TicketCursor, TicketFilter, TicketId, TicketPatch, TicketSort,
-    TicketStatus, TicketStore,
+    Claim, ClaimRequest, FencingToken, NewTicket, Page, StoreError, StoreResult, Ticket,
+    TicketCursor, TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus, TicketStore,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType};
 use sea_orm::{
@@ -172,51 +170,8 @@ impl SqlStore {
 #[async_trait]
 impl TicketStore for SqlStore {
     async fn create_ticket(&self, new: NewTicket) -> StoreResult<Ticket> {
-        let project = if new.project.is_empty() {
-            DEFAULT_PROJECT.to_owned()
-        } else {
-            new.project.clone()
-        };
-        if !is_valid_project_name(&project) {
-            return Err(StoreError::Invalid(format!(
-                "project {project:?} is not a valid project name"
-            )));
-        }
-        if new.external_id.trim().is_empty() {
-            return Err(StoreError::Invalid("external_id must not be empty".into()));
-        }
-        let now = foreman_domain::now();
-        let ticket = Ticket {
-            id: TicketId::new(),
-            project,
-            external_id: new.external_id,
-            title: new.title,
-            description: new.description,
-            acceptance_criteria: new.acceptance_criteria,
-            status: TicketStatus::Queued,
-            priority: new.priority,
-            labels: new.labels,
-            submitter: new.submitter,
-            parent_id: new.parent_id,
-            branch_name: String::new(),
-            pr_url: String::new(),
-            pr_number: None,
-            cost: Micros::ZERO,
-            tokens_input: 0,
-            tokens_output: 0,
-            total_llm_calls: 0,
-            is_partial: false,
-            last_completed_task_seq: 0,
-            last_error: None,
-            last_error_type: None,
-            fencing_token: FencingToken(0),
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            completed_at: None,
-        };
+        let project = new.validate()?;
+        let ticket = Ticket::from_new(TicketId::new(), project, new, foreman_domain::now());
         let row = ticket_row(&ticket)?;
         let txn = self.write().await?;
         if let Some(parent) = &ticket.parent_id {
@@ -436,8 +391,8 @@ impl TicketStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(be)?;
-        // Tasks, LLM calls and reservations go by ON DELETE CASCADE; children lose their
-        // parent by ON DELETE SET NULL.
+        // Tasks, LLM calls, budget and file reservations go by ON DELETE CASCADE; children
+        // lose their parent by ON DELETE SET NULL.
         let deleted = tickets::Entity::delete_by_id(id.to_string())
             .exec(&txn)
             .await

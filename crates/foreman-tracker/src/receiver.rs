@@ -10,7 +10,8 @@
 //! | issue open with the pickup label | `queued` | title, description, criteria, labels and priority refreshed from the tracker → `updated` (or `ignored` when nothing changed) |
 //! | issue closed or pickup label removed | `queued` | `recorded`: the ticket stays queued; Foreman does not cancel work on a tracker signal (delete the ticket to cancel) |
 //! | comment | `clarification_needed` | `recorded` (the daemon reads the answer on its next check) |
-//! | pull/merge request merged or closed | any | `recorded` on the ticket with that pull request (or `ignored` without one), with [`PullRequestChange`] in the outcome for the daemon |
+//! | pull/merge request event (opened, pushed to, reviewed, checks, merged, closed) | the ticket with that pull request | `recorded`; a merged or closed one carries [`PullRequestChange`] in the outcome, and while the ticket waits for its merge the [`PullRequestWatch`] (the daemon) is told, so it reads the pull request from the host at once |
+//! | pull/merge request event | none | `ignored` |
 //! | anything else, or a ticket already being worked on | | `ignored` |
 //!
 //! Tracker calls run with a deadline; when the tracker is slow or failing the outcome is
@@ -22,7 +23,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use foreman_domain::webhook::{
-    PullRequestChange, WEBHOOK_PROVIDERS, WebhookAction, WebhookError, WebhookOutcome, WebhookSink,
+    PullRequestChange, PullRequestWatch, WEBHOOK_PROVIDERS, WebhookAction, WebhookError,
+    WebhookOutcome, WebhookSink,
 };
 use foreman_domain::{Ticket, TicketFilter, TicketStatus, TicketStore};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
@@ -70,6 +72,7 @@ pub struct WebhookIntake {
     tickets: Arc<dyn TicketStore>,
     trackers: Vec<TrackerRoute>,
     hosts: Vec<HostRoute>,
+    watch: Option<Arc<dyn PullRequestWatch>>,
     deadline: Duration,
 }
 
@@ -112,6 +115,7 @@ impl WebhookIntake {
             tickets,
             trackers: Vec::new(),
             hosts: Vec::new(),
+            watch: None,
             deadline: DEFAULT_TRACKER_DEADLINE,
         }
     }
@@ -136,6 +140,13 @@ impl WebhookIntake {
         } else {
             self.hosts.push(route);
         }
+        self
+    }
+
+    /// Tells `watch` about pull request events of tickets waiting for their merge.
+    #[must_use]
+    pub fn watch(mut self, watch: Arc<dyn PullRequestWatch>) -> Self {
+        self.watch = Some(watch);
         self
     }
 
@@ -415,36 +426,44 @@ impl WebhookIntake {
     async fn on_pull_request(
         &self,
         project: &str,
+        number: Option<i64>,
         change: Option<PullRequestChange>,
         mut out: WebhookOutcome,
     ) -> Result<WebhookOutcome, WebhookError> {
-        let Some(change) = change else {
+        let Some(number) = number.or(change.as_ref().map(|c| c.number)) else {
             return Ok(with(
                 out,
                 WebhookAction::Ignored,
-                "pull request event other than merged or closed",
+                "the event names no pull request",
             ));
         };
-        let ticket = self.ticket_with_pr(project, change.number).await?;
-        out.pull_request = Some(change.clone());
-        Ok(match ticket {
-            Some(t) => {
-                out.ticket_id = Some(t.id);
-                with(
-                    out,
-                    WebhookAction::Recorded,
-                    &format!(
-                        "pull request #{} {}; merge tracking moves the ticket",
-                        change.number, change.state
-                    ),
-                )
-            }
-            None => with(
+        let what = change
+            .as_ref()
+            .map_or_else(|| "changed".to_owned(), |c| c.state.to_string());
+        out.pull_request = change;
+        let Some(t) = self.ticket_with_pr(project, number).await? else {
+            return Ok(with(
                 out,
                 WebhookAction::Ignored,
-                &format!("no ticket has pull request #{}", change.number),
-            ),
-        })
+                &format!("no ticket has pull request #{number}"),
+            ));
+        };
+        let waiting = matches!(
+            t.status,
+            TicketStatus::PrCreated | TicketStatus::AwaitingMerge | TicketStatus::Partial
+        );
+        let reason = match (&self.watch, waiting) {
+            (Some(watch), true) => {
+                watch.pull_request_changed(&t.id);
+                format!("pull request #{number} {what}; merge tracking reads it now")
+            }
+            (None, true) => {
+                format!("pull request #{number} {what}; merge tracking reads it at its next poll")
+            }
+            (_, false) => format!("pull request #{number} {what}; the ticket is {}", t.status),
+        };
+        out.ticket_id = Some(t.id);
+        Ok(with(out, WebhookAction::Recorded, &reason))
     }
 
     async fn ticket_with_pr(
@@ -452,19 +471,34 @@ impl WebhookIntake {
         project: &str,
         number: i64,
     ) -> Result<Option<Ticket>, WebhookError> {
-        let filter = TicketFilter {
-            project: Some(project.to_owned()),
-            statuses: vec![
+        // tickets still waiting for their merge first (few), then the finished ones, page by
+        // page: a project with thousands of merged tickets still finds its pull request
+        for statuses in [
+            vec![
                 TicketStatus::PrCreated,
                 TicketStatus::AwaitingMerge,
-                TicketStatus::Merged,
-                TicketStatus::PrClosed,
+                TicketStatus::Partial,
             ],
-            limit: foreman_domain::MAX_PAGE_LIMIT,
-            ..TicketFilter::default()
-        };
-        let page = self.tickets.list_tickets(&filter).await?;
-        Ok(page.items.into_iter().find(|t| t.pr_number == Some(number)))
+            vec![TicketStatus::Merged, TicketStatus::PrClosed],
+        ] {
+            let mut filter = TicketFilter {
+                project: Some(project.to_owned()),
+                statuses,
+                limit: foreman_domain::MAX_PAGE_LIMIT,
+                ..TicketFilter::default()
+            };
+            loop {
+                let page = self.tickets.list_tickets(&filter).await?;
+                if let Some(t) = page.items.into_iter().find(|t| t.pr_number == Some(number)) {
+                    return Ok(Some(t));
+                }
+                match page.next_cursor {
+                    Some(cursor) => filter.cursor = Some(cursor),
+                    None => break,
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Runs `fut` in its own task and waits at most the deadline for it.
@@ -529,13 +563,16 @@ impl WebhookSink for WebhookIntake {
         let headers = header_map(headers);
         let verified = self.verified(provider, &headers, body)?;
         let event = Self::parse(provider, &headers, body)?;
+        let github_event = headers
+            .get("x-github-event")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let number = (event.kind == WebhookKind::PullRequest)
+            .then(|| wh::pull_request_number(provider, github_event, body))
+            .flatten();
         let change = match (provider, event.kind) {
             ("github", WebhookKind::PullRequest) => {
-                let name = headers
-                    .get("x-github-event")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                wh::github_pull_request_change(name, body)
+                wh::github_pull_request_change(github_event, body)
             }
             ("gitlab", WebhookKind::PullRequest) => wh::gitlab_merge_request_change(body),
             _ => Ok(None),
@@ -579,7 +616,7 @@ impl WebhookSink for WebhookIntake {
                 Some(route) => {
                     let project = route.project().to_owned();
                     out.project = Some(project.clone());
-                    self.on_pull_request(&project, change, out).await?
+                    self.on_pull_request(&project, number, change, out).await?
                 }
                 None => {
                     out.pull_request = change;

@@ -487,6 +487,36 @@ pub fn gitlab_merge_request_change(body: &[u8]) -> Result<Option<PullRequestChan
     Ok(Some(PullRequestChange { number, state }))
 }
 
+/// The pull or merge request a git host event is about, for every action (opened, pushed to,
+/// reviewed, checks finished, merged, closed): GitHub `pull_request` and
+/// `pull_request_review` (`pull_request.number`) and `check_suite` (its first
+/// `pull_requests[].number`); GitLab `merge_request` (`object_attributes.iid`) and `pipeline`
+/// (`merge_request.iid`). `None` for other events (GitHub `status` names only a commit) and for
+/// bodies that are not JSON.
+#[must_use]
+pub fn pull_request_number(provider: &str, event: &str, body: &[u8]) -> Option<i64> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let number = match (provider, event) {
+        ("github", "pull_request" | "pull_request_review") => v
+            .get("pull_request")
+            .and_then(|p| p.get("number"))
+            .or_else(|| v.get("number")),
+        ("github", "check_suite") => v
+            .get("check_suite")
+            .and_then(|c| c.get("pull_requests"))
+            .and_then(Value::as_array)
+            .and_then(|prs| prs.first())
+            .and_then(|p| p.get("number")),
+        ("gitlab", _) => match v.get("object_kind").and_then(Value::as_str) {
+            Some("merge_request") => v.get("object_attributes").and_then(|a| a.get("iid")),
+            Some("pipeline") => v.get("merge_request").and_then(|m| m.get("iid")),
+            _ => None,
+        },
+        _ => None,
+    };
+    number.and_then(Value::as_i64)
+}
+
 /// The repository, project or team a payload belongs to, in the form the tracker's `project`
 /// setting uses (`owner/name` for GitHub, the path for GitLab, the project key for Jira, the
 /// team key for Linear), when the payload says.
@@ -655,6 +685,37 @@ mod tests {
             parse_github_webhook("issues", b"{\"action\":\"opened\"}"),
             Err(WebhookError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn pull_request_numbers_for_every_action() {
+        let sync = br#"{"action":"synchronize","number":5,"pull_request":{"number":5}}"#;
+        assert_eq!(pull_request_number("github", "pull_request", sync), Some(5));
+        let review = br#"{"action":"submitted","pull_request":{"number":6}}"#;
+        assert_eq!(
+            pull_request_number("github", "pull_request_review", review),
+            Some(6)
+        );
+        let suite = br#"{"action":"completed","check_suite":{"pull_requests":[{"number":7}]}}"#;
+        assert_eq!(pull_request_number("github", "check_suite", suite), Some(7));
+        let no_pr = br#"{"action":"completed","check_suite":{"pull_requests":[]}}"#;
+        assert_eq!(pull_request_number("github", "check_suite", no_pr), None);
+        assert_eq!(
+            pull_request_number("github", "status", br#"{"sha":"abc"}"#),
+            None
+        );
+        assert_eq!(pull_request_number("github", "issues", sync), None);
+        let mr =
+            br#"{"object_kind":"merge_request","object_attributes":{"iid":8,"action":"update"}}"#;
+        assert_eq!(pull_request_number("gitlab", "", mr), Some(8));
+        let pipeline = br#"{"object_kind":"pipeline","merge_request":{"iid":9}}"#;
+        assert_eq!(pull_request_number("gitlab", "", pipeline), Some(9));
+        let push = br#"{"object_kind":"push"}"#;
+        assert_eq!(pull_request_number("gitlab", "", push), None);
+        assert_eq!(
+            pull_request_number("github", "pull_request", b"not json"),
+            None
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::rig::{
     Db, Rig, Setup, before, complete, count, demo_script, plan, prepend, review, write_file,
@@ -188,7 +188,7 @@ async fn a_plan_that_stays_invalid_fails_the_ticket() {
 }
 
 /// Two independent tasks; the divide task's implementer gives up on its first run.
-fn two_task_script(divide_gives_up: u32) -> serde_json::Value {
+fn two_task_script(divide_gives_up: u32) -> Value {
     let tasks = json!([
         {"sequence": 1, "title": "Add multiply", "description": "multiply(a, b)",
          "acceptance_criteria": "multiply(2, 3) == 6", "files_to_modify": ["calc.py", "tests/test_multiply.py"],
@@ -347,7 +347,7 @@ async fn a_paused_daemon_starts_nothing_until_resumed() {
 }
 
 /// An implementer answer that edits a file in place.
-fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> serde_json::Value {
+fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> Value {
     json!({
         "name": name,
         "role": "implementer",
@@ -360,7 +360,7 @@ fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> ser
 }
 
 /// A one-task plan for the ticket titled "Add a divide function…".
-fn divide_plan() -> serde_json::Value {
+fn divide_plan() -> Value {
     let mut p = plan(
         json!([{"sequence": 1, "title": "Add divide", "description": "divide(a, b) in calc.py",
                  "acceptance_criteria": "divide(6, 3) == 2",
@@ -374,7 +374,7 @@ fn divide_plan() -> serde_json::Value {
 /// Implementer answers for a divide task and a multiply task that both edit `calc.py` in
 /// place: divide goes in at the top (`divide_at_top`, a separate hunk from multiply's) or right
 /// after `add`, where multiply goes too (the two changes conflict).
-fn calc_edits(divide_at_top: bool) -> Vec<serde_json::Value> {
+fn calc_edits(divide_at_top: bool) -> Vec<Value> {
     let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
     let divide =
         "\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
@@ -492,7 +492,7 @@ async fn the_last_attempt_runs_on_the_escalation_model() {
 }
 
 /// The clarifier's first verdict: questions.
-fn unclear_once() -> serde_json::Value {
+fn unclear_once() -> Value {
     json!({
         "name": "clarifier-unclear",
         "role": "clarifier",
@@ -689,4 +689,110 @@ fn assert_calc_has_multiply_and_divide(rig: &Rig) {
         calc.contains("def multiply") && calc.contains("def divide") && !calc.contains("<<<<<<<"),
         "{calc}"
     );
+}
+
+/// Signs and delivers a GitHub webhook to the server.
+async fn deliver_github(rig: &Rig, secret: &str, event: &str, body: &Value) -> Value {
+    let body = serde_json::to_vec(body).unwrap();
+    let signature = format!("sha256={}", foreman_tracker::webhook::sign(secret, &body));
+    let r = crate::support::http()
+        .post(rig.server.as_ref().unwrap().url("/api/webhooks/github"))
+        .header("X-GitHub-Event", event)
+        .header("X-GitHub-Delivery", "0b5c3a1e-0000-4000-8000-000000000001")
+        .header("X-Hub-Signature-256", signature)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "webhook {event}");
+    r.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn github_pull_request_webhooks_drive_merge_tracking() {
+    const SECRET: &str = "hook-secret";
+    let gh = foreman_fakes::github::FakeGitHub::start("acme", "calc", "ghp_fake").await;
+    let setup = Setup {
+        no_auto_merge: true,
+        // housekeeping polls once at start-up and then not for an hour: only the webhooks
+        // can move the ticket within this test
+        housekeeping: Some("1h"),
+        git: vec![
+            "provider = \"github\"".into(),
+            "repository = \"acme/calc\"".into(),
+            "token = \"ghp_fake\"".into(),
+            format!("base_url = \"{}\"", gh.url()),
+        ],
+        tracker: vec![format!("webhook_secret = \"{SECRET}\"")],
+        ..Setup::default()
+    };
+    let rig = Rig::start(Db::Sqlite, &demo_script(), &setup)
+        .await
+        .unwrap();
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    let t = rig.wait_for(&id, &["awaiting_merge"], WITHIN).await;
+    let number = t["pr_number"].as_i64().expect("pr number");
+    assert!(gh.pull(number).is_some(), "the pull request is at the host");
+    let opened = gh.pull(number).unwrap().head_sha;
+
+    // Someone pushes to the pull request: the webhook makes the daemon look, and it reports
+    // the new head.
+    gh.push_to_pull(number, "c0ffee0000000000000000000000000000000001");
+    let out = deliver_github(
+        &rig,
+        SECRET,
+        "pull_request",
+        &json!({"action": "synchronize", "number": number,
+                "pull_request": {"number": number, "state": "open", "merged": false},
+                "repository": {"full_name": "acme/calc"}}),
+    )
+    .await;
+    assert_eq!(out["action"], "recorded", "{out}");
+    assert_eq!(out["ticket_id"], id.as_str(), "{out}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let events = rig.get(&format!("/api/tickets/{id}/events")).await;
+        let updated = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["event_type"] == "pr_updated");
+        if let Some(e) = updated {
+            assert_eq!(e["details"]["previous_head_sha"], opened.as_str(), "{e}");
+            assert_eq!(
+                e["details"]["head_sha"], "c0ffee0000000000000000000000000000000001",
+                "{e}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pr_updated after the push: {events}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A person merges it at the host; the webhook moves the ticket within moments.
+    gh.merge_pull(number);
+    deliver_github(
+        &rig,
+        SECRET,
+        "pull_request",
+        &json!({"action": "closed", "number": number,
+                "pull_request": {"number": number, "state": "closed", "merged": true},
+                "repository": {"full_name": "acme/calc"}}),
+    )
+    .await;
+    rig.wait_for(&id, &["merged"], Duration::from_secs(10))
+        .await;
+    let events = rig.event_types(&id).await;
+    assert_eq!(count(&events, "pr_merged"), 1, "{events:?}");
+    assert_eq!(count(&events, "pr_updated"), 1, "{events:?}");
+    assert_eq!(
+        gh.merge_calls().len(),
+        0,
+        "auto_merge is off: Foreman merged nothing"
+    );
+    rig.finish().await;
 }

@@ -31,6 +31,10 @@ pub struct Setup {
     pub no_auto_merge: bool,
     /// Lines under `[tracker]` (default: the local tracker).
     pub tracker: Vec<String>,
+    /// Lines under `[git]` besides `clone_url` and `auto_merge` (default: the local host).
+    pub git: Vec<String>,
+    /// `[daemon] housekeeping_interval` (default 200 ms).
+    pub housekeeping: Option<&'static str>,
 }
 
 /// A running server with its repository, script and database.
@@ -170,14 +174,20 @@ impl Rig {
         };
         let config = format!(
             "[database]\n{database}\n\
-             [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"200ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
+             [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"{}\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
              [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
-             [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = {}\n\n\
+             [git]\n{}\nclone_url = \"{}\"\nauto_merge = {}\n\n\
              [pipeline]\ntest_command = \"{}\"\n{}\n\n\
              [cost]\n{}\n\n\
              [tracker]\n{}\n",
+            setup.housekeeping.unwrap_or("200ms"),
             setup.daemon.join("\n"),
             script_path.display(),
+            if setup.git.is_empty() {
+                "provider = \"local\"".to_owned()
+            } else {
+                setup.git.join("\n")
+            },
             remote.display(),
             !setup.no_auto_merge,
             foreman_server::demo::TEST_COMMAND,

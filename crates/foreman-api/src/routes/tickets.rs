@@ -697,37 +697,18 @@ mod tests {
 
     fn ticket() -> Ticket {
         let at = foreman_domain::micros_to_time(1_700_000_000_000_000);
-        Ticket {
-            id: TicketId::from("t-1"),
+        let new = NewTicket {
             project: "default".into(),
             external_id: "X-1".into(),
             title: "title".into(),
             description: "description".into(),
             acceptance_criteria: "criteria".into(),
-            status: TicketStatus::Queued,
             priority: 1,
             labels: vec!["a".into()],
             submitter: Some("someone".into()),
             parent_id: None,
-            branch_name: String::new(),
-            pr_url: String::new(),
-            pr_number: None,
-            cost: Micros::ZERO,
-            tokens_input: 0,
-            tokens_output: 0,
-            total_llm_calls: 0,
-            is_partial: false,
-            last_completed_task_seq: 0,
-            last_error: None,
-            last_error_type: None,
-            fencing_token: FencingToken(0),
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: at,
-            updated_at: at,
-            started_at: None,
-            completed_at: None,
-        }
+        };
+        Ticket::from_new(TicketId::from("t-1"), "default".into(), new, at)
     }
 
     /// Every field of `Ticket`, changed one at a time.

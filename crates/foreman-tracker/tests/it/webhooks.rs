@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use foreman_domain::git::PrState;
 use foreman_domain::tracker::Tracker;
-use foreman_domain::webhook::{WebhookAction, WebhookError, WebhookOutcome, WebhookSink};
-use foreman_domain::{EventFilter, EventLog, EventType, TicketPatch, TicketStatus, TicketStore};
+use foreman_domain::webhook::{
+    PullRequestWatch, WebhookAction, WebhookError, WebhookOutcome, WebhookSink,
+};
+use foreman_domain::{
+    EventFilter, EventLog, EventType, TicketId, TicketPatch, TicketStatus, TicketStore,
+};
 use foreman_fakes::{FakeGitLab, FakeJira, FakeLinear, Fault};
 use foreman_git::gitlab::{GitLabClient, GitLabConfig};
 use foreman_testkit::MemoryStore;
@@ -359,39 +363,8 @@ async fn github_pings_and_merged_pull_requests() {
     assert_eq!((out.kind.as_str(), out.reason.as_str()), ("ping", "ping"));
 
     // a ticket with pull request #7 open at the host
-    let t = r
-        .store
-        .create_ticket(foreman_domain::NewTicket {
-            project: "web".into(),
-            external_id: "#1".into(),
-            title: "Add login".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    for (from, to) in [
-        (TicketStatus::Queued, TicketStatus::Planning),
-        (TicketStatus::Planning, TicketStatus::PlanValidating),
-        (TicketStatus::PlanValidating, TicketStatus::Implementing),
-        (TicketStatus::Implementing, TicketStatus::Reviewing),
-        (TicketStatus::Reviewing, TicketStatus::PrCreated),
-    ] {
-        r.store
-            .transition_ticket(&t.id, from, to, None)
-            .await
-            .unwrap();
-    }
-    r.store
-        .update_ticket(
-            &t.id,
-            TicketPatch {
-                pr_number: Some(Some(7)),
-                ..Default::default()
-            },
-            None,
-        )
-        .await
-        .unwrap();
+    let t = new_ticket(&r.store).await;
+    open_pull_request(&r.store, &t.id, 7, false).await;
 
     let merged = fixture("github_pull_request_merged.json", "7");
     let out = sink
@@ -520,6 +493,134 @@ async fn gitlab_labeled_issue_is_queued_and_unlabeling_is_recorded() {
         r.store.get_ticket(&id).await.unwrap().unwrap().status,
         TicketStatus::Queued
     );
+}
+
+/// The ticket `#1` of project `web`, queued.
+async fn new_ticket(store: &MemoryStore) -> foreman_domain::Ticket {
+    store
+        .create_ticket(foreman_domain::NewTicket {
+            project: "web".into(),
+            external_id: "#1".into(),
+            title: "Add login".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
+/// Walks the ticket to `pr_created` (and on to `awaiting_merge` when `awaiting`) with pull
+/// request `number`.
+async fn open_pull_request(store: &MemoryStore, id: &TicketId, number: i64, awaiting: bool) {
+    let mut path = vec![
+        (TicketStatus::Queued, TicketStatus::Planning),
+        (TicketStatus::Planning, TicketStatus::PlanValidating),
+        (TicketStatus::PlanValidating, TicketStatus::Implementing),
+        (TicketStatus::Implementing, TicketStatus::Reviewing),
+        (TicketStatus::Reviewing, TicketStatus::PrCreated),
+    ];
+    if awaiting {
+        path.push((TicketStatus::PrCreated, TicketStatus::AwaitingMerge));
+    }
+    for (from, to) in path {
+        store.transition_ticket(id, from, to, None).await.unwrap();
+    }
+    store
+        .update_ticket(
+            id,
+            TicketPatch {
+                pr_number: Some(Some(number)),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+}
+
+/// Records the tickets it is told about.
+#[derive(Debug, Default)]
+struct Watched(std::sync::Mutex<Vec<TicketId>>);
+
+impl PullRequestWatch for Watched {
+    fn pull_request_changed(&self, ticket: &TicketId) {
+        self.0.lock().unwrap().push(ticket.clone());
+    }
+}
+
+#[tokio::test]
+async fn pull_request_events_of_waiting_tickets_wake_the_watch() {
+    let gh = GitHub::start().await;
+    let r = rig("github", "web", "acme/widgets", gh.tracker.clone());
+    let watched = Arc::new(Watched::default());
+    let sink = r
+        .sink
+        .host(HostRoute {
+            project: "web".into(),
+            provider: "github".into(),
+            secret: SECRET.into(),
+            scope: "acme/widgets".into(),
+        })
+        .watch(watched.clone());
+    let t = new_ticket(&r.store).await;
+    let deliver = |event: &'static str, body: Vec<u8>| {
+        let sink = &sink;
+        async move {
+            sink.receive("github", &github_headers(event, SECRET, &body), &body)
+                .await
+                .unwrap()
+        }
+    };
+
+    // no ticket has #7 yet: ignored, nobody woken
+    let out = deliver(
+        "pull_request",
+        fixture("github_pull_request_synchronize.json", "7"),
+    )
+    .await;
+    expect(&out, WebhookAction::Ignored);
+    assert!(watched.0.lock().unwrap().is_empty());
+
+    open_pull_request(&r.store, &t.id, 7, true).await;
+
+    // a push to the open pull request: recorded on the ticket, the watch reads it now
+    let out = deliver(
+        "pull_request",
+        fixture("github_pull_request_synchronize.json", "7"),
+    )
+    .await;
+    expect(&out, WebhookAction::Recorded);
+    assert_eq!(out.ticket_id.as_ref(), Some(&t.id));
+    assert_eq!(
+        out.pull_request, None,
+        "an open pull request carries no change"
+    );
+    assert!(out.reason.contains("reads it now"), "{}", out.reason);
+    assert_eq!(*watched.0.lock().unwrap(), vec![t.id.clone()]);
+
+    // finished checks name their pull requests
+    let suite = br#"{"action":"completed","check_suite":{"conclusion":"success","pull_requests":[{"number":7}]},"repository":{"full_name":"acme/widgets"}}"#.to_vec();
+    let out = deliver("check_suite", suite).await;
+    expect(&out, WebhookAction::Recorded);
+    assert_eq!(watched.0.lock().unwrap().len(), 2);
+
+    // once merged, later deliveries are recorded but wake nobody
+    r.store
+        .transition_ticket(
+            &t.id,
+            TicketStatus::AwaitingMerge,
+            TicketStatus::Merged,
+            None,
+        )
+        .await
+        .unwrap();
+    let out = deliver(
+        "pull_request",
+        fixture("github_pull_request_merged.json", "7"),
+    )
+    .await;
+    expect(&out, WebhookAction::Recorded);
+    assert_eq!(out.pull_request.map(|c| c.state), Some(PrState::Merged));
+    assert_eq!(watched.0.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
