@@ -1097,7 +1097,7 @@ impl Run<'_> {
             .emit_once(
                 NewEvent::new(event, msg)
                     .ticket(&t.id)
-                    .details(json!({"url": pr.url, "number": pr.number})),
+                    .details(json!({"url": pr.url, "number": pr.number, "head_sha": pr.head_sha})),
             )
             .await;
         self.move_to(&t, TicketStatus::PrCreated).await?;

@@ -16,14 +16,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use foreman_domain::budget::{BudgetScope, DailySpend, Reservation, ReservationRequest};
-use foreman_domain::project::is_valid_project_name;
 use foreman_domain::{
-    ApiToken, Claim, ClaimRequest, CostLedger, DEFAULT_PROJECT, Event, EventFilter, EventId,
-    EventLog, FencingToken, LlmCall, LlmCallId, LlmCallStatus, MAX_PAGE_LIMIT, Micros, NewApiToken,
-    NewEvent, NewLlmCall, NewTask, NewTicket, Outbox, OutboxEntry, Page, ReservationId,
-    SettingsStore, StoreError, StoreResult, Task, TaskId, TaskPatch, TaskStatus, TaskStore, Ticket,
-    TicketCursor, TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus, TicketStore,
-    TokenId, TokenStore, UsageKey, UsageRow,
+    ApiToken, Claim, ClaimRequest, CostLedger, Event, EventFilter, EventId, EventLog, FencingToken,
+    LlmCall, LlmCallId, LlmCallStatus, MAX_PAGE_LIMIT, Micros, NewApiToken, NewEvent, NewLlmCall,
+    NewTask, NewTicket, Outbox, OutboxEntry, Page, ReservationId, SettingsStore, StoreError,
+    StoreResult, Task, TaskId, TaskPatch, TaskStatus, TaskStore, Ticket, TicketCursor,
+    TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus, TicketStore, TokenId,
+    TokenStore, UsageKey, UsageRow,
 };
 
 /// Every storage port in memory. Cheap to clone: clones share the same state.
@@ -112,23 +111,6 @@ pub(crate) fn month_window(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) 
     let start = Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default());
     let end = Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default());
     (start, end)
-}
-
-fn validate_new_ticket(new: &NewTicket) -> StoreResult<String> {
-    let project = if new.project.is_empty() {
-        DEFAULT_PROJECT.to_owned()
-    } else {
-        new.project.clone()
-    };
-    if !is_valid_project_name(&project) {
-        return Err(StoreError::Invalid(format!(
-            "project {project:?} is not a valid project name"
-        )));
-    }
-    if new.external_id.trim().is_empty() {
-        return Err(StoreError::Invalid("external_id must not be empty".into()));
-    }
-    Ok(project)
 }
 
 fn ticket_order(sort: TicketSort, a: &Ticket, b: &Ticket) -> std::cmp::Ordering {
@@ -275,7 +257,7 @@ fn cap(limit: u32) -> usize {
 #[async_trait]
 impl TicketStore for MemoryStore {
     async fn create_ticket(&self, new: NewTicket) -> StoreResult<Ticket> {
-        let project = validate_new_ticket(&new)?;
+        let project = new.validate()?;
         let mut s = self.lock();
         if s.tickets
             .values()
@@ -289,38 +271,7 @@ impl TicketStore for MemoryStore {
         if let Some(parent) = &new.parent_id {
             s.ticket(parent)?;
         }
-        let now = foreman_domain::now();
-        let ticket = Ticket {
-            id: TicketId::new(),
-            project,
-            external_id: new.external_id,
-            title: new.title,
-            description: new.description,
-            acceptance_criteria: new.acceptance_criteria,
-            status: TicketStatus::Queued,
-            priority: new.priority,
-            labels: new.labels,
-            submitter: new.submitter,
-            parent_id: new.parent_id,
-            branch_name: String::new(),
-            pr_url: String::new(),
-            pr_number: None,
-            cost: Micros::ZERO,
-            tokens_input: 0,
-            tokens_output: 0,
-            total_llm_calls: 0,
-            is_partial: false,
-            last_completed_task_seq: 0,
-            last_error: None,
-            last_error_type: None,
-            fencing_token: FencingToken(0),
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            completed_at: None,
-        };
+        let ticket = Ticket::from_new(TicketId::new(), project, new, foreman_domain::now());
         s.tickets.insert(ticket.id.clone(), ticket.clone());
         Ok(ticket)
     }
