@@ -513,12 +513,16 @@ impl Daemon {
                     .await;
             }
             self.cleanup_worktrees(t).await;
-            self.heads
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&t.id);
+            self.heads().remove(&t.id);
         }
         Ok(())
+    }
+
+    /// The last head commit seen per open pull request.
+    fn heads(&self) -> std::sync::MutexGuard<'_, HashMap<TicketId, String>> {
+        self.heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reports a pull request whose head moved since it was last seen (`pr_updated` with the
@@ -528,20 +532,12 @@ impl Daemon {
         if pr.head_sha.is_empty() {
             return;
         }
-        let known = self
-            .heads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&t.id)
-            .cloned();
+        let known = self.heads().get(&t.id).cloned();
         let previous = match known {
             Some(sha) => Some(sha),
             None => self.last_recorded_head(&t.id).await,
         };
-        self.heads
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(t.id.clone(), pr.head_sha.clone());
+        self.heads().insert(t.id.clone(), pr.head_sha.clone());
         if let Some(previous) = previous
             && previous != pr.head_sha
         {

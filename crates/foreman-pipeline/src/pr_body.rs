@@ -104,43 +104,32 @@ pub fn body(
 
 #[cfg(test)]
 mod tests {
-    use foreman_domain::{FencingToken, Micros, TaskId, TicketId, TicketStatus};
+    use foreman_domain::{FencingToken, Micros, NewTicket, TaskId, TicketId, TicketStatus};
 
     use super::*;
 
     fn ticket() -> Ticket {
-        let now = foreman_domain::now();
-        Ticket {
-            id: TicketId::new(),
+        let new = NewTicket {
             project: "default".into(),
             external_id: "PROJ-7".into(),
             title: "Add login".into(),
-            description: String::new(),
             acceptance_criteria: "Users can log in".into(),
-            status: TicketStatus::Reviewing,
-            priority: 0,
-            labels: vec![],
-            submitter: None,
-            parent_id: None,
-            branch_name: "foreman/PROJ-7-add-login".into(),
-            pr_url: String::new(),
-            pr_number: None,
-            cost: Micros(1_234_567),
-            tokens_input: 1000,
-            tokens_output: 200,
-            total_llm_calls: 5,
-            is_partial: false,
-            last_completed_task_seq: 0,
-            last_error: None,
-            last_error_type: None,
-            fencing_token: FencingToken(1),
-            lease_owner: None,
-            lease_expires_at: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            completed_at: None,
-        }
+            ..NewTicket::default()
+        };
+        let mut t = Ticket::from_new(
+            TicketId::new(),
+            "default".into(),
+            new,
+            foreman_domain::now(),
+        );
+        t.status = TicketStatus::Reviewing;
+        t.branch_name = "foreman/PROJ-7-add-login".into();
+        t.cost = Micros(1_234_567);
+        t.tokens_input = 1000;
+        t.tokens_output = 200;
+        t.total_llm_calls = 5;
+        t.fencing_token = FencingToken(1);
+        t
     }
 
     fn task(seq: i32, status: TaskStatus, sha: Option<&str>) -> Task {
