@@ -11,6 +11,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_foundation;
+mod m20261203_000001_file_reservations;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -19,7 +20,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260101_000001_foundation::Migration)]
+        vec![
+            Box::new(m20260101_000001_foundation::Migration),
+            Box::new(m20261203_000001_file_reservations::Migration),
+        ]
     }
 }
 

@@ -145,7 +145,7 @@ async fn start(parallel: usize, delay_ms: u64) -> Server {
     let script_path = dir.path().join("script.json");
     std::fs::write(&script_path, script(delay_ms).to_string()).unwrap();
     let config = format!(
-        "[daemon]\npoll_interval = \"50ms\"\nmax_parallel_tickets = {parallel}\nlog_level = \"warn\"\n\n\
+        "[daemon]\nmax_parallel_tickets = {parallel}\nlog_level = \"warn\"\n\n\
          [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
          [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = false\n\n\
          [pipeline]\ntest_command = \"sh tests/run.sh\"\n\n\

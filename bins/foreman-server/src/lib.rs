@@ -243,6 +243,7 @@ pub async fn launch(
                 }
                 let daemon = foreman_pipeline::Daemon::new(*engine);
                 pr_watch = Some(daemon.pull_request_watch());
+                spawn_daemon_waker(&hub, daemon.waker(), cancel.clone());
                 Some(tokio::spawn(daemon.run(cancel.clone())))
             }
             compose::Pipeline::Idle(reason) => {
@@ -283,6 +284,35 @@ pub async fn launch(
     served.context("server failed")?;
     tracing::info!("foreman-server stopped");
     Ok(())
+}
+
+/// Wakes the daemon for every published event that may have made a ticket claimable (a ticket
+/// created through the API or a tracker, a retry, a resume), so work starts within moments
+/// while an idle daemon polls the store only every `poll_interval`. A lagging subscription
+/// wakes it too (one of the missed events may have been such an event).
+fn spawn_daemon_waker(
+    hub: &foreman_events::EventHub,
+    waker: foreman_pipeline::DaemonWaker,
+    cancel: CancellationToken,
+) {
+    let mut events = hub.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let delivery = tokio::select! {
+                () = cancel.cancelled() => return,
+                d = events.recv() => d,
+            };
+            match delivery {
+                None => return,
+                Some(foreman_events::Delivery::Item(e)) => {
+                    if foreman_pipeline::wakes_daemon(&e) {
+                        waker.wake();
+                    }
+                }
+                Some(foreman_events::Delivery::Lagged(_)) => waker.wake(),
+            }
+        }
+    });
 }
 
 /// Translates configuration into the API's settings.

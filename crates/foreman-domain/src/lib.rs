@@ -1,8 +1,9 @@
 //! Foreman's domain model.
 //!
 //! This crate owns the vocabulary every other crate speaks: tickets, tasks, events, LLM calls,
-//! API tokens, money and budgets, the ticket and task status machines, and the port traits
-//! (`TicketStore`, `EventLog`, `CostLedger`, ...) that adapters implement.
+//! API tokens, money and budgets, file reservations, the ticket and task status machines, and
+//! the port traits (`TicketStore`, `EventLog`, `CostLedger`, `FileReservationStore`, ...) that
+//! adapters implement.
 //!
 //! It must not know about I/O: no async runtime, no database, no HTTP. A tidy test in
 //! `xtask` fails the build if tokio, sea-orm, sqlx, axum, hyper or reqwest ever enter its
@@ -13,6 +14,7 @@ pub mod budget;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod file_reservation;
 pub mod git;
 pub mod ids;
 pub mod llm;
@@ -33,6 +35,9 @@ pub use budget::{
 };
 pub use error::{StoreError, StoreResult};
 pub use event::{Event, EventFilter, EventType, NewEvent, Severity};
+pub use file_reservation::{
+    FileReservation, FileReservationOutcome, FileReservationStore, normalise_path,
+};
 pub use ids::{EventId, LlmCallId, ReservationId, TaskId, TicketId, TokenId};
 pub use llm_call::{LlmCall, LlmCallStatus, NewLlmCall};
 pub use money::Micros;

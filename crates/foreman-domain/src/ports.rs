@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::budget::{DailySpend, Reservation, ReservationRequest};
 use crate::error::StoreResult;
 use crate::event::{Event, EventFilter, NewEvent};
+use crate::file_reservation::FileReservationStore;
 use crate::ids::{ReservationId, TaskId, TicketId, TokenId};
 use crate::llm_call::{LlmCall, NewLlmCall};
 use crate::money::Micros;
@@ -340,11 +341,25 @@ pub trait Outbox: Send + Sync {
 
 /// Every storage port in one object, for adapters that implement them all.
 pub trait Store:
-    TicketStore + TaskStore + EventLog + CostLedger + TokenStore + SettingsStore + Outbox
+    TicketStore
+    + TaskStore
+    + EventLog
+    + CostLedger
+    + TokenStore
+    + SettingsStore
+    + Outbox
+    + FileReservationStore
 {
 }
 
 impl<T> Store for T where
-    T: TicketStore + TaskStore + EventLog + CostLedger + TokenStore + SettingsStore + Outbox
+    T: TicketStore
+        + TaskStore
+        + EventLog
+        + CostLedger
+        + TokenStore
+        + SettingsStore
+        + Outbox
+        + FileReservationStore
 {
 }

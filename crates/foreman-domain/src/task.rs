@@ -103,6 +103,39 @@ pub struct NewTask {
     pub complexity: i32,
 }
 
+impl Task {
+    /// The task a store creates from `new` for `ticket_id`: pending, no attempts, calls, cost or
+    /// commit yet.
+    #[must_use]
+    pub fn from_new(ticket_id: TicketId, new: NewTask, now: DateTime<Utc>) -> Self {
+        Self {
+            id: TaskId::new(),
+            ticket_id,
+            sequence: new.sequence,
+            title: new.title,
+            description: new.description,
+            acceptance_criteria: new.acceptance_criteria,
+            depends_on: new.depends_on,
+            files: new.files,
+            complexity: new.complexity,
+            status: TaskStatus::Pending,
+            implementation_attempts: 0,
+            spec_review_attempts: 0,
+            quality_review_attempts: 0,
+            total_llm_calls: 0,
+            tokens_input: 0,
+            tokens_output: 0,
+            commit_sha: None,
+            cost: Micros::ZERO,
+            context: None,
+            last_error: None,
+            created_at: now,
+            started_at: None,
+            completed_at: None,
+        }
+    }
+}
+
 /// Field changes to a task; `None` leaves a field as it is.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct TaskPatch {

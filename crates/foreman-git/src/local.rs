@@ -220,12 +220,31 @@ impl LocalHost {
         Ok(self.load(number).await?.comments)
     }
 
-    /// Refreshes an open pull request from the remote (read afresh when `fresh`).
-    async fn refresh(&self, mut pr: LocalPr, fresh: bool) -> HostResult<LocalPr> {
+    /// Refreshes an open pull request from the remote (read afresh when `fresh`). A cached
+    /// read of the remote may predate the pull request's last push (its branch missing, or an
+    /// older head): a new state or head that a cached read suggests is confirmed on a fresh
+    /// read before it is believed, so only unchanged pull requests are served from the cache.
+    async fn refresh(&self, pr: LocalPr, fresh: bool) -> HostResult<LocalPr> {
         if pr.state != PrState::Open {
             return Ok(pr);
         }
+        let asked = Instant::now();
         let view = self.remote(fresh).await?;
+        let (mut next, mut changed) = self.judge(&pr, &view).await?;
+        let moved = next.state != pr.state || next.head_sha != pr.head_sha;
+        if moved && view.read_at < asked {
+            let view = self.remote(true).await?;
+            (next, changed) = self.judge(&pr, &view).await?;
+        }
+        if changed {
+            self.save(&next).await?;
+        }
+        Ok(next)
+    }
+
+    /// The pull request as `view` shows it, and whether that differs from what is recorded.
+    async fn judge(&self, pr: &LocalPr, view: &RemoteView) -> HostResult<(LocalPr, bool)> {
+        let mut pr = pr.clone();
         let head = view.heads.get(&pr.request.head).cloned();
         let base = view.heads.get(&pr.request.base).cloned();
         let merged_sha = head.clone().unwrap_or_else(|| pr.head_sha.clone());
@@ -251,10 +270,7 @@ impl LocalHost {
         }
         pr.state = new_state;
         pr.unmerged_base = unmerged_base;
-        if changed {
-            self.save(&pr).await?;
-        }
-        Ok(pr)
+        Ok((pr, changed))
     }
 }
 

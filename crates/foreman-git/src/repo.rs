@@ -11,7 +11,7 @@ use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use foreman_domain::TicketId;
@@ -140,11 +140,18 @@ pub struct GitRepository {
     worktrees: PathBuf,
     // holds when the last successful fetch started: a caller that asked before that moment
     // is served by it (concurrent syncs share one fetch)
-    sync_lock: tokio::sync::Mutex<Option<std::time::Instant>>,
+    sync_lock: tokio::sync::Mutex<Option<Instant>>,
     // `git worktree add/remove/prune` share the repository's administrative files (and names
     // derived from the directory's base name), so they run one at a time per repository
     admin_lock: tokio::sync::Mutex<()>,
+    // the last disk usage measured and when (walking a large project directory on every
+    // worktree added would dominate a busy daemon)
+    usage: Mutex<Option<(Instant, u64)>>,
 }
+
+/// How long one disk usage measurement serves the quota check (while it left at least half of
+/// the quota free).
+const USAGE_TTL: Duration = Duration::from_secs(5);
 
 impl GitRepository {
     /// Checks the config and prepares the runner. Nothing touches the disk until
@@ -225,6 +232,7 @@ impl GitRepository {
             config,
             sync_lock: tokio::sync::Mutex::new(None),
             admin_lock: tokio::sync::Mutex::new(()),
+            usage: Mutex::new(None),
         })
     }
 
@@ -286,7 +294,102 @@ impl GitRepository {
                 source: e,
             })?;
         hygiene::record_disk_usage(&self.config.project, bytes);
+        *self.usage.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), bytes));
         Ok(bytes)
+    }
+
+    /// The disk usage for the quota check: a measurement of the last few seconds when it left
+    /// at least half of the quota free, else a fresh one.
+    async fn usage_for_quota(&self) -> GitResult<u64> {
+        let recent = *self.usage.lock().unwrap_or_else(PoisonError::into_inner);
+        match recent {
+            Some((at, bytes))
+                if at.elapsed() < USAGE_TTL && bytes <= self.config.disk_quota_bytes / 2 =>
+            {
+                Ok(bytes)
+            }
+            _ => self.disk_usage().await,
+        }
+    }
+
+    /// The administrative directory git keeps for the worktree at `path` (under the
+    /// repository's `worktrees/`), read from the files: `<path>/.git` names it and its
+    /// `gitdir` points back. `None` for a directory git does not know (or no longer knows).
+    async fn admin_dir(&self, path: &Path) -> Option<PathBuf> {
+        let dot_git = tokio::fs::read_to_string(path.join(".git")).await.ok()?;
+        let admin = path.join(dot_git.trim().strip_prefix("gitdir:")?.trim());
+        let back = tokio::fs::read_to_string(admin.join("gitdir")).await.ok()?;
+        let back = admin.join(back.trim());
+        (admin.starts_with(self.repo.join("worktrees"))
+            && lexically_equal(&back, &path.join(".git")))
+        .then_some(admin)
+    }
+
+    /// The commit a branch or remote-tracking ref (`refs/heads/…`, `refs/remotes/…`) points
+    /// to, read from the repository's ref files (loose, then `packed-refs`) without starting
+    /// git: `Some(None)` when the ref does not exist, `None` when the files cannot tell (another
+    /// ref backend, a symbolic ref, an odd name), and git must be asked.
+    async fn ref_from_files(&self, name: &str) -> Option<Option<String>> {
+        let plain = (name.starts_with("refs/heads/") || name.starts_with("refs/remotes/"))
+            && is_safe_branch_name(name)
+            && !self.repo.join("reftable").exists();
+        if !plain {
+            return None;
+        }
+        let is_sha =
+            |v: &str| matches!(v.len(), 40 | 64) && v.bytes().all(|b| b.is_ascii_hexdigit());
+        match tokio::fs::read_to_string(self.repo.join(name)).await {
+            Ok(v) => return is_sha(v.trim()).then(|| Some(v.trim().to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // e.g. a directory of that name (`refs/heads/a` when `refs/heads/a/b` exists)
+            Err(_) => return None,
+        }
+        let packed = match tokio::fs::read_to_string(self.repo.join("packed-refs")).await {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
+            Err(_) => return None,
+        };
+        for line in packed.lines() {
+            if let Some((sha, refname)) = line.split_once(' ')
+                && refname == name
+            {
+                return is_sha(sha).then(|| Some(sha.to_owned()));
+            }
+        }
+        Some(None)
+    }
+
+    /// The worktree registered at `path`, read from the files git keeps for it (see
+    /// [`Self::admin_dir`]; its `HEAD` names the branch). Unlike `git worktree list`, whose
+    /// cost grows with every worktree of the repository, this reads a few small files.
+    async fn worktree_at(&self, path: &Path) -> GitResult<Option<Worktree>> {
+        let Some(admin) = self.admin_dir(path).await else {
+            return Ok(None);
+        };
+        let head_file = tokio::fs::read_to_string(admin.join("HEAD"))
+            .await
+            .unwrap_or_default();
+        let head_file = head_file.trim();
+        let branch = head_file
+            .strip_prefix("ref: refs/heads/")
+            .unwrap_or_default()
+            .to_owned();
+        let from_files = if branch.is_empty() {
+            // detached: HEAD holds the commit itself
+            (!head_file.starts_with("ref:") && !head_file.is_empty())
+                .then(|| Some(head_file.to_owned()))
+        } else {
+            self.ref_from_files(&format!("refs/heads/{branch}")).await
+        };
+        let head = match from_files {
+            Some(head) => head.unwrap_or_default(),
+            None => self.rev(path, "HEAD").await?.unwrap_or_default(),
+        };
+        Ok(Some(Worktree {
+            path: path.to_owned(),
+            branch,
+            head,
+        }))
     }
 
     /// Every registered worktree under this repository's worktrees directory.
@@ -753,6 +856,9 @@ impl GitRepository {
     }
 
     async fn rev(&self, dir: &Path, rev: &str) -> GitResult<Option<String>> {
+        if let Some(known) = self.ref_from_files(rev).await {
+            return Ok(known);
+        }
         let out = self
             .git
             .output(
@@ -823,6 +929,9 @@ impl GitRepository {
     }
 
     async fn git_dir(&self, wt: &Worktree) -> GitResult<PathBuf> {
+        if let Some(admin) = self.admin_dir(&wt.path).await {
+            return Ok(admin);
+        }
         Ok(PathBuf::from(
             self.git
                 .text(&wt.path, &["rev-parse", "--absolute-git-dir"])
@@ -932,6 +1041,25 @@ fn io_err(context: &str, source: std::io::Error) -> GitError {
 }
 
 /// Parses `git worktree list --porcelain`.
+/// Whether two paths name the same place once `.` and `..` components are folded (no file
+/// system access, no symlinks resolved).
+fn lexically_equal(a: &Path, b: &Path) -> bool {
+    fn fold(p: &Path) -> Vec<Component<'_>> {
+        let mut out = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    out.pop();
+                }
+                c => out.push(c),
+            }
+        }
+        out
+    }
+    fold(a) == fold(b)
+}
+
 fn parse_worktree_list(out: &str) -> Vec<Worktree> {
     let mut list = Vec::new();
     for block in out.split("\n\n") {
@@ -1035,11 +1163,7 @@ impl GitRepository {
     ) -> GitResult<()> {
         self.checked(worktree)?;
         let path_s = worktree.path.to_string_lossy().into_owned();
-        let registered = self
-            .list_worktrees()
-            .await?
-            .iter()
-            .any(|w| w.path == worktree.path);
+        let registered = self.worktree_at(&worktree.path).await?.is_some();
         if registered {
             self.git
                 .run(
@@ -1074,14 +1198,14 @@ impl GitRepo for GitRepository {
     }
 
     async fn sync(&self) -> GitResult<()> {
-        let asked = std::time::Instant::now();
+        let asked = Instant::now();
         let mut last_fetch = self.sync_lock.lock().await;
         if last_fetch.is_some_and(|started| started >= asked) {
             // a fetch that started after this call was made saw the remote at least as it
             // was then
             return Ok(());
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         tokio::fs::create_dir_all(&self.root)
             .await
             .map_err(|e| io_err("creating the project directory", e))?;
@@ -1150,15 +1274,10 @@ impl GitRepo for GitRepository {
             )));
         }
         let path = self.worktree_path(&spec.ticket_id, &spec.name)?;
-        let existing = self
-            .list_worktrees()
-            .await?
-            .into_iter()
-            .find(|w| w.path == path);
-        if let Some(existing) = existing.filter(|_| path.exists()) {
+        if let Some(existing) = self.worktree_at(&path).await? {
             return Ok(existing);
         }
-        let used = self.disk_usage().await?;
+        let used = self.usage_for_quota().await?;
         if used > self.config.disk_quota_bytes {
             tracing::warn!(project = %self.config.project, used, quota = self.config.disk_quota_bytes, "disk quota exceeded");
             return Err(GitError::QuotaExceeded {
@@ -1166,9 +1285,6 @@ impl GitRepo for GitRepository {
                 quota_bytes: self.config.disk_quota_bytes,
             });
         }
-        self.git
-            .run(&self.repo, &["worktree", "prune"], self.git.local())
-            .await?;
         if path.exists() {
             // a directory git does not know: the remains of a crash
             tokio::fs::remove_dir_all(&path)
@@ -1185,36 +1301,48 @@ impl GitRepo for GitRepository {
             .rev(&self.repo, &format!("refs/heads/{}", spec.branch))
             .await?
             .is_some();
-        if exists {
-            self.git
-                .run(
-                    &self.repo,
-                    &["worktree", "add", "--quiet", &path_s, &spec.branch],
-                    self.git.local(),
-                )
-                .await?;
+        if !exists && self.rev(&self.repo, &spec.start_point).await?.is_none() {
+            return Err(GitError::NotFound {
+                what: format!("start point {}", spec.start_point),
+            });
+        }
+        let args: Vec<&str> = if exists {
+            vec!["worktree", "add", "--quiet", &path_s, &spec.branch]
         } else {
-            if self.rev(&self.repo, &spec.start_point).await?.is_none() {
-                return Err(GitError::NotFound {
-                    what: format!("start point {}", spec.start_point),
-                });
-            }
+            vec![
+                "worktree",
+                "add",
+                "--quiet",
+                "--no-track",
+                "-b",
+                &spec.branch,
+                &path_s,
+                &spec.start_point,
+            ]
+        };
+        let first = self
+            .git
+            .output(&self.repo, &args, self.git.local(), &[])
+            .await?;
+        if !first.success() {
+            // git may still record a worktree whose directory is gone (a crash, a manual
+            // delete), which blocks its path and branch: forget those records, then try again
             self.git
-                .run(
-                    &self.repo,
-                    &[
-                        "worktree",
-                        "add",
-                        "--quiet",
-                        "--no-track",
-                        "-b",
-                        &spec.branch,
-                        &path_s,
-                        &spec.start_point,
-                    ],
-                    self.git.local(),
-                )
+                .run(&self.repo, &["worktree", "prune"], self.git.local())
                 .await?;
+            if !exists {
+                // the failed attempt may have created the branch before giving up
+                let _ = self
+                    .git
+                    .output(
+                        &self.repo,
+                        &["branch", "--delete", "--force", "--", &spec.branch],
+                        self.git.local(),
+                        &[],
+                    )
+                    .await?;
+            }
+            self.git.run(&self.repo, &args, self.git.local()).await?;
         }
         let wt = Worktree {
             head: self.git.text(&path, &["rev-parse", "HEAD"]).await?,
@@ -1231,13 +1359,25 @@ impl GitRepo for GitRepository {
     }
 
     async fn ticket_worktrees(&self, ticket_id: &TicketId) -> GitResult<Vec<Worktree>> {
+        // the ticket's own directory only: its cost does not grow with other tickets' worktrees
         let dir = self.worktrees.join(sanitise(ticket_id.as_str(), false));
-        Ok(self
-            .list_worktrees()
-            .await?
-            .into_iter()
-            .filter(|w| w.path.starts_with(&dir))
-            .collect())
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("listing the ticket's worktrees", e)),
+        };
+        let mut found = Vec::new();
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| io_err("listing the ticket's worktrees", e))?
+        {
+            if let Some(wt) = self.worktree_at(&entry.path()).await? {
+                found.push(wt);
+            }
+        }
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(found)
     }
 
     async fn recover_worktree(&self, worktree: &Worktree) -> GitResult<Vec<String>> {
@@ -1509,13 +1649,20 @@ impl GitRepo for GitRepository {
         {
             return Ok(());
         }
-        self.git
-            .run(
-                &self.repo,
-                &["branch", "-D", "--quiet", branch],
-                self.git.local(),
-            )
-            .await?;
+        let args = ["branch", "-D", "--quiet", branch];
+        if !self
+            .git
+            .output(&self.repo, &args, self.git.local(), &[])
+            .await?
+            .success()
+        {
+            // a worktree git still records after its directory went (a crash) holds the
+            // branch: forget such records, then try again
+            self.git
+                .run(&self.repo, &["worktree", "prune"], self.git.local())
+                .await?;
+            self.git.run(&self.repo, &args, self.git.local()).await?;
+        }
         Ok(())
     }
 

@@ -50,6 +50,45 @@ pub struct Daemon {
     hint_rx: Arc<std::sync::Mutex<Option<mpsc::Receiver<TicketId>>>>,
     // the last head commit seen per open pull request, to report pushes (`pr_updated`)
     heads: Arc<std::sync::Mutex<HashMap<TicketId, String>>>,
+    wake: DaemonWaker,
+}
+
+/// Wakes the daemon's scheduling loop at once (a ticket was created, retried or re-queued, or
+/// the daemon was resumed) instead of at its next `poll_interval`. Wakes while the loop is busy
+/// are kept as one pending wake.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonWaker(Arc<tokio::sync::Notify>);
+
+impl DaemonWaker {
+    /// Makes the loop look for work now.
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    async fn woken(&self) {
+        self.0.notified().await;
+    }
+}
+
+/// Whether `event` may have made a ticket claimable, so the daemon should look for work now:
+/// a new or re-queued ticket, a retry, a resume.
+#[must_use]
+pub fn wakes_daemon(event: &foreman_domain::Event) -> bool {
+    match event.event_type {
+        EventType::TicketCreated
+        | EventType::ChildTicketCreated
+        | EventType::TicketRetried
+        | EventType::TaskRetried
+        | EventType::DaemonResumed => true,
+        EventType::TicketStatusChanged => event
+            .details
+            .as_ref()
+            .and_then(|d| d.get("to"))
+            .and_then(serde_json::Value::as_str)
+            .and_then(|to| to.parse::<TicketStatus>().ok())
+            .is_some_and(|to| CLAIMABLE.contains(&to)),
+        _ => false,
+    }
 }
 
 /// The daemon's [`PullRequestWatch`]: git host webhooks about a ticket's pull request make the
@@ -80,7 +119,16 @@ impl Daemon {
             hints: PullRequestHints { tx },
             hint_rx: Arc::new(std::sync::Mutex::new(Some(rx))),
             heads: Arc::default(),
+            wake: DaemonWaker::default(),
         }
+    }
+
+    /// The handle that makes the running daemon look for work at once; the server calls it for
+    /// every published event that [`wakes_daemon`] accepts, so a new ticket is claimed within
+    /// moments while an idle daemon only polls every `poll_interval`.
+    #[must_use]
+    pub fn waker(&self) -> DaemonWaker {
+        self.wake.clone()
     }
 
     /// The watch to hand the webhook receivers: each hint makes the running daemon read the
@@ -178,6 +226,7 @@ impl Daemon {
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(settings.poll_interval) => {}
+                () = self.wake.woken() => {}
                 Some(_) = workers.join_next(), if !workers.is_empty() => {}
             }
         }

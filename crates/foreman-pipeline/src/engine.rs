@@ -58,7 +58,6 @@ struct Clarification {
 pub struct Engine {
     pub(crate) ports: Ports,
     pub(crate) settings: Arc<PipelineSettings>,
-    pub(crate) reservations: Arc<crate::reservations::FileReservations>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -85,7 +84,6 @@ impl Engine {
         Self {
             ports,
             settings: Arc::new(settings),
-            reservations: Arc::default(),
         }
     }
 
@@ -161,7 +159,10 @@ impl Engine {
         };
         let started = Instant::now();
         let result = run.drive(&ticket.id).await;
-        self.reservations.release(&ticket.id);
+        if let Err(e) = self.ports.store.release_files(&ticket.id).await {
+            // They stop blocking others once the daemon gives the lease up.
+            tracing::warn!(ticket_id = %ticket.id, error = %e, "cannot release file reservations");
+        }
         match &result {
             Ok(()) => {}
             Err(e) if e.is_interruption() => {}
@@ -661,23 +662,15 @@ impl Run<'_> {
     /// Waits until no other ticket of the project holds a file this ticket's open tasks will
     /// modify, then reserves them (released when this run ends).
     async fn reserve_files(&self, t: &Ticket) -> PipelineResult<()> {
-        let files: std::collections::BTreeSet<String> = self
-            .store()
-            .list_tasks(&t.id)
-            .await?
-            .iter()
-            .filter(|x| !x.status.is_terminal())
-            .flat_map(|x| x.files.iter().cloned())
-            .collect();
+        let files = crate::reservations::planned_files(&self.store().list_tasks(&t.id).await?);
+        if files.is_empty() {
+            return Ok(());
+        }
         let mut announced = false;
         loop {
-            match self
-                .engine
-                .reservations
-                .try_reserve(&t.project, &t.id, &files)
-            {
-                Ok(()) => return Ok(()),
-                Err((path, holder)) => {
+            match self.store().try_reserve(&t.project, &t.id, &files).await? {
+                foreman_domain::FileReservationOutcome::Granted => return Ok(()),
+                foreman_domain::FileReservationOutcome::Held { path, holder } => {
                     if !announced {
                         announced = true;
                         self.emit(
@@ -1177,7 +1170,36 @@ impl Run<'_> {
             TicketStatus::AwaitingMerge
         };
         self.move_to(t, to).await?;
+        self.remove_worktrees(t).await;
         Ok(Step::Release)
+    }
+
+    /// Removes the ticket's worktrees once its pull request is open: the work is on pushed
+    /// branches (a retry checks them out again), and every live worktree makes git's worktree
+    /// bookkeeping, which scans them all, slower for every other ticket.
+    async fn remove_worktrees(&self, t: &Ticket) {
+        let repo = &self.project.repo;
+        let worktrees = match repo.ticket_worktrees(&t.id).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(ticket = %t.id, error = %e, "cannot list the ticket's worktrees");
+                return;
+            }
+        };
+        for wt in worktrees {
+            match repo.remove_worktree(&wt, false).await {
+                Ok(()) => {
+                    self.emit(
+                        NewEvent::new(EventType::WorktreeRemoved, format!("removed {}", wt.branch))
+                            .ticket(&t.id),
+                    )
+                    .await;
+                }
+                Err(e) => {
+                    tracing::warn!(ticket = %t.id, error = %e, "cannot remove a worktree");
+                }
+            }
+        }
     }
 
     async fn resolve_conflicts(
@@ -1466,7 +1488,7 @@ impl TaskRunner {
     /// Marks a committed task done and advances the ticket's last completed step. `task_done`
     /// is written first (once): a run that dies before the status change comes back here and
     /// finds it written, so the event is neither lost nor doubled.
-    async fn finish_done(&self, task: &Task, sha: &str) -> PipelineResult<()> {
+    async fn finish_done(&self, task: &Task, sha: &str, wt: &Worktree) -> PipelineResult<()> {
         self.engine
             .emit_once(
                 NewEvent::new(EventType::TaskDone, format!("task {} done", task.sequence))
@@ -1490,6 +1512,11 @@ impl TaskRunner {
                     Some(self.fence),
                 )
                 .await?;
+        }
+        // The commit is on the task branch and pushed: the worktree has served. Every live
+        // worktree makes git's worktree bookkeeping (which scans them all) slower.
+        if let Err(e) = self.project.repo.remove_worktree(wt, false).await {
+            tracing::warn!(task = %task.id, error = %e, "cannot remove a done task's worktree");
         }
         Ok(())
     }
@@ -1660,7 +1687,7 @@ impl TaskRunner {
                 .repo
                 .push(&wt.branch, &PushLease::Tracking)
                 .await?;
-            return self.finish_done(&task, &sha).await;
+            return self.finish_done(&task, &sha, &wt).await;
         }
         if task.status == TaskStatus::Pending {
             task = self.set_status(&task, TaskStatus::Implementing).await?;
@@ -1992,7 +2019,7 @@ impl TaskRunner {
                 .details(json!({"commit_sha": sha})),
             )
             .await;
-            return self.finish_done(&task, &sha).await;
+            return self.finish_done(&task, &sha, &wt).await;
         }
     }
 

@@ -15,7 +15,7 @@ pub mod pr_body;
 pub mod reservations;
 pub mod settings;
 
-pub use daemon::{CLAIMABLE, Daemon};
+pub use daemon::{CLAIMABLE, Daemon, DaemonWaker, wakes_daemon};
 pub use engine::Engine;
 pub use error::{PipelineError, PipelineResult};
 pub use settings::{PipelineSettings, Ports, ProjectRuntime, detect_test_command};

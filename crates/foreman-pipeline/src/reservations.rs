@@ -1,104 +1,60 @@
-//! File reservations: two tickets of one project never edit the same files at once. A ticket
-//! reserves the files its plan will modify before its tasks start; a ticket whose files are
-//! held waits (with a `task_waiting_for_files` event) until the holder's run ends.
+//! File reservations: two tickets of one project never edit the same files at once. Before its
+//! tasks start, a ticket reserves the files its open tasks' plans will modify, all or nothing;
+//! a ticket whose files are held waits (with one `task_waiting_for_files` event) and asks again
+//! every poll interval until the holder's run ends. The run releases its reservations however
+//! it ends.
 //!
-//! The registry lives in the daemon's process: it serialises the tickets one node works on.
-//! Nodes sharing a database do not see each other's reservations; their overlapping changes
-//! meet at merge time, where conflict resolution takes over.
+//! The reservations live in the store (`FileReservationStore`), so every node sharing a
+//! database sees them. A holder blocks only while it is worked on (a live lease in a working
+//! status): the files of a ticket whose node crashed are taken over once its lease expires.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::collections::BTreeSet;
 
-use foreman_domain::TicketId;
+use foreman_domain::Task;
+use foreman_domain::file_reservation::normalise_paths;
 
-/// Held reservations, by project and path.
-#[derive(Debug, Default)]
-pub struct FileReservations {
-    held: Mutex<HashMap<(String, String), TicketId>>,
-}
-
-impl FileReservations {
-    /// Reserves every path in `files` for `ticket`, or none: when another ticket holds one of
-    /// them, returns that path and its holder. Paths the ticket already holds are fine.
-    ///
-    /// # Errors
-    /// `(path, holder)` of the first path held by another ticket.
-    pub fn try_reserve(
-        &self,
-        project: &str,
-        ticket: &TicketId,
-        files: &BTreeSet<String>,
-    ) -> Result<(), (String, TicketId)> {
-        let mut held = self
-            .held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for f in files {
-            if let Some(holder) = held.get(&(project.to_owned(), normalise(f)))
-                && holder != ticket
-            {
-                return Err((f.clone(), holder.clone()));
-            }
-        }
-        for f in files {
-            held.insert((project.to_owned(), normalise(f)), ticket.clone());
-        }
-        Ok(())
-    }
-
-    /// Releases everything `ticket` holds.
-    pub fn release(&self, ticket: &TicketId) {
-        self.held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|_, holder| holder != ticket);
-    }
-
-    /// How many paths are held.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.held
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether nothing is held.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-fn normalise(path: &str) -> String {
-    path.trim().trim_start_matches("./").to_owned()
+/// The files the ticket's open (non-terminal) tasks will modify, normalised: what its run
+/// reserves before implementing.
+pub(crate) fn planned_files(tasks: &[Task]) -> BTreeSet<String> {
+    normalise_paths(
+        tasks
+            .iter()
+            .filter(|t| !t.status.is_terminal())
+            .flat_map(|t| t.files.iter()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use foreman_domain::{NewTask, TaskStatus, TicketId};
+
     use super::*;
 
-    fn set(v: &[&str]) -> BTreeSet<String> {
-        v.iter().map(|s| (*s).to_owned()).collect()
+    fn task(sequence: i32, status: TaskStatus, files: &[&str]) -> Task {
+        let new = NewTask {
+            sequence,
+            title: format!("task {sequence}"),
+            files: files.iter().map(|f| (*f).to_owned()).collect(),
+            complexity: 1,
+            ..NewTask::default()
+        };
+        Task {
+            status,
+            ..Task::from_new(TicketId::new(), new, foreman_domain::now())
+        }
     }
 
     #[test]
-    fn overlapping_tickets_wait_and_disjoint_ones_do_not() {
-        let r = FileReservations::default();
-        let (a, b, c) = (TicketId::new(), TicketId::new(), TicketId::new());
-        r.try_reserve("p", &a, &set(&["calc.py", "tests/t.py"]))
-            .unwrap();
-        let err = r
-            .try_reserve("p", &b, &set(&["./calc.py", "x.py"]))
-            .unwrap_err();
-        assert_eq!(err, ("./calc.py".to_owned(), a.clone()));
-        // all or nothing: b holds nothing after the refusal
-        r.try_reserve("p", &c, &set(&["x.py"])).unwrap();
-        // another project is independent; a holder may reserve again
-        r.try_reserve("q", &b, &set(&["calc.py"])).unwrap();
-        r.try_reserve("p", &a, &set(&["calc.py"])).unwrap();
-        r.release(&a);
-        r.try_reserve("p", &b, &set(&["calc.py"])).unwrap();
-        assert_eq!(r.len(), 3);
+    fn only_open_tasks_files_are_reserved() {
+        let tasks = [
+            task(1, TaskStatus::Done, &["done.py"]),
+            task(2, TaskStatus::Pending, &["./calc.py", "tests/t.py"]),
+            task(3, TaskStatus::Verifying, &["calc.py ", "x.py"]),
+            task(4, TaskStatus::Skipped, &["skipped.py"]),
+        ];
+        assert_eq!(
+            planned_files(&tasks).into_iter().collect::<Vec<_>>(),
+            ["calc.py", "tests/t.py", "x.py"]
+        );
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! This crate owns [`SqlStore`], which implements every storage port of
 //! `foreman_domain::ports` (`TicketStore`, `TaskStore`, `EventLog`, `CostLedger`, `TokenStore`,
-//! `SettingsStore`, `Outbox`) on sea-orm, and the connection setup for both backends. The
-//! schema lives in `foreman-migrations`; the sea-orm entities never leave this crate.
+//! `SettingsStore`, `Outbox`, `FileReservationStore`) on sea-orm, and the connection setup for
+//! both backends. The schema lives in `foreman-migrations`; the sea-orm entities never leave
+//! this crate.
 //!
 //! It must not know about HTTP, the pipeline or configuration files: callers hand it a URL or a
 //! path and hold the result as `Arc<dyn Store>` (or any single port).
@@ -27,6 +28,8 @@
 //! - event `seq` increases in commit order, so a reader tailing with `after_seq` misses nothing;
 //! - recording an LLM call and updating task and ticket totals is one transaction, and budget
 //!   reservations are serialized so concurrent reservers cannot overrun a limit;
+//! - file reservations are all or nothing and serialized per project (an advisory lock on
+//!   PostgreSQL, the single writer on SQLite), so two tickets never both hold one path;
 //! - `get_ticket`, `list_tickets` and `find_token_by_hash` answer from a small read cache that
 //!   never serves data older than a write: this store's commits invalidate it before they
 //!   return, and other processes' commits are found by a probe of the database's commit state
@@ -42,6 +45,7 @@ mod costs;
 mod entity;
 mod events;
 mod misc;
+mod reservations;
 mod tasks;
 mod tickets;
 
@@ -338,4 +342,7 @@ impl SqlStore {
 pub(crate) mod locks {
     /// Budget reservations.
     pub const RESERVATIONS: i64 = 0x666f_7265_6d61_6e01;
+    /// File reservations: the first key of the two-key form, the second is the project's
+    /// `hashtext`.
+    pub const FILE_RESERVATIONS: i32 = 0x666f_7202;
 }

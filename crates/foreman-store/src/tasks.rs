@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use foreman_domain::{
-    FencingToken, Micros, NewTask, StoreError, StoreResult, Task, TaskId, TaskPatch, TaskStatus,
-    TaskStore, TicketId,
+    FencingToken, NewTask, StoreError, StoreResult, Task, TaskId, TaskPatch, TaskStatus, TaskStore,
+    TicketId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -53,31 +53,7 @@ impl TaskStore for SqlStore {
         let now = foreman_domain::now();
         let created: Vec<Task> = new
             .into_iter()
-            .map(|n| Task {
-                id: TaskId::new(),
-                ticket_id: ticket_id.clone(),
-                sequence: n.sequence,
-                title: n.title,
-                description: n.description,
-                acceptance_criteria: n.acceptance_criteria,
-                depends_on: n.depends_on,
-                files: n.files,
-                complexity: n.complexity,
-                status: TaskStatus::Pending,
-                implementation_attempts: 0,
-                spec_review_attempts: 0,
-                quality_review_attempts: 0,
-                total_llm_calls: 0,
-                tokens_input: 0,
-                tokens_output: 0,
-                commit_sha: None,
-                cost: Micros::ZERO,
-                context: None,
-                last_error: None,
-                created_at: now,
-                started_at: None,
-                completed_at: None,
-            })
+            .map(|n| Task::from_new(ticket_id.clone(), n, now))
             .collect();
         let rows = created
             .iter()

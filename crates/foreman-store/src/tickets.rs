@@ -473,13 +473,16 @@ impl TicketStore for SqlStore {
         fence: FencingToken,
         lease: Duration,
     ) -> StoreResult<DateTime<Utc>> {
-        let expires_at = lease_until(foreman_domain::now(), lease)?;
+        let now = foreman_domain::now();
+        let expires_at = lease_until(now, lease)?;
         let txn = self.write().await?;
         let n = tickets::Entity::update_many()
             .col_expr(C::LeaseExpiresAt, Expr::val(ts(expires_at)))
             .filter(C::Id.eq(id.as_str()))
             .filter(C::LeaseOwner.eq(worker_id))
             .filter(C::FencingToken.eq(fence.0))
+            // an expired lease is lost even if nobody has claimed the ticket since
+            .filter(C::LeaseExpiresAt.gt(ts(now)))
             .exec(&txn)
             .await
             .map_err(be)?

@@ -2,27 +2,28 @@
 //!
 //! This is a real implementation, not a mock: it keeps state and enforces the same rules as the
 //! SQL store (compare-and-set transitions, fencing tokens, leases with expiry, budget
-//! reservations, cascade delete, keyset paging). The contract suite in [`crate::contract`] runs
+//! reservations, file reservations with takeover, cascade delete, keyset paging). The contract suite in [`crate::contract`] runs
 //! against it and against SQLite and PostgreSQL, so code tested on it behaves the same in
 //! production.
 //!
 //! All state sits behind one mutex; every port method takes it once, so each call is atomic
 //! exactly like a database transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use foreman_domain::budget::{BudgetScope, DailySpend, Reservation, ReservationRequest};
+use foreman_domain::file_reservation::{holder_blocks, normalise_paths};
 use foreman_domain::{
     ApiToken, Claim, ClaimRequest, CostLedger, Event, EventFilter, EventId, EventLog, FencingToken,
-    LlmCall, LlmCallId, LlmCallStatus, MAX_PAGE_LIMIT, Micros, NewApiToken, NewEvent, NewLlmCall,
-    NewTask, NewTicket, Outbox, OutboxEntry, Page, ReservationId, SettingsStore, StoreError,
-    StoreResult, Task, TaskId, TaskPatch, TaskStatus, TaskStore, Ticket, TicketCursor,
-    TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus, TicketStore, TokenId,
-    TokenStore, UsageKey, UsageRow,
+    FileReservation, FileReservationOutcome, FileReservationStore, LlmCall, LlmCallId,
+    LlmCallStatus, MAX_PAGE_LIMIT, Micros, NewApiToken, NewEvent, NewLlmCall, NewTask, NewTicket,
+    Outbox, OutboxEntry, Page, ReservationId, SettingsStore, StoreError, StoreResult, Task, TaskId,
+    TaskPatch, TaskStatus, TaskStore, Ticket, TicketCursor, TicketFilter, TicketId, TicketPatch,
+    TicketSort, TicketStatus, TicketStore, TokenId, TokenStore, UsageKey, UsageRow,
 };
 
 /// Every storage port in memory. Cheap to clone: clones share the same state.
@@ -39,6 +40,8 @@ struct State {
     last_seq: i64,
     calls: Vec<LlmCall>,
     reservations: HashMap<ReservationId, Held>,
+    /// File reservations by `(project, path)`: holder and when it reserved.
+    files: BTreeMap<(String, String), (TicketId, DateTime<Utc>)>,
     tokens: Vec<ApiToken>,
     settings: HashMap<String, String>,
     outbox: BTreeMap<String, OutboxEntry>,
@@ -468,6 +471,7 @@ impl TicketStore for MemoryStore {
         s.calls.retain(|c| c.ticket_id.as_ref() != Some(id));
         s.reservations
             .retain(|_, h| h.ticket_id.as_ref() != Some(id));
+        s.files.retain(|_, (holder, _)| holder != id);
         for t in s.tickets.values_mut() {
             if t.parent_id.as_ref() == Some(id) {
                 t.parent_id = None;
@@ -527,7 +531,11 @@ impl TicketStore for MemoryStore {
         let expires_at = lease_until(now, lease)?;
         let mut s = self.lock();
         let t = s.ticket_mut(id)?;
-        if t.lease_owner.as_deref() != Some(worker_id) || t.fencing_token != fence {
+        // an expired lease is lost even if nobody has claimed the ticket since
+        if t.lease_owner.as_deref() != Some(worker_id)
+            || t.fencing_token != fence
+            || t.lease_expires_at.is_none_or(|e| e <= now)
+        {
             return Err(StoreError::LeaseNotHeld {
                 ticket_id: id.to_string(),
                 worker_id: worker_id.to_owned(),
@@ -585,31 +593,7 @@ impl TaskStore for MemoryStore {
         let now = foreman_domain::now();
         let mut out = Vec::with_capacity(tasks.len());
         for n in tasks {
-            let task = Task {
-                id: TaskId::new(),
-                ticket_id: ticket_id.clone(),
-                sequence: n.sequence,
-                title: n.title,
-                description: n.description,
-                acceptance_criteria: n.acceptance_criteria,
-                depends_on: n.depends_on,
-                files: n.files,
-                complexity: n.complexity,
-                status: TaskStatus::Pending,
-                implementation_attempts: 0,
-                spec_review_attempts: 0,
-                quality_review_attempts: 0,
-                total_llm_calls: 0,
-                tokens_input: 0,
-                tokens_output: 0,
-                commit_sha: None,
-                cost: Micros::ZERO,
-                context: None,
-                last_error: None,
-                created_at: now,
-                started_at: None,
-                completed_at: None,
-            };
+            let task = Task::from_new(ticket_id.clone(), n, now);
             s.tasks.insert(task.id.clone(), task.clone());
             out.push(task);
         }
@@ -1040,6 +1024,72 @@ impl SettingsStore for MemoryStore {
             .settings
             .insert(key.to_owned(), value.to_owned());
         Ok(())
+    }
+}
+
+#[async_trait]
+impl FileReservationStore for MemoryStore {
+    async fn try_reserve(
+        &self,
+        project: &str,
+        ticket: &TicketId,
+        files: &BTreeSet<String>,
+    ) -> StoreResult<FileReservationOutcome> {
+        let paths = normalise_paths(files);
+        let now = foreman_domain::now();
+        let mut s = self.lock();
+        let owner = s.ticket(ticket)?;
+        if owner.project != project {
+            return Err(StoreError::Invalid(format!(
+                "ticket {ticket} belongs to project {}, not {project}",
+                owner.project
+            )));
+        }
+        for path in &paths {
+            if let Some((holder, _)) = s.files.get(&(project.to_owned(), path.clone()))
+                && holder != ticket
+                && s.tickets.get(holder).is_some_and(|h| holder_blocks(h, now))
+            {
+                return Ok(FileReservationOutcome::Held {
+                    path: path.clone(),
+                    holder: holder.clone(),
+                });
+            }
+        }
+        for path in paths {
+            let held = s
+                .files
+                .entry((project.to_owned(), path))
+                .or_insert_with(|| (ticket.clone(), now));
+            if held.0 != *ticket {
+                *held = (ticket.clone(), now);
+            }
+        }
+        Ok(FileReservationOutcome::Granted)
+    }
+
+    async fn release_files(&self, ticket: &TicketId) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let before = s.files.len();
+        s.files.retain(|_, (holder, _)| holder != ticket);
+        Ok((before - s.files.len()) as u64)
+    }
+
+    async fn list_reservations(&self, project: Option<&str>) -> StoreResult<Vec<FileReservation>> {
+        Ok(self
+            .lock()
+            .files
+            .iter()
+            .filter(|((p, _), _)| project.is_none_or(|want| want == p))
+            .map(
+                |((project, path), (ticket_id, created_at))| FileReservation {
+                    project: project.clone(),
+                    path: path.clone(),
+                    ticket_id: ticket_id.clone(),
+                    created_at: *created_at,
+                },
+            )
+            .collect())
     }
 }
 

@@ -346,6 +346,49 @@ async fn a_paused_daemon_starts_nothing_until_resumed() {
     rig.finish().await;
 }
 
+/// With an hour between polls, the daemon still starts work at once: a ticket created through
+/// the API wakes it (`ticket_created`), and so does a resume (`daemon_resumed`) after the ticket
+/// arrived while it was paused.
+#[tokio::test]
+async fn new_tickets_and_a_resume_wake_a_daemon_that_polls_rarely() {
+    let setup = Setup {
+        poll: Some("1h"),
+        ..Setup::default()
+    };
+    let rig = Rig::start(Db::Sqlite, &demo_script(), &setup)
+        .await
+        .unwrap();
+    // the daemon's first look for work at start-up has passed: it sleeps for its hour now
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    rig.wait_for(&id, &["merged"], WITHIN).await;
+
+    let (status, _) = rig.post("/api/daemon/pause", json!({})).await;
+    assert_eq!(status, 200);
+    let second = rig.create_ticket("Add a multiply function to calc").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        rig.get(&format!("/api/tickets/{second}")).await["status"],
+        "queued"
+    );
+    let (status, _) = rig.post("/api/daemon/resume", json!({})).await;
+    assert_eq!(status, 200);
+    let deadline = std::time::Instant::now() + WITHIN;
+    while !rig
+        .event_types(&second)
+        .await
+        .iter()
+        .any(|e| e == "ticket_claimed")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not claimed after the resume"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    rig.finish().await;
+}
+
 /// An implementer answer that edits a file in place.
 fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> Value {
     json!({

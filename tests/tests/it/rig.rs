@@ -35,6 +35,8 @@ pub struct Setup {
     pub git: Vec<String>,
     /// `[daemon] housekeeping_interval` (default 200 ms).
     pub housekeeping: Option<&'static str>,
+    /// `[daemon] poll_interval` (default 100 ms).
+    pub poll: Option<&'static str>,
 }
 
 /// A running server with its repository, script and database.
@@ -174,12 +176,13 @@ impl Rig {
         };
         let config = format!(
             "[database]\n{database}\n\
-             [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"{}\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
+             [daemon]\npoll_interval = \"{}\"\nhousekeeping_interval = \"{}\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n{}\n\n\
              [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
              [git]\n{}\nclone_url = \"{}\"\nauto_merge = {}\n\n\
              [pipeline]\ntest_command = \"{}\"\n{}\n\n\
              [cost]\n{}\n\n\
              [tracker]\n{}\n",
+            setup.poll.unwrap_or("100ms"),
             setup.housekeeping.unwrap_or("200ms"),
             setup.daemon.join("\n"),
             script_path.display(),

@@ -859,6 +859,24 @@ async fn local_host_reads_share_one_view_of_the_remote() {
     );
 }
 
+/// A cached view read before a branch was pushed does not make that branch's new pull request
+/// look closed: a change a cached view suggests is checked on a fresh read.
+#[tokio::test]
+async fn local_host_confirms_what_a_cached_view_suggests() {
+    let local = Local::with_view_ttl(Duration::from_secs(3600)).await;
+    let host = &local.host;
+    local.push_branch("foreman/W-1").await;
+    let one = host.create_pr(&request("foreman/W-1")).await.unwrap();
+    // the view is read now, before W-2 exists on the remote
+    assert_eq!(host.get_pr(one.number).await.unwrap().state, PrState::Open);
+    local.push_branch("foreman/W-2").await;
+    let two = host.create_pr(&request("foreman/W-2")).await.unwrap();
+    let read = host.get_pr(two.number).await.unwrap();
+    assert_eq!(read.state, PrState::Open, "{read:?}");
+    assert_eq!(read.head_sha, two.head_sha);
+    assert_eq!(host.record(two.number).await.unwrap().state, PrState::Open);
+}
+
 #[tokio::test]
 async fn local_host_needs_the_branch_on_the_remote() {
     let local = Local::start().await;

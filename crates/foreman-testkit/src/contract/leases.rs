@@ -174,6 +174,44 @@ pub async fn expired_leases_are_reclaimable(store: Arc<dyn Store>) {
         .unwrap();
 }
 
+/// A lease that ran out cannot be renewed, even when nobody claimed the ticket since: others
+/// may already treat its holder as gone (its file reservations are taken over), so the holder
+/// must stop. It can still be released, and the ticket claimed afresh.
+pub async fn expired_leases_cannot_be_renewed(store: Arc<dyn Store>) {
+    let t = create(&*store, "E-2").await;
+    let claim = store
+        .claim_next(&req("w1", Duration::from_millis(1)))
+        .await
+        .unwrap()
+        .expect("claim");
+    assert_eq!(claim.ticket.id, t.id);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let err = expect_err(
+        store
+            .renew_lease(&t.id, "w1", claim.fencing_token, LONG)
+            .await,
+        "renew of an expired lease",
+    );
+    assert!(
+        matches!(err, StoreError::LeaseNotHeld { ref worker_id, .. } if worker_id == "w1"),
+        "{err:?}"
+    );
+    store
+        .release_lease(&t.id, "w1", claim.fencing_token)
+        .await
+        .unwrap();
+    let again = store
+        .claim_next(&req("w2", LONG))
+        .await
+        .unwrap()
+        .expect("claimable again");
+    assert_eq!(again.ticket.id, t.id);
+    store
+        .renew_lease(&t.id, "w2", again.fencing_token, LONG)
+        .await
+        .unwrap();
+}
+
 /// Renew extends the holder's lease; renew or release by anyone else, or with another token,
 /// is `LeaseNotHeld`; an unknown ticket is `NotFound`.
 pub async fn renew_and_release_need_the_holder(store: Arc<dyn Store>) {

@@ -25,6 +25,7 @@ pub mod costs;
 pub mod events;
 pub mod leases;
 pub mod misc;
+pub mod reservations;
 pub mod tasks;
 pub mod tickets;
 
@@ -184,6 +185,7 @@ macro_rules! __store_contract_cases {
             claim_respects_statuses_and_project,
             claim_skips_held_leases,
             expired_leases_are_reclaimable,
+            expired_leases_cannot_be_renewed,
             renew_and_release_need_the_holder,
             concurrent_claims_take_each_ticket_once,
         });
@@ -206,6 +208,14 @@ macro_rules! __store_contract_cases {
             reservations_admit_within_limits,
             settle_and_release,
             concurrent_reservers_stay_within_the_limit,
+        });
+        $emit!($factory; reservations {
+            reservations_are_all_or_nothing,
+            holders_reserve_their_own_paths_again,
+            projects_are_independent,
+            release_frees_the_paths,
+            holders_no_longer_worked_on_are_taken_over,
+            concurrent_reservers_of_one_path_get_it_once,
         });
         $emit!($factory; misc {
             tokens_lifecycle,
