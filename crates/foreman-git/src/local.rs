@@ -135,6 +135,23 @@ impl LocalHost {
         Ok(v)
     }
 
+    /// Adds a branch head just read from the remote to the cached view, so a pull request
+    /// opened after the view was read is not taken for closed (nor read afresh to learn
+    /// otherwise).
+    async fn note_branch(&self, branch: &str, sha: &str) {
+        let mut view = self.view.lock().await;
+        if let Some(v) = view.as_ref()
+            && v.heads.get(branch).map(String::as_str) != Some(sha)
+        {
+            let mut heads = v.heads.clone();
+            heads.insert(branch.to_owned(), sha.to_owned());
+            *view = Some(Arc::new(RemoteView {
+                read_at: v.read_at,
+                heads,
+            }));
+        }
+    }
+
     fn project(&self) -> &str {
         &self.repo.config().project
     }
@@ -330,6 +347,7 @@ impl GitHost for LocalHost {
             unmerged_base: None,
         };
         self.save(&pr).await?;
+        self.note_branch(&new.head, &pr.head_sha).await;
         tracing::info!(project = %self.project(), number, head = %new.head, "local pull request recorded");
         Ok(self.render(&pr))
     }

@@ -320,9 +320,19 @@ impl GitRepository {
         let admin = path.join(dot_git.trim().strip_prefix("gitdir:")?.trim());
         let back = tokio::fs::read_to_string(admin.join("gitdir")).await.ok()?;
         let back = admin.join(back.trim());
-        (admin.starts_with(self.repo.join("worktrees"))
-            && lexically_equal(&back, &path.join(".git")))
-        .then_some(admin)
+        if admin.starts_with(self.repo.join("worktrees"))
+            && lexically_equal(&back, &path.join(".git"))
+        {
+            return Some(admin);
+        }
+        // git records real paths: compare those when a symlink is on the way
+        let real = |p: PathBuf| async move { tokio::fs::canonicalize(&p).await.ok() };
+        let (admin_real, worktrees_real) = (
+            real(admin.clone()).await?,
+            real(self.repo.join("worktrees")).await?,
+        );
+        let same = real(back).await? == real(path.join(".git")).await?;
+        (same && admin_real.starts_with(worktrees_real)).then_some(admin)
     }
 
     /// The commit a branch or remote-tracking ref (`refs/heads/…`, `refs/remotes/…`) points
@@ -537,11 +547,6 @@ impl GitRepository {
                 return Err(GitError::Invalid(format!("bad ref {r:?}")));
             }
         }
-        if self.rev(&self.repo, commit).await?.is_none()
-            || self.rev(&self.repo, of).await?.is_none()
-        {
-            return Ok(false);
-        }
         let args = ["merge-base", "--is-ancestor", commit, of];
         let out = self
             .git
@@ -550,6 +555,12 @@ impl GitRepository {
         match out.status {
             Some(0) => Ok(true),
             Some(1) => Ok(false),
+            // a commit this clone does not have is not an ancestor of anything it has
+            _ if self.rev(&self.repo, commit).await?.is_none()
+                || self.rev(&self.repo, of).await?.is_none() =>
+            {
+                Ok(false)
+            }
             _ => Err(self.git.failure(&args, &out)),
         }
     }
@@ -1344,8 +1355,12 @@ impl GitRepo for GitRepository {
             }
             self.git.run(&self.repo, &args, self.git.local()).await?;
         }
+        let head = match self.worktree_at(&path).await? {
+            Some(w) if !w.head.is_empty() => w.head,
+            _ => self.git.text(&path, &["rev-parse", "HEAD"]).await?,
+        };
         let wt = Worktree {
-            head: self.git.text(&path, &["rev-parse", "HEAD"]).await?,
+            head,
             path,
             branch: spec.branch.clone(),
         };
@@ -1468,6 +1483,11 @@ impl GitRepo for GitRepository {
 
     async fn head(&self, worktree: &Worktree) -> GitResult<String> {
         self.checked(worktree)?;
+        if let Some(wt) = self.worktree_at(&worktree.path).await?
+            && !wt.head.is_empty()
+        {
+            return Ok(wt.head);
+        }
         self.git.text(&worktree.path, &["rev-parse", "HEAD"]).await
     }
 

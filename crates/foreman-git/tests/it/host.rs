@@ -860,21 +860,28 @@ async fn local_host_reads_share_one_view_of_the_remote() {
 }
 
 /// A cached view read before a branch was pushed does not make that branch's new pull request
-/// look closed: a change a cached view suggests is checked on a fresh read.
+/// look closed: the host that opens it adds the branch to its view, and a host that did not
+/// (another node sharing the database) checks what its cached view suggests on a fresh read.
 #[tokio::test]
 async fn local_host_confirms_what_a_cached_view_suggests() {
     let local = Local::with_view_ttl(Duration::from_secs(3600)).await;
-    let host = &local.host;
+    let store = Arc::new(MemoryStore::new());
+    let hour = Duration::from_secs(3600);
+    let a = LocalHost::new(store.clone(), local.repo.clone()).with_view_ttl(hour);
+    let b = LocalHost::new(store, local.repo.clone()).with_view_ttl(hour);
     local.push_branch("foreman/W-1").await;
-    let one = host.create_pr(&request("foreman/W-1")).await.unwrap();
-    // the view is read now, before W-2 exists on the remote
-    assert_eq!(host.get_pr(one.number).await.unwrap().state, PrState::Open);
+    let one = a.create_pr(&request("foreman/W-1")).await.unwrap();
+    // both views are read now, before W-2 exists on the remote
+    assert_eq!(a.get_pr(one.number).await.unwrap().state, PrState::Open);
+    assert_eq!(b.get_pr(one.number).await.unwrap().state, PrState::Open);
     local.push_branch("foreman/W-2").await;
-    let two = host.create_pr(&request("foreman/W-2")).await.unwrap();
-    let read = host.get_pr(two.number).await.unwrap();
-    assert_eq!(read.state, PrState::Open, "{read:?}");
-    assert_eq!(read.head_sha, two.head_sha);
-    assert_eq!(host.record(two.number).await.unwrap().state, PrState::Open);
+    let two = a.create_pr(&request("foreman/W-2")).await.unwrap();
+    for host in [&a, &b] {
+        let read = host.get_pr(two.number).await.unwrap();
+        assert_eq!(read.state, PrState::Open, "{read:?}");
+        assert_eq!(read.head_sha, two.head_sha);
+    }
+    assert_eq!(a.record(two.number).await.unwrap().state, PrState::Open);
 }
 
 #[tokio::test]
