@@ -71,7 +71,8 @@ impl DaemonWaker {
 }
 
 /// Whether `event` may have made a ticket claimable, so the daemon should look for work now:
-/// a new or re-queued ticket, a retry, a resume.
+/// a new or re-queued ticket, a retry, a resume. A worker's own moves between working statuses
+/// (its ticket stays leased) do not.
 #[must_use]
 pub fn wakes_daemon(event: &foreman_domain::Event) -> bool {
     match event.event_type {
@@ -80,13 +81,15 @@ pub fn wakes_daemon(event: &foreman_domain::Event) -> bool {
         | EventType::TicketRetried
         | EventType::TaskRetried
         | EventType::DaemonResumed => true,
-        EventType::TicketStatusChanged => event
-            .details
-            .as_ref()
-            .and_then(|d| d.get("to"))
-            .and_then(serde_json::Value::as_str)
-            .and_then(|to| to.parse::<TicketStatus>().ok())
-            .is_some_and(|to| CLAIMABLE.contains(&to)),
+        EventType::TicketStatusChanged => {
+            event
+                .details
+                .as_ref()
+                .and_then(|d| d.get("to"))
+                .and_then(serde_json::Value::as_str)
+                .and_then(|to| to.parse::<TicketStatus>().ok())
+                == Some(TicketStatus::Queued)
+        }
         _ => false,
     }
 }
@@ -801,6 +804,57 @@ impl Daemon {
             if let Err(e) = crate::intake::intake(&self.engine, project).await {
                 tracing::warn!(project = %project.name, error = %e, "tracker poll failed");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use foreman_domain::{Event, EventId, Severity};
+
+    use super::*;
+
+    fn event(event_type: EventType, details: Option<serde_json::Value>) -> Event {
+        Event {
+            id: EventId::new(),
+            seq: 1,
+            ticket_id: Some(TicketId::new()),
+            task_id: None,
+            event_type,
+            severity: Severity::Info,
+            message: String::new(),
+            details,
+            created_at: foreman_domain::now(),
+        }
+    }
+
+    #[test]
+    fn new_and_requeued_work_wakes_the_daemon_and_its_own_steps_do_not() {
+        for ty in [
+            EventType::TicketCreated,
+            EventType::ChildTicketCreated,
+            EventType::TicketRetried,
+            EventType::TaskRetried,
+            EventType::DaemonResumed,
+        ] {
+            assert!(wakes_daemon(&event(ty, None)), "{ty}");
+        }
+        let moved = |to: &str| {
+            event(
+                EventType::TicketStatusChanged,
+                Some(json!({"from": "clarification_needed", "to": to})),
+            )
+        };
+        assert!(wakes_daemon(&moved("queued")));
+        assert!(!wakes_daemon(&moved("planning")));
+        assert!(!wakes_daemon(&moved("awaiting_merge")));
+        assert!(!wakes_daemon(&event(EventType::TicketStatusChanged, None)));
+        for ty in [
+            EventType::TicketClaimed,
+            EventType::AgentTurn,
+            EventType::PrCreated,
+        ] {
+            assert!(!wakes_daemon(&event(ty, None)), "{ty}");
         }
     }
 }
