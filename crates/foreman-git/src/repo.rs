@@ -1051,7 +1051,6 @@ fn io_err(context: &str, source: std::io::Error) -> GitError {
     }
 }
 
-/// Parses `git worktree list --porcelain`.
 /// Whether two paths name the same place once `.` and `..` components are folded (no file
 /// system access, no symlinks resolved).
 fn lexically_equal(a: &Path, b: &Path) -> bool {
@@ -1071,6 +1070,7 @@ fn lexically_equal(a: &Path, b: &Path) -> bool {
     fold(a) == fold(b)
 }
 
+/// Parses `git worktree list --porcelain`.
 fn parse_worktree_list(out: &str) -> Vec<Worktree> {
     let mut list = Vec::new();
     for block in out.split("\n\n") {
