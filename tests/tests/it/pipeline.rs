@@ -497,6 +497,71 @@ async fn two_tickets_changing_the_same_file_take_turns_and_both_merge() {
     rig.finish().await;
 }
 
+/// Two nodes on one PostgreSQL database, one ticket each at a time, two tickets changing
+/// `calc.py`: each node claims one, and the file reservation made on one node holds the other
+/// ticket back on the other node until the first ticket's pull request is open.
+#[tokio::test]
+async fn two_nodes_share_file_reservations_through_the_database() {
+    let mut entries = vec![divide_plan()];
+    entries.extend(calc_edits(true));
+    let script = prepend(demo_script(), entries);
+    let setup = Setup {
+        daemon: vec!["max_parallel_tickets = 1".into()],
+        ..Setup::default()
+    };
+    let Some(rig) = Rig::start(Db::Postgres, &script, &setup).await else {
+        return;
+    };
+    let _second = rig.start_node("node2").await;
+    let a = rig.create_ticket("Add a multiply function to calc").await;
+    let b = rig.create_ticket("Add a divide function to calc").await;
+    rig.wait_for(&a, &["merged"], WITHIN).await;
+    rig.wait_for(&b, &["merged"], WITHIN).await;
+    let all = rig.get("/api/events?limit=500").await;
+    let all = all.as_array().unwrap();
+    let of = |ticket: &str, ty: &str| -> Vec<&Value> {
+        all.iter()
+            .filter(|e| e["ticket_id"] == ticket && e["event_type"] == ty)
+            .collect()
+    };
+    // "claimed by <node id>/<n>": the two tickets were claimed by different nodes
+    let node = |ticket: &str| {
+        let claims = of(ticket, "ticket_claimed");
+        assert_eq!(claims.len(), 1, "{ticket} claimed once: {claims:?}");
+        let message = claims[0]["message"].as_str().unwrap().to_owned();
+        message.rsplit_once('/').map(|(n, _)| n.to_owned()).unwrap()
+    };
+    assert_ne!(node(&a), node(&b), "each node claimed one ticket");
+    let (waits_a, waits_b) = (
+        of(&a, "task_waiting_for_files"),
+        of(&b, "task_waiting_for_files"),
+    );
+    assert_eq!(
+        waits_a.len() + waits_b.len(),
+        1,
+        "exactly one ticket waited: {waits_a:?} {waits_b:?}"
+    );
+    let (first, second, wait) = if waits_b.len() == 1 {
+        (&a, &b, waits_b[0])
+    } else {
+        (&b, &a, waits_a[0])
+    };
+    assert_eq!(wait["details"]["held_by"], first.as_str(), "{wait}");
+    let seq = |ticket: &str, ty: &str| {
+        of(ticket, ty)
+            .iter()
+            .filter_map(|e| e["seq"].as_i64())
+            .min()
+            .unwrap()
+    };
+    assert!(
+        seq(second, "task_started") > seq(first, "pr_created"),
+        "the waiting ticket started before the other's pull request"
+    );
+    assert_calc_has_multiply_and_divide(&rig);
+    rig.finish().await;
+}
+
 #[tokio::test]
 async fn the_last_attempt_runs_on_the_escalation_model() {
     let script = prepend(

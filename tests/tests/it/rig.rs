@@ -224,6 +224,15 @@ impl Rig {
         }
     }
 
+    /// Starts another node: a second server with its own data directory (node id, cached
+    /// clone, worktrees) on the same configuration, database and remote. It is stopped when
+    /// the returned handle is dropped.
+    pub async fn start_node(&self, name: &str) -> Server {
+        let data = self.dir.path().join(name);
+        std::fs::create_dir_all(&data).unwrap();
+        Server::start(&data, &["--config", self.config.to_str().unwrap()]).await
+    }
+
     /// Starts the server again on the same data directory, database and script.
     pub async fn restart(&mut self) {
         self.kill();
