@@ -564,7 +564,7 @@ impl Daemon {
                     .emit(NewEvent::new(EventType::PipelineCompleted, "merged").ticket(&t.id))
                     .await;
             }
-            self.cleanup_worktrees(t).await;
+            self.engine.remove_worktrees(t).await;
             self.heads().remove(&t.id);
         }
         Ok(())
@@ -632,25 +632,6 @@ impl Daemon {
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned)
         })
-    }
-
-    async fn cleanup_worktrees(&self, t: &foreman_domain::Ticket) {
-        let Some(project) = self.engine.ports().projects.get(&t.project) else {
-            return;
-        };
-        let Ok(worktrees) = project.repo.ticket_worktrees(&t.id).await else {
-            return;
-        };
-        for wt in worktrees {
-            if project.repo.remove_worktree(&wt, false).await.is_ok() {
-                self.engine
-                    .emit(
-                        NewEvent::new(EventType::WorktreeRemoved, format!("removed {}", wt.branch))
-                            .ticket(&t.id),
-                    )
-                    .await;
-            }
-        }
     }
 
     async fn track_decompositions(&self) -> Result<(), crate::PipelineError> {

@@ -109,6 +109,33 @@ impl Engine {
     /// pull request (`details.url`; a retried ticket's new pull request is another event). For
     /// the events that mark a step done, written just before the status change that ends the
     /// step: a run that dies in between passes the step's end a second time.
+    /// Removes every worktree of `t` (`worktree_removed` for each), keeping its branches: once
+    /// its pull request is open, and once it is merged or closed.
+    pub(crate) async fn remove_worktrees(&self, t: &Ticket) {
+        let Some(project) = self.ports.projects.get(&t.project) else {
+            return;
+        };
+        let worktrees = match project.repo.ticket_worktrees(&t.id).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(ticket = %t.id, error = %e, "cannot list the ticket's worktrees");
+                return;
+            }
+        };
+        for wt in worktrees {
+            match project.repo.remove_worktree(&wt, false).await {
+                Ok(()) => {
+                    self.emit(
+                        NewEvent::new(EventType::WorktreeRemoved, format!("removed {}", wt.branch))
+                            .ticket(&t.id),
+                    )
+                    .await;
+                }
+                Err(e) => tracing::warn!(ticket = %t.id, error = %e, "cannot remove a worktree"),
+            }
+        }
+    }
+
     pub(crate) async fn emit_once(&self, event: NewEvent) {
         let url = |details: &Option<Value>| details.as_ref().and_then(|d| d.get("url")).cloned();
         if let Some(ticket) = &event.ticket_id {
@@ -1170,36 +1197,10 @@ impl Run<'_> {
             TicketStatus::AwaitingMerge
         };
         self.move_to(t, to).await?;
-        self.remove_worktrees(t).await;
+        // the work is on pushed branches (a retry checks them out again), and every live
+        // worktree makes git's worktree bookkeeping, which scans them all, slower
+        self.engine.remove_worktrees(t).await;
         Ok(Step::Release)
-    }
-
-    /// Removes the ticket's worktrees once its pull request is open: the work is on pushed
-    /// branches (a retry checks them out again), and every live worktree makes git's worktree
-    /// bookkeeping, which scans them all, slower for every other ticket.
-    async fn remove_worktrees(&self, t: &Ticket) {
-        let repo = &self.project.repo;
-        let worktrees = match repo.ticket_worktrees(&t.id).await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(ticket = %t.id, error = %e, "cannot list the ticket's worktrees");
-                return;
-            }
-        };
-        for wt in worktrees {
-            match repo.remove_worktree(&wt, false).await {
-                Ok(()) => {
-                    self.emit(
-                        NewEvent::new(EventType::WorktreeRemoved, format!("removed {}", wt.branch))
-                            .ticket(&t.id),
-                    )
-                    .await;
-                }
-                Err(e) => {
-                    tracing::warn!(ticket = %t.id, error = %e, "cannot remove a worktree");
-                }
-            }
-        }
     }
 
     async fn resolve_conflicts(
