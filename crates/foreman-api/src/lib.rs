@@ -170,18 +170,11 @@ impl App {
         };
         let router = api
             .fallback(move |req: Request| fallback(ui.clone(), req))
-            .layer(axum::middleware::from_fn(middleware::etag))
             .layer(DefaultBodyLimit::max(config.body_limit_bytes))
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
-                middleware::timeout,
-            ))
-            .layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                middleware::rate_limit,
-            ))
-            .layer(axum::middleware::from_fn(middleware::http_metrics))
-            .layer(axum::middleware::from_fn(middleware::json_errors));
+                middleware::request,
+            ));
         let router = match cors(&config.cors_allowed_origins) {
             Some(layer) => router.layer(layer),
             None => router,

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use crate::claude_code::ClaudeCodeUsage;
 use crate::config::ApiConfig;
 use crate::live::Live;
-use crate::middleware::RateLimiter;
+use crate::middleware::{HttpMetrics, RateLimiter};
 use crate::routes::tickets::RenderedResponses;
 
 /// A chat channel's connectivity, as `/api/status` reports it.
@@ -60,6 +60,7 @@ pub(crate) struct Inner {
     pub rendered: RenderedResponses,
     pub live: Arc<Live>,
     pub rate: RateLimiter,
+    pub http: HttpMetrics,
     pub claude: ClaudeCodeUsage,
     pub connectivity: Mutex<Option<Arc<dyn Connectivity>>>,
     /// Set when the server shuts down; live streams end.
@@ -98,6 +99,7 @@ impl AppState {
                 rendered: RenderedResponses::default(),
                 live,
                 rate,
+                http: HttpMetrics::default(),
                 claude,
                 connectivity: Mutex::new(None),
                 closing: tokio::sync::watch::Sender::new(false),

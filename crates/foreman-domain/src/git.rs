@@ -391,8 +391,17 @@ pub trait GitRepo: Send + Sync {
     /// The branch pull requests target.
     fn default_branch(&self) -> &str;
 
-    /// Clones the repository on first use, then fetches every branch (call before each ticket).
+    /// Clones the repository on first use, then fetches every branch.
     async fn sync(&self) -> GitResult<()>;
+
+    /// Like [`GitRepo::sync`], but fetches only the default branch: enough to start from it or
+    /// rebase onto it, and much cheaper than fetching every branch of a busy remote.
+    async fn sync_default(&self) -> GitResult<()>;
+
+    /// Like [`GitRepo::sync_default`], and also fetches `branch` and every branch named after
+    /// it (a ticket branch and its task branches), so that work checkpointed on the remote by
+    /// another node is known here.
+    async fn sync_branch(&self, branch: &str) -> GitResult<()>;
 
     /// Opens a worktree, creating its branch from `spec.start_point` when new. Opening one that
     /// exists returns it as it is (so a resumed ticket keeps its work). Fails with
@@ -411,6 +420,17 @@ pub trait GitRepo: Send + Sync {
     /// Every worktree of a ticket.
     async fn ticket_worktrees(&self, ticket_id: &TicketId) -> GitResult<Vec<Worktree>>;
 
+    /// Checks `branch` out in an existing, clean worktree (see
+    /// [`GitRepo::recover_worktree`]) and returns the worktree on it. With `start_point` the
+    /// branch is created there, or reset to it when it exists (`git checkout -B`). Switching a
+    /// worktree is much cheaper than adding one.
+    async fn switch_branch(
+        &self,
+        worktree: &Worktree,
+        branch: &str,
+        start_point: Option<&str>,
+    ) -> GitResult<Worktree>;
+
     /// The commit checked out in a worktree.
     async fn head(&self, worktree: &Worktree) -> GitResult<String>;
 
@@ -423,7 +443,8 @@ pub trait GitRepo: Send + Sync {
     /// Line counts per file.
     async fn diff_stat(&self, worktree: &Worktree, spec: &DiffSpec) -> GitResult<DiffStat>;
 
-    /// Merges `branch` into the worktree's branch with a merge commit.
+    /// Merges `branch` into the worktree's branch: a fast-forward when the worktree's branch
+    /// has no commits of its own, else a merge commit.
     async fn merge(
         &self,
         worktree: &Worktree,
@@ -438,6 +459,8 @@ pub trait GitRepo: Send + Sync {
     async fn abort_merge(&self, worktree: &Worktree) -> GitResult<()>;
 
     /// Rebases the worktree's branch onto `onto` (e.g. `origin/main` after [`GitRepo::sync`]).
+    /// A branch that already sits on `onto` with a linear history is left as it is, as
+    /// `git rebase` would.
     async fn rebase(&self, worktree: &Worktree, onto: &str) -> GitResult<RebaseOutcome>;
 
     /// Continues a rebase whose conflicts were resolved in the worktree.

@@ -1,5 +1,6 @@
 //! Worktree hygiene: disk usage and its gauge, and the janitor that removes the worktrees of
-//! finished tickets and orphans left by crashes.
+//! finished tickets and orphans left by crashes and runs git's automatic maintenance on the
+//! cached clone.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,7 +60,8 @@ pub fn record_disk_usage(project: &str, bytes: u64) {
 }
 
 /// Removes the worktrees of tickets that are gone from the store or in a terminal status, and
-/// orphaned directories. Returns how many were removed. Run at start-up and by the janitor.
+/// orphaned directories, then runs [`GitRepository::maintain`]. Returns how many were removed.
+/// Run at start-up and by the janitor.
 ///
 /// # Errors
 /// Git, file system or store failures.
@@ -87,6 +89,9 @@ pub async fn sweep_finished(repo: &GitRepository, tickets: &dyn TicketStore) -> 
         }
     }
     let removed = repo.sweep(&|id| !finished.contains(id)).await?;
+    if let Err(e) = repo.maintain().await {
+        tracing::warn!(project = %repo.config().project, error = %e, "git maintenance failed");
+    }
     let _ = repo.disk_usage().await;
     Ok(removed.len())
 }

@@ -138,15 +138,38 @@ pub struct GitRepository {
     root: PathBuf,
     repo: PathBuf,
     worktrees: PathBuf,
-    // holds when the last successful fetch started: a caller that asked before that moment
-    // is served by it (concurrent syncs share one fetch)
-    sync_lock: tokio::sync::Mutex<Option<Instant>>,
+    // when the last successful fetches started: a caller that asked before that moment is
+    // served by it (concurrent syncs share one fetch)
+    sync_lock: tokio::sync::Mutex<Fetched>,
     // `git worktree add/remove/prune` share the repository's administrative files (and names
     // derived from the directory's base name), so they run one at a time per repository
-    admin_lock: tokio::sync::Mutex<()>,
+    // (write). Commands that read every worktree's administrative files (a fetch's
+    // negotiation and connectivity check walk their HEADs; a checkout or branch delete checks
+    // the branch is not checked out elsewhere) take it shared (read): `worktree add` writes a
+    // placeholder HEAD before the real one, which those commands would take for a corrupt ref.
+    admin_lock: tokio::sync::RwLock<()>,
     // the last disk usage measured and when (walking a large project directory on every
     // worktree added would dominate a busy daemon)
     usage: Mutex<Option<(Instant, u64)>>,
+}
+
+/// When the last successful fetches of everything and of the default branch started.
+#[derive(Debug, Default)]
+struct Fetched {
+    all: Option<Instant>,
+    default: Option<Instant>,
+}
+
+/// What a fetch brings in.
+#[derive(Debug, Clone, Copy)]
+enum FetchScope<'a> {
+    /// Every branch (`--prune`d).
+    All,
+    /// The default branch.
+    Default,
+    /// The default branch, and a branch with every branch named after it (a ticket branch and
+    /// its task branches; `--prune`d within that name).
+    Branch(&'a str),
 }
 
 /// How long one disk usage measurement serves the quota check (while it left at least half of
@@ -214,6 +237,9 @@ impl GitRepository {
             "rebase.autoStash=false".to_owned(),
             "pull.rebase=false".to_owned(),
             "gc.auto=0".to_owned(),
+            // no `git maintenance run --auto` process after every commit, merge and fetch:
+            // the janitor runs it (see `GitRepository::maintain`)
+            "maintenance.auto=false".to_owned(),
         ];
         let git = GitBin {
             program: config.git_program.clone(),
@@ -230,8 +256,8 @@ impl GitRepository {
             root,
             git,
             config,
-            sync_lock: tokio::sync::Mutex::new(None),
-            admin_lock: tokio::sync::Mutex::new(()),
+            sync_lock: tokio::sync::Mutex::new(Fetched::default()),
+            admin_lock: tokio::sync::RwLock::new(()),
             usage: Mutex::new(None),
         })
     }
@@ -434,7 +460,7 @@ impl GitRepository {
         if !self.repo.exists() {
             return Ok(removed);
         }
-        let _admin = self.admin_lock.lock().await;
+        let _admin = self.admin_lock.write().await;
         let _ = self
             .git
             .run(&self.repo, &["worktree", "prune"], self.git.local())
@@ -659,7 +685,7 @@ impl GitRepository {
         }
 
         // worktrees left by a crash (merges are serialised, so none is in use now)
-        let admin = self.admin_lock.lock().await;
+        let admin = self.admin_lock.write().await;
         let merges = self.merges_dir();
         if merges.exists() {
             tokio::fs::remove_dir_all(&merges)
@@ -705,7 +731,7 @@ impl GitRepository {
             }
             other => other,
         };
-        let admin = self.admin_lock.lock().await;
+        let admin = self.admin_lock.write().await;
         let removed = self
             .git
             .run(
@@ -950,6 +976,22 @@ impl GitRepository {
         ))
     }
 
+    /// Whether `HEAD` contains `onto` and has no merge commit since: a rebase onto `onto`
+    /// would change nothing. One `git rev-list --left-right --parents HEAD...onto`: no commit
+    /// on the right means `onto` is contained, and a linear left side lists one parent per
+    /// commit.
+    async fn linear_on(&self, wt: &Worktree, onto: &str) -> GitResult<bool> {
+        let range = format!("HEAD...{onto}");
+        let out = self
+            .git
+            .text(&wt.path, &["rev-list", "--left-right", "--parents", &range])
+            .await?;
+        Ok(out.lines().all(|line| {
+            line.strip_prefix('<')
+                .is_some_and(|commit| commit.split_whitespace().count() == 2)
+        }))
+    }
+
     async fn rebase_in_progress(&self, wt: &Worktree) -> GitResult<bool> {
         let dir = self.git_dir(wt).await?;
         Ok(dir.join("rebase-merge").exists() || dir.join("rebase-apply").exists())
@@ -1166,57 +1208,8 @@ async fn write_build_excludes(repo: &Path) -> GitResult<()> {
 }
 
 impl GitRepository {
-    /// [`GitRepo::remove_worktree`] for callers that hold the administrative lock.
-    async fn remove_worktree_unlocked(
-        &self,
-        worktree: &Worktree,
-        delete_branch: bool,
-    ) -> GitResult<()> {
-        self.checked(worktree)?;
-        let path_s = worktree.path.to_string_lossy().into_owned();
-        let registered = self.worktree_at(&worktree.path).await?.is_some();
-        if registered {
-            self.git
-                .run(
-                    &self.repo,
-                    &["worktree", "remove", "--force", "--force", &path_s],
-                    self.git.local(),
-                )
-                .await?;
-        } else if worktree.path.exists() {
-            tokio::fs::remove_dir_all(&worktree.path)
-                .await
-                .map_err(|e| io_err("removing a worktree directory", e))?;
-        }
-        if let Some(parent) = worktree.path.parent() {
-            // drop the ticket directory once its last worktree is gone (fails harmlessly if not empty)
-            if parent != self.worktrees {
-                let _ = tokio::fs::remove_dir(parent).await;
-            }
-        }
-        if delete_branch && !worktree.branch.is_empty() {
-            self.delete_branch(&worktree.branch).await?;
-        }
-        tracing::info!(project = %self.config.project, path = %worktree.path.display(), "worktree removed");
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl GitRepo for GitRepository {
-    fn default_branch(&self) -> &str {
-        &self.config.default_branch
-    }
-
-    async fn sync(&self) -> GitResult<()> {
-        let asked = Instant::now();
-        let mut last_fetch = self.sync_lock.lock().await;
-        if last_fetch.is_some_and(|started| started >= asked) {
-            // a fetch that started after this call was made saw the remote at least as it
-            // was then
-            return Ok(());
-        }
-        let started = Instant::now();
+    /// Creates the cached clone (a bare repository with `origin`) on first use.
+    async fn ensure_clone(&self) -> GitResult<()> {
         tokio::fs::create_dir_all(&self.root)
             .await
             .map_err(|e| io_err("creating the project directory", e))?;
@@ -1254,30 +1247,174 @@ impl GitRepo for GitRepository {
                 .map_err(|e| io_err("moving the new clone into place", e))?;
             tracing::info!(project = %self.config.project, "initialised cached clone");
         }
-        write_build_excludes(&self.repo).await?;
+        write_build_excludes(&self.repo).await
+    }
+
+    /// Fetches `scope` from the remote into the cached clone (creating it on first use). A
+    /// fetch that started after this call was made and covers `scope` serves it instead.
+    async fn fetch(&self, scope: FetchScope<'_>) -> GitResult<()> {
+        let asked = Instant::now();
+        let mut fetched = self.sync_lock.lock().await;
+        let served = |at: Option<Instant>| at.is_some_and(|started| started >= asked);
+        match scope {
+            FetchScope::All | FetchScope::Branch(_) if served(fetched.all) => return Ok(()),
+            FetchScope::Default if served(fetched.all) || served(fetched.default) => {
+                return Ok(());
+            }
+            _ => {}
+        }
+        let started = Instant::now();
+        self.ensure_clone().await?;
+        let default = self.config.default_branch.as_str();
+        let default_spec = format!("+refs/heads/{default}:refs/remotes/origin/{default}");
+        let mut args = vec!["fetch", "--quiet"];
+        let branch_spec;
+        match scope {
+            FetchScope::All => args.extend(["--prune", "origin"]),
+            FetchScope::Default => args.extend(["origin", &default_spec]),
+            FetchScope::Branch(branch) => {
+                // the pattern matches the branch itself and every `<branch>--task-N`
+                branch_spec = format!("+refs/heads/{branch}*:refs/remotes/origin/{branch}*");
+                args.extend(["--prune", "origin", &default_spec, &branch_spec]);
+            }
+        }
+        {
+            let _worktrees = self.admin_lock.read().await;
+            self.git.run(&self.repo, &args, self.git.network()).await?;
+        }
+        let tracking = format!("refs/remotes/origin/{default}");
+        if self.rev(&self.repo, &tracking).await?.is_none() {
+            return Err(GitError::NotFound {
+                what: format!("default branch {default} on the remote"),
+            });
+        }
+        match scope {
+            FetchScope::All => {
+                fetched.all = Some(started);
+                fetched.default = Some(started);
+            }
+            FetchScope::Default | FetchScope::Branch(_) => fetched.default = Some(started),
+        }
+        Ok(())
+    }
+
+    /// Runs git's automatic maintenance (`git maintenance run --auto`: a `gc` once loose
+    /// objects pile up) on the cached clone. Foreman's own git commands never start it, so a
+    /// busy daemon does not spawn a maintenance process after every commit, merge and fetch;
+    /// the janitor calls this instead.
+    ///
+    /// # Errors
+    /// The git failure.
+    pub async fn maintain(&self) -> GitResult<()> {
+        if !self.repo.join("HEAD").exists() {
+            return Ok(());
+        }
         self.git
             .run(
                 &self.repo,
-                &["fetch", "--prune", "--quiet", "origin"],
-                self.git.network(),
+                &[
+                    "-c",
+                    "gc.auto=6700",
+                    "-c",
+                    "gc.autoDetach=false",
+                    "-c",
+                    "maintenance.autoDetach=false",
+                    "maintenance",
+                    "run",
+                    "--auto",
+                    "--quiet",
+                ],
+                self.git.local(),
             )
             .await?;
-        let default = format!("refs/remotes/origin/{}", self.config.default_branch);
-        if self.rev(&self.repo, &default).await?.is_none() {
-            return Err(GitError::NotFound {
-                what: format!(
-                    "default branch {} on the remote",
-                    self.config.default_branch
-                ),
-            });
-        }
-        *last_fetch = Some(started);
         Ok(())
+    }
+
+    /// [`GitRepo::delete_branch`] for callers that hold the administrative lock.
+    async fn delete_branch_unlocked(&self, branch: &str) -> GitResult<()> {
+        Self::checked_branch(branch)?;
+        if self
+            .rev(&self.repo, &format!("refs/heads/{branch}"))
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let args = ["branch", "-D", "--quiet", branch];
+        if !self
+            .git
+            .output(&self.repo, &args, self.git.local(), &[])
+            .await?
+            .success()
+        {
+            // a worktree git still records after its directory went (a crash) holds the
+            // branch: forget such records, then try again
+            self.git
+                .run(&self.repo, &["worktree", "prune"], self.git.local())
+                .await?;
+            self.git.run(&self.repo, &args, self.git.local()).await?;
+        }
+        Ok(())
+    }
+
+    /// [`GitRepo::remove_worktree`] for callers that hold the administrative lock.
+    async fn remove_worktree_unlocked(
+        &self,
+        worktree: &Worktree,
+        delete_branch: bool,
+    ) -> GitResult<()> {
+        self.checked(worktree)?;
+        let path_s = worktree.path.to_string_lossy().into_owned();
+        let registered = self.worktree_at(&worktree.path).await?.is_some();
+        if registered {
+            self.git
+                .run(
+                    &self.repo,
+                    &["worktree", "remove", "--force", "--force", &path_s],
+                    self.git.local(),
+                )
+                .await?;
+        } else if worktree.path.exists() {
+            tokio::fs::remove_dir_all(&worktree.path)
+                .await
+                .map_err(|e| io_err("removing a worktree directory", e))?;
+        }
+        if let Some(parent) = worktree.path.parent() {
+            // drop the ticket directory once its last worktree is gone (fails harmlessly if not empty)
+            if parent != self.worktrees {
+                let _ = tokio::fs::remove_dir(parent).await;
+            }
+        }
+        if delete_branch && !worktree.branch.is_empty() {
+            self.delete_branch_unlocked(&worktree.branch).await?;
+        }
+        tracing::info!(project = %self.config.project, path = %worktree.path.display(), "worktree removed");
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl GitRepo for GitRepository {
+    fn default_branch(&self) -> &str {
+        &self.config.default_branch
+    }
+
+    async fn sync(&self) -> GitResult<()> {
+        self.fetch(FetchScope::All).await
+    }
+
+    async fn sync_default(&self) -> GitResult<()> {
+        self.fetch(FetchScope::Default).await
+    }
+
+    async fn sync_branch(&self, branch: &str) -> GitResult<()> {
+        Self::checked_branch(branch)?;
+        self.fetch(FetchScope::Branch(branch)).await
     }
 
     async fn add_worktree(&self, spec: &WorktreeSpec) -> GitResult<Worktree> {
         Self::checked_branch(&spec.branch)?;
-        let _admin = self.admin_lock.lock().await;
+        let _admin = self.admin_lock.write().await;
         if spec.start_point.starts_with('-') || spec.start_point.is_empty() {
             return Err(GitError::Invalid(format!(
                 "bad start point {:?}",
@@ -1369,7 +1506,7 @@ impl GitRepo for GitRepository {
     }
 
     async fn remove_worktree(&self, worktree: &Worktree, delete_branch: bool) -> GitResult<()> {
-        let _admin = self.admin_lock.lock().await;
+        let _admin = self.admin_lock.write().await;
         self.remove_worktree_unlocked(worktree, delete_branch).await
     }
 
@@ -1457,6 +1594,7 @@ impl GitRepo for GitRepository {
             .any(|l| l.strip_prefix("# branch.head ") == Some(worktree.branch.as_str()));
         if !on_branch {
             Self::checked_branch(&worktree.branch)?;
+            let _worktrees = self.admin_lock.read().await;
             self.git
                 .run(
                     dir,
@@ -1479,6 +1617,38 @@ impl GitRepo for GitRepository {
             tracing::warn!(worktree = %dir.display(), repaired = ?repaired, "recovered a worktree an interrupted run left behind");
         }
         Ok(repaired)
+    }
+
+    async fn switch_branch(
+        &self,
+        worktree: &Worktree,
+        branch: &str,
+        start_point: Option<&str>,
+    ) -> GitResult<Worktree> {
+        self.checked(worktree)?;
+        Self::checked_branch(branch)?;
+        let mut args = vec!["checkout", "--quiet"];
+        if let Some(start) = start_point {
+            if start.starts_with('-') || start.is_empty() {
+                return Err(GitError::Invalid(format!("bad start point {start:?}")));
+            }
+            args.extend(["-B", branch, start, "--"]);
+        } else {
+            args.extend([branch, "--"]);
+        }
+        {
+            let _worktrees = self.admin_lock.read().await;
+            self.git
+                .run(&worktree.path, &args, self.git.local())
+                .await?;
+        }
+        let switched = Worktree {
+            branch: branch.to_owned(),
+            ..worktree.clone()
+        };
+        let head = self.head(&switched).await?;
+        tracing::debug!(worktree = %worktree.path.display(), branch, "switched branch");
+        Ok(Worktree { head, ..switched })
     }
 
     async fn head(&self, worktree: &Worktree) -> GitResult<String> {
@@ -1564,7 +1734,9 @@ impl GitRepo for GitRepository {
     ) -> GitResult<MergeOutcome> {
         self.checked(worktree)?;
         Self::checked_branch(branch)?;
-        let args = ["merge", "--no-ff", "--no-edit", "-m", message, branch];
+        // `--ff` whatever the user's `merge.ff`: a branch with nothing of its own takes the
+        // task's commits as they are (no merge commit for a later rebase to flatten)
+        let args = ["merge", "--ff", "--no-edit", "-m", message, branch];
         let out = self
             .git
             .output(&worktree.path, &args, self.git.local(), &[])
@@ -1611,6 +1783,13 @@ impl GitRepo for GitRepository {
         if self.rev(&worktree.path, onto).await?.is_none() {
             return Err(GitError::NotFound {
                 what: format!("ref {onto}"),
+            });
+        }
+        if self.linear_on(worktree, onto).await? {
+            // what `git rebase` would find too ("Current branch is up to date"), for one
+            // `rev-list` instead of a rebase's processes and files
+            return Ok(RebaseOutcome::Rebased {
+                head: self.head(worktree).await?,
             });
         }
         self.rebase_outcome(worktree, &["rebase", onto]).await
@@ -1661,29 +1840,9 @@ impl GitRepo for GitRepository {
     }
 
     async fn delete_branch(&self, branch: &str) -> GitResult<()> {
-        Self::checked_branch(branch)?;
-        if self
-            .rev(&self.repo, &format!("refs/heads/{branch}"))
-            .await?
-            .is_none()
-        {
-            return Ok(());
-        }
-        let args = ["branch", "-D", "--quiet", branch];
-        if !self
-            .git
-            .output(&self.repo, &args, self.git.local(), &[])
-            .await?
-            .success()
-        {
-            // a worktree git still records after its directory went (a crash) holds the
-            // branch: forget such records, then try again
-            self.git
-                .run(&self.repo, &["worktree", "prune"], self.git.local())
-                .await?;
-            self.git.run(&self.repo, &args, self.git.local()).await?;
-        }
-        Ok(())
+        // `branch -D` checks every worktree's HEAD, and the retry prunes worktree records
+        let _admin = self.admin_lock.write().await;
+        self.delete_branch_unlocked(branch).await
     }
 
     async fn check(&self) -> GitResult<GitHealth> {

@@ -27,6 +27,10 @@ use crate::plan::{Plan, PlanLimits, is_safe_repo_path};
 use crate::pr_body::{self, TestEvidence};
 use crate::settings::{PipelineSettings, Ports, ProjectRuntime};
 
+/// The name of a ticket's own worktree (planning, integration, and the work of a ticket's
+/// only task).
+const TICKET_WORKTREE: &str = "ticket";
+
 /// The outcome of one stage of work on a ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -408,7 +412,9 @@ impl Run<'_> {
     /// The ticket's own worktree on its branch (created from the default branch once).
     async fn ticket_worktree(&self, t: &Ticket) -> PipelineResult<(Ticket, Worktree)> {
         let branch = self.ticket_branch(t);
-        let t = if t.branch_name.is_empty() {
+        // a ticket without a branch name was never worked on, here or on another node
+        let fresh = t.branch_name.is_empty();
+        let t = if fresh {
             self.patch(
                 &t.id,
                 TicketPatch {
@@ -422,12 +428,18 @@ impl Run<'_> {
         };
         let repo = &self.project.repo;
         // found by name too: a run that died mid-rebase left it on a detached HEAD
-        if let Some(wt) = repo
-            .ticket_worktrees(&t.id)
-            .await?
-            .into_iter()
-            .find(|w| w.branch == branch || w.path.file_name() == Some("ticket".as_ref()))
+        if let Some(wt) =
+            repo.ticket_worktrees(&t.id).await?.into_iter().find(|w| {
+                w.branch == branch || w.path.file_name() == Some(TICKET_WORKTREE.as_ref())
+            })
         {
+            // A ticket's only task works in this worktree on its task branch: back to the
+            // ticket branch (integration merges the task branch next).
+            if wt.branch.starts_with(&format!("{branch}--task-")) {
+                repo.recover_worktree(&wt).await?;
+                let wt = repo.switch_branch(&wt, &branch, None).await?;
+                return Ok((t, wt));
+            }
             // Left by an earlier run of this ticket: only committed work counts.
             let wt = Worktree {
                 branch: branch.clone(),
@@ -436,12 +448,18 @@ impl Run<'_> {
             repo.recover_worktree(&wt).await?;
             return Ok((t, wt));
         }
-        repo.sync().await?;
+        // the default branch to start from (a fetch other tickets can share), and for a ticket
+        // worked on before, its branches, in case another node checkpointed them
+        if fresh {
+            repo.sync_default().await?;
+        } else {
+            repo.sync_branch(&branch).await?;
+        }
         let start = format!("origin/{}", repo.default_branch());
         let wt = repo
             .add_worktree(&WorktreeSpec {
                 ticket_id: t.id.clone(),
-                name: "ticket".into(),
+                name: TICKET_WORKTREE.into(),
                 branch: branch.clone(),
                 start_point: start,
             })
@@ -931,7 +949,7 @@ impl Run<'_> {
             }
         }
         // Rebase onto the updated default branch.
-        repo.sync().await?;
+        repo.sync_default().await?;
         let onto = format!("origin/{}", repo.default_branch());
         let mut outcome = repo.rebase(&wt, &onto).await?;
         let mut rounds = 0;
@@ -1515,8 +1533,11 @@ impl TaskRunner {
                 .await?;
         }
         // The commit is on the task branch and pushed: the worktree has served. Every live
-        // worktree makes git's worktree bookkeeping (which scans them all) slower.
-        if let Err(e) = self.project.repo.remove_worktree(wt, false).await {
+        // worktree makes git's worktree bookkeeping (which scans them all) slower. The ticket's
+        // own worktree (a ticket's only task works in it) stays for integration.
+        if wt.path.file_name() != Some(TICKET_WORKTREE.as_ref())
+            && let Err(e) = self.project.repo.remove_worktree(wt, false).await
+        {
             tracing::warn!(task = %task.id, error = %e, "cannot remove a done task's worktree");
         }
         Ok(())
@@ -1532,9 +1553,37 @@ impl TaskRunner {
         let branch = task_branch_name(&ticket_branch, task.sequence);
         let committed = task.commit_sha.is_some();
         let name = format!("task-{}", task.sequence);
-        if let Some(wt) = repo
-            .ticket_worktrees(&self.ticket.id)
+        let worktrees = repo.ticket_worktrees(&self.ticket.id).await?;
+        if self
+            .engine
+            .ports
+            .store
+            .list_tasks(&self.ticket.id)
             .await?
+            .len()
+            == 1
+            && let Some(wt) = worktrees
+                .iter()
+                .find(|w| w.path.file_name() == Some(TICKET_WORKTREE.as_ref()))
+        {
+            // The only task works in the ticket's worktree on its own branch: switching a
+            // worktree's branch costs a fraction of adding a worktree, and integration
+            // switches it back. A branch other than the ticket's or this task's (a detached
+            // HEAD after a crash mid-rebase) is the ticket branch's to restore.
+            let on = if wt.branch == branch || wt.branch == ticket_branch {
+                wt.branch.clone()
+            } else {
+                ticket_branch.clone()
+            };
+            let wt = Worktree {
+                branch: on,
+                ..wt.clone()
+            };
+            repo.recover_worktree(&wt).await?;
+            let start = (!committed).then_some(ticket_branch.as_str());
+            return Ok(repo.switch_branch(&wt, &branch, start).await?);
+        }
+        if let Some(wt) = worktrees
             .into_iter()
             .find(|w| w.branch == branch || w.path.file_name() == Some(name.as_ref()))
         {

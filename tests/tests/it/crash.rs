@@ -1,10 +1,12 @@
 //! Crash recovery: the server is killed with SIGKILL at random points of a three-task ticket
-//! and started again on the same database, until the ticket is merged. Every run must end
-//! with exactly one pull request, every task done once and never re-run after it was done,
-//! and costs that add up (no call counted twice).
+//! (and of a one-task ticket, whose task works in the ticket's own worktree) and started again
+//! on the same database, until the ticket is merged. Every run must end with exactly one pull
+//! request, every task done once and never re-run after it was done, and costs that add up
+//! (no call counted twice).
 //!
-//! `FOREMAN_CRASH_POINTS` sets how many kills in total (default 30 under CI, 6 otherwise);
-//! `FOREMAN_CRASH_SEED` replays a run (the seed is printed).
+//! `FOREMAN_CRASH_POINTS` sets how many kills in total for the three-task ticket (default 30
+//! under CI, 6 otherwise; the one-task ticket gets a third of that); `FOREMAN_CRASH_SEED`
+//! replays a run (the seed is printed).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -108,6 +110,44 @@ fn script() -> Value {
     script
 }
 
+/// The demo's one-task ticket (multiply in calc.py), with a delay on every implementer answer.
+fn one_task_script() -> Value {
+    let mut script = demo_script();
+    for e in script["entries"].as_array_mut().unwrap() {
+        if e["role"] == "implementer" {
+            e["delay_ms"] = json!(150);
+        }
+    }
+    script
+}
+
+/// What a crash test runs and what the merged result must hold.
+struct Case {
+    script: Value,
+    title: &'static str,
+    tasks: usize,
+    /// A file of the merged change on the remote, and text it must contain.
+    merged: (&'static str, &'static str),
+}
+
+fn three_tasks() -> Case {
+    Case {
+        script: script(),
+        title: "Add multiply, divide and power",
+        tasks: 3,
+        merged: ("power.py", "def power"),
+    }
+}
+
+fn one_task() -> Case {
+    Case {
+        script: one_task_script(),
+        title: "Add multiply",
+        tasks: 1,
+        merged: ("calc.py", "def multiply"),
+    }
+}
+
 fn points_wanted() -> u64 {
     if let Ok(v) = std::env::var("FOREMAN_CRASH_POINTS") {
         return v.parse().expect("FOREMAN_CRASH_POINTS is a number");
@@ -120,7 +160,7 @@ fn points_wanted() -> u64 {
 }
 
 /// Checks the invariants of a finished run.
-async fn check_run(rig: &Rig, id: &str, label: &str) {
+async fn check_run(rig: &Rig, id: &str, label: &str, case: &Case) {
     let t = rig.get(&format!("/api/tickets/{id}")).await;
     assert_eq!(t["status"], "merged", "{label}: {t}");
     assert!(
@@ -162,7 +202,7 @@ async fn check_run(rig: &Rig, id: &str, label: &str) {
             _ => {}
         }
     }
-    assert_eq!(done.len(), 3, "{label}: {done:?}");
+    assert_eq!(done.len(), case.tasks, "{label}: {done:?}");
     assert!(done.values().all(|n| *n == 1), "{label}: {done:?}");
     let tasks = rig.get(&format!("/api/tickets/{id}/tasks")).await;
     for task in tasks.as_array().unwrap() {
@@ -195,7 +235,8 @@ async fn check_run(rig: &Rig, id: &str, label: &str) {
     );
 
     // The remote has the merged change exactly once.
-    assert!(rig.remote_file("power.py").contains("def power"), "{label}");
+    let (file, text) = case.merged;
+    assert!(rig.remote_file(file).contains(text), "{label}");
     let merges = std::process::Command::new("git")
         .args(["--git-dir"])
         .arg(&rig.remote)
@@ -213,8 +254,7 @@ async fn check_run(rig: &Rig, id: &str, label: &str) {
     );
 }
 
-async fn crash_runs(slot: u64, slots: u64) {
-    let total = points_wanted();
+async fn crash_runs(slot: u64, slots: u64, case: &Case, total: u64) {
     let mine = total / slots + u64::from(slot < total % slots);
     let seed: u64 = std::env::var("FOREMAN_CRASH_SEED")
         .ok()
@@ -231,15 +271,14 @@ async fn crash_runs(slot: u64, slots: u64) {
         });
     eprintln!("crash slot {slot}: {mine} kill points, FOREMAN_CRASH_SEED={seed}");
     let mut rng = Rng((seed ^ (slot + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
-    let script = script();
     let mut points = 0;
     let mut run = 0;
     while points < mine {
         run += 1;
-        let mut rig = Rig::start(Db::Sqlite, &script, &Setup::default())
+        let mut rig = Rig::start(Db::Sqlite, &case.script, &Setup::default())
             .await
             .unwrap();
-        let id = rig.create_ticket("Add multiply, divide and power").await;
+        let id = rig.create_ticket(case.title).await;
         // One or two kills per run, at random moments of the ticket's life.
         let kills = 1 + rng.below(2).min(mine - points - 1);
         let mut at = Vec::new();
@@ -264,22 +303,27 @@ async fn crash_runs(slot: u64, slots: u64) {
             "{label}: merged {:?} after the last restart",
             started.elapsed()
         );
-        check_run(&rig, &id, &label).await;
+        check_run(&rig, &id, &label, case).await;
         rig.finish().await;
     }
 }
 
 #[tokio::test]
 async fn sigkill_at_random_points_loses_nothing_and_duplicates_nothing_1() {
-    crash_runs(0, 3).await;
+    crash_runs(0, 3, &three_tasks(), points_wanted()).await;
 }
 
 #[tokio::test]
 async fn sigkill_at_random_points_loses_nothing_and_duplicates_nothing_2() {
-    crash_runs(1, 3).await;
+    crash_runs(1, 3, &three_tasks(), points_wanted()).await;
 }
 
 #[tokio::test]
 async fn sigkill_at_random_points_loses_nothing_and_duplicates_nothing_3() {
-    crash_runs(2, 3).await;
+    crash_runs(2, 3, &three_tasks(), points_wanted()).await;
+}
+
+#[tokio::test]
+async fn sigkill_at_random_points_of_a_one_task_ticket_loses_nothing() {
+    crash_runs(0, 1, &one_task(), points_wanted().div_ceil(3)).await;
 }

@@ -264,7 +264,32 @@ async fn task_branches_merge_into_the_ticket_branch() {
     };
     assert_eq!(head, repo.head(&tw).await.unwrap());
     assert!(tw.path.join("one.txt").exists());
-    assert_eq!(git(&tw.path, &["log", "-1", "--format=%s"]), "merge task 1");
+    // the ticket branch had nothing of its own: a fast-forward, no merge commit
+    assert_eq!(git(&tw.path, &["log", "-1", "--format=%s"]), "task 1");
+    assert_eq!(head, git(&task.path, &["rev-parse", "HEAD"]));
+
+    // a second task started before the first was merged: now a merge commit is needed
+    let b2 = task_branch_name(BRANCH, 2);
+    let task2 = repo
+        .add_worktree(&spec(&ticket, "task-2", &b2, &format!("{head}~1")))
+        .await
+        .unwrap();
+    write(&task2, "two.txt", "2\n");
+    repo.commit_all(&task2, "task 2").await.unwrap();
+    let MergeOutcome::Merged { head: merged } = repo.merge(&tw, &b2, "merge task 2").await.unwrap()
+    else {
+        panic!("expected a clean merge")
+    };
+    assert_eq!(git(&tw.path, &["log", "-1", "--format=%s"]), "merge task 2");
+    assert_eq!(
+        git(&tw.path, &["rev-list", "--parents", "-n", "1", "HEAD"])
+            .split_whitespace()
+            .count(),
+        3,
+        "a merge commit has two parents"
+    );
+    assert_eq!(merged, repo.head(&tw).await.unwrap());
+    repo.remove_worktree(&task2, true).await.unwrap();
 
     repo.remove_worktree(&task, true).await.unwrap();
     assert!(!task.path.exists());
@@ -325,7 +350,8 @@ async fn merge_conflicts_are_reported_with_markers_and_can_be_resolved_or_aborte
             &tw.path,
             &["rev-list", "--count", &format!("{before}..HEAD")]
         ),
-        "4"
+        "3",
+        "task 1 (fast-forwarded), task 2 and the merge commit"
     );
 
     // and the abort path
@@ -483,6 +509,146 @@ async fn clean_rebase_moves_the_branch() {
         repo.rebase(&tw, "origin/nope").await,
         Err(GitError::NotFound { .. })
     ));
+}
+
+/// A branch already on top of `onto` with a linear history is left as it is (no rebase runs,
+/// so nothing is rewritten); one with a merge commit is still rebased, which flattens it as
+/// `git rebase` does.
+#[tokio::test]
+async fn rebase_leaves_a_linear_branch_on_its_base_alone() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let ticket = TicketId::new();
+    let tw = ticket_worktree(&repo, &ticket).await;
+    assert!(
+        matches!(
+            repo.rebase(&tw, "origin/main").await.unwrap(),
+            RebaseOutcome::Rebased { .. }
+        ),
+        "no commits of its own"
+    );
+    write(&tw, "a.txt", "a\n");
+    let a = repo.commit_all(&tw, "a").await.unwrap().unwrap();
+    let reflog_before = git(&tw.path, &["reflog", "--format=%H", "-n", "100", "HEAD"]);
+    let RebaseOutcome::Rebased { head } = repo.rebase(&tw, "origin/main").await.unwrap() else {
+        panic!("expected nothing to do")
+    };
+    assert_eq!(head, a);
+    assert_eq!(
+        git(&tw.path, &["reflog", "--format=%H", "-n", "100", "HEAD"]),
+        reflog_before,
+        "git rebase did not run"
+    );
+
+    // a merge commit in the branch: rebased and flattened onto the base
+    let b1 = task_branch_name(BRANCH, 1);
+    let task = repo
+        .add_worktree(&spec(&ticket, "task-1", &b1, "origin/main"))
+        .await
+        .unwrap();
+    write(&task, "b.txt", "b\n");
+    repo.commit_all(&task, "b").await.unwrap();
+    assert!(matches!(
+        repo.merge(&tw, &b1, "merge b").await.unwrap(),
+        MergeOutcome::Merged { .. }
+    ));
+    let RebaseOutcome::Rebased { head } = repo.rebase(&tw, "origin/main").await.unwrap() else {
+        panic!("expected a rebase")
+    };
+    let subjects = git(&tw.path, &["log", "--format=%s", "origin/main..HEAD"]);
+    assert_eq!(subjects.lines().count(), 2, "{subjects}");
+    assert!(!subjects.contains("merge b"), "{subjects}");
+    assert_eq!(
+        git(
+            &tw.path,
+            &[
+                "rev-list",
+                "--min-parents=2",
+                "--count",
+                "origin/main..HEAD"
+            ]
+        ),
+        "0"
+    );
+    assert_eq!(head, repo.head(&tw).await.unwrap());
+
+    // a base that moved on: rebased
+    f.write("theirs.txt", "t\n");
+    let theirs = f.commit_and_push("theirs");
+    repo.sync_default().await.unwrap();
+    let RebaseOutcome::Rebased { head } = repo.rebase(&tw, "origin/main").await.unwrap() else {
+        panic!("expected a rebase")
+    };
+    assert_eq!(git(&tw.path, &["rev-parse", "HEAD~2"]), theirs);
+    assert_eq!(head, repo.head(&tw).await.unwrap());
+}
+
+/// `sync_default` fetches the default branch only; `sync_branch` adds a branch and the
+/// branches named after it, and forgets those deleted on the remote.
+#[tokio::test]
+async fn scoped_syncs_fetch_only_what_they_name() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tracking = |b: &str| {
+        git(
+            repo.repo_dir(),
+            &[
+                "for-each-ref",
+                "--format=%(refname)",
+                &format!("refs/remotes/origin/{b}"),
+            ],
+        )
+    };
+    f.write("x.txt", "x\n");
+    let main = f.commit_and_push("x");
+    for b in [BRANCH, &task_branch_name(BRANCH, 1), "someone/else"] {
+        git(
+            &f.seed,
+            &["push", "--quiet", "origin", &format!("HEAD:refs/heads/{b}")],
+        );
+    }
+
+    repo.sync_default().await.unwrap();
+    assert_eq!(
+        git(repo.repo_dir(), &["rev-parse", "refs/remotes/origin/main"]),
+        main
+    );
+    assert!(tracking(BRANCH).is_empty(), "only the default branch");
+
+    repo.sync_branch(BRANCH).await.unwrap();
+    assert_eq!(tracking(BRANCH), format!("refs/remotes/origin/{BRANCH}"));
+    assert_eq!(
+        tracking(&task_branch_name(BRANCH, 1)),
+        format!("refs/remotes/origin/{}", task_branch_name(BRANCH, 1))
+    );
+    assert!(
+        tracking("someone/else").is_empty(),
+        "not named after the branch"
+    );
+
+    git(
+        &f.seed,
+        &[
+            "push",
+            "--quiet",
+            "origin",
+            "--delete",
+            &task_branch_name(BRANCH, 1),
+        ],
+    );
+    repo.sync_branch(BRANCH).await.unwrap();
+    assert!(tracking(&task_branch_name(BRANCH, 1)).is_empty(), "pruned");
+    assert!(!tracking(BRANCH).is_empty());
+
+    assert!(matches!(
+        repo.sync_branch("-bad").await,
+        Err(GitError::Invalid(_))
+    ));
+    repo.sync().await.unwrap();
+    assert!(
+        !tracking("someone/else").is_empty(),
+        "a full sync fetches everything"
+    );
 }
 
 #[tokio::test]
@@ -707,4 +873,27 @@ async fn hung_or_missing_git_binaries_are_typed_errors() {
         repo.check().await,
         Err(GitError::NotInstalled { .. })
     ));
+}
+
+/// The janitor's maintenance runs on a clone with history, and does nothing (and creates
+/// nothing) before the first sync.
+#[tokio::test]
+async fn maintenance_runs_on_the_cached_clone() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    for n in 0..3 {
+        write(&tw, &format!("f{n}.txt"), "x\n");
+        repo.commit_all(&tw, &format!("c{n}")).await.unwrap();
+    }
+    repo.maintain().await.unwrap();
+    assert_eq!(
+        git(repo.repo_dir(), &["config", "--get", "remote.origin.url"]),
+        f.origin.to_str().unwrap()
+    );
+
+    let fresh = Fixture::new();
+    let unsynced = GitRepository::new(fresh.config()).unwrap();
+    unsynced.maintain().await.unwrap();
+    assert!(!unsynced.repo_dir().exists());
 }
