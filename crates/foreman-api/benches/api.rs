@@ -35,7 +35,6 @@ use foreman_domain::{
 };
 use foreman_events::{EventHub, PublishingEventLog};
 use foreman_store::SqlStore;
-use futures::StreamExt;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -558,12 +557,11 @@ async fn fanout(
 
 /// The integer after `key` in `text` (a JSON member such as `"seq":`), without parsing the
 /// rest: the client must cost far less than the server it measures.
-fn int_after(text: &str, key: &str) -> Option<i64> {
-    let (bytes, key) = (text.as_bytes(), key.as_bytes());
-    let at = bytes.windows(key.len()).position(|w| w == key)? + key.len();
+fn int_after(text: &[u8], at: Option<usize>, key_len: usize) -> Option<i64> {
+    let at = at? + key_len;
     let mut value = 0i64;
     let mut digits = 0;
-    for &b in &bytes[at..] {
+    for &b in &text[at..] {
         if !b.is_ascii_digit() {
             break;
         }
@@ -571,6 +569,62 @@ fn int_after(text: &str, key: &str) -> Option<i64> {
         digits += 1;
     }
     (digits > 0).then_some(value)
+}
+
+/// Opens a WebSocket with a hand-written handshake over a plain TCP stream, so that the client
+/// can read frames straight from large reads (see [`frames`]).
+async fn ws_connect(addr: &str, path: &str, token: &str) -> Result<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Protocol: bearer.{token}\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await?;
+    // the server sends nothing after its headers until there is an event
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if tcp.read(&mut byte).await? == 0 {
+            bail!("connection closed during the handshake");
+        }
+        head.push(byte[0]);
+    }
+    if !head.starts_with(b"HTTP/1.1 101") {
+        bail!("handshake refused: {}", String::from_utf8_lossy(&head));
+    }
+    Ok(tcp)
+}
+
+/// Splits complete server frames off the front of `buf`: calls `each(opcode, payload)` for
+/// every one and returns how many bytes they took (a partial frame stays for the next read).
+fn frames(buf: &[u8], mut each: impl FnMut(u8, &[u8])) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &buf[at..];
+        if rest.len() < 2 {
+            return at;
+        }
+        let (len, head) = match rest[1] & 0x7F {
+            126 if rest.len() >= 4 => (usize::from(u16::from_be_bytes([rest[2], rest[3]])), 4),
+            127 if rest.len() >= 10 => (
+                usize::try_from(u64::from_be_bytes(
+                    rest[2..10].try_into().unwrap_or_default(),
+                ))
+                .unwrap_or(usize::MAX),
+                10,
+            ),
+            126 | 127 => return at,
+            n => (usize::from(n), 2),
+        };
+        if rest.len() < head + len {
+            return at;
+        }
+        each(rest[0] & 0x0F, &rest[head..head + len]);
+        at += head + len;
+    }
 }
 
 /// What one subscriber saw.
@@ -597,19 +651,11 @@ fn fanout_client(addr: &str, token: &str, subs: u64) -> Result<()> {
     rt.block_on(async move {
         let mut sockets = Vec::new();
         for j in 0..usize::try_from(subs)? {
-            let mut url = format!("ws://{addr}/ws/events?types=agent_turn");
+            let mut path = "/ws/events?types=agent_turn".to_owned();
             if !tickets.is_empty() {
-                url.push_str(&format!("&ticket_id={}", tickets[j % tickets.len()]));
+                path.push_str(&format!("&ticket_id={}", tickets[j % tickets.len()]));
             }
-            let mut req =
-                tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-                    url,
-                )?;
-            req.headers_mut()
-                .insert("sec-websocket-protocol", format!("bearer.{token}").parse()?);
-            let tcp = tokio::net::TcpStream::connect(addr).await?;
-            let (ws, _) = tokio_tungstenite::client_async(req, tcp).await?;
-            sockets.push(ws);
+            sockets.push(ws_connect(addr, &path, token).await?);
         }
         println!("ready");
         // The run's first seq and the last seq of each group, once the publisher is done.
@@ -631,10 +677,17 @@ fn fanout_client(addr: &str, token: &str, subs: u64) -> Result<()> {
         for (j, mut ws) in sockets.into_iter().enumerate() {
             let mut range_rx = range_rx.clone();
             tasks.push(tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
+                let seq_key = memchr::memmem::Finder::new(b"\"seq\":");
+                // `details`, with the stamp, comes after `seq`
+                let ts_key = memchr::memmem::Finder::new(b"\"ts_us\":");
+                let dropped = memchr::memmem::Finder::new(b"\"events_dropped\"");
                 let mut seen = Seen::default();
                 let mut stamped = Vec::<(i64, u32)>::new();
                 let mut last = 0i64;
                 let mut wake = tokio::time::interval(Duration::from_millis(500));
+                let mut buf = vec![0u8; 256 * 1024];
+                let mut filled = 0;
                 loop {
                     let done = match &*range_rx.borrow_and_update() {
                         Some((_, lasts, deadline)) => {
@@ -646,32 +699,47 @@ fn fanout_client(addr: &str, token: &str, subs: u64) -> Result<()> {
                     if done {
                         break;
                     }
-                    let msg = tokio::select! {
-                        m = ws.next() => m,
+                    if filled == buf.len() {
+                        buf.resize(buf.len() * 2, 0);
+                    }
+                    let n = tokio::select! {
+                        n = ws.read(&mut buf[filled..]) => n,
                         _ = range_rx.changed() => continue,
                         _ = wake.tick() => continue,
                     };
-                    let Some(Ok(msg)) = msg else { break };
-                    let tokio_tungstenite::tungstenite::Message::Text(t) = msg else {
-                        continue;
-                    };
-                    if t.len() < 100 && t.as_bytes().windows(16).any(|w| w == b"\"events_dropped\"")
-                    {
-                        seen.notices += 1;
-                        continue;
+                    let Ok(n) = n else { break };
+                    if n == 0 {
+                        break;
                     }
-                    let Some(seq) = int_after(&t, "\"seq\":") else {
-                        continue;
-                    };
-                    if seq <= last {
-                        seen.duplicates += 1;
-                        continue;
-                    }
-                    last = seq;
-                    if let Some(ts) = int_after(&t, "\"ts_us\":") {
-                        let us = u32::try_from((now_us() - ts).max(0)).unwrap_or(u32::MAX);
-                        stamped.push((seq, us));
-                    }
+                    filled += n;
+                    // one clock read per read: every message in it arrived by now
+                    let now = now_us();
+                    let used = frames(&buf[..filled], |op, text| {
+                        if op != 1 {
+                            return;
+                        }
+                        if text.len() < 100 && dropped.find(text).is_some() {
+                            seen.notices += 1;
+                            return;
+                        }
+                        let seq_at = seq_key.find(text);
+                        let Some(seq) = int_after(text, seq_at, seq_key.needle().len()) else {
+                            return;
+                        };
+                        if seq <= last {
+                            seen.duplicates += 1;
+                            return;
+                        }
+                        last = seq;
+                        let after = seq_at.unwrap_or(0);
+                        let ts_at = ts_key.find(&text[after..]).map(|i| i + after);
+                        if let Some(ts) = int_after(text, ts_at, ts_key.needle().len()) {
+                            let us = u32::try_from((now - ts).max(0)).unwrap_or(u32::MAX);
+                            stamped.push((seq, us));
+                        }
+                    });
+                    buf.copy_within(used..filled, 0);
+                    filled -= used;
                 }
                 let first = range_rx.borrow().as_ref().map_or(i64::MIN, |(f, _, _)| *f);
                 seen.latencies = stamped

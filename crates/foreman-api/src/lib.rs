@@ -41,6 +41,7 @@ mod openapi;
 mod routes;
 mod serve;
 mod state;
+mod ws;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -266,6 +267,12 @@ pub async fn serve(
         }
         None => {
             tracing::info!(addr = %local, "serving http");
+            // no Nagle delay: a response or a batch of live events goes out when written
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
 use foreman_domain::{Event, EventLog, EventType, Store, StoreResult, TicketId, TicketStore};
 use foreman_events::{
@@ -41,6 +42,8 @@ pub(crate) struct LiveEvent {
     pub ticket_id: Option<TicketId>,
     pub event_type: EventType,
     pub json: Utf8Bytes,
+    /// The JSON as a complete WebSocket text frame, encoded once for every subscriber.
+    pub frame: Bytes,
 }
 
 impl Sequenced for LiveEvent {
@@ -155,6 +158,7 @@ impl TicketCache {
             seq: event.seq,
             ticket_id: event.ticket_id.clone(),
             event_type: event.event_type,
+            frame: crate::ws::frame(crate::ws::opcode::TEXT, json.as_bytes()),
             json: Utf8Bytes::from(json),
         })
     }
@@ -507,11 +511,13 @@ mod tests {
     use super::*;
 
     fn event(seq: i64, ticket: &str) -> Arc<LiveEvent> {
+        let json = format!("{{\"seq\":{seq}}}");
         Arc::new(LiveEvent {
             seq,
             ticket_id: Some(TicketId::from(ticket)),
             event_type: EventType::AgentTurn,
-            json: Utf8Bytes::from(format!("{{\"seq\":{seq}}}")),
+            frame: crate::ws::frame(crate::ws::opcode::TEXT, json.as_bytes()),
+            json: Utf8Bytes::from(json),
         })
     }
 

@@ -80,6 +80,9 @@ pub(crate) async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(peer = %peer, error = %e, "cannot set TCP_NODELAY");
+        }
         let acceptor = acceptor.clone();
         let router = router.clone();
         let mut stop = stop_rx.clone();

@@ -10,16 +10,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use foreman_domain::{Scope, TicketId};
 use foreman_events::{FollowItem, Follower, TypeFilter};
-use futures::{SinkExt, Stream, StreamExt};
+use futures::Stream;
 use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,9 +30,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::live::{LiveEvent, LiveFilter, dropped_message};
 use crate::state::AppState;
-
-/// Most messages written to a WebSocket before flushing.
-const WS_BATCH: usize = 256;
+use crate::ws::{self, FromClient};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -119,11 +116,11 @@ fn protocol_token(headers: &HeaderMap) -> Option<(String, String)> {
 pub(crate) async fn ws_events(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<LiveQuery>,
-    headers: HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    mut req: Request,
 ) -> ApiResult<Response> {
-    let chosen = protocol_token(&headers);
-    let token = match (&chosen, bearer_from_header(&headers)?) {
+    let headers = req.headers();
+    let chosen = protocol_token(headers);
+    let token = match (&chosen, bearer_from_header(headers)?) {
         (Some((_, t)), _) => Some(t.clone()),
         (None, Some(t)) => Some(t),
         (None, None) => {
@@ -138,84 +135,179 @@ pub(crate) async fn ws_events(
     };
     authenticate(&state, token.as_deref(), Scope::Read).await?;
     let filter = q.filter(q.since_seq)?;
-    let mut ws = ws.map_err(|e| {
-        ApiError::BadRequest(format!(
-            "websocket upgrade required: {}",
-            e.body_text().to_lowercase()
-        ))
-    })?;
-    if let Some((protocol, _)) = chosen {
-        ws = ws.protocols([protocol]);
-    }
+    let not_upgradable = |why: &dyn std::fmt::Display| {
+        ApiError::BadRequest(format!("websocket upgrade required: {why}"))
+    };
+    let accept = ws::accept_key(req.headers()).map_err(|e| not_upgradable(&e))?;
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+        .ok_or_else(|| not_upgradable(&"the connection cannot be upgraded"))?;
     let follower = state.inner.live.follow(filter).await?;
     let keepalive = state.config().keepalive;
     let closing = state.inner.closing.subscribe();
-    Ok(ws.on_upgrade(move |socket| run_ws(socket, follower, keepalive, closing)))
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                run_ws(
+                    hyper_util::rt::TokioIo::new(upgraded),
+                    follower,
+                    keepalive,
+                    closing,
+                )
+                .await;
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    Ok(ws::switching_protocols(
+        &accept,
+        chosen.as_ref().map(|(protocol, _)| protocol.as_str()),
+    ))
 }
 
-async fn run_ws(
-    socket: WebSocket,
+/// Most events written to a WebSocket at once, and the bytes after which a batch is written.
+const WS_BATCH: usize = 1024;
+const WS_BATCH_BYTES: usize = 512 * 1024;
+/// Batches written on one wake-up before pings, client messages and shutdown are looked at.
+const WS_BATCHES_PER_WAKE: usize = 4;
+
+/// Sends the follower's events until the client goes, the server shuts down or the log fails.
+/// Each event's frame was encoded once by the relay; a batch of them is written with one
+/// vectored write.
+async fn run_ws<S>(
+    socket: S,
     mut follower: Follower<Arc<LiveEvent>>,
     keepalive: Duration,
     mut closing: watch::Receiver<bool>,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
     let _gauge = SubscriberGauge::new("websocket");
-    let (mut tx, mut rx) = socket.split();
-    // What the client sends (pongs, close) is read by a task of its own: polling the socket for
-    // reading beside every batch of events would cost a read attempt (and the zeroing of a read
-    // buffer) per batch and subscriber.
-    let (gone_tx, mut gone) = tokio::sync::oneshot::channel::<()>();
+    let (reader, mut writer) = tokio::io::split(socket);
+    // What the client sends (pongs, pings, close) is read by a task of its own, so the writer
+    // never polls the socket for reading beside every batch.
+    let (from_client, mut client) = tokio::sync::mpsc::channel::<FromClient>(8);
     let _reader = AbortOnDrop(tokio::spawn(async move {
-        while let Some(Ok(message)) = rx.next().await {
-            if matches!(message, Message::Close(_)) {
-                break;
-            }
-        }
-        let _ = gone_tx.send(());
+        let _ = ws::read_client(reader, |m| {
+            // a client that pings faster than pongs go out loses pongs, not memory
+            let close = matches!(m, FromClient::Close(_));
+            from_client.try_send(m).is_ok() || !close
+        })
+        .await;
     }));
     let mut ping = tokio::time::interval(keepalive);
     ping.tick().await;
+    let mut batch: Vec<Frame> = Vec::with_capacity(WS_BATCH);
     loop {
-        tokio::select! {
+        let out: Option<Bytes> = tokio::select! {
             item = follower.next() => match item {
                 Ok(Some(first)) => {
-                    let mut batch = Some(first);
-                    let mut written = 0;
-                    while let Some(item) = batch.take() {
-                        if tx.feed(ws_message(item)).await.is_err() {
+                    // a few batches while events keep coming, before looking at the rest again
+                    let mut next = Some(first);
+                    for _ in 0..WS_BATCHES_PER_WAKE {
+                        if next.is_none() {
+                            break;
+                        }
+                        batch.clear();
+                        let mut bytes = 0;
+                        while let Some(item) = next.take() {
+                            let frame = Frame::from(item);
+                            bytes += frame.bytes().len();
+                            batch.push(frame);
+                            if batch.len() < WS_BATCH && bytes < WS_BATCH_BYTES {
+                                next = follower.try_next();
+                            }
+                        }
+                        if send_all(&mut writer, &batch).await.is_err() {
                             return;
                         }
-                        written += 1;
-                        if written < WS_BATCH {
-                            batch = follower.try_next();
-                        }
+                        next = follower.try_next();
                     }
-                    if tx.flush().await.is_err() {
-                        return;
-                    }
+                    next.map(|item| Bytes::copy_from_slice(Frame::from(item).bytes()))
                 }
                 Ok(None) => {
-                    let _ = tx.send(close(1001, "server shutting down")).await;
+                    let _ = send(&mut writer, &ws::close_frame(1001, "server shutting down")).await;
                     return;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "live stream could not read the event log");
-                    let _ = tx.send(close(1011, "event log unavailable")).await;
+                    let _ = send(&mut writer, &ws::close_frame(1011, "event log unavailable")).await;
                     return;
                 }
             },
-            _ = &mut gone => return,
-            () = closed(&mut closing) => {
-                let _ = tx.send(close(1001, "server shutting down")).await;
-                return;
-            }
-            _ = ping.tick() => {
-                if tx.send(Message::Ping(Bytes::new())).await.is_err() {
+            message = client.recv() => match message {
+                Some(FromClient::Ping(payload)) => Some(ws::frame(ws::opcode::PONG, &payload)),
+                Some(FromClient::Close(code)) => {
+                    let _ = send(&mut writer, &ws::close_frame(code.unwrap_or(1000), "")).await;
                     return;
                 }
+                // the client went (or broke the protocol)
+                None => return,
+            },
+            () = closed(&mut closing) => {
+                let _ = send(&mut writer, &ws::close_frame(1001, "server shutting down")).await;
+                return;
+            }
+            _ = ping.tick() => Some(ws::frame(ws::opcode::PING, b"")),
+        };
+        if let Some(frame) = out
+            && send(&mut writer, &frame).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A frame to send: an event's, shared with every subscriber (borrowed, not cloned: a
+/// thousand subscribers bumping one reference count from two cores would fight over its cache
+/// line), or one of this subscriber's own.
+enum Frame {
+    Event(Arc<LiveEvent>),
+    Own(Bytes),
+}
+
+impl Frame {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Event(e) => &e.frame,
+            Self::Own(b) => b,
+        }
+    }
+}
+
+impl From<FollowItem<Arc<LiveEvent>>> for Frame {
+    fn from(item: FollowItem<Arc<LiveEvent>>) -> Self {
+        match item {
+            FollowItem::Item(e) => Self::Event(e),
+            FollowItem::Dropped(n) => {
+                Self::Own(ws::frame(ws::opcode::TEXT, dropped_message(n).as_bytes()))
             }
         }
     }
+}
+
+async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
+}
+
+/// Writes the frames with as few vectored writes as the socket allows (one, usually): the
+/// kernel copies them straight from the relay's buffers.
+async fn send_all<W: AsyncWrite + Unpin>(writer: &mut W, frames: &[Frame]) -> std::io::Result<()> {
+    let mut slices: Vec<std::io::IoSlice<'_>> = frames
+        .iter()
+        .map(|f| std::io::IoSlice::new(f.bytes()))
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let n = writer.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        std::io::IoSlice::advance_slices(&mut rest, n);
+    }
+    writer.flush().await
 }
 
 /// Aborts a task when dropped.
@@ -230,20 +322,6 @@ impl Drop for AbortOnDrop {
 /// Completes once the server starts shutting down.
 pub(crate) async fn closed(closing: &mut watch::Receiver<bool>) {
     let _ = closing.wait_for(|c| *c).await;
-}
-
-fn ws_message(item: FollowItem<Arc<LiveEvent>>) -> Message {
-    match item {
-        FollowItem::Item(e) => Message::Text(e.json.clone()),
-        FollowItem::Dropped(n) => Message::Text(dropped_message(n).into()),
-    }
-}
-
-fn close(code: u16, reason: &'static str) -> Message {
-    Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }))
 }
 
 /// Live events as Server-Sent Events.
