@@ -422,8 +422,10 @@ pub trait GitRepo: Send + Sync {
 
     /// Checks `branch` out in an existing, clean worktree (see
     /// [`GitRepo::recover_worktree`]) and returns the worktree on it. With `start_point` the
-    /// branch is created there, or reset to it when it exists (`git checkout -B`). Switching a
-    /// worktree is much cheaper than adding one.
+    /// branch is created there, or reset to it when it exists (`git checkout -B`); without, a
+    /// branch known only from the remote (checkpointed by another node, fetched with
+    /// [`GitRepo::sync_branch`]) is created from it. Switching a worktree is much cheaper than
+    /// adding one.
     async fn switch_branch(
         &self,
         worktree: &Worktree,

@@ -1627,6 +1627,19 @@ impl GitRepo for GitRepository {
     ) -> GitResult<Worktree> {
         self.checked(worktree)?;
         Self::checked_branch(branch)?;
+        // a branch another node checkpointed is known here only as its remote-tracking ref
+        let tracking = format!("refs/remotes/origin/{branch}");
+        let remote_only = start_point.is_none()
+            && self
+                .rev(&self.repo, &format!("refs/heads/{branch}"))
+                .await?
+                .is_none()
+            && self.rev(&self.repo, &tracking).await?.is_some();
+        let start_point = if remote_only {
+            Some(tracking.as_str())
+        } else {
+            start_point
+        };
         let mut args = vec!["checkout", "--quiet"];
         if let Some(start) = start_point {
             if start.starts_with('-') || start.is_empty() {

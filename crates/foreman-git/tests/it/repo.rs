@@ -897,3 +897,66 @@ async fn maintenance_runs_on_the_cached_clone() {
     unsynced.maintain().await.unwrap();
     assert!(!unsynced.repo_dir().exists());
 }
+
+/// A worktree switches between branches: `start_point` creates or resets one, and without it
+/// a branch known only from the remote (another node's checkpoint) is created from there.
+#[tokio::test]
+async fn switch_branch_moves_a_worktree_between_branches() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    let base = repo.head(&tw).await.unwrap();
+    let task = task_branch_name(BRANCH, 1);
+
+    let on_task = repo.switch_branch(&tw, &task, Some(BRANCH)).await.unwrap();
+    assert_eq!(on_task.branch, task);
+    assert_eq!(on_task.head, base);
+    assert_eq!(git(&tw.path, &["rev-parse", "--abbrev-ref", "HEAD"]), task);
+    write(&on_task, "t.txt", "t\n");
+    let commit = repo.commit_all(&on_task, "task").await.unwrap().unwrap();
+
+    // back to the ticket branch, which has not moved, and to the task branch with its commit
+    let back = repo.switch_branch(&on_task, BRANCH, None).await.unwrap();
+    assert_eq!(back.head, base);
+    assert!(!tw.path.join("t.txt").exists());
+    let again = repo.switch_branch(&back, &task, None).await.unwrap();
+    assert_eq!(again.head, commit);
+
+    // with a start point the branch restarts there, dropping what it had
+    let fresh = repo
+        .switch_branch(&again, &task, Some(BRANCH))
+        .await
+        .unwrap();
+    assert_eq!(fresh.head, base);
+    assert!(!tw.path.join("t.txt").exists());
+
+    // a branch only the remote has (pushed by another node) is created from its tracking ref
+    let other = task_branch_name(BRANCH, 2);
+    f.write("other.txt", "o\n");
+    git(&f.seed, &["add", "-A"]);
+    git(&f.seed, &["commit", "--quiet", "-m", "elsewhere"]);
+    git(
+        &f.seed,
+        &[
+            "push",
+            "--quiet",
+            "origin",
+            &format!("HEAD:refs/heads/{other}"),
+        ],
+    );
+    let elsewhere = git(&f.seed, &["rev-parse", "HEAD"]);
+    repo.sync_branch(BRANCH).await.unwrap();
+    let checked = repo.switch_branch(&fresh, &other, None).await.unwrap();
+    assert_eq!(checked.head, elsewhere);
+    assert!(tw.path.join("other.txt").exists());
+
+    assert!(matches!(
+        repo.switch_branch(&checked, "no such branch", None).await,
+        Err(GitError::Invalid(_))
+    ));
+    assert!(
+        repo.switch_branch(&checked, "missing/branch", None)
+            .await
+            .is_err()
+    );
+}
