@@ -333,7 +333,8 @@ async fn run() -> Result<()> {
 
         println!("\n| route | req/s | p50 | p99 | errors |\n|---|---:|---:|---:|---|");
         let store: Arc<dyn Store> = Arc::new(sql.clone());
-        let addr = start_server(store, EventHub::default()).await?;
+        let hub = EventHub::default();
+        let addr = start_server(store.clone(), hub.clone()).await?;
         let routes = [
             hot(status_list),
             hot("/api/tickets?limit=50"),
@@ -343,6 +344,23 @@ async fn run() -> Result<()> {
             hot("/api/health"),
         ];
         http_rows(addr, &token, &routes, secs, conns).await?;
+        // The feed of a server that is publishing: its newest events were relayed live (the
+        // row above read the seeded events, which this server never relayed).
+        let log: Arc<dyn EventLog> = store;
+        let live = PublishingEventLog::new(log, hub);
+        live.append_batch(
+            (0..100)
+                .map(|i| NewEvent::new(EventType::AgentTurn, format!("live event {i}")))
+                .collect(),
+        )
+        .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let feed = [(
+            "/api/events?limit=50 (after 100 live events)".to_owned(),
+            "/api/events?limit=50".to_owned(),
+            None,
+        )];
+        http_rows(addr, &token, &feed, secs, conns).await?;
 
         // The same routes with the store's read cache off: every request runs its query.
         println!("\nstore read cache off:\n");

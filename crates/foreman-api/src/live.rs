@@ -194,13 +194,39 @@ impl Recent {
     /// ring never hides a gap.
     pub fn push(&self, event: Arc<LiveEvent>) {
         let mut events = self.lock();
-        if events.back().is_some_and(|last| event.seq != last.seq + 1) {
+        // a deleted ticket's events are gone from the log: the ring must not serve them
+        if events.back().is_some_and(|last| event.seq != last.seq + 1)
+            || event.event_type == EventType::TicketDeleted
+        {
             events.clear();
         }
         if events.len() >= self.capacity {
             events.pop_front();
         }
         events.push_back(event);
+    }
+
+    /// The newest events that `accept` takes, newest first, after skipping `offset` of them,
+    /// with the newest `seq` the ring holds; `None` when the ring cannot tell: it is empty, or
+    /// it ran out before `offset + limit` while the log may hold older events than the ring.
+    pub fn newest(
+        &self,
+        offset: usize,
+        limit: usize,
+        accept: impl Fn(&LiveEvent) -> bool,
+    ) -> Option<(i64, Vec<Arc<LiveEvent>>)> {
+        let events = self.lock();
+        let newest = events.back()?.seq;
+        let first = events.front()?.seq;
+        let page: Vec<Arc<LiveEvent>> = events
+            .iter()
+            .rev()
+            .filter(|e| accept(e))
+            .skip(offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        (page.len() == limit || first <= 1).then_some((newest, page))
     }
 
     /// Up to `limit` events with `seq > after_seq` that `accept` takes, by `seq` ascending, when
@@ -395,6 +421,11 @@ impl Live {
         });
     }
 
+    /// The ring of recently relayed events.
+    pub fn recent(&self) -> &Recent {
+        &self.recent
+    }
+
     /// A follower for one client: every event after `since_seq`, or from now on.
     pub async fn follow(&self, filter: LiveFilter) -> StoreResult<Follower<Arc<LiveEvent>>> {
         self.start_relay();
@@ -557,6 +588,38 @@ mod tests {
             None,
             "seq 9 is older than the ring"
         );
+    }
+
+    #[test]
+    fn the_ring_answers_the_newest_page_only_when_it_holds_it() {
+        let ring = Recent::new(8);
+        assert_eq!(ring.newest(0, 5, |_| true), None, "empty");
+        for seq in 1..=6 {
+            ring.push(event(seq, if seq % 2 == 0 { "a" } else { "b" }));
+        }
+        let page = |r: Option<(i64, Vec<Arc<LiveEvent>>)>| r.map(|(n, p)| (n, seqs(&p)));
+        assert_eq!(page(ring.newest(0, 3, |_| true)), Some((6, vec![6, 5, 4])));
+        assert_eq!(page(ring.newest(2, 3, |_| true)), Some((6, vec![4, 3, 2])));
+        let only_a = |e: &LiveEvent| e.ticket_id.as_ref().is_some_and(|t| t.as_str() == "a");
+        assert_eq!(page(ring.newest(0, 2, only_a)), Some((6, vec![6, 4])));
+        // the ring starts at seq 1, so it holds the whole log: a short page is the whole answer
+        assert_eq!(page(ring.newest(0, 50, only_a)), Some((6, vec![6, 4, 2])));
+        for seq in 7..=10 {
+            ring.push(event(seq, "a"));
+        }
+        // seqs 1 and 2 are gone: a page reaching past the ring is the log's to answer
+        assert_eq!(
+            page(ring.newest(0, 8, |_| true)),
+            Some((10, (3..=10).rev().collect()))
+        );
+        assert_eq!(ring.newest(0, 9, |_| true), None);
+        assert_eq!(ring.newest(6, 3, |_| true), None);
+        // a deleted ticket's events must not be served: the ring starts over
+        let mut deleted = (*event(11, "a")).clone();
+        deleted.event_type = EventType::TicketDeleted;
+        ring.push(Arc::new(deleted));
+        assert_eq!(page(ring.newest(0, 1, |_| true)), Some((11, vec![11])));
+        assert_eq!(ring.newest(0, 2, |_| true), None);
     }
 
     #[test]

@@ -399,3 +399,82 @@ async fn shutdown_closes_live_streams() {
     let rest = tokio::time::timeout(WAIT, sse.bytes()).await.unwrap();
     assert!(rest.is_ok(), "the sse stream ended cleanly");
 }
+
+/// The global feed's newest pages come from the live relay's ring once it has the events, and
+/// are then exactly what the store answers (`since_seq=0` always asks the store). An event
+/// appended by another process (straight to the store, never relayed) and a deleted ticket are
+/// seen at once.
+#[tokio::test]
+async fn the_feed_served_from_recent_events_matches_the_store() {
+    let app = TestApp::start().await;
+    let t = app.ticket("R-1", "ring").await;
+    let other = app.ticket("R-2", "other").await;
+    let (mut ws, _) = connect(&app, "", WsAuth::Protocol(&app.token))
+        .await
+        .unwrap();
+    let mut seqs = publish_n(&app, &t, 20).await;
+    seqs.push(
+        app.publish(Some(&other), EventType::TaskTestsFail, "fail")
+            .await,
+    );
+    seqs.push(app.publish(None, EventType::DaemonStarted, "up").await);
+    // the relay puts an event into the ring before any subscriber gets it
+    read_events(&mut ws, seqs.len()).await;
+
+    for query in [
+        "limit=5",
+        "limit=5&offset=3",
+        "limit=500",
+        "types=task_*&limit=10",
+        &format!("ticket_id={}&limit=4", t.id),
+        &format!("ticket_id={}&limit=50&offset=18", t.id),
+    ] {
+        let (status, ring) = app.get_json(&format!("/api/events?{query}")).await;
+        assert_eq!(status, 200, "{query}");
+        let (_, store) = app
+            .get_json(&format!("/api/events?{query}&since_seq=0"))
+            .await;
+        assert_eq!(ring, store, "{query}");
+    }
+    let (_, page) = app.get_json("/api/events?limit=3").await;
+    assert_eq!(page[0]["event_type"], "daemon_started");
+    assert_eq!(page[1]["ticket_title"], "other");
+    assert_eq!(page[2]["message"], "turn 19");
+
+    // a deleted ticket's events leave the feed with it (the ring holds them until the
+    // deletion's event reaches it, and the store is ahead of the ring until then)
+    let r = app
+        .delete(&format!("/api/tickets/{}", t.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (deleted, _) = read_events(&mut ws, 1).await;
+    let (_, all) = app.get_json("/api/events?limit=500").await;
+    let all = all.as_array().unwrap();
+    assert!(
+        all.iter().all(|e| e["ticket_id"] != t.id.as_str()),
+        "{all:?}"
+    );
+    assert_eq!(all[0]["event_type"], "ticket_deleted");
+    assert_eq!(all[0]["seq"], deleted[0]);
+    assert_eq!(
+        all.len(),
+        3,
+        "other's failure, daemon_started, ticket_deleted"
+    );
+
+    // appended elsewhere: the ring is behind the store, which answers
+    let elsewhere = app
+        .store
+        .append(
+            foreman_domain::NewEvent::new(EventType::AgentTurn, "from another node")
+                .ticket(&other.id),
+        )
+        .await
+        .unwrap();
+    let (_, page) = app.get_json("/api/events?limit=2").await;
+    assert_eq!(page[0]["seq"], elsewhere.seq);
+    assert_eq!(page[0]["message"], "from another node");
+    assert_eq!(page[1]["seq"], deleted[0]);
+}
