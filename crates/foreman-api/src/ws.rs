@@ -139,14 +139,14 @@ pub(crate) enum FromClient {
 }
 
 /// Reads client frames until a close, the end of the stream or a protocol error, reporting
-/// pings and the close. Data and pong frames are read and ignored.
+/// pings and the close to `report`. Data and pong frames are read and ignored.
 ///
 /// # Errors
 /// I/O errors, and `InvalidData` for unmasked or oversized frames.
 pub(crate) async fn read_client<R, F>(mut reader: R, mut report: F) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
-    F: FnMut(FromClient) -> bool,
+    F: FnMut(FromClient),
 {
     let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     loop {
@@ -171,7 +171,7 @@ where
         for (i, b) in payload.iter_mut().enumerate() {
             *b ^= mask[i % 4];
         }
-        let more = match op {
+        match op {
             opcode::PING => report(FromClient::Ping(payload)),
             opcode::CLOSE => {
                 let code =
@@ -179,10 +179,7 @@ where
                 report(FromClient::Close(code));
                 return Ok(());
             }
-            _ => true,
-        };
-        if !more {
-            return Ok(());
+            _ => {}
         }
     }
 }
@@ -262,12 +259,7 @@ mod tests {
         input.extend(masked(opcode::CLOSE, &1000u16.to_be_bytes()));
         input.extend(masked(opcode::PING, b"after the close"));
         let mut seen = Vec::new();
-        read_client(&input[..], |m| {
-            seen.push(m);
-            true
-        })
-        .await
-        .unwrap();
+        read_client(&input[..], |m| seen.push(m)).await.unwrap();
         assert_eq!(
             seen,
             [
@@ -276,9 +268,9 @@ mod tests {
             ]
         );
         // unmasked frames are a protocol error
-        let err = read_client(&[0x81u8, 0][..], |_| true).await.unwrap_err();
+        let err = read_client(&[0x81u8, 0][..], |_| {}).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
         // the end of the stream is an error the caller treats as "gone"
-        assert!(read_client(&[][..], |_| true).await.is_err());
+        assert!(read_client(&[][..], |_| {}).await.is_err());
     }
 }

@@ -1575,6 +1575,19 @@ impl TaskRunner {
             } else {
                 ticket_branch.clone()
             };
+            // a worktree of this task's own (left by a run of an earlier version) would hold
+            // the task branch: git checks a branch out in one worktree at a time
+            if let Some(own) = worktrees.iter().find(|w| {
+                w.path != wt.path
+                    && (w.branch == branch || w.path.file_name() == Some(name.as_ref()))
+            }) {
+                // stops what a dead run may still have running in it; the removal follows
+                // whatever state it is in
+                if let Err(e) = repo.recover_worktree(own).await {
+                    tracing::warn!(path = %own.path.display(), error = %e, "cannot recover a leftover task worktree");
+                }
+                repo.remove_worktree(own, false).await?;
+            }
             let wt = Worktree {
                 branch: on,
                 ..wt.clone()

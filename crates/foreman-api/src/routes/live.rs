@@ -189,10 +189,10 @@ async fn run_ws<S>(
     // never polls the socket for reading beside every batch.
     let (from_client, mut client) = tokio::sync::mpsc::channel::<FromClient>(8);
     let _reader = AbortOnDrop(tokio::spawn(async move {
+        // a client that pings faster than its pongs go out loses pongs, not memory; the
+        // reader ends at the client's close, and the writer sees the channel close with it
         let _ = ws::read_client(reader, |m| {
-            // a client that pings faster than pongs go out loses pongs, not memory
-            let close = matches!(m, FromClient::Close(_));
-            from_client.try_send(m).is_ok() || !close
+            let _ = from_client.try_send(m);
         })
         .await;
     }));
