@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::body::Bytes;
-use axum::extract::ws::Utf8Bytes;
 use foreman_domain::{Event, EventLog, EventType, Store, StoreResult, TicketId, TicketStore};
 use foreman_events::{
     Backfill, Broadcast, EventHub, EventLogBackfill, FollowItem, Follower, Sequenced, Subscription,
@@ -41,7 +40,7 @@ pub(crate) struct LiveEvent {
     pub seq: i64,
     pub ticket_id: Option<TicketId>,
     pub event_type: EventType,
-    pub json: Utf8Bytes,
+    pub json: Arc<str>,
     /// The JSON as a complete WebSocket text frame, encoded once for every subscriber.
     pub frame: Bytes,
 }
@@ -159,7 +158,7 @@ impl TicketCache {
             ticket_id: event.ticket_id.clone(),
             event_type: event.event_type,
             frame: crate::ws::frame(crate::ws::opcode::TEXT, json.as_bytes()),
-            json: Utf8Bytes::from(json),
+            json: Arc::from(json),
         })
     }
 }
@@ -548,7 +547,7 @@ mod tests {
             ticket_id: Some(TicketId::from(ticket)),
             event_type: EventType::AgentTurn,
             frame: crate::ws::frame(crate::ws::opcode::TEXT, json.as_bytes()),
-            json: Utf8Bytes::from(json),
+            json: Arc::from(json),
         })
     }
 

@@ -377,9 +377,9 @@ fn sse_events(
                 () = closed(&mut closing) => return None,
             };
             let event = match next {
-                Ok(Some(FollowItem::Item(e))) => SseEvent::default()
-                    .id(e.seq.to_string())
-                    .data(e.json.as_str()),
+                Ok(Some(FollowItem::Item(e))) => {
+                    SseEvent::default().id(e.seq.to_string()).data(&*e.json)
+                }
                 Ok(Some(FollowItem::Dropped(n))) => SseEvent::default().data(dropped_message(n)),
                 Ok(None) => return None,
                 Err(e) => {
