@@ -159,6 +159,19 @@ fn etag_matches(header: &HeaderValue, tag: &HeaderValue) -> bool {
     })
 }
 
+/// Methods counted under their own name; any other is counted as `OTHER`.
+const STANDARD_METHODS: [Method; 9] = [
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+    Method::HEAD,
+    Method::OPTIONS,
+    Method::CONNECT,
+    Method::TRACE,
+];
+
 /// The handles of one route's HTTP metrics.
 #[derive(Debug)]
 struct RouteMetrics {
@@ -220,6 +233,14 @@ impl HttpMetrics {
         status: StatusCode,
         elapsed: Duration,
     ) {
+        // a client can send any method: the labels stay a bounded set
+        let other;
+        let method = if STANDARD_METHODS.contains(method) {
+            method
+        } else {
+            other = Method::from_bytes(b"OTHER").unwrap_or_default();
+            &other
+        };
         let route = self.handles(method, route);
         route.duration.record(elapsed.as_secs_f64());
         let counted = read(&route.requests)
@@ -392,6 +413,10 @@ mod tests {
             StatusCode::OK,
             Duration::from_millis(1),
         );
+        for made_up in ["BREW", "WHEN", "XYZZY"] {
+            let method = Method::from_bytes(made_up.as_bytes()).unwrap();
+            m.record(&method, route, StatusCode::OK, Duration::from_millis(1));
+        }
         let text = prometheus.render();
         let line = |labels: &str| {
             text.lines()
@@ -404,6 +429,8 @@ mod tests {
         assert_eq!(line(&labels("GET", 200)).as_deref(), Some("2"), "{text}");
         assert_eq!(line(&labels("GET", 404)).as_deref(), Some("1"));
         assert_eq!(line(&labels("POST", 200)).as_deref(), Some("1"));
+        assert_eq!(line(&labels("OTHER", 200)).as_deref(), Some("3"));
+        assert!(!text.contains("BREW"), "{text}");
         let count = text
             .lines()
             .find(|l| {
