@@ -201,6 +201,8 @@ describe('costs and pipelines', () => {
       await signIn(page, ctx().token, '/costs');
       await page.getByRole('heading', { name: 'Daily spend, last 7 days' }).waitFor();
       await expect.poll(async () => (await page.getByTestId('budgets').textContent()) ?? '').toContain('Today');
+      // the chart renders from its own request, which may answer after the budgets'
+      await page.getByRole('img', { name: 'Daily spend for the last 7 days' }).waitFor({ state: 'visible' });
       expect(await page.getByRole('img', { name: 'Daily spend for the last 7 days' }).isVisible()).toBe(true);
       await page.getByTestId('usage-by-model').waitFor();
       await snapshot(page, 'costs');
