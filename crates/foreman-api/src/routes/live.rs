@@ -200,7 +200,7 @@ async fn run_ws<S>(
     ping.tick().await;
     let mut batch: Vec<Frame> = Vec::with_capacity(WS_BATCH);
     loop {
-        let out: Option<Bytes> = tokio::select! {
+        let out: Option<Frame> = tokio::select! {
             item = follower.next() => match item {
                 Ok(Some(first)) => {
                     // a few batches while events keep coming, before looking at the rest again
@@ -224,7 +224,7 @@ async fn run_ws<S>(
                         }
                         next = follower.try_next();
                     }
-                    next.map(|item| Bytes::copy_from_slice(Frame::from(item).bytes()))
+                    next.map(Frame::from)
                 }
                 Ok(None) => {
                     let _ = send(&mut writer, &ws::close_frame(1001, "server shutting down")).await;
@@ -237,7 +237,9 @@ async fn run_ws<S>(
                 }
             },
             message = client.recv() => match message {
-                Some(FromClient::Ping(payload)) => Some(ws::frame(ws::opcode::PONG, &payload)),
+                Some(FromClient::Ping(payload)) => {
+                    Some(Frame::Own(ws::frame(ws::opcode::PONG, &payload)))
+                }
                 Some(FromClient::Close(code)) => {
                     let _ = send(&mut writer, &ws::close_frame(code.unwrap_or(1000), "")).await;
                     return;
@@ -249,10 +251,12 @@ async fn run_ws<S>(
                 let _ = send(&mut writer, &ws::close_frame(1001, "server shutting down")).await;
                 return;
             }
-            _ = ping.tick() => Some(ws::frame(ws::opcode::PING, b"")),
+            _ = ping.tick() => Some(Frame::Own(ws::frame(ws::opcode::PING, b""))),
         };
         if let Some(frame) = out
-            && send(&mut writer, &frame).await.is_err()
+            && send_all(&mut writer, std::slice::from_ref(&frame))
+                .await
+                .is_err()
         {
             return;
         }
