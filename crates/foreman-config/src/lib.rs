@@ -342,16 +342,35 @@ impl Default for GitConfig {
     }
 }
 
-/// `[agent_runner]`.
+/// `[agent_runner]` (and `[projects.agent_runner]`): which coding agent implements tasks, and
+/// for the external ones (`claude_code`, `codex`, `command`) how it is started and metered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentRunnerConfig {
-    /// `builtin`, `claude-code`, `codex` or `command`.
+    /// `builtin`, `claude_code` (also spelt `claude-code`), `codex` or `command`.
     pub provider: String,
     /// Turns per task attempt.
     pub max_turns: u32,
     /// Tokens per task attempt (0: unlimited).
     pub token_budget: u64,
+    /// The external program (empty: `claude` or `codex`; `command` uses `command[0]`).
+    pub program: String,
+    /// Further arguments appended to the external program's command line.
+    pub args: Vec<String>,
+    /// Model passed to the external program with `--model` (empty: the tool's default).
+    pub model: String,
+    /// Wall time of one external run; the whole process group is killed after it.
+    pub timeout: String,
+    /// Variables passed to the external program besides the base set. Names that look like
+    /// credentials are dropped from everything else but passed when listed here.
+    pub env_passthrough: Vec<String>,
+    /// Whether the external program may use the network (it needs its model API).
+    pub network: bool,
+    /// Money held back against the budgets before an external run starts (its most), USD.
+    pub max_cost_usd: f64,
+    /// For `command`: the argument vector, with `{worktree}`, `{prompt_file}`, `{model}`,
+    /// `{max_turns}`, `{ticket_id}` and `{task_id}` replaced.
+    pub command: Vec<String>,
 }
 
 impl Default for AgentRunnerConfig {
@@ -360,7 +379,79 @@ impl Default for AgentRunnerConfig {
             provider: "builtin".into(),
             max_turns: 20,
             token_budget: 0,
+            program: String::new(),
+            args: Vec::new(),
+            model: String::new(),
+            timeout: "60m".into(),
+            env_passthrough: Vec::new(),
+            network: true,
+            max_cost_usd: 5.0,
+            command: Vec::new(),
         }
+    }
+}
+
+impl AgentRunnerConfig {
+    /// The provider with the old `claude-code` spelling normalised to `claude_code`.
+    #[must_use]
+    pub fn provider_name(&self) -> &str {
+        match self.provider.as_str() {
+            "claude-code" => "claude_code",
+            "" => "builtin",
+            other => other,
+        }
+    }
+
+    /// Checks the section; errors name `prefix.key`.
+    fn validate(&self, prefix: &str) -> Result<(), ConfigError> {
+        if !["builtin", "claude_code", "codex", "command"].contains(&self.provider_name()) {
+            return Err(ConfigError::invalid(
+                &format!("{prefix}.provider"),
+                &self.provider,
+                "expected builtin, claude_code, codex or command",
+            ));
+        }
+        if self.max_turns == 0 {
+            return Err(ConfigError::invalid(
+                &format!("{prefix}.max_turns"),
+                0,
+                "must be at least 1",
+            ));
+        }
+        check_duration(&format!("{prefix}.timeout"), &self.timeout)?;
+        if parse_duration(&self.timeout).is_ok_and(|d| d.is_zero()) {
+            return Err(ConfigError::invalid(
+                &format!("{prefix}.timeout"),
+                &self.timeout,
+                "must be longer than zero",
+            ));
+        }
+        if !self.max_cost_usd.is_finite() || self.max_cost_usd < 0.0 {
+            return Err(ConfigError::invalid(
+                &format!("{prefix}.max_cost_usd"),
+                self.max_cost_usd,
+                "must be a non-negative number of USD",
+            ));
+        }
+        for name in &self.env_passthrough {
+            if name.is_empty() || name.contains('=') || name.contains('\0') {
+                return Err(ConfigError::invalid(
+                    &format!("{prefix}.env_passthrough"),
+                    name,
+                    "expected an environment variable name",
+                ));
+            }
+        }
+        if self.provider_name() == "command"
+            && self.command.first().is_none_or(|p| p.trim().is_empty())
+        {
+            return Err(ConfigError::invalid(
+                &format!("{prefix}.command"),
+                format!("{:?}", self.command),
+                "the command runner needs a command line (program first)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -558,6 +649,10 @@ pub struct ProjectConfig {
     pub test_command: String,
     /// Its lint command (empty: none).
     pub lint_command: String,
+    /// Its coding agent; when present it replaces the top-level `[agent_runner]` for this
+    /// project's tickets (keys it leaves out take their defaults).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_runner: Option<AgentRunnerConfig>,
 }
 
 /// Where configuration came from, for messages.
@@ -767,6 +862,7 @@ impl Config {
         }
         check_tracker("tracker", &self.tracker)?;
         check_git("git", &self.git)?;
+        self.agent_runner.validate("agent_runner")?;
         let c = &self.cost;
         for (key, v) in [
             ("cost.daily_budget", c.daily_budget),
@@ -809,6 +905,9 @@ impl Config {
             names.push(p.name.clone());
             check_tracker(&format!("projects[{i}].tracker"), &p.tracker)?;
             check_git(&format!("projects[{i}].git"), &p.git)?;
+            if let Some(a) = &p.agent_runner {
+                a.validate(&format!("projects[{i}].agent_runner"))?;
+            }
         }
         Ok(())
     }

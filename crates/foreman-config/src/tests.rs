@@ -263,3 +263,90 @@ fn runner_section_reads_and_checks_its_mode() {
         .to_string();
     assert!(err.contains("shell"), "{err}");
 }
+
+#[test]
+fn agent_runner_section_reads_external_settings_per_project() {
+    let c = parse(
+        r#"
+        [agent_runner]
+        provider = "claude-code"
+        model = "claude-sonnet-4-6"
+        args = ["--verbose"]
+        env_passthrough = ["ANTHROPIC_API_KEY"]
+        timeout = "20m"
+        max_cost_usd = 2.5
+
+        [[projects]]
+        name = "web"
+        [projects.agent_runner]
+        provider = "command"
+        command = ["my-agent", "{worktree}", "{prompt_file}"]
+        network = false
+        "#,
+        &[("FOREMAN_AGENT_RUNNER_MAX_COST_USD", "3")],
+    )
+    .unwrap();
+    let a = &c.agent_runner;
+    assert_eq!(a.provider_name(), "claude_code");
+    assert_eq!(a.model, "claude-sonnet-4-6");
+    assert_eq!(a.args, ["--verbose"]);
+    assert_eq!(a.env_passthrough, ["ANTHROPIC_API_KEY"]);
+    assert_eq!(a.timeout, "20m");
+    assert!((a.max_cost_usd - 3.0).abs() < f64::EPSILON, "env override");
+    assert!(a.network, "external CLIs get the network by default");
+    let web = c.projects[0].agent_runner.as_ref().unwrap();
+    assert_eq!(web.provider_name(), "command");
+    assert_eq!(web.command[1], "{worktree}");
+    assert!(!web.network);
+    assert!(
+        (web.max_cost_usd - 5.0).abs() < f64::EPSILON,
+        "defaults, not inherited"
+    );
+    assert_eq!(
+        parse("", &[]).unwrap().agent_runner,
+        AgentRunnerConfig::default()
+    );
+}
+
+#[test]
+fn agent_runner_errors_name_the_key() {
+    for (text, key) in [
+        (
+            "[agent_runner]\nprovider = \"gemini\"\n",
+            "agent_runner.provider",
+        ),
+        (
+            "[agent_runner]\nprovider = \"command\"\n",
+            "agent_runner.command",
+        ),
+        (
+            "[agent_runner]\nprovider = \"command\"\ncommand = [\" \"]\n",
+            "agent_runner.command",
+        ),
+        (
+            "[agent_runner]\ntimeout = \"soon\"\n",
+            "agent_runner.timeout",
+        ),
+        ("[agent_runner]\ntimeout = \"0s\"\n", "agent_runner.timeout"),
+        (
+            "[agent_runner]\nmax_cost_usd = -1.0\n",
+            "agent_runner.max_cost_usd",
+        ),
+        ("[agent_runner]\nmax_turns = 0\n", "agent_runner.max_turns"),
+        (
+            "[agent_runner]\nenv_passthrough = [\"A=B\"]\n",
+            "agent_runner.env_passthrough",
+        ),
+        (
+            "[[projects]]\nname = \"web\"\n[projects.agent_runner]\nprovider = \"nope\"\n",
+            "projects[0].agent_runner.provider",
+        ),
+    ] {
+        let err = parse(text, &[]).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    let err = parse("[agent_runner]\nsandbox = true\n", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sandbox"), "{err}");
+}
