@@ -8,16 +8,20 @@
 //!   `user` and `result` lines; usage and `total_cost_usd` from the result);
 //! - Codex: `codex exec --json` (`thread.started`, `turn.*`, `item.*` lines; usage from
 //!   `turn.completed`, priced with the configured [`CostEstimator`]);
-//! - a generic command speaking a small JSON-lines protocol (see `docs/agent.md`); other lines
-//!   are progress text.
+//! - a generic command speaking a small JSON-lines protocol and the `FOREMAN_COST` line (see
+//!   `docs/agent.md`); other lines are progress text.
 //!
-//! Each run is recorded as one LLM call with the runner's name through the `CostLedger` port.
-//! Permissions are not skipped unless `skip_permissions` is set; a budget is passed down where
-//! the tool supports it (`--max-budget-usd`); at the timeout the whole process group is
-//! killed.
+//! Each run is metered like an LLM call: before the program starts, its most
+//! (`max_cost_usd`) is reserved against the task, ticket, daily and monthly budgets through the
+//! `CostLedger` port, and a refusal means the program is never started; afterwards the
+//! reservation is settled with one `llm_calls` row carrying the cost the tool reported (a crash
+//! or timeout settles it with what was reported so far, which releases the rest). Permissions
+//! are not skipped unless `skip_permissions` is set; a budget is passed down where the tool
+//! supports it (`--max-budget-usd`); at the timeout the whole process group is killed. Every
+//! program is started by [`ExternalRunner::spawn_argv`], the one place a sandbox wraps.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,7 +34,8 @@ use foreman_domain::agent::{
 };
 use foreman_domain::llm::Usage;
 use foreman_domain::{
-    CostLedger, EventLog, EventType, LlmCallStatus, Micros, NewEvent, NewLlmCall,
+    BudgetExceeded, BudgetLimits, CostLedger, EventLog, EventType, LlmCallStatus, Micros, NewEvent,
+    NewLlmCall, ReservationId, ReservationRequest, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -44,10 +49,11 @@ use crate::secrets::SecretScanner;
 
 /// Which external agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "snake_case")]
 pub enum ExternalKind {
     /// Anthropic's Claude Code CLI.
     #[default]
+    #[serde(alias = "claude-code")]
     ClaudeCode,
     /// OpenAI's Codex CLI.
     Codex,
@@ -56,23 +62,32 @@ pub enum ExternalKind {
 }
 
 impl ExternalKind {
-    /// The runner name recorded on outcomes and LLM calls.
+    /// The runner name recorded on outcomes and LLM calls (`claude_code`, `codex`,
+    /// `command`).
     #[must_use]
     pub const fn runner_name(self) -> &'static str {
         match self {
-            Self::ClaudeCode => "claude-code",
+            Self::ClaudeCode => "claude_code",
             Self::Codex => "codex",
             Self::Command => "command",
         }
     }
 
-    /// The provider recorded on LLM calls.
+    /// The provider recorded on LLM calls: the runner's label, so external work is told
+    /// apart from Foreman's own calls to the same vendor.
     #[must_use]
     pub const fn provider(self) -> &'static str {
+        self.runner_name()
+    }
+
+    /// The model vendor whose `provider:model` names the tool accepts with `--model`
+    /// (`None`: any, as for a command).
+    #[must_use]
+    pub const fn vendor(self) -> Option<&'static str> {
         match self {
-            Self::ClaudeCode => "anthropic",
-            Self::Codex => "openai",
-            Self::Command => "command",
+            Self::ClaudeCode => Some("anthropic"),
+            Self::Codex => Some("openai"),
+            Self::Command => None,
         }
     }
 
@@ -94,8 +109,8 @@ pub struct ExternalSettings {
     /// The program (default `claude` or `codex`); for `command`, the first word of
     /// `command` is used instead.
     pub program: String,
-    /// For `command`: the argument vector; `{worktree}`, `{max_turns}`, `{model}`,
-    /// `{ticket_id}` and `{task_id}` are replaced.
+    /// For `command`: the argument vector; `{worktree}`, `{prompt_file}`, `{max_turns}`,
+    /// `{model}`, `{ticket_id}` and `{task_id}` are replaced.
     pub command: Vec<String>,
     /// Model passed with `--model` (empty: the tool's default).
     pub model: String,
@@ -115,6 +130,13 @@ pub struct ExternalSettings {
     pub env_passthrough: Vec<String>,
     /// Stderr bytes kept for error messages.
     pub max_stderr_bytes: usize,
+    /// Whether the program may use the network (it needs its model API); applied by the
+    /// sandbox that wraps [`ExternalRunner::spawn_argv`].
+    pub network: bool,
+    /// Money reserved against the budgets before a run starts, in USD (also the
+    /// `--max-budget-usd` passed to Claude Code). 0 reserves nothing but still refuses runs
+    /// once a budget is spent.
+    pub max_cost_usd: f64,
 }
 
 impl Default for ExternalSettings {
@@ -133,6 +155,8 @@ impl Default for ExternalSettings {
             timeout_secs: 3_600,
             env_passthrough: Vec::new(),
             max_stderr_bytes: 8_192,
+            network: true,
+            max_cost_usd: 5.0,
         }
     }
 }
@@ -144,6 +168,7 @@ pub struct ExternalRunner {
     scanner: Arc<SecretScanner>,
     env: Vec<(String, String)>,
     ledger: Option<Arc<dyn CostLedger>>,
+    limits: BudgetLimits,
     events: Option<Arc<dyn EventLog>>,
     pricing: Option<Arc<dyn CostEstimator>>,
 }
@@ -187,6 +212,13 @@ impl ExternalRunner {
                 reason: "the command runner needs a command".into(),
             });
         }
+        if !settings.max_cost_usd.is_finite() || settings.max_cost_usd < 0.0 {
+            return Err(SetupError::InvalidSetting {
+                key: "agent_runner.max_cost_usd".into(),
+                value: settings.max_cost_usd.to_string(),
+                reason: "must be a non-negative number of USD".into(),
+            });
+        }
         if settings.timeout_secs == 0 {
             return Err(SetupError::InvalidSetting {
                 key: "agent_runner.external.timeout_secs".into(),
@@ -197,18 +229,28 @@ impl ExternalRunner {
         Ok(Self {
             settings,
             prompts,
-            scanner: Arc::new(SecretScanner::builtin()),
+            scanner: Arc::new(SecretScanner::default_rules()),
             env,
             ledger: None,
+            limits: BudgetLimits::default(),
             events: None,
             pricing: None,
         })
     }
 
-    /// Records each run as an LLM call in `ledger`.
+    /// Records each run as an LLM call in `ledger`, reserving `max_cost_usd` against the
+    /// budgets (see [`Self::with_budget`]) before it starts.
     #[must_use]
     pub fn with_ledger(mut self, ledger: Arc<dyn CostLedger>) -> Self {
         self.ledger = Some(ledger);
+        self
+    }
+
+    /// The task, ticket, daily and monthly limits runs are admitted against (default:
+    /// unlimited; only used with a ledger).
+    #[must_use]
+    pub fn with_budget(mut self, limits: BudgetLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -244,10 +286,51 @@ impl ExternalRunner {
         }
     }
 
+    /// The model a run of `request` uses: the request's own (the escalation model, as
+    /// `provider:model`) when its vendor suits the tool, else the configured one (empty: the
+    /// tool's default).
+    #[must_use]
+    pub fn model_for(&self, request: &AgentRequest) -> String {
+        let asked = request.model.as_deref().and_then(|spec| {
+            let (vendor, model) = spec
+                .split_once(':')
+                .map_or((None, spec), |(v, m)| (Some(v), m));
+            let fits = match (self.settings.kind.vendor(), vendor) {
+                (Some(want), Some(got)) => want == got,
+                _ => true,
+            };
+            if !fits {
+                tracing::warn!(
+                    runner = self.name(),
+                    model = spec,
+                    "escalation model is for another vendor; keeping the configured model"
+                );
+            }
+            (fits && !model.is_empty()).then(|| model.to_owned())
+        });
+        asked.unwrap_or_else(|| self.settings.model.clone())
+    }
+
+    /// The money held back for a run of `request`: `max_cost_usd`, or the request's own
+    /// cost budget when that is smaller.
+    fn run_cap(&self, request: &AgentRequest) -> Micros {
+        let cap = Micros::from_usd(self.settings.max_cost_usd);
+        match request.limits.cost_budget {
+            Some(b) if b < cap => b,
+            _ => cap,
+        }
+    }
+
     /// The command line a run of `request` starts (the prompt goes to stdin).
     #[must_use]
     pub fn command_line(&self, request: &AgentRequest) -> Vec<String> {
+        self.argv(request, None)
+    }
+
+    fn argv(&self, request: &AgentRequest, prompt_file: Option<&Path>) -> Vec<String> {
         let s = &self.settings;
+        let model = self.model_for(request);
+        let cap = self.run_cap(request);
         let mut argv = vec![self.program()];
         match s.kind {
             ExternalKind::ClaudeCode => {
@@ -262,11 +345,11 @@ impl ExternalRunner {
                     .map(str::to_owned),
                 );
                 argv.push(request.limits.max_turns.to_string());
-                if !s.model.is_empty() {
-                    argv.extend(["--model".into(), s.model.clone()]);
+                if !model.is_empty() {
+                    argv.extend(["--model".into(), model.clone()]);
                 }
-                if let Some(b) = request.limits.cost_budget {
-                    argv.extend(["--max-budget-usd".into(), format!("{:.2}", b.to_usd())]);
+                if cap > Micros::ZERO {
+                    argv.extend(["--max-budget-usd".into(), format!("{:.2}", cap.to_usd())]);
                 }
                 if s.skip_permissions {
                     argv.push("--dangerously-skip-permissions".into());
@@ -282,16 +365,18 @@ impl ExternalRunner {
                 } else {
                     argv.extend(["--sandbox".into(), s.codex_sandbox.clone()]);
                 }
-                if !s.model.is_empty() {
-                    argv.extend(["--model".into(), s.model.clone()]);
+                if !model.is_empty() {
+                    argv.extend(["--model".into(), model.clone()]);
                 }
             }
             ExternalKind::Command => {
                 let task = &request.task;
+                let prompt_file = prompt_file.map(|p| p.display().to_string());
                 let fill = |a: &str| {
                     a.replace("{worktree}", &request.worktree.display().to_string())
+                        .replace("{prompt_file}", prompt_file.as_deref().unwrap_or(""))
                         .replace("{max_turns}", &request.limits.max_turns.to_string())
-                        .replace("{model}", &s.model)
+                        .replace("{model}", &model)
                         .replace(
                             "{ticket_id}",
                             task.ticket_id.as_ref().map_or("", |t| t.as_str()),
@@ -309,6 +394,117 @@ impl ExternalRunner {
             argv.push("-".into());
         }
         argv
+    }
+
+    /// Reserves the run's most against the budgets. `Ok(None)` without a ledger; `Err` is
+    /// the outcome of a run that must not start (recorded as a refused call).
+    async fn admit(
+        &self,
+        request: &AgentRequest,
+        model: &str,
+        version: &str,
+        observer: &Observer,
+        started: Instant,
+    ) -> Result<Option<Hold>, Box<AgentOutcome>> {
+        let Some(ledger) = &self.ledger else {
+            return Ok(None);
+        };
+        let task = &request.task;
+        let runner = self.name();
+        let amount = self.run_cap(request);
+        let reserved = ledger
+            .reserve(&ReservationRequest {
+                ticket_id: task.ticket_id.clone(),
+                task_id: task.task_id.clone(),
+                amount,
+                limits: self.limits,
+                at: foreman_domain::now(),
+            })
+            .await;
+        let (stop, error, refusal) = match reserved {
+            Ok(r) => {
+                return Ok(Some(Hold {
+                    ledger: ledger.clone(),
+                    id: Some(r.id),
+                }));
+            }
+            Err(StoreError::BudgetExceeded(b)) => {
+                (AgentStopReason::CostBudget, format!("{b}"), Some(b))
+            }
+            Err(e) => (
+                AgentStopReason::RunnerFailed,
+                format!("cost ledger failed, {runner} not started: {e}"),
+                None,
+            ),
+        };
+        tracing::warn!(runner, error = %error, "external agent run not started");
+        if let Some(b) = &refusal {
+            let call = NewLlmCall {
+                ticket_id: task.ticket_id.clone(),
+                task_id: task.task_id.clone(),
+                role: task.role.as_str().to_owned(),
+                provider: self.settings.kind.provider().to_owned(),
+                model: if model.is_empty() {
+                    runner.to_owned()
+                } else {
+                    model.to_owned()
+                },
+                runner: runner.to_owned(),
+                attempt: i32::try_from(task.attempt).unwrap_or(i32::MAX),
+                status: Some(LlmCallStatus::BudgetExceeded),
+                error: Some(error.clone()),
+                prompt_version: Some(version.to_owned()),
+                ..NewLlmCall::default()
+            };
+            if let Err(e) = ledger.record_llm_call(call).await {
+                tracing::warn!(runner, error = %e, "cannot record refused external agent run");
+            }
+            observer.emit(budget_event(runner, b)).await;
+        }
+        let mut outcome = AgentOutcome::empty(runner, stop);
+        outcome.error = Some(error);
+        outcome.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Err(Box::new(outcome))
+    }
+
+    /// Starts `argv` in `worktree` in its own process group with the runner's environment
+    /// plus `extra_env`, stdin, stdout and stderr piped. This is the only place an external
+    /// program is started, so an OS sandbox (with the network allowed when
+    /// `settings.network` is set) wraps every run here.
+    ///
+    /// # Errors
+    /// [`AgentError::Spawn`] when the program cannot be started.
+    pub fn spawn_argv(
+        &self,
+        argv: &[String],
+        worktree: &Path,
+        extra_env: &[(String, String)],
+    ) -> Result<tokio::process::Child, AgentError> {
+        let runner = self.name();
+        let (program, args) = argv
+            .split_first()
+            .ok_or_else(|| AgentError::NotConfigured {
+                message: "empty command line".into(),
+            })?;
+        // SANDBOX: wrap `program args` here (bubblewrap with the worktree writable and the
+        // network shared when `self.settings.network`); nothing else spawns the tool.
+        tokio::process::Command::new(program)
+            .args(args)
+            .current_dir(worktree)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .envs(extra_env.iter().map(|(k, v)| (k, v)))
+            .env(foreman_domain::git::CHILD_MARKER_ENV, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| AgentError::Spawn {
+                runner: runner.to_owned(),
+                message: format!("{program}: {e}"),
+            })
     }
 
     fn prompt(&self, task: &AgentTask) -> Result<(String, String), AgentError> {
@@ -352,6 +548,89 @@ impl ExternalRunner {
             r.text.trim_end()
         );
         Ok((text, r.version))
+    }
+}
+
+/// The prefix of the cost line a `command` runner may print: `FOREMAN_COST {"usd": 0.12,
+/// "input_tokens": 1200, "output_tokens": 300, "model": "m"}` (the run's totals so far; the
+/// last such line counts; without `usd` the tokens are priced by the runner's pricing).
+pub const COST_LINE_PREFIX: &str = "FOREMAN_COST ";
+
+/// A budget reservation held for one run: settled with the run's record, or released when
+/// the run ends any other way, including its future being dropped.
+struct Hold {
+    ledger: Arc<dyn CostLedger>,
+    id: Option<ReservationId>,
+}
+
+impl Hold {
+    /// Replaces the reservation with `call` (releasing it if that fails).
+    async fn settle(mut self, call: NewLlmCall) {
+        let Some(id) = self.id.take() else { return };
+        if let Err(e) = self.ledger.settle(&id, call).await {
+            tracing::warn!(error = %e, reservation = %id, "cannot record external agent call; releasing its reservation");
+            if let Err(e) = self.ledger.release(&id).await {
+                tracing::error!(error = %e, reservation = %id, "cannot release reservation");
+            }
+        }
+    }
+
+    /// Drops the reservation without recording anything.
+    async fn release(mut self) {
+        let Some(id) = self.id.take() else { return };
+        if let Err(e) = self.ledger.release(&id).await {
+            tracing::error!(error = %e, reservation = %id, "cannot release reservation");
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            let ledger = self.ledger.clone();
+            rt.spawn(async move {
+                let _ = ledger.release(&id).await;
+            });
+        }
+    }
+}
+
+/// The prompt of a `command` run as a file outside the worktree (owner-only, removed when
+/// the run ends).
+struct PromptFile(PathBuf);
+
+impl PromptFile {
+    fn write(text: &str) -> Result<Self, AgentError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "foreman-prompt-{}-{nanos:x}-{n}.md",
+            std::process::id()
+        ));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()).map(|()| f))
+            .map_err(|e| AgentError::NotConfigured {
+                message: format!("cannot write the prompt file {}: {e}", path.display()),
+            })?;
+        let _ = f.flush();
+        Ok(Self(path))
+    }
+}
+
+impl Drop for PromptFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -704,8 +983,40 @@ impl Parsed {
         }
     }
 
+    /// A `FOREMAN_COST {...}` line: the run's totals so far, replacing what was counted.
+    fn cost_line(&mut self, json: &str, out: &mut Vec<AgentProgress>) {
+        let v = match serde_json::from_str::<Value>(json.trim()) {
+            Ok(v) if v.is_object() => v,
+            _ => {
+                out.push(AgentProgress::Warning {
+                    message: format!("{COST_LINE_PREFIX} line is not a JSON object"),
+                });
+                return;
+            }
+        };
+        self.usage = Usage {
+            input_tokens: u64_at(&v, "input_tokens"),
+            output_tokens: u64_at(&v, "output_tokens"),
+            cache_read_tokens: u64_at(&v, "cache_read_tokens"),
+            cache_write_tokens: u64_at(&v, "cache_write_tokens"),
+        };
+        self.usage_final = true;
+        self.cost = v
+            .get("usd")
+            .and_then(Value::as_f64)
+            .filter(|c| c.is_finite() && *c >= 0.0)
+            .map(Micros::from_usd);
+        if let Some(m) = str_at(&v, "model").filter(|m| !m.is_empty()) {
+            self.model = m.to_owned();
+        }
+    }
+
     /// One line of the generic protocol.
     fn generic(&mut self, line: &str, worktree: &Path, out: &mut Vec<AgentProgress>) {
+        if let Some(rest) = line.trim_start().strip_prefix(COST_LINE_PREFIX) {
+            self.cost_line(rest, out);
+            return;
+        }
         let v: Option<Value> = if line.trim_start().starts_with('{') {
             serde_json::from_str(line).ok()
         } else {
@@ -767,6 +1078,21 @@ impl Parsed {
     }
 }
 
+/// The `cost_exceeded` event of a run refused by a budget.
+fn budget_event(runner: &str, b: &BudgetExceeded) -> NewEvent {
+    NewEvent::new(
+        EventType::CostExceeded,
+        format!("{} budget exhausted: {runner} not started ({b})", b.scope),
+    )
+    .details(json!({
+        "runner": runner,
+        "scope": b.scope.as_str(),
+        "limit_usd": b.limit.to_usd(),
+        "spent_usd": b.spent.to_usd(),
+        "requested_usd": b.requested.to_usd(),
+    }))
+}
+
 fn clip(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
@@ -811,35 +1137,70 @@ impl AgentRunner for ExternalRunner {
         let observer = Observer::new(self.events.clone(), task);
         let (prompt, version) = self.prompt(task)?;
         let (prompt, secrets) = self.scanner.redact(&prompt);
-        observer.secrets(&secrets, "task prompt").await;
+        observer
+            .secrets(&secrets, crate::secrets::Where::File, "task prompt")
+            .await;
         let prompt = prompt.into_owned();
-        let argv = self.command_line(request);
+        let model = self.model_for(request);
+        let prompt_file = match self.settings.kind {
+            ExternalKind::Command => Some(PromptFile::write(&prompt)?),
+            _ => None,
+        };
+        let argv = self.argv(request, prompt_file.as_ref().map(|f| f.0.as_path()));
+        let configured = Duration::from_secs(self.settings.timeout_secs);
         let timeout = request
             .limits
             .timeout
-            .unwrap_or(Duration::from_secs(self.settings.timeout_secs));
+            .map_or(configured, |t| t.min(configured));
+        let mut extra_env = Vec::new();
+        if let Some(f) = &prompt_file {
+            extra_env.extend([
+                ("FOREMAN_PROMPT_FILE".to_owned(), f.0.display().to_string()),
+                (
+                    "FOREMAN_WORKTREE".to_owned(),
+                    worktree.display().to_string(),
+                ),
+                ("FOREMAN_MODEL".to_owned(), model.clone()),
+                (
+                    "FOREMAN_MAX_TURNS".to_owned(),
+                    request.limits.max_turns.to_string(),
+                ),
+                (
+                    "FOREMAN_TICKET_ID".to_owned(),
+                    task.ticket_id
+                        .as_ref()
+                        .map_or("", |t| t.as_str())
+                        .to_owned(),
+                ),
+                (
+                    "FOREMAN_TASK_ID".to_owned(),
+                    task.task_id.as_ref().map_or("", |t| t.as_str()).to_owned(),
+                ),
+            ]);
+        }
 
-        let (program, args) = argv
-            .split_first()
-            .ok_or_else(|| AgentError::NotConfigured {
-                message: "empty command line".into(),
-            })?;
-        let mut child = tokio::process::Command::new(program)
-            .args(args)
-            .current_dir(&worktree)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env(foreman_domain::git::CHILD_MARKER_ENV, "1")
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| AgentError::Spawn {
-                runner: runner.clone(),
-                message: format!("{program}: {e}"),
-            })?;
+        // Admission: nothing starts unless the budgets cover the run's most.
+        let hold = match self
+            .admit(request, &model, &version, &observer, started)
+            .await
+        {
+            Ok(h) => h,
+            Err(refused) => {
+                progress.report(AgentProgress::Finished {
+                    stop_reason: refused.stop_reason,
+                });
+                return Ok(*refused);
+            }
+        };
+        let mut child = match self.spawn_argv(&argv, &worktree, &extra_env) {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(h) = hold {
+                    h.release().await;
+                }
+                return Err(e);
+            }
+        };
         let pid = child.id();
         if let Some(mut stdin) = child.stdin.take() {
             let data = prompt.clone().into_bytes();
@@ -867,7 +1228,7 @@ impl AgentRunner for ExternalRunner {
             })
         });
         let mut parsed = Parsed {
-            model: self.settings.model.clone(),
+            model: model.clone(),
             ..Parsed::default()
         };
         parsed.transcript.push(TranscriptEntry {
@@ -1018,6 +1379,7 @@ impl AgentRunner for ExternalRunner {
             }
         }
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        drop(prompt_file);
         if let Some(ledger) = &self.ledger {
             let call = NewLlmCall {
                 ticket_id: task.ticket_id.clone(),
@@ -1048,8 +1410,13 @@ impl AgentRunner for ExternalRunner {
                 prompt_version: Some(version),
                 request_id: None,
             };
-            if let Err(e) = ledger.record_llm_call(call).await {
-                tracing::warn!(runner = %runner, error = %e, "cannot record external agent call");
+            match hold {
+                Some(h) => h.settle(call).await,
+                None => {
+                    if let Err(e) = ledger.record_llm_call(call).await {
+                        tracing::warn!(runner = %runner, error = %e, "cannot record external agent call");
+                    }
+                }
             }
         }
         if stop == AgentStopReason::TimedOut {

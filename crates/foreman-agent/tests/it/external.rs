@@ -130,7 +130,7 @@ async fn claude_code_stream_becomes_progress_usage_cost_and_a_recorded_call() ->
         "{:?}",
         outcome.error
     );
-    assert_eq!(outcome.runner, "claude-code");
+    assert_eq!(outcome.runner, "claude_code");
     assert_eq!(
         outcome.report.unwrap().summary,
         "Added tests/test_done.py and made it pass."
@@ -204,7 +204,7 @@ async fn claude_code_stream_becomes_progress_usage_cost_and_a_recorded_call() ->
     let c = &calls[0];
     assert_eq!(
         (c.runner.as_str(), c.provider.as_str(), c.model.as_str()),
-        ("claude-code", "anthropic", "claude-sonnet-4-6")
+        ("claude_code", "claude_code", "claude-sonnet-4-6")
     );
     assert_eq!(
         (c.tokens_input, c.tokens_output, c.cost),

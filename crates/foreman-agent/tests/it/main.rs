@@ -2,6 +2,7 @@
 
 mod builtin;
 mod external;
+mod external_metering;
 mod prompts;
 mod sandbox;
 mod secrets;
