@@ -7,11 +7,11 @@
 //! refused. A configured line marked `shell:` runs through `sh -c`, but only when the model
 //! asks for exactly that line.
 //!
-//! Commands run in their own process group with a scrubbed environment and a timeout; the
-//! whole group is killed at the timeout and again after the command exits (so nothing it
-//! started in the background survives). Output is kept head and tail within a byte limit, with
-//! a note saying how much was left out. In `docker` mode the same command runs in a throwaway
-//! container without network (see [`docker_command_line`]).
+//! Commands run through the [`Isolation`] of the configured mode (the OS sandbox by default,
+//! see [`crate::isolation`]) in their own process group with a scrubbed environment and a
+//! timeout; the whole group is killed at the timeout, when its output passes the output limit,
+//! and again after the command exits (so nothing it started in the background survives).
+//! Output is kept head and tail within a byte limit, with a note saying how much was left out.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -22,55 +22,10 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::error::SetupError;
+use crate::isolation::{Isolation, IsolationOptions, SandboxSettings, Wrapped};
 use crate::sandbox::Sandbox;
 
-/// Where commands run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExecMode {
-    /// On this machine, in the worktree.
-    #[default]
-    Local,
-    /// In a container (`docker run --network none ...`) with the worktree mounted.
-    Docker,
-}
-
-/// `[runner]` container settings for `mode = "docker"`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct DockerSettings {
-    /// The container CLI (`docker`, `podman`).
-    pub program: String,
-    /// The image commands run in.
-    pub image: String,
-    /// `--network` value; `none` unless a project needs otherwise.
-    pub network: String,
-    /// `--memory` value.
-    pub memory: String,
-    /// `--cpus` value.
-    pub cpus: String,
-    /// `--pids-limit` value (bounds fork bombs).
-    pub pids_limit: u32,
-    /// Where the worktree is mounted.
-    pub workdir: String,
-    /// Further `docker run` arguments, placed before the image.
-    pub extra_args: Vec<String>,
-}
-
-impl Default for DockerSettings {
-    fn default() -> Self {
-        Self {
-            program: "docker".into(),
-            image: "rust:1-slim".into(),
-            network: "none".into(),
-            memory: "4g".into(),
-            cpus: "2".into(),
-            pids_limit: 512,
-            workdir: "/workspace".into(),
-            extra_args: Vec::new(),
-        }
-    }
-}
+pub use crate::isolation::{DockerSettings, ExecMode, docker_command_line, is_sensitive_env};
 
 /// `[runner]` command settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +51,16 @@ pub struct CommandSettings {
     pub mode: ExecMode,
     /// Container settings for `mode = "docker"`.
     pub docker: DockerSettings,
+    /// OS sandbox settings for `mode = "sandbox"` (its output limit applies in every mode).
+    pub sandbox: SandboxSettings,
+}
+
+impl CommandSettings {
+    /// The isolation these settings describe.
+    #[must_use]
+    pub fn isolation(&self) -> Isolation {
+        Isolation::new(self.mode, self.sandbox.clone(), self.docker.clone())
+    }
 }
 
 impl Default for CommandSettings {
@@ -108,8 +73,9 @@ impl Default for CommandSettings {
             timeout_secs: 600,
             max_output_bytes: 30_000,
             env_passthrough: Vec::new(),
-            mode: ExecMode::Local,
+            mode: ExecMode::default(),
             docker: DockerSettings::default(),
+            sandbox: SandboxSettings::default(),
         }
     }
 }
@@ -258,6 +224,7 @@ pub struct CommandPolicy {
     rules: Vec<CommandRule>,
     settings: CommandSettings,
     env: Vec<(String, String)>,
+    isolation: Isolation,
 }
 
 /// Environment variables every command gets when the host has them.
@@ -282,41 +249,6 @@ pub const BASE_ENV: &[&str] = &[
     "VIRTUAL_ENV",
     "NODE_PATH",
 ];
-
-/// Whether an environment variable's name looks like it holds a credential (or belongs to
-/// Foreman or an LLM or git host provider). Such variables never reach a command.
-#[must_use]
-pub fn is_sensitive_env(name: &str) -> bool {
-    let upper = name.to_ascii_uppercase();
-    const PREFIXES: &[&str] = &[
-        "FOREMAN_",
-        "ANTHROPIC_",
-        "OPENAI_",
-        "OPENROUTER_",
-        "AWS_",
-        "GITHUB_",
-        "GITLAB_",
-        "GH_",
-        "GL_",
-        "SLACK_",
-        "AZURE_",
-        "GOOGLE_",
-        "GCP_",
-    ];
-    const WORDS: &[&str] = &[
-        "KEY",
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "CREDENTIAL",
-        "AUTH",
-        "COOKIE",
-        "SESSION",
-        "PRIVATE",
-    ];
-    PREFIXES.iter().any(|p| upper.starts_with(p)) || WORDS.iter().any(|w| upper.contains(w))
-}
 
 /// The scrubbed environment: [`BASE_ENV`] plus `passthrough`, minus sensitive names, read
 /// from `source`.
@@ -397,9 +329,16 @@ impl CommandPolicy {
             .collect();
         Ok(Self {
             rules,
+            isolation: settings.isolation(),
             settings,
             env,
         })
+    }
+
+    /// The isolation commands run in.
+    #[must_use]
+    pub fn isolation(&self) -> &Isolation {
+        &self.isolation
     }
 
     /// The allowed commands as they read in prompts.
@@ -516,6 +455,8 @@ pub struct CommandOutput {
     pub exit_code: Option<i32>,
     /// Killed at the timeout.
     pub timed_out: bool,
+    /// Killed because it wrote more than the output limit.
+    pub output_killed: bool,
     /// Combined stdout and stderr, truncated head and tail.
     pub output: String,
     /// Bytes produced in total.
@@ -596,61 +537,7 @@ impl HeadTail {
     }
 }
 
-/// Builds the `docker run` command line for running `argv` in `worktree` with `env`.
-#[must_use]
-pub fn docker_command_line(
-    docker: &DockerSettings,
-    worktree: &Path,
-    argv: &[String],
-    env: &[(String, String)],
-    container_name: &str,
-    user: Option<(u32, u32)>,
-) -> Vec<String> {
-    let mut cmd = vec![
-        docker.program.clone(),
-        "run".into(),
-        "--rm".into(),
-        "--name".into(),
-        container_name.to_owned(),
-        "--network".into(),
-        docker.network.clone(),
-        "--pids-limit".into(),
-        docker.pids_limit.to_string(),
-        "--memory".into(),
-        docker.memory.clone(),
-        "--cpus".into(),
-        docker.cpus.clone(),
-        "--cap-drop".into(),
-        "ALL".into(),
-        "--security-opt".into(),
-        "no-new-privileges".into(),
-    ];
-    if let Some((uid, gid)) = user {
-        cmd.push("--user".into());
-        cmd.push(format!("{uid}:{gid}"));
-    }
-    cmd.push("--volume".into());
-    cmd.push(format!("{}:{}:rw", worktree.display(), docker.workdir));
-    cmd.push("--workdir".into());
-    cmd.push(docker.workdir.clone());
-    for (k, v) in env {
-        // The host's paths mean nothing inside the container.
-        if matches!(
-            k.as_str(),
-            "PATH" | "HOME" | "TMPDIR" | "CARGO_HOME" | "RUSTUP_HOME" | "CARGO_TARGET_DIR"
-        ) {
-            continue;
-        }
-        cmd.push("--env".into());
-        cmd.push(format!("{k}={v}"));
-    }
-    cmd.extend(docker.extra_args.iter().cloned());
-    cmd.push(docker.image.clone());
-    cmd.extend(argv.iter().cloned());
-    cmd
-}
-
-/// Runs prepared commands in a worktree.
+/// Runs prepared commands in a worktree, through the policy's [`Isolation`].
 #[derive(Debug, Clone)]
 pub struct CommandExecutor {
     policy: Arc<CommandPolicy>,
@@ -664,33 +551,24 @@ impl CommandExecutor {
         Self { policy, worktree }
     }
 
-    /// The full command line that will be spawned for `cmd` (the docker wrapper in docker
-    /// mode).
+    /// The full command line that will be spawned for `cmd` (the sandbox or docker wrapper;
+    /// `container_name` is not used any more: each run names its own container).
     #[must_use]
-    pub fn command_line(&self, cmd: &PreparedCommand, container_name: &str) -> Vec<String> {
-        match self.policy.settings.mode {
-            ExecMode::Local => cmd.argv.clone(),
-            ExecMode::Docker => {
-                use std::os::unix::fs::MetadataExt;
-                let user = std::fs::metadata(&self.worktree)
-                    .ok()
-                    .map(|m| (m.uid(), m.gid()));
-                docker_command_line(
-                    &self.policy.settings.docker,
-                    &self.worktree,
-                    &cmd.argv,
-                    &self.policy.env,
-                    container_name,
-                    user,
-                )
-            }
-        }
+    pub fn command_line(&self, cmd: &PreparedCommand, _container_name: &str) -> Vec<String> {
+        self.policy.isolation.command_line(
+            &cmd.argv,
+            &self.worktree,
+            &self.policy.env,
+            &IsolationOptions::default(),
+        )
     }
 
-    /// Runs `cmd` with at most `timeout` (capped at the configured timeout).
+    /// Runs `cmd` with at most `timeout` (capped at the configured timeout), isolated, without
+    /// network.
     ///
     /// # Errors
-    /// The program could not be started.
+    /// The isolation is unavailable ([`crate::IsolationError`], as the source of an
+    /// `io::Error`) or the program could not be started.
     pub async fn run(
         &self,
         cmd: &PreparedCommand,
@@ -698,38 +576,26 @@ impl CommandExecutor {
     ) -> std::io::Result<CommandOutput> {
         let max = Duration::from_secs(self.policy.settings.timeout_secs);
         let timeout = timeout.map_or(max, |t| t.min(max));
-        let container = format!(
-            "foreman-agent-{}-{}",
-            std::process::id(),
-            CONTAINERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        let argv = self.command_line(cmd, &container);
-        let out = run_in_group(
-            &argv,
-            &self.worktree,
-            &self.policy.env,
+        let wrapped = self
+            .policy
+            .isolation
+            .wrap(
+                &cmd.argv,
+                &self.worktree,
+                &self.policy.env,
+                &IsolationOptions::default(),
+            )
+            .map_err(std::io::Error::other)?;
+        run_wrapped(
+            wrapped,
             timeout,
             self.policy.settings.max_output_bytes,
+            self.policy.settings.sandbox.limits.output_bytes,
             None,
         )
-        .await?;
-        if out.timed_out && self.policy.settings.mode == ExecMode::Docker {
-            // Killing the CLI does not stop the container.
-            let _ = tokio::process::Command::new(&self.policy.settings.docker.program)
-                .args(["kill", &container])
-                .env_clear()
-                .envs(self.policy.env.iter().map(|(k, v)| (k, v)))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .await;
-        }
-        Ok(out)
+        .await
     }
 }
-
-static CONTAINERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// Kills every process in the group led by `pid` (ignoring a group that is already gone).
 pub fn kill_group(pid: u32) {
@@ -741,22 +607,40 @@ pub fn kill_group(pid: u32) {
     }
 }
 
-async fn pump<R: AsyncRead + Unpin>(mut r: R, sink: Arc<Mutex<HeadTail>>) {
+async fn pump<R: AsyncRead + Unpin>(
+    mut r: R,
+    sink: Arc<Mutex<HeadTail>>,
+    cap: u64,
+    over: Arc<tokio::sync::Notify>,
+) {
     let mut buf = [0u8; 8192];
     loop {
         match r.read(&mut buf).await {
             Ok(0) | Err(_) => break,
-            Ok(n) => sink
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(&buf[..n]),
+            Ok(n) => {
+                let total = {
+                    let mut s = sink
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    s.push(&buf[..n]);
+                    s.total()
+                };
+                if cap > 0 && total > cap {
+                    over.notify_one();
+                    break;
+                }
+            }
         }
     }
 }
 
-/// Spawns `argv` in `dir` as the leader of a new process group with exactly `env`, feeds it
-/// `stdin` (or nothing), collects stdout and stderr together, and kills the whole group at
-/// the timeout and after it exits.
+/// Spawns `argv` in `dir` on the host, as the leader of a new process group with exactly
+/// `env`, feeds it `stdin` (or nothing), collects stdout and stderr together, and kills the
+/// whole group at the timeout and after it exits.
+///
+/// This is the host primitive without isolation: worktree commands go through
+/// [`Isolation::wrap`] and [`run_wrapped`]. Foreman's own `git diff` (which needs the git admin
+/// directory the sandbox hides) is its one other user.
 ///
 /// # Errors
 /// The program could not be started.
@@ -767,6 +651,51 @@ pub async fn run_in_group(
     timeout: Duration,
     max_output: usize,
     stdin: Option<Vec<u8>>,
+) -> std::io::Result<CommandOutput> {
+    spawn_collect(argv, dir, env, timeout, max_output, 0, stdin, None).await
+}
+
+/// Runs a command [`Isolation::wrap`] produced: like [`run_in_group`], and also kills the
+/// command once it has written more than `output_limit` bytes (0: no limit), stops its
+/// container at the timeout (docker mode), and removes its cgroup afterwards.
+///
+/// # Errors
+/// The program could not be started.
+pub async fn run_wrapped(
+    mut wrapped: Wrapped,
+    timeout: Duration,
+    max_output: usize,
+    output_limit: u64,
+    stdin: Option<Vec<u8>>,
+) -> std::io::Result<CommandOutput> {
+    let out = spawn_collect(
+        &wrapped.argv,
+        &wrapped.dir,
+        &wrapped.env,
+        timeout,
+        max_output,
+        output_limit,
+        stdin,
+        wrapped.container.as_ref(),
+    )
+    .await;
+    wrapped.cleanup();
+    out
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the one internal spawner behind run_in_group and run_wrapped"
+)]
+async fn spawn_collect(
+    argv: &[String],
+    dir: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+    max_output: usize,
+    output_limit: u64,
+    stdin: Option<Vec<u8>>,
+    container: Option<&(String, String)>,
 ) -> std::io::Result<CommandOutput> {
     let started = Instant::now();
     let (program, args) = argv
@@ -798,23 +727,51 @@ pub async fn run_in_group(
         });
     }
     let sink = Arc::new(Mutex::new(HeadTail::new(max_output)));
+    let over = Arc::new(tokio::sync::Notify::new());
     let mut readers = Vec::new();
     if let Some(out) = child.stdout.take() {
-        readers.push(tokio::spawn(pump(out, sink.clone())));
+        readers.push(tokio::spawn(pump(
+            out,
+            sink.clone(),
+            output_limit,
+            over.clone(),
+        )));
     }
     if let Some(err) = child.stderr.take() {
-        readers.push(tokio::spawn(pump(err, sink.clone())));
+        readers.push(tokio::spawn(pump(
+            err,
+            sink.clone(),
+            output_limit,
+            over.clone(),
+        )));
     }
-    let (exit_code, timed_out) = match tokio::time::timeout(timeout, child.wait()).await {
-        Ok(status) => (status.ok().and_then(|s| s.code()), false),
-        Err(_) => {
-            if let Some(pid) = pid {
-                kill_group(pid);
-            }
-            let _ = child.kill().await;
-            (None, true)
+    let mut output_killed = false;
+    let (exit_code, timed_out) = tokio::select! {
+        status = child.wait() => (status.ok().and_then(|s| s.code()), false),
+        () = tokio::time::sleep(timeout) => (None, true),
+        () = over.notified() => {
+            output_killed = true;
+            (None, false)
         }
     };
+    if timed_out || output_killed {
+        if let Some(pid) = pid {
+            kill_group(pid);
+        }
+        let _ = child.kill().await;
+        if let Some((program, name)) = container {
+            // Killing the CLI does not stop the container.
+            let _ = tokio::process::Command::new(program)
+                .args(["kill", name])
+                .env_clear()
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .await;
+        }
+    }
     if let Some(pid) = pid {
         kill_group(pid);
     }
@@ -832,10 +789,16 @@ pub async fn run_in_group(
     let sink = sink
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let (output, truncated) = sink.render();
+    let (mut output, truncated) = sink.render();
+    if output_killed {
+        output.push_str(&format!(
+            "\n[killed: the command wrote more than {output_limit} bytes of output]\n"
+        ));
+    }
     Ok(CommandOutput {
         exit_code,
         timed_out,
+        output_killed,
         output,
         total_bytes: sink.total(),
         truncated,
@@ -844,16 +807,16 @@ pub async fn run_in_group(
 }
 
 /// Runs the pipeline's configured gate commands (tests, lint, build) the way the agent's
-/// commands run: in their own process group, with the scrubbed environment, output kept head
-/// and tail, and the group killed at the timeout. A line with shell syntax (or marked
-/// `shell:`) runs through `sh -c`, since these lines come from the operator's configuration;
-/// anything else is split into arguments and run directly. In docker mode the command runs in
-/// the configured container.
+/// commands run: isolated, with the scrubbed environment, output kept head and tail, and
+/// everything killed at the timeout. A line with shell syntax (or marked `shell:`) runs through
+/// `sh -c`, since these lines come from the operator's configuration; anything else is split
+/// into arguments and run directly.
 #[derive(Debug, Clone)]
 pub struct ProcessCommandRunner {
     env: Vec<(String, String)>,
     max_output: usize,
-    docker: Option<DockerSettings>,
+    output_limit: u64,
+    isolation: Isolation,
 }
 
 impl ProcessCommandRunner {
@@ -874,11 +837,18 @@ impl ProcessCommandRunner {
                 .filter(|(n, _)| !is_sensitive_env(n))
                 .collect(),
             max_output: settings.max_output_bytes.max(256),
-            docker: (settings.mode == ExecMode::Docker).then(|| settings.docker.clone()),
+            output_limit: settings.sandbox.limits.output_bytes,
+            isolation: settings.isolation(),
         }
     }
 
-    /// The argument vector a configured line runs as (before any docker wrapping).
+    /// The isolation gate commands run in.
+    #[must_use]
+    pub fn isolation(&self) -> &Isolation {
+        &self.isolation
+    }
+
+    /// The argument vector a configured line runs as (before any isolation wrapping).
     ///
     /// # Errors
     /// An empty line or unbalanced quotes.
@@ -907,18 +877,12 @@ impl foreman_domain::exec::CommandRunner for ProcessCommandRunner {
             command: command.to_owned(),
             message,
         };
-        let mut argv = Self::argv(command).map_err(fail)?;
-        if let Some(docker) = &self.docker {
-            use std::os::unix::fs::MetadataExt;
-            let user = std::fs::metadata(dir).ok().map(|m| (m.uid(), m.gid()));
-            let name = format!(
-                "foreman-gate-{}-{}",
-                std::process::id(),
-                CONTAINERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            );
-            argv = docker_command_line(docker, dir, &argv, &self.env, &name, user);
-        }
-        let out = run_in_group(&argv, dir, &self.env, timeout, self.max_output, None)
+        let argv = Self::argv(command).map_err(fail)?;
+        let wrapped = self
+            .isolation
+            .wrap(&argv, dir, &self.env, &IsolationOptions::default())
+            .map_err(|e| fail(e.to_string()))?;
+        let out = run_wrapped(wrapped, timeout, self.max_output, self.output_limit, None)
             .await
             .map_err(|e| fail(e.to_string()))?;
         Ok(foreman_domain::exec::CommandOutput {

@@ -20,6 +20,7 @@ pub mod context;
 mod error;
 pub mod external;
 pub mod guards;
+pub mod isolation;
 mod observe;
 pub mod prompts;
 pub mod sandbox;
@@ -33,6 +34,10 @@ pub use command::{
 };
 pub use context::{ContextSettings, SelectedContext};
 pub use error::SetupError;
+pub use isolation::{
+    Isolation, IsolationError, IsolationOptions, ResourceLimits, SandboxSettings, SandboxState,
+    Wrapped,
+};
 pub use external::{ExternalKind, ExternalRunner, ExternalSettings};
 pub use observe::CostEstimator;
 pub use prompts::PromptLibrary;

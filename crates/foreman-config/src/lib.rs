@@ -243,17 +243,7 @@ pub struct LlmConfig {
 
 impl Default for LlmConfig {
     fn default() -> Self {
-        let models = [
-            ("planner", "anthropic:claude-sonnet-4-6"),
-            ("implementer", "anthropic:claude-sonnet-4-6"),
-            ("spec_reviewer", "anthropic:claude-haiku-4-5"),
-            ("quality_reviewer", "anthropic:claude-haiku-4-5"),
-            ("final_reviewer", "anthropic:claude-sonnet-4-6"),
-            ("clarifier", "anthropic:claude-haiku-4-5"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+        let models = foreman_domain::pipeline::Role::default_models();
         Self {
             provider: String::new(),
             api_key: String::new(),
@@ -469,8 +459,28 @@ pub struct RunnerConfig {
     pub env_passthrough: Vec<String>,
     /// Output kept per command, head and tail, in bytes.
     pub max_output_bytes: u64,
-    /// `local` (in the worktree on this machine) or `docker` (in a container with no network).
+    /// `sandbox` (the OS sandbox, bubblewrap: the default), `docker` (a container with no
+    /// network) or `none` (on this machine without isolation; `local` is its deprecated name).
     pub mode: String,
+    /// The bubblewrap binary for `mode = "sandbox"`.
+    pub bwrap_path: String,
+    /// Host paths visible read-only inside the sandbox besides the system directories
+    /// (toolchains in `$HOME` such as `~/.cargo`, `~/.rustup`); `~/` is expanded.
+    pub read_only_paths: Vec<String>,
+    /// Host paths never visible inside the sandbox besides the data directory, the work
+    /// directory, `$HOME` and its credential files; `~/` is expanded.
+    pub hidden_paths: Vec<String>,
+    /// CPU seconds per command (0: no limit).
+    pub cpu_time_secs: u64,
+    /// Address space per command in MiB (0: no limit).
+    pub max_address_space_mb: u64,
+    /// Processes and threads per command (a pids cgroup, else `RLIMIT_NPROC`; 0: no limit).
+    pub max_processes: u32,
+    /// Largest file a command may write, in MiB (0: no limit).
+    pub max_file_size_mb: u64,
+    /// Output bytes after which a command is killed (0: no limit; at least
+    /// `max_output_bytes` otherwise).
+    pub output_limit_bytes: u64,
     /// Container image for `mode = "docker"`.
     pub docker_image: String,
     /// Container network for `mode = "docker"` (`none` by default).
@@ -488,12 +498,92 @@ impl Default for RunnerConfig {
             build_command: String::new(),
             env_passthrough: Vec::new(),
             max_output_bytes: 64 * 1024,
-            mode: "local".into(),
+            mode: "sandbox".into(),
+            bwrap_path: "bwrap".into(),
+            read_only_paths: Vec::new(),
+            hidden_paths: Vec::new(),
+            cpu_time_secs: 3600,
+            max_address_space_mb: 32 * 1024,
+            max_processes: 1024,
+            max_file_size_mb: 8 * 1024,
+            output_limit_bytes: 64 * 1024 * 1024,
             docker_image: "rust:1-slim".into(),
             docker_network: "none".into(),
             max_output_tokens: 8_192,
             secret_patterns: Vec::new(),
         }
+    }
+}
+
+impl RunnerConfig {
+    /// The mode with the deprecated `local` read as `none`.
+    #[must_use]
+    pub fn effective_mode(&self) -> &str {
+        match self.mode.as_str() {
+            "local" => "none",
+            other => other,
+        }
+    }
+
+    /// A warning for deprecated settings (`mode = "local"`), to be logged at start.
+    #[must_use]
+    pub fn deprecation(&self) -> Option<String> {
+        (self.mode == "local").then(|| {
+            "runner.mode = \"local\" is deprecated: it means \"none\" (commands run on this machine without isolation); write \"none\", or remove it to use the OS sandbox".to_owned()
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(self.mode.as_str(), "sandbox" | "docker" | "none" | "local") {
+            return Err(ConfigError::invalid(
+                "runner.mode",
+                &self.mode,
+                "expected sandbox, docker or none",
+            ));
+        }
+        if self.bwrap_path.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "runner.bwrap_path",
+                &self.bwrap_path,
+                "expected a program name or path",
+            ));
+        }
+        for (key, paths) in [
+            ("runner.read_only_paths", &self.read_only_paths),
+            ("runner.hidden_paths", &self.hidden_paths),
+        ] {
+            for p in paths {
+                if !(p.starts_with('/') || p.starts_with("~/")) {
+                    return Err(ConfigError::invalid(
+                        key,
+                        p,
+                        "expected an absolute path or one starting with ~/",
+                    ));
+                }
+            }
+        }
+        if self.max_processes != 0 && self.max_processes < 16 {
+            return Err(ConfigError::invalid(
+                "runner.max_processes",
+                self.max_processes,
+                "must be 0 (no limit) or at least 16",
+            ));
+        }
+        if self.max_address_space_mb != 0 && self.max_address_space_mb < 256 {
+            return Err(ConfigError::invalid(
+                "runner.max_address_space_mb",
+                self.max_address_space_mb,
+                "must be 0 (no limit) or at least 256",
+            ));
+        }
+        if self.output_limit_bytes != 0 && self.output_limit_bytes < self.max_output_bytes {
+            return Err(ConfigError::invalid(
+                "runner.output_limit_bytes",
+                self.output_limit_bytes,
+                "must be 0 (no limit) or at least runner.max_output_bytes",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -734,13 +824,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError::Invalid`] for the first problem found.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !matches!(self.runner.mode.as_str(), "local" | "docker") {
-            return Err(ConfigError::invalid(
-                "runner.mode",
-                &self.runner.mode,
-                "expected local or docker",
-            ));
-        }
+        self.runner.validate()?;
         for p in &self.runner.secret_patterns {
             if p.trim().is_empty() {
                 return Err(ConfigError::invalid(

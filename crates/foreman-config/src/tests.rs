@@ -258,6 +258,7 @@ fn runner_section_reads_and_checks_its_mode() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("runner.mode") && err.contains("vm"), "{err}");
+    assert!(err.contains("sandbox, docker or none"), "{err}");
     let err = parse("[runner]\nshell = true\n", &[])
         .unwrap_err()
         .to_string();
@@ -349,4 +350,52 @@ fn agent_runner_errors_name_the_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("sandbox"), "{err}");
+}
+
+#[test]
+fn runner_mode_defaults_to_the_sandbox_and_local_is_a_deprecated_none() {
+    let c = parse("", &[]).unwrap();
+    assert_eq!(c.runner.mode, "sandbox");
+    assert_eq!(c.runner.effective_mode(), "sandbox");
+    assert!(c.runner.deprecation().is_none());
+    let old = parse("[runner]\nmode = \"local\"\n", &[]).unwrap();
+    assert_eq!(old.runner.effective_mode(), "none");
+    assert!(old.runner.deprecation().unwrap().contains("deprecated"));
+    let none = parse("[runner]\nmode = \"none\"\n", &[]).unwrap();
+    assert_eq!(none.runner.effective_mode(), "none");
+    assert!(none.runner.deprecation().is_none());
+}
+
+#[test]
+fn runner_sandbox_paths_and_limits_are_checked() {
+    let c = parse(
+        r#"
+        [runner]
+        read_only_paths = ["~/.cargo", "/opt/toolchains"]
+        hidden_paths = ["/srv/secrets"]
+        max_processes = 256
+        "#,
+        &[("FOREMAN_RUNNER_CPU_TIME_SECS", "120")],
+    )
+    .unwrap();
+    assert_eq!(c.runner.read_only_paths, ["~/.cargo", "/opt/toolchains"]);
+    assert_eq!(c.runner.cpu_time_secs, 120);
+    assert_eq!(c.runner.max_processes, 256);
+    for (text, key) in [
+        (
+            "read_only_paths = [\"relative/dir\"]",
+            "runner.read_only_paths",
+        ),
+        ("hidden_paths = [\"x\"]", "runner.hidden_paths"),
+        ("max_processes = 3", "runner.max_processes"),
+        ("max_address_space_mb = 10", "runner.max_address_space_mb"),
+        ("output_limit_bytes = 100", "runner.output_limit_bytes"),
+        ("bwrap_path = \"\"", "runner.bwrap_path"),
+    ] {
+        let err = parse(&format!("[runner]\n{text}\n"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    assert!(parse("[runner]\nmax_processes = 0\noutput_limit_bytes = 0\n", &[]).is_ok());
 }
