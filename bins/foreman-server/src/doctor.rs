@@ -290,7 +290,7 @@ async fn probe_schema(store: &foreman_store::SqlStore) -> Result<()> {
     store.latest_seq().await?;
     store.list_tokens().await?;
     store
-        .get_setting(foreman_domain::ports::DAEMON_STATE_KEY)
+        .get_setting(foreman_domain::storage::DAEMON_STATE_KEY)
         .await?;
     store
         .list_tickets(&foreman_domain::TicketFilter {

@@ -2,8 +2,9 @@
 //!
 //! This crate owns the vocabulary every other crate speaks: tickets, tasks, events, LLM calls,
 //! API tokens, money and budgets, file reservations, the ticket and task status machines, and
-//! the port traits (`TicketStore`, `EventLog`, `CostLedger`, `FileReservationStore`, ...) that
-//! adapters implement.
+//! the storage port traits (`TicketStore`, `EventLog`, `CostLedger`, `FileReservationStore`, ...,
+//! in [`storage`]) that adapters implement, and the rules every store applies (fences,
+//! status guards, requeues, budget windows, LLM call records) as pure functions.
 //!
 //! It must not know about I/O: no async runtime, no database, no HTTP. A tidy test in
 //! `xtask` fails the build if tokio, sea-orm, sqlx, axum, hyper or reqwest ever enter its
@@ -11,23 +12,26 @@
 
 pub mod agent;
 pub mod budget;
+pub mod budget_window;
 pub mod error;
 pub mod event;
 pub mod exec;
+pub mod fence;
 pub mod file_reservation;
 pub mod git;
 pub mod ids;
 pub mod llm;
 pub mod llm_call;
 pub mod money;
-pub mod ports;
 pub mod project;
 pub mod prompt;
 pub mod status;
+pub mod storage;
 pub mod task;
 pub mod ticket;
 pub mod token;
 pub mod tracker;
+pub mod transition;
 pub mod webhook;
 
 pub use budget::{
@@ -41,18 +45,19 @@ pub use file_reservation::{
 pub use ids::{EventId, LlmCallId, ReservationId, TaskId, TicketId, TokenId};
 pub use llm_call::{LlmCall, LlmCallStatus, NewLlmCall};
 pub use money::Micros;
-pub use ports::{
-    CostLedger, DaemonState, EventLog, Outbox, OutboxEntry, SettingsStore, Store, TaskStore,
-    TicketStore, TokenStore, UsageKey, UsageRow,
-};
 pub use project::{DEFAULT_PROJECT, Project};
 pub use status::{TaskStatus, TicketStatus, UnknownStatus};
+pub use storage::{
+    CostLedger, DAEMON_STATE_KEY, DaemonState, EventLog, Outbox, OutboxEntry, SettingsStore, Store,
+    TaskStore, TicketStore, TokenStore, UsageKey, UsageRow, daemon_state,
+};
 pub use task::{NewTask, Task, TaskContextStats, TaskPatch};
 pub use ticket::{
     Claim, ClaimRequest, FencingToken, MAX_PAGE_LIMIT, NewTicket, Page, Ticket, TicketCursor,
     TicketFilter, TicketPatch, TicketSort,
 };
 pub use token::{ApiToken, NewApiToken, Scope, TokenSecret, hash_token, hashes_match};
+pub use transition::{TaskRequeue, TicketRequeue};
 
 /// Current time in UTC truncated to microseconds, the precision every store keeps.
 ///

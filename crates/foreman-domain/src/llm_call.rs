@@ -6,6 +6,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::error::{StoreError, StoreResult};
 use crate::event::UnknownEventString;
 use crate::ids::{LlmCallId, TaskId, TicketId};
 use crate::money::Micros;
@@ -149,4 +150,149 @@ pub struct LlmCall {
     pub request_id: Option<String>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+}
+
+impl NewLlmCall {
+    /// Checks what every store requires of a call: no negative cost or token count.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] naming what is negative.
+    pub fn validate(&self) -> StoreResult<()> {
+        if self.cost.0 < 0 {
+            return Err(StoreError::Invalid(
+                "llm call cost must not be negative".into(),
+            ));
+        }
+        if self.tokens_input < 0
+            || self.tokens_output < 0
+            || self.cache_read_tokens < 0
+            || self.cache_write_tokens < 0
+        {
+            return Err(StoreError::Invalid(
+                "llm call token counts must not be negative".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The ticket the call is charged to, given the ticket owning its task (when it names one):
+    /// a call naming only its task is charged to the task's ticket.
+    ///
+    /// # Errors
+    /// [`StoreError::Invalid`] when the call names a ticket other than its task's.
+    pub fn charged_ticket(&self, task_ticket: Option<&TicketId>) -> StoreResult<Option<TicketId>> {
+        match (&self.ticket_id, task_ticket) {
+            (Some(named), Some(owner)) if named != owner => Err(StoreError::Invalid(format!(
+                "task {} belongs to ticket {owner}, not {named}",
+                self.task_id.as_ref().map_or("", TaskId::as_str),
+            ))),
+            (Some(named), _) => Ok(Some(named.clone())),
+            (None, owner) => Ok(owner.cloned()),
+        }
+    }
+}
+
+impl LlmCall {
+    /// The record a store keeps for `new` (checked with [`NewLlmCall::validate`]), charged to
+    /// `ticket_id` (from [`NewLlmCall::charged_ticket`]); a call without a status succeeded.
+    #[must_use]
+    pub fn record(
+        id: LlmCallId,
+        new: NewLlmCall,
+        ticket_id: Option<TicketId>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id,
+            ticket_id,
+            task_id: new.task_id,
+            role: new.role,
+            provider: new.provider,
+            model: new.model,
+            runner: new.runner,
+            attempt: new.attempt,
+            tokens_input: new.tokens_input,
+            tokens_output: new.tokens_output,
+            cache_read_tokens: new.cache_read_tokens,
+            cache_write_tokens: new.cache_write_tokens,
+            cost: new.cost,
+            duration_ms: new.duration_ms,
+            status: new.status.unwrap_or(LlmCallStatus::Success),
+            error: new.error,
+            prompt_version: new.prompt_version,
+            request_id: new.request_id,
+            created_at: now,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn negative_amounts_are_refused() {
+        let ok = NewLlmCall::default();
+        assert!(ok.validate().is_ok());
+        for bad in [
+            NewLlmCall {
+                cost: Micros(-1),
+                ..NewLlmCall::default()
+            },
+            NewLlmCall {
+                tokens_input: -1,
+                ..NewLlmCall::default()
+            },
+            NewLlmCall {
+                cache_write_tokens: -1,
+                ..NewLlmCall::default()
+            },
+        ] {
+            assert!(matches!(bad.validate(), Err(StoreError::Invalid(_))));
+        }
+    }
+
+    #[test]
+    fn calls_are_charged_to_their_tasks_ticket() {
+        let owner = TicketId::new();
+        let other = TicketId::new();
+        let only_task = NewLlmCall {
+            task_id: Some(TaskId::new()),
+            ..NewLlmCall::default()
+        };
+        assert_eq!(
+            only_task.charged_ticket(Some(&owner)).unwrap(),
+            Some(owner.clone())
+        );
+        let named = NewLlmCall {
+            ticket_id: Some(other.clone()),
+            ..only_task.clone()
+        };
+        assert!(matches!(
+            named.charged_ticket(Some(&owner)),
+            Err(StoreError::Invalid(_))
+        ));
+        assert_eq!(named.charged_ticket(None).unwrap(), Some(other));
+        assert_eq!(NewLlmCall::default().charged_ticket(None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_call_without_status_succeeded() {
+        let at = crate::micros_to_time(5);
+        let call = LlmCall::record(LlmCallId::new(), NewLlmCall::default(), None, at);
+        assert_eq!(call.status, LlmCallStatus::Success);
+        assert_eq!(call.created_at, at);
+    }
+
+    proptest! {
+        #[test]
+        fn recording_keeps_every_amount(cost in 0i64..1_000_000, tin in 0i64..1_000_000, tout in 0i64..1_000_000) {
+            let new = NewLlmCall { cost: Micros(cost), tokens_input: tin, tokens_output: tout, ..NewLlmCall::default() };
+            prop_assert!(new.validate().is_ok());
+            let call = LlmCall::record(LlmCallId::new(), new, None, crate::micros_to_time(0));
+            prop_assert_eq!((call.cost, call.tokens_input, call.tokens_output), (Micros(cost), tin, tout));
+        }
+    }
 }

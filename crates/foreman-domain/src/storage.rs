@@ -1,4 +1,9 @@
-//! Port traits: what the pipeline and the API need from storage, split by capability.
+//! Storage port traits: what the pipeline and the API need from storage, split by capability.
+//!
+//! The rules the implementations share (fences, status guards, requeues, budget windows, LLM
+//! call records) are pure functions in [`crate::fence`], [`crate::transition`],
+//! [`crate::budget_window`] and [`crate::llm_call`]; each store reads inside its transaction,
+//! calls them, and writes what they return.
 //!
 //! Adapters (`foreman-store` on SQLite/PostgreSQL, the in-memory fakes of `foreman-testkit`)
 //! implement them; every other crate holds them as `Arc<dyn Port>`. One contract test suite in
@@ -23,6 +28,7 @@ use crate::ticket::{
     Claim, ClaimRequest, FencingToken, NewTicket, Page, Ticket, TicketFilter, TicketPatch,
 };
 use crate::token::{ApiToken, NewApiToken};
+use crate::transition::{TaskRequeue, TicketRequeue};
 
 /// Tickets: creation, lookup, listing, compare-and-set status changes and leases.
 #[async_trait]
@@ -68,6 +74,21 @@ pub trait TicketStore: Send + Sync {
         to: TicketStatus,
         fence: Option<FencingToken>,
     ) -> StoreResult<Ticket>;
+
+    /// Puts a failed, blocked or partial ticket back in the queue, in one transaction: the
+    /// ticket moves to `queued` with its error cleared (and `completed_at` when it leaves a
+    /// terminal status), and its failed and skipped tasks go back to `pending` with fresh
+    /// attempt counters and no error; done tasks are kept. With `fence`, the ticket's fencing
+    /// token must equal it. Concurrent requeues of one ticket: exactly one succeeds.
+    ///
+    /// Errors: [`crate::StoreError::NotFound`], [`crate::StoreError::StaleFence`], or
+    /// [`crate::StoreError::Conflict`] naming the current status when it is not retryable
+    /// ([`TicketStatus::can_retry`]); nothing changes then.
+    async fn requeue_ticket(
+        &self,
+        id: &TicketId,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<TicketRequeue>;
 
     /// Changes fields. With `fence`, the ticket's fencing token must equal it.
     async fn update_ticket(
@@ -131,6 +152,19 @@ pub trait TaskStore: Send + Sync {
         to: TaskStatus,
         fence: Option<FencingToken>,
     ) -> StoreResult<Task>;
+
+    /// Puts a failed task back to `pending` in one transaction, with fresh attempt counters, no
+    /// error and no `completed_at`; with `fence`, checked against the owning ticket. Concurrent
+    /// requeues of one task: exactly one succeeds.
+    ///
+    /// Errors: [`crate::StoreError::NotFound`], [`crate::StoreError::StaleFence`], or
+    /// [`crate::StoreError::Conflict`] naming the current status when it is not retryable
+    /// ([`TaskStatus::can_retry`]); nothing changes then.
+    async fn requeue_task(
+        &self,
+        id: &TaskId,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<TaskRequeue>;
 
     /// Changes fields; with `fence`, checked against the owning ticket.
     async fn update_task(

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
-use chrono::{Datelike, SubsecRound};
+use chrono::SubsecRound;
+use foreman_domain::budget_window::{day_window, month_window};
 use foreman_domain::git::{ChecksStatus, MergeMethod, PrState};
-use foreman_domain::ports::daemon_state;
+use foreman_domain::storage::daemon_state;
 use foreman_domain::tracker::TrackerStatus;
 use foreman_domain::webhook::PullRequestWatch;
 use foreman_domain::{
@@ -301,24 +302,15 @@ impl Daemon {
         let store = &self.engine.ports().store;
         let now = foreman_domain::now();
         let limits = &self.engine.settings().budgets;
-        let day_start = now
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .map(|d| d.and_utc())
-            .unwrap_or(now);
-        let month_start = now
-            .date_naive()
-            .with_day(1)
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|d| d.and_utc())
-            .unwrap_or(now);
-        let far = now + chrono::Duration::days(1);
-        for (scope, limit, from) in [
-            (BudgetScope::Daily, limits.daily, day_start),
-            (BudgetScope::Monthly, limits.monthly, month_start),
+        for (scope, limit, window) in [
+            (BudgetScope::Daily, limits.daily, day_window(now)),
+            (BudgetScope::Monthly, limits.monthly, month_window(now)),
         ] {
             let Some(limit) = limit else { continue };
-            let spent = store.spend_between(from, far).await.unwrap_or(Micros::ZERO);
+            let spent = store
+                .spend_between(window.start, window.end)
+                .await
+                .unwrap_or(Micros::ZERO);
             if spent >= limit {
                 tracing::info!(%scope, %spent, %limit, "budget exhausted; not claiming new tickets");
                 return true;

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use foreman_domain::budget::{BudgetScope, DailySpend, Reservation, ReservationRequest};
+use foreman_domain::budget_window::{Window, daily_range, day_of, day_window, month_window};
 use foreman_domain::{
-    CostLedger, LlmCall, LlmCallId, LlmCallStatus, MAX_PAGE_LIMIT, Micros, NewLlmCall,
-    ReservationId, StoreError, StoreResult, TicketId, UsageKey, UsageRow,
+    CostLedger, LlmCall, LlmCallId, MAX_PAGE_LIMIT, Micros, NewLlmCall, ReservationId, StoreError,
+    StoreResult, TicketId, UsageKey, UsageRow,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
@@ -54,85 +55,28 @@ async fn held(c: &impl ConnectionTrait, cond: Condition) -> StoreResult<Micros> 
     Ok(Micros(v.unwrap_or(0)))
 }
 
-fn day_window(at: DateTime<Utc>) -> (i64, i64) {
-    let start = Utc.from_utc_datetime(&at.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default());
-    (ts(start), ts(start) + DAY_MICROS)
-}
-
-fn month_window(at: DateTime<Utc>) -> (i64, i64) {
-    let first = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).unwrap_or_default();
-    let next = if at.month() == 12 {
-        NaiveDate::from_ymd_opt(at.year() + 1, 1, 1)
-    } else {
-        NaiveDate::from_ymd_opt(at.year(), at.month() + 1, 1)
-    }
-    .unwrap_or_default();
-    let micros =
-        |d: NaiveDate| ts(Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default()));
-    (micros(first), micros(next))
-}
-
-fn validate_call(new: &NewLlmCall) -> StoreResult<()> {
-    if new.cost.0 < 0 {
-        return Err(StoreError::Invalid(
-            "llm call cost must not be negative".into(),
-        ));
-    }
-    if new.tokens_input < 0
-        || new.tokens_output < 0
-        || new.cache_read_tokens < 0
-        || new.cache_write_tokens < 0
-    {
-        return Err(StoreError::Invalid(
-            "llm call token counts must not be negative".into(),
-        ));
-    }
-    Ok(())
+/// A window as `[start, end)` in stored microseconds.
+fn micros(w: Window) -> (i64, i64) {
+    (ts(w.start), ts(w.end))
 }
 
 /// Records a call and adds it to the task's and ticket's totals, inside `txn`.
 async fn record_in(txn: &DatabaseTransaction, new: NewLlmCall) -> StoreResult<LlmCall> {
-    validate_call(&new)?;
-    let mut ticket_id = new.ticket_id.clone();
-    if let Some(task_id) = &new.task_id {
-        let task = load_task(txn, task_id.as_str())
-            .await?
-            .ok_or_else(|| StoreError::not_found("task", task_id.as_str()))?;
-        match &ticket_id {
-            None => ticket_id = Some(task.ticket_id.clone()),
-            Some(t) if *t != task.ticket_id => {
-                return Err(StoreError::Invalid(format!(
-                    "task {task_id} belongs to ticket {}, not {t}",
-                    task.ticket_id
-                )));
-            }
-            Some(_) => {}
-        }
-    }
+    new.validate()?;
+    let task_ticket = match &new.task_id {
+        Some(task_id) => Some(
+            load_task(txn, task_id.as_str())
+                .await?
+                .ok_or_else(|| StoreError::not_found("task", task_id.as_str()))?
+                .ticket_id,
+        ),
+        None => None,
+    };
+    let ticket_id = new.charged_ticket(task_ticket.as_ref())?;
     if let Some(t) = &ticket_id {
         require_ticket(txn, t.as_str()).await?;
     }
-    let call = LlmCall {
-        id: LlmCallId::new(),
-        ticket_id,
-        task_id: new.task_id,
-        role: new.role,
-        provider: new.provider,
-        model: new.model,
-        runner: new.runner,
-        attempt: new.attempt,
-        tokens_input: new.tokens_input,
-        tokens_output: new.tokens_output,
-        cache_read_tokens: new.cache_read_tokens,
-        cache_write_tokens: new.cache_write_tokens,
-        cost: new.cost,
-        duration_ms: new.duration_ms,
-        status: new.status.unwrap_or(LlmCallStatus::Success),
-        error: new.error,
-        prompt_version: new.prompt_version,
-        request_id: new.request_id,
-        created_at: foreman_domain::now(),
-    };
+    let call = LlmCall::record(LlmCallId::new(), new, ticket_id, foreman_domain::now());
     llm_calls::Entity::insert(llm_call_row(&call))
         .exec_without_returning(txn)
         .await
@@ -242,19 +186,9 @@ impl CostLedger for SqlStore {
     }
 
     async fn daily_spend(&self, from: NaiveDate, to: NaiveDate) -> StoreResult<Vec<DailySpend>> {
-        if from > to {
-            return Err(StoreError::Invalid(format!(
-                "daily spend range starts {from} after it ends {to}"
-            )));
-        }
-        if (to - from).num_days() > 3660 {
-            return Err(StoreError::Invalid(
-                "daily spend range is longer than ten years".into(),
-            ));
-        }
-        let start =
-            day_window(Utc.from_utc_datetime(&from.and_hms_opt(0, 0, 0).unwrap_or_default())).0;
-        let end = day_window(Utc.from_utc_datetime(&to.and_hms_opt(0, 0, 0).unwrap_or_default())).1;
+        let days = daily_range(from, to)?;
+        let start = ts(day_of(from).start);
+        let end = ts(day_of(to).end);
         let rows: Vec<(i64, i64)> = llm_calls::Entity::find()
             .select_only()
             .expr_as(Expr::cust(format!("created_at / {DAY_MICROS}")), "d")
@@ -267,14 +201,10 @@ impl CostLedger for SqlStore {
             .await
             .map_err(be)?;
         let by_day: HashMap<i64, i64> = rows.into_iter().collect();
-        Ok(from
-            .iter_days()
-            .take_while(|d| *d <= to)
+        Ok(days
+            .into_iter()
             .map(|date| {
-                let day = day_window(
-                    Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()),
-                )
-                .0 / DAY_MICROS;
+                let day = ts(day_of(date).start) / DAY_MICROS;
                 DailySpend {
                     date,
                     cost: Micros(by_day.get(&day).copied().unwrap_or(0)),
@@ -359,8 +289,8 @@ impl CostLedger for SqlStore {
             committed.push((BudgetScope::Ticket, spent));
         }
         for (scope, (start, end)) in [
-            (BudgetScope::Daily, day_window(req.at)),
-            (BudgetScope::Monthly, month_window(req.at)),
+            (BudgetScope::Daily, micros(day_window(req.at))),
+            (BudgetScope::Monthly, micros(month_window(req.at))),
         ] {
             let spent = recorded(
                 &txn,

@@ -1,7 +1,7 @@
 //! Foreman's storage on SQLite and PostgreSQL.
 //!
 //! This crate owns [`SqlStore`], which implements every storage port of
-//! `foreman_domain::ports` (`TicketStore`, `TaskStore`, `EventLog`, `CostLedger`, `TokenStore`,
+//! `foreman_domain::storage` (`TicketStore`, `TaskStore`, `EventLog`, `CostLedger`, `TokenStore`,
 //! `SettingsStore`, `Outbox`, `FileReservationStore`) on sea-orm, and the connection setup for
 //! both backends. The schema lives in `foreman-migrations`; the sea-orm entities never leave
 //! this crate.
@@ -44,10 +44,12 @@ mod convert;
 mod costs;
 mod entity;
 mod events;
-mod misc;
+mod outbox;
 mod reservations;
+mod settings;
 mod tasks;
 mod tickets;
+mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -4,12 +4,16 @@
 use std::collections::HashSet;
 
 use async_trait::async_trait;
+use foreman_domain::transition::{CompletedAt, check_task_transition, requeued_task};
 use foreman_domain::{
-    FencingToken, NewTask, StoreError, StoreResult, Task, TaskId, TaskPatch, TaskStatus, TaskStore,
-    TicketId,
+    FencingToken, NewTask, StoreError, StoreResult, Task, TaskId, TaskPatch, TaskRequeue,
+    TaskStatus, TaskStore, TicketId,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::convert::{all, task_row, to_json, ts};
 use crate::entity::tasks;
@@ -31,6 +35,35 @@ async fn require_task(c: &impl ConnectionTrait, id: &str) -> StoreResult<Task> {
     load_task(c, id)
         .await?
         .ok_or_else(|| StoreError::not_found("task", id))
+}
+
+/// Writes a task reset (`after`, from [`foreman_domain::transition::reset_task`]) over `before`
+/// if the task is still in `before`'s status; `false` when another writer moved it first.
+pub(crate) async fn write_task_reset(
+    txn: &DatabaseTransaction,
+    before: &Task,
+    after: &Task,
+) -> StoreResult<bool> {
+    let n = tasks::Entity::update_many()
+        .col_expr(C::Status, Expr::val(after.status.as_str()))
+        .col_expr(
+            C::ImplementationAttempts,
+            Expr::val(after.implementation_attempts),
+        )
+        .col_expr(C::SpecReviewAttempts, Expr::val(after.spec_review_attempts))
+        .col_expr(
+            C::QualityReviewAttempts,
+            Expr::val(after.quality_review_attempts),
+        )
+        .col_expr(C::LastError, Expr::val(after.last_error.clone()))
+        .col_expr(C::CompletedAt, Expr::val(after.completed_at.map(ts)))
+        .filter(C::Id.eq(before.id.as_str()))
+        .filter(C::Status.eq(before.status.as_str()))
+        .exec(txn)
+        .await
+        .map_err(be)?
+        .rows_affected;
+    Ok(n == 1)
 }
 
 #[async_trait]
@@ -100,22 +133,7 @@ impl TaskStore for SqlStore {
         if fence.is_some() {
             fenced_ticket(&txn, task.ticket_id.as_str(), fence).await?;
         }
-        if task.status != from {
-            return Err(StoreError::Conflict {
-                entity: "task",
-                id: id.to_string(),
-                current: task.status.to_string(),
-                expected: from.to_string(),
-            });
-        }
-        if !TaskStatus::can_transition(from, to) {
-            return Err(StoreError::InvalidTransition {
-                entity: "task",
-                id: id.to_string(),
-                from: from.to_string(),
-                to: to.to_string(),
-            });
-        }
+        check_task_transition(&task, from, to)?;
         let now = ts(foreman_domain::now());
         let mut u = tasks::Entity::update_many()
             .col_expr(C::Status, Expr::val(to.as_str()))
@@ -124,10 +142,10 @@ impl TaskStore for SqlStore {
         if to == TaskStatus::Implementing && task.started_at.is_none() {
             u = u.col_expr(C::StartedAt, Expr::val(now));
         }
-        if to.is_terminal() {
-            u = u.col_expr(C::CompletedAt, Expr::val(now));
-        } else if from.is_terminal() {
-            u = u.col_expr(C::CompletedAt, Expr::val(Option::<i64>::None));
+        match CompletedAt::of(from.is_terminal(), to.is_terminal()) {
+            CompletedAt::Set => u = u.col_expr(C::CompletedAt, Expr::val(now)),
+            CompletedAt::Clear => u = u.col_expr(C::CompletedAt, Expr::val(Option::<i64>::None)),
+            CompletedAt::Keep => {}
         }
         if u.exec(&txn).await.map_err(be)?.rows_affected != 1 {
             let current = require_task(&txn, id.as_str()).await?;
@@ -142,6 +160,38 @@ impl TaskStore for SqlStore {
         self.commit(txn).await?;
         tracing::debug!(task_id = %id, from = %from, to = %to, "task transitioned");
         Ok(task)
+    }
+
+    async fn requeue_task(
+        &self,
+        id: &TaskId,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<TaskRequeue> {
+        let now = foreman_domain::now();
+        let txn = self.write().await?;
+        let before = require_task(&txn, id.as_str()).await?;
+        if fence.is_some() {
+            fenced_ticket(&txn, before.ticket_id.as_str(), fence).await?;
+        }
+        let after = requeued_task(&before, now)?;
+        if !write_task_reset(&txn, &before, &after).await? {
+            // A concurrent writer moved it between the read and the write.
+            let current = require_task(&txn, id.as_str()).await?;
+            requeued_task(&current, now)?;
+            return Err(StoreError::Conflict {
+                entity: "task",
+                id: id.to_string(),
+                current: current.status.to_string(),
+                expected: before.status.to_string(),
+            });
+        }
+        let task = require_task(&txn, id.as_str()).await?;
+        self.commit(txn).await?;
+        tracing::info!(task_id = %id, from = %before.status, "task requeued");
+        Ok(TaskRequeue {
+            task,
+            from: before.status,
+        })
     }
 
     async fn update_task(

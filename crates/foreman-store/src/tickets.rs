@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use foreman_domain::fence::{check_fence, lease_expiry};
+use foreman_domain::transition::{CompletedAt, check_ticket_transition, requeued_ticket};
 use foreman_domain::{
-    Claim, ClaimRequest, FencingToken, NewTicket, Page, StoreError, StoreResult, Ticket,
-    TicketCursor, TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus, TicketStore,
+    Claim, ClaimRequest, FencingToken, NewTicket, Page, StoreError, StoreResult, TaskStatus,
+    Ticket, TicketCursor, TicketFilter, TicketId, TicketPatch, TicketRequeue, TicketSort,
+    TicketStatus, TicketStore,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType};
 use sea_orm::{
@@ -15,7 +18,8 @@ use sea_orm::{
 };
 
 use crate::convert::{all, ticket_row, to_json, ts};
-use crate::entity::{events, tickets};
+use crate::entity::{events, tasks, tickets};
+use crate::tasks::write_task_reset;
 use crate::{Backend, SqlStore, be, db_err};
 
 use tickets::Column as C;
@@ -35,17 +39,6 @@ pub(crate) async fn require_ticket(c: &impl ConnectionTrait, id: &str) -> StoreR
         .ok_or_else(|| StoreError::not_found("ticket", id))
 }
 
-pub(crate) fn check_fence(ticket: &Ticket, fence: Option<FencingToken>) -> StoreResult<()> {
-    match fence {
-        Some(presented) if presented != ticket.fencing_token => Err(StoreError::StaleFence {
-            ticket_id: ticket.id.to_string(),
-            presented,
-            current: ticket.fencing_token,
-        }),
-        _ => Ok(()),
-    }
-}
-
 /// Reads the ticket inside `c` and checks `fence` against it.
 pub(crate) async fn fenced_ticket(
     c: &impl ConnectionTrait,
@@ -62,14 +55,6 @@ fn lease_free(now: i64) -> Condition {
         .add(C::LeaseOwner.is_null())
         .add(C::LeaseExpiresAt.is_null())
         .add(C::LeaseExpiresAt.lte(now))
-}
-
-fn lease_until(now: DateTime<Utc>, lease: Duration) -> StoreResult<DateTime<Utc>> {
-    chrono::Duration::from_std(lease)
-        .ok()
-        .and_then(|d| now.checked_add_signed(d))
-        .map(|t| foreman_domain::micros_to_time(ts(t)))
-        .ok_or_else(|| StoreError::Invalid(format!("lease of {lease:?} is too long")))
 }
 
 fn like_pattern(needle: &str) -> String {
@@ -275,10 +260,12 @@ impl TicketStore for SqlStore {
                 .col_expr(C::UpdatedAt, Expr::val(now))
                 .filter(C::Id.eq(id.as_str()))
                 .filter(C::Status.eq(from.as_str()));
-            if to.is_terminal() {
-                u = u.col_expr(C::CompletedAt, Expr::val(now));
-            } else if from.is_terminal() {
-                u = u.col_expr(C::CompletedAt, Expr::val(Option::<i64>::None));
+            match CompletedAt::of(from.is_terminal(), to.is_terminal()) {
+                CompletedAt::Set => u = u.col_expr(C::CompletedAt, Expr::val(now)),
+                CompletedAt::Clear => {
+                    u = u.col_expr(C::CompletedAt, Expr::val(Option::<i64>::None));
+                }
+                CompletedAt::Keep => {}
             }
             if let Some(f) = fence {
                 u = u.filter(C::FencingToken.eq(f.0));
@@ -290,20 +277,78 @@ impl TicketStore for SqlStore {
                 return Ok(t);
             }
         }
+        // Nothing changed: say why, by the same rules the memory store applies.
         let current = fenced_ticket(&txn, id.as_str(), fence).await?;
-        if current.status != from {
+        check_ticket_transition(&current, from, to)?;
+        Err(StoreError::Conflict {
+            entity: "ticket",
+            id: id.to_string(),
+            current: current.status.to_string(),
+            expected: from.to_string(),
+        })
+    }
+
+    async fn requeue_ticket(
+        &self,
+        id: &TicketId,
+        fence: Option<FencingToken>,
+    ) -> StoreResult<TicketRequeue> {
+        let now = foreman_domain::now();
+        let txn = self.write().await?;
+        let before = fenced_ticket(&txn, id.as_str(), fence).await?;
+        let after = requeued_ticket(&before, now)?;
+        // Compare-and-set on the status and token read above: of concurrent requeuers, the
+        // first to write wins; the others match no row (PostgreSQL re-reads the row once the
+        // winner commits; SQLite's single writer runs them one after the other).
+        let written = tickets::Entity::update_many()
+            .col_expr(C::Status, Expr::val(after.status.as_str()))
+            .col_expr(C::LastError, Expr::val(after.last_error.clone()))
+            .col_expr(C::LastErrorType, Expr::val(after.last_error_type.clone()))
+            .col_expr(C::CompletedAt, Expr::val(after.completed_at.map(ts)))
+            .col_expr(C::UpdatedAt, Expr::val(ts(after.updated_at)))
+            .filter(C::Id.eq(id.as_str()))
+            .filter(C::Status.eq(before.status.as_str()))
+            .filter(C::FencingToken.eq(before.fencing_token.0))
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        if written != 1 {
+            let current = fenced_ticket(&txn, id.as_str(), fence).await?;
+            requeued_ticket(&current, now)?;
             return Err(StoreError::Conflict {
                 entity: "ticket",
                 id: id.to_string(),
                 current: current.status.to_string(),
-                expected: from.to_string(),
+                expected: before.status.to_string(),
             });
         }
-        Err(StoreError::InvalidTransition {
-            entity: "ticket",
-            id: id.to_string(),
-            from: from.to_string(),
-            to: to.to_string(),
+        let resets: Vec<&str> = TaskStatus::ALL
+            .iter()
+            .filter(|s| foreman_domain::transition::resets_with_ticket(**s))
+            .map(|s| s.as_str())
+            .collect();
+        let rows = tasks::Entity::find()
+            .filter(tasks::Column::TicketId.eq(id.as_str()))
+            .filter(tasks::Column::Status.is_in(resets))
+            .order_by_asc(tasks::Column::Sequence)
+            .all(&txn)
+            .await
+            .map_err(be)?;
+        let mut tasks_reset = Vec::with_capacity(rows.len());
+        for task in all::<_, foreman_domain::Task>(rows)? {
+            let reset = foreman_domain::transition::reset_task(&task, now);
+            if write_task_reset(&txn, &task, &reset).await? {
+                tasks_reset.push(task.id);
+            }
+        }
+        let ticket = require_ticket(&txn, id.as_str()).await?;
+        self.commit(txn).await?;
+        tracing::info!(ticket_id = %id, from = %before.status, tasks_reset = tasks_reset.len(), "ticket requeued");
+        Ok(TicketRequeue {
+            ticket,
+            from: before.status,
+            tasks_reset,
         })
     }
 
@@ -416,7 +461,7 @@ impl TicketStore for SqlStore {
         }
         let now_t = foreman_domain::now();
         let now = ts(now_t);
-        let expires_at = lease_until(now_t, req.lease)?;
+        let expires_at = lease_expiry(now_t, req.lease)?;
         let statuses = || C::Status.is_in(req.statuses.iter().map(|s| s.as_str()));
         let txn = self.write().await?;
         let mut q = tickets::Entity::find()
@@ -474,7 +519,7 @@ impl TicketStore for SqlStore {
         lease: Duration,
     ) -> StoreResult<DateTime<Utc>> {
         let now = foreman_domain::now();
-        let expires_at = lease_until(now, lease)?;
+        let expires_at = lease_expiry(now, lease)?;
         let txn = self.write().await?;
         let n = tickets::Entity::update_many()
             .col_expr(C::LeaseExpiresAt, Expr::val(ts(expires_at)))

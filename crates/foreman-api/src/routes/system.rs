@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use foreman_domain::ports::{DAEMON_STATE_KEY, daemon_state};
+use foreman_domain::storage::{DAEMON_STATE_KEY, daemon_state};
 use foreman_domain::{DaemonState, EventType, NewEvent};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -15,8 +15,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use foreman_domain::{
-    EventFilter, EventType, MAX_PAGE_LIMIT, Micros, NewEvent, NewTicket, Page, StoreError,
-    TaskStatus, Ticket, TicketFilter, TicketId, TicketPatch, TicketSort, TicketStatus,
+    EventFilter, EventType, MAX_PAGE_LIMIT, Micros, NewEvent, NewTicket, Page, StoreError, Ticket,
+    TicketFilter, TicketId, TicketSort, TicketStatus,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -624,16 +624,10 @@ pub(crate) async fn retry_ticket(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TicketRetrying>> {
-    let t = load_ticket(&state, &id).await?;
-    if !t.status.can_retry() {
-        return Err(ApiError::Conflict(format!(
-            "ticket {id} is {}; only failed, blocked or partial tickets can be retried",
-            t.status
-        )));
-    }
-    let store = state.store();
-    store
-        .transition_ticket(&t.id, t.status, TicketStatus::Queued, None)
+    // One atomic store operation: status guard, ticket and task resets in one transaction.
+    let requeued = state
+        .store()
+        .requeue_ticket(&TicketId::from(id.as_str()), None)
         .await
         .map_err(|e| match e {
             StoreError::Conflict { current, .. } => ApiError::Conflict(format!(
@@ -641,43 +635,16 @@ pub(crate) async fn retry_ticket(
             )),
             other => other.into(),
         })?;
-    store
-        .update_ticket(
-            &t.id,
-            TicketPatch {
-                last_error: Some(None),
-                last_error_type: Some(None),
-                ..Default::default()
-            },
-            None,
-        )
-        .await?;
-    // Done tasks are kept; failed and skipped ones run again.
-    let mut reset = 0_u32;
-    for task in store.list_tasks(&t.id).await? {
-        if matches!(task.status, TaskStatus::Failed | TaskStatus::Skipped) {
-            match store
-                .transition_task(&task.id, task.status, TaskStatus::Pending, None)
-                .await
-            {
-                Ok(_) => {
-                    super::tasks::reset_attempts(store.as_ref(), &task.id).await?;
-                    reset += 1;
-                }
-                Err(StoreError::Conflict { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+    let (t, reset) = (&requeued.ticket, requeued.tasks_reset.len());
     state
         .emit(
             NewEvent::new(
                 EventType::TicketRetried,
-                format!("ticket reset from {} to queued", t.status),
+                format!("ticket reset from {} to queued", requeued.from),
             )
             .ticket(&t.id)
             .details(serde_json::json!({
-                "from": t.status.as_str(),
+                "from": requeued.from.as_str(),
                 "by": auth.caller.name,
                 "tasks_reset": reset,
             })),

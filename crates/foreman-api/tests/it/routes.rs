@@ -134,7 +134,7 @@ async fn daemon_pause_and_resume_persist() {
     );
     assert_eq!(
         app.store
-            .get_setting(foreman_domain::ports::DAEMON_STATE_KEY)
+            .get_setting(foreman_domain::storage::DAEMON_STATE_KEY)
             .await
             .unwrap()
             .as_deref(),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use foreman_domain::ports::{DAEMON_STATE_KEY, daemon_state};
+use foreman_domain::storage::{DAEMON_STATE_KEY, daemon_state};
 use foreman_domain::{DaemonState, NewApiToken, Scope, Store, StoreError, TokenId, hash_token};
 
 use super::expect_err;

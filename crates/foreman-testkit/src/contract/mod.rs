@@ -25,6 +25,7 @@ pub mod costs;
 pub mod events;
 pub mod leases;
 pub mod misc;
+pub mod requeue;
 pub mod reservations;
 pub mod tasks;
 pub mod tickets;
@@ -208,6 +209,16 @@ macro_rules! __store_contract_cases {
             reservations_admit_within_limits,
             settle_and_release,
             concurrent_reservers_stay_within_the_limit,
+        });
+        $emit!($factory; requeue {
+            requeue_ticket_resets_ticket_and_failed_tasks,
+            requeue_ticket_refuses_other_statuses,
+            requeue_ticket_checks_the_fence,
+            concurrent_ticket_requeues_take_effect_once,
+            requeue_task_resets_a_failed_task,
+            requeue_task_refuses_other_statuses,
+            requeue_task_checks_the_fence,
+            concurrent_task_requeues_take_effect_once,
         });
         $emit!($factory; reservations {
             reservations_are_all_or_nothing,

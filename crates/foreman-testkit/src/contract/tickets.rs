@@ -19,6 +19,7 @@ pub(crate) async fn force_status(store: &dyn Store, id: &TicketId, to: TicketSta
         S::Queued => &[],
         S::Planning => &[S::Planning],
         S::Implementing => &[S::Planning, S::PlanValidating, S::Implementing],
+        S::Partial => &[S::Planning, S::PlanValidating, S::Implementing, S::Partial],
         S::Failed => &[S::Failed],
         S::Blocked => &[S::Blocked],
         S::ClarificationNeeded => &[S::ClarificationNeeded],
