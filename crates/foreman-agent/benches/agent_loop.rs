@@ -82,7 +82,7 @@ impl LlmProvider for Instant0 {
 
 fn toolbox(root: &Path) -> Toolbox {
     let policy = CommandPolicy::with_env(CommandSettings::default(), Vec::new()).unwrap();
-    Toolbox::new(root, Arc::new(SecretScanner::builtin()), Arc::new(policy)).unwrap()
+    Toolbox::new(root, Arc::new(SecretScanner::default_rules()), Arc::new(policy)).unwrap()
 }
 
 fn per_call(
@@ -135,7 +135,7 @@ fn loop_overhead(
     let t = Instant::now();
     let _ = foreman_agent::context::select(
         &foreman_agent::Sandbox::new(root).unwrap(),
-        &SecretScanner::builtin(),
+        &SecretScanner::default_rules(),
         &task,
         &Default::default(),
         &foreman_agent::tools::FileCache::default(),

@@ -162,7 +162,7 @@ impl BuiltinRunner {
         policy: CommandPolicy,
     ) -> Result<Self, SetupError> {
         settings.validate()?;
-        let scanner = Arc::new(SecretScanner::new(&settings.secret_patterns)?);
+        let scanner = Arc::new(SecretScanner::with_extra(&settings.secret_patterns)?);
         Ok(Self {
             llm,
             prompts,
@@ -447,7 +447,9 @@ impl AgentRunner for BuiltinRunner {
         secrets.extend(sys_secrets);
         secrets.extend(first_secrets);
         run.outcome.secrets_redacted += secrets.len() as u64;
-        run.observer.secrets(&secrets, "task context").await;
+        run.observer
+            .secrets(&secrets, crate::secrets::Where::File, "task context")
+            .await;
         let first = first.into_owned();
         run.note(0, TranscriptKind::Prompt, None, first.clone(), false);
         let mut messages = vec![Message::user(first).cached()];
@@ -654,7 +656,11 @@ impl AgentRunner for BuiltinRunner {
                 let result = toolbox.call(name, input).await;
                 run.outcome.secrets_redacted += result.secrets.len() as u64;
                 run.observer
-                    .secrets(&result.secrets, &format!("{name} output"))
+                    .secrets(
+                        &result.secrets,
+                        crate::secrets::Where::ToolOutput,
+                        &format!("{name} output"),
+                    )
                     .await;
                 if result.changed {
                     changed = true;

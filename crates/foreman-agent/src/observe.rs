@@ -9,7 +9,7 @@ use foreman_domain::llm::Usage;
 use foreman_domain::{EventLog, EventType, Micros, NewEvent};
 use serde_json::json;
 
-use crate::secrets::Finding;
+use crate::secrets::{Finding, Where};
 
 /// Prices a model's usage (the binaries adapt `foreman-llm`'s pricing table to it).
 pub trait CostEstimator: Send + Sync {
@@ -60,16 +60,17 @@ impl Observer {
         }
     }
 
-    /// Counts and reports redacted secrets (no-op for none).
-    pub(crate) async fn secrets(&self, findings: &[Finding], source: &str) {
+    /// Counts (under the `where` label `site`) and reports redacted secrets (no-op for none).
+    pub(crate) async fn secrets(&self, findings: &[Finding], site: Where, source: &str) {
         if findings.is_empty() {
             return;
         }
         let n = findings.len() as u64;
-        metrics::counter!("foreman_secrets_detected_total").increment(n);
+        metrics::counter!(foreman_secrets::SECRETS_DETECTED_TOTAL, "where" => site.as_str())
+            .increment(n);
         let mut kinds: BTreeMap<&str, u64> = BTreeMap::new();
         for f in findings {
-            *kinds.entry(f.kind.as_str()).or_default() += 1;
+            *kinds.entry(f.rule_id.as_str()).or_default() += 1;
         }
         tracing::warn!(
             count = n,

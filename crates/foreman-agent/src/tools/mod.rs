@@ -364,7 +364,7 @@ impl Toolbox {
         if let Some(f) = self.scanner.strong_findings(content).first() {
             return Err(Failure(format!(
                 "refused: the content would add a secret ({}); keep credentials out of the repository",
-                f.kind
+                f.rule_id
             )));
         }
         Ok(())

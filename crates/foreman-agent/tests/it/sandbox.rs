@@ -74,7 +74,7 @@ fn setup(timeout_secs: u64) -> Result<Corpus> {
         ..CommandSettings::default()
     };
     let policy = Arc::new(CommandPolicy::with_env(settings, test_env())?);
-    let toolbox = Toolbox::new(wt, Arc::new(SecretScanner::builtin()), policy)?;
+    let toolbox = Toolbox::new(wt, Arc::new(SecretScanner::default_rules()), policy)?;
     Ok(Corpus {
         repo,
         outside,

@@ -263,13 +263,32 @@ async fn no_secret_reaches_a_recorded_llm_request() -> Result<()> {
         })
         .sum();
     assert_eq!(counted, outcome.secrets_redacted);
-    let metric = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .find(|(k, _, _, _)| k.key().name() == "foreman_secrets_detected_total")
-        .map(|(_, _, _, v)| v);
-    assert_eq!(metric, Some(DebugValue::Counter(outcome.secrets_redacted)));
+    let mut by_where = std::collections::BTreeMap::new();
+    for (k, _, _, v) in snapshotter.snapshot().into_vec() {
+        if k.key().name() != "foreman_secrets_detected_total" {
+            continue;
+        }
+        let site = k
+            .key()
+            .labels()
+            .find(|l| l.key() == "where")
+            .map(|l| l.value().to_owned())
+            .unwrap_or_default();
+        let DebugValue::Counter(n) = v else {
+            panic!("not a counter: {v:?}");
+        };
+        by_where.insert(site, n);
+    }
+    assert_eq!(
+        by_where.values().sum::<u64>(),
+        outcome.secrets_redacted,
+        "{by_where:?}"
+    );
+    assert!(by_where.get("file").is_some_and(|n| *n > 0), "{by_where:?}");
+    assert!(
+        by_where.get("tool_output").is_some_and(|n| *n > 0),
+        "{by_where:?}"
+    );
     Ok(())
 }
 
@@ -278,7 +297,7 @@ fn every_corpus_value_is_found_by_the_scanner() {
     let c = corpus();
     let mut scanner_input = config_file(&c);
     scanner_input.push_str("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----\n");
-    let s = SecretScanner::new(&[r"ACME-INTERNAL-\d{8}".into()]).unwrap();
+    let s = SecretScanner::with_extra(&[r"ACME-INTERNAL-\d{8}".into()]).unwrap();
     let (clean, found) = s.redact(&scanner_input);
     for (name, value) in c.iter().filter(|(n, _)| *n != "dotenv value") {
         assert!(!clean.contains(value.as_str()), "{name} survived: {clean}");

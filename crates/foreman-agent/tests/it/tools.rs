@@ -23,7 +23,7 @@ fn toolbox(repo: &Repo, allowed: &[&str], max_output: usize) -> Result<Toolbox> 
     let policy = Arc::new(CommandPolicy::with_env(settings, test_env())?);
     Ok(Toolbox::new(
         &repo.path,
-        Arc::new(SecretScanner::builtin()),
+        Arc::new(SecretScanner::default_rules()),
         policy,
     )?)
 }
