@@ -1,6 +1,7 @@
 //! Integration tests of foreman-agent (one binary, one module per area).
 
 mod builtin;
+mod escape;
 mod external;
 mod external_metering;
 mod prompts;

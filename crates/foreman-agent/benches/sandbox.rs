@@ -1,0 +1,101 @@
+//! Wall time the OS sandbox adds to one command: `true` run through [`Isolation::wrap`] and
+//! `run_wrapped` with `mode = "none"` and with `mode = "sandbox"` (with its pids cgroup when
+//! cgroups are writable, and with `RLIMIT_NPROC` only), each `RUNS` times after a warm-up.
+//!
+//! Run with `cargo xtask bench sandbox` (or `cargo bench -p foreman-agent --bench sandbox`).
+//! Prints a Markdown table; the figures in `docs/benchmarks.md` (## OS sandbox) come from it.
+//! Target: at most 15 ms added at the median.
+
+#![allow(clippy::print_stdout, reason = "a benchmark reports to its terminal")]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use foreman_agent::command::run_wrapped;
+use foreman_agent::{
+    DockerSettings, ExecMode, Isolation, IsolationOptions, ResourceLimits, SandboxSettings,
+    SandboxState,
+};
+
+const RUNS: usize = 300;
+
+async fn measure(iso: &Isolation, dir: &Path, env: &[(String, String)]) -> Vec<Duration> {
+    let argv = vec!["true".to_owned()];
+    let opts = IsolationOptions::default();
+    for _ in 0..10 {
+        let w = iso.wrap(&argv, dir, env, &opts).expect("wrap");
+        run_wrapped(w, Duration::from_secs(10), 4096, 0, None)
+            .await
+            .expect("run");
+    }
+    let mut times = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let w = iso.wrap(&argv, dir, env, &opts).expect("wrap");
+        let out = run_wrapped(w, Duration::from_secs(10), 4096, 0, None)
+            .await
+            .expect("run");
+        times.push(started.elapsed());
+        assert_eq!(out.exit_code, Some(0), "{}", out.output);
+    }
+    times.sort();
+    times
+}
+
+fn pct(sorted: &[Duration], p: usize) -> f64 {
+    let i = (sorted.len() * p / 100).min(sorted.len() - 1);
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(".git"), "gitdir: /nowhere\n").expect("write");
+    let env = vec![
+        ("PATH".to_owned(), "/usr/local/bin:/usr/bin:/bin".to_owned()),
+        ("HOME".to_owned(), "/root".to_owned()),
+        ("LANG".to_owned(), "C.UTF-8".to_owned()),
+    ];
+    let none = Isolation::none();
+    let sandbox = |processes: u32, cgroup_root: Option<&str>| {
+        Isolation::new(
+            ExecMode::Sandbox,
+            SandboxSettings {
+                limits: ResourceLimits {
+                    processes,
+                    ..ResourceLimits::default()
+                },
+                cgroup_root: cgroup_root.map(Into::into),
+                ..SandboxSettings::default()
+            },
+            DockerSettings::default(),
+        )
+    };
+    if sandbox(0, None).probe() != SandboxState::Ready {
+        println!("bwrap is not usable here; nothing to measure");
+        return;
+    }
+    let base = measure(&none, dir.path(), &env).await;
+    let with_cgroup = measure(&sandbox(1024, None), dir.path(), &env).await;
+    let nproc_only = measure(
+        &sandbox(1024, Some("/nonexistent-cgroup-root")),
+        dir.path(),
+        &env,
+    )
+    .await;
+    println!("| `true`, {RUNS} runs | median | p90 | added at the median |");
+    println!("|---|---|---|---|");
+    let base_median = pct(&base, 50);
+    for (name, t) in [
+        ("`none` (spawn in a process group)", &base),
+        ("`sandbox`, pids cgroup", &with_cgroup),
+        ("`sandbox`, `RLIMIT_NPROC` only", &nproc_only),
+    ] {
+        println!(
+            "| {name} | {:.2} ms | {:.2} ms | {:+.2} ms |",
+            pct(t, 50),
+            pct(t, 90),
+            pct(t, 50) - base_median
+        );
+    }
+}
