@@ -43,6 +43,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::command::{HeadTail, is_sensitive_env, kill_group, scrubbed_env};
 use crate::error::SetupError;
+use crate::isolation::{Isolation, IsolationOptions, Wrapped, find_program};
 use crate::observe::{CostEstimator, Observer};
 use crate::prompts::PromptLibrary;
 use crate::secrets::SecretScanner;
@@ -171,6 +172,7 @@ pub struct ExternalRunner {
     limits: BudgetLimits,
     events: Option<Arc<dyn EventLog>>,
     pricing: Option<Arc<dyn CostEstimator>>,
+    isolation: Option<Isolation>,
 }
 
 impl std::fmt::Debug for ExternalRunner {
@@ -235,7 +237,16 @@ impl ExternalRunner {
             limits: BudgetLimits::default(),
             events: None,
             pricing: None,
+            isolation: None,
         })
+    }
+
+    /// Starts every run through `isolation` (the configured OS sandbox, with the network kept
+    /// when `network` is set). Without it the program runs on the host.
+    #[must_use]
+    pub fn with_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = Some(isolation);
+        self
     }
 
     /// Records each run as an LLM call in `ledger`, reserving `max_cost_usd` against the
@@ -468,43 +479,94 @@ impl ExternalRunner {
     }
 
     /// Starts `argv` in `worktree` in its own process group with the runner's environment
-    /// plus `extra_env`, stdin, stdout and stderr piped. This is the only place an external
-    /// program is started, so an OS sandbox (with the network allowed when
-    /// `settings.network` is set) wraps every run here.
+    /// plus `extra_env`, stdin, stdout and stderr piped, through the runner's [`Isolation`]
+    /// when it has one (network kept when `settings.network`; the program's own directory and
+    /// `read_only` visible read-only). This is the only place an external program is started.
+    /// The returned [`Wrapped`] (the sandbox's cgroup) must live as long as the child.
+    ///
+    /// Credentials named in `env_passthrough` are passed even though the isolation drops
+    /// credential-like names from everything else: the tool needs its API key.
     ///
     /// # Errors
-    /// [`AgentError::Spawn`] when the program cannot be started.
+    /// [`AgentError::Spawn`] when the sandbox is unavailable or the program cannot be started.
     pub fn spawn_argv(
         &self,
         argv: &[String],
         worktree: &Path,
         extra_env: &[(String, String)],
-    ) -> Result<tokio::process::Child, AgentError> {
+        read_only: &[PathBuf],
+    ) -> Result<(tokio::process::Child, Option<Wrapped>), AgentError> {
         let runner = self.name();
-        let (program, args) = argv
+        let spawn_error = |message: String| AgentError::Spawn {
+            runner: runner.to_owned(),
+            message,
+        };
+        if argv.is_empty() {
+            return Err(AgentError::NotConfigured {
+                message: "empty command line".into(),
+            });
+        }
+        let mut env: Vec<(String, String)> = self.env.clone();
+        env.extend(extra_env.iter().cloned());
+        env.push((
+            foreman_domain::git::CHILD_MARKER_ENV.to_owned(),
+            "1".to_owned(),
+        ));
+        let (line, env, dir, wrapped) = match &self.isolation {
+            None => (argv.to_vec(), env, worktree.to_owned(), None),
+            Some(iso) => {
+                let mut visible = read_only.to_vec();
+                let program = if argv[0].contains('/') {
+                    argv[0].clone()
+                } else {
+                    find_program(&argv[0])
+                };
+                if let Some(dir) = std::fs::canonicalize(&program)
+                    .ok()
+                    .and_then(|p| p.parent().map(Path::to_path_buf))
+                {
+                    visible.push(dir);
+                }
+                let opts = IsolationOptions {
+                    network: self.settings.network,
+                    read_only: visible,
+                    read_write: Vec::new(),
+                };
+                let mut w = iso
+                    .wrap(argv, worktree, &env, &opts)
+                    .map_err(|e| spawn_error(e.to_string()))?;
+                // The isolation drops credential-like names (and every `FOREMAN_*`); the ones
+                // named for the tool and the run's own `FOREMAN_*` variables go back in
+                // (bubblewrap passes its environment on).
+                for (name, value) in &env {
+                    let ours = extra_env.iter().any(|(n, _)| n == name);
+                    if (ours || self.settings.env_passthrough.contains(name))
+                        && !w.env.iter().any(|(n, _)| n == name)
+                    {
+                        w.env.push((name.clone(), value.clone()));
+                    }
+                }
+                (w.argv.clone(), w.env.clone(), w.dir.clone(), Some(w))
+            }
+        };
+        let (program, args) = line
             .split_first()
             .ok_or_else(|| AgentError::NotConfigured {
                 message: "empty command line".into(),
             })?;
-        // SANDBOX: wrap `program args` here (bubblewrap with the worktree writable and the
-        // network shared when `self.settings.network`); nothing else spawns the tool.
-        tokio::process::Command::new(program)
+        let child = tokio::process::Command::new(program)
             .args(args)
-            .current_dir(worktree)
+            .current_dir(&dir)
             .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .envs(extra_env.iter().map(|(k, v)| (k, v)))
-            .env(foreman_domain::git::CHILD_MARKER_ENV, "1")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| AgentError::Spawn {
-                runner: runner.to_owned(),
-                message: format!("{program}: {e}"),
-            })
+            .map_err(|e| spawn_error(format!("{}: {e}", argv[0])))?;
+        Ok((child, wrapped))
     }
 
     fn prompt(&self, task: &AgentTask) -> Result<(String, String), AgentError> {
@@ -1192,7 +1254,8 @@ impl AgentRunner for ExternalRunner {
                 return Ok(*refused);
             }
         };
-        let mut child = match self.spawn_argv(&argv, &worktree, &extra_env) {
+        let read_only: Vec<PathBuf> = prompt_file.iter().map(|f| f.0.clone()).collect();
+        let (mut child, wrapped) = match self.spawn_argv(&argv, &worktree, &extra_env, &read_only) {
             Ok(c) => c,
             Err(e) => {
                 if let Some(h) = hold {
@@ -1380,6 +1443,7 @@ impl AgentRunner for ExternalRunner {
         }
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         drop(prompt_file);
+        drop(wrapped);
         if let Some(ledger) = &self.ledger {
             let call = NewLlmCall {
                 ticket_id: task.ticket_id.clone(),

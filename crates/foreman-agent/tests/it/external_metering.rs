@@ -688,3 +688,79 @@ async fn the_run_cap_is_the_smaller_of_the_setting_and_the_request() -> Result<(
     assert!(line.windows(2).any(|w| w == ["--max-budget-usd", "0.25"]));
     Ok(())
 }
+
+/// A command runner inside the OS sandbox: `network = true` keeps the host's interfaces, and
+/// the API key named in `env_passthrough` still reaches the tool; `network = false` leaves only
+/// loopback (the control).
+#[tokio::test]
+async fn the_sandbox_wraps_external_runs_with_the_network_and_the_named_key() -> Result<()> {
+    use foreman_agent::{DockerSettings, ExecMode, Isolation, SandboxSettings};
+    let iso = Isolation::new(
+        ExecMode::Sandbox,
+        SandboxSettings::default(),
+        DockerSettings::default(),
+    );
+    if let Err(e) = iso.check() {
+        eprintln!("skipped: {e}");
+        return Ok(());
+    }
+    let host_ifaces = std::fs::read_to_string("/proc/net/dev")?.lines().count();
+    for network in [true, false] {
+        let repo = Repo::new(&[])?;
+        let store = Arc::new(MemoryStore::new());
+        let task = ticket(&store).await?;
+        let cli = Cli::new(
+            "agent",
+            "cat /proc/net/dev > net.txt\nenv > env.txt\nprintf '%s' \"$(cat \"$FOREMAN_PROMPT_FILE\" | head -c 100)\" > prompt.txt\necho 'FOREMAN_COST {\"usd\":0.01}'",
+        )?;
+        let env = external_env(&["ANTHROPIC_API_KEY".into()], |n| match n {
+            "PATH" => std::env::var("PATH").ok(),
+            "ANTHROPIC_API_KEY" => Some("sk-ant-inside-the-sandbox".into()),
+            _ => None,
+        });
+        let runner = ExternalRunner::with_env(
+            ExternalSettings {
+                kind: ExternalKind::Command,
+                command: vec![cli.bin.display().to_string()],
+                env_passthrough: vec!["ANTHROPIC_API_KEY".into()],
+                network,
+                max_cost_usd: 0.1,
+                ..ExternalSettings::default()
+            },
+            Arc::new(PromptLibrary::embedded()),
+            env,
+        )?
+        .with_ledger(store.clone())
+        .with_isolation(iso.clone());
+        let outcome = runner
+            .run(
+                &AgentRequest::new(task.clone(), &repo.path),
+                &NoAgentProgress,
+            )
+            .await?;
+        assert_eq!(
+            outcome.stop_reason,
+            AgentStopReason::Completed,
+            "{:?}",
+            outcome.error
+        );
+        assert_eq!(outcome.cost, Micros(10_000));
+        let ifaces = repo.read("net.txt")?.lines().count();
+        let seen = repo.read("env.txt")?;
+        assert!(
+            seen.contains("ANTHROPIC_API_KEY=sk-ant-inside-the-sandbox"),
+            "{seen}"
+        );
+        assert!(
+            !repo.read("prompt.txt")?.is_empty(),
+            "prompt file not visible"
+        );
+        if network {
+            assert_eq!(ifaces, host_ifaces, "the host's interfaces");
+        } else {
+            // Two header lines and loopback.
+            assert_eq!(ifaces, 3, "{}", repo.read("net.txt")?);
+        }
+    }
+    Ok(())
+}
