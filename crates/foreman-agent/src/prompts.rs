@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::SetupError;
 
-/// The role prompts, by name, with their embedded sources.
+/// The role prompts and the engine's instruction templates, by name, with their embedded
+/// sources.
 pub const EMBEDDED: &[(&str, &str)] = &[
     ("clarifier", include_str!("../prompts/clarifier.md")),
     ("planner", include_str!("../prompts/planner.md")),
@@ -36,6 +37,19 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "conflict-resolver",
         include_str!("../prompts/conflict-resolver.md"),
+    ),
+    // instructions the pipeline engine renders into an agent's task and feedback
+    (
+        "implementer-phase",
+        include_str!("../prompts/implementer-phase.md"),
+    ),
+    (
+        "implementer-feedback",
+        include_str!("../prompts/implementer-feedback.md"),
+    ),
+    (
+        "conflict-resolution",
+        include_str!("../prompts/conflict-resolution.md"),
     ),
 ];
 

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod llm;
 pub mod llm_call;
 pub mod money;
+pub mod pipeline;
 pub mod project;
 pub mod prompt;
 pub mod status;

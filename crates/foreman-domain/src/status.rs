@@ -30,7 +30,7 @@ macro_rules! string_enum {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $( $(#[$vdoc])* $variant, )+
+            $( $(#[$vdoc])* #[serde(rename = $s)] $variant, )+
         }
 
         impl $name {
@@ -65,6 +65,8 @@ macro_rules! string_enum {
         }
     };
 }
+
+pub(crate) use string_enum;
 
 string_enum!(
     /// Where a ticket is in its lifecycle.

@@ -2,56 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Why a ticket or task failed, stored as `last_error_type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureClass {
-    /// The code does not build.
-    Compile,
-    /// Tests ran and an assertion failed.
-    TestAssertion,
-    /// The linter refused the change.
-    Lint,
-    /// The spec reviewer kept rejecting it.
-    Spec,
-    /// The quality reviewer kept rejecting it.
-    Quality,
-    /// A budget ran out.
-    Budget,
-    /// A provider kept rate-limiting.
-    RateLimit,
-    /// Git, the host, the tracker, the network or the machine failed.
-    Infrastructure,
-    /// The plan could not be validated.
-    Plan,
-    /// A merge or rebase conflict could not be resolved.
-    Conflict,
-    /// A per-task limit (LLM calls) was reached.
-    Limit,
-    /// Anything else.
-    Unknown,
-}
-
-impl FailureClass {
-    /// The stored string.
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Compile => "compile",
-            Self::TestAssertion => "test",
-            Self::Lint => "lint",
-            Self::Spec => "spec",
-            Self::Quality => "quality",
-            Self::Budget => "budget",
-            Self::RateLimit => "rate_limit",
-            Self::Infrastructure => "infrastructure",
-            Self::Plan => "plan",
-            Self::Conflict => "conflict",
-            Self::Limit => "limit",
-            Self::Unknown => "unknown",
-        }
-    }
-}
+pub use foreman_domain::pipeline::FailureClass;
 
 /// What a test run before the implementation shows (the "red" half of the red→green proof).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,14 +154,5 @@ mod tests {
         for (code, out, want) in cases {
             assert_eq!(classify_test_run(code, out), want, "{out}");
         }
-    }
-
-    #[test]
-    fn class_strings() {
-        assert_eq!(FailureClass::TestAssertion.as_str(), "test");
-        assert_eq!(
-            serde_json::to_value(FailureClass::RateLimit).unwrap(),
-            "rate_limit"
-        );
     }
 }

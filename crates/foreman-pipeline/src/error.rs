@@ -8,7 +8,7 @@ use foreman_domain::llm::LlmError;
 use foreman_domain::prompt::PromptError;
 use foreman_domain::tracker::TrackerError;
 
-use crate::classify::FailureClass;
+use foreman_domain::pipeline::{FailureClass, Role};
 
 /// A step of the pipeline could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +56,7 @@ pub enum PipelineError {
     #[error("{role} returned no {tool} call")]
     MissingToolOutput {
         /// Pipeline role.
-        role: &'static str,
+        role: Role,
         /// Tool expected.
         tool: &'static str,
     },

@@ -9,6 +9,7 @@ use foreman_domain::agent::{AgentLimits, AgentRunner};
 use foreman_domain::exec::CommandRunner;
 use foreman_domain::git::{GitHost, GitRepo};
 use foreman_domain::llm::LlmProvider;
+use foreman_domain::pipeline::Role;
 use foreman_domain::prompt::PromptSource;
 use foreman_domain::tracker::Tracker;
 use foreman_domain::{EventLog, Store};
@@ -68,18 +69,6 @@ pub struct PipelineSettings {
 
 impl Default for PipelineSettings {
     fn default() -> Self {
-        let models = [
-            ("planner", "anthropic:claude-sonnet-4-6"),
-            ("implementer", "anthropic:claude-sonnet-4-6"),
-            ("spec_reviewer", "anthropic:claude-haiku-4-5"),
-            ("quality_reviewer", "anthropic:claude-haiku-4-5"),
-            ("final_reviewer", "anthropic:claude-sonnet-4-6"),
-            ("clarifier", "anthropic:claude-haiku-4-5"),
-            ("conflict_resolver", "anthropic:claude-sonnet-4-6"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
         Self {
             worker_id: "foreman".into(),
             max_parallel_tickets: 3,
@@ -99,7 +88,7 @@ impl Default for PipelineSettings {
             max_quality_review_cycles: 2,
             max_llm_calls_per_task: 60,
             command_timeout: Duration::from_secs(600),
-            models,
+            models: Role::default_models(),
             agent_limits: AgentLimits::default(),
             conflict_resolution_token_budget: 20_000,
             clarification_label: "foreman-needs-clarification".into(),
@@ -112,10 +101,10 @@ impl Default for PipelineSettings {
 impl PipelineSettings {
     /// The `provider:model` for a role (the implementer's when the role has none).
     #[must_use]
-    pub fn model_for(&self, role: &str) -> String {
+    pub fn model_for(&self, role: Role) -> String {
         self.models
-            .get(role)
-            .or_else(|| self.models.get("implementer"))
+            .get(role.as_str())
+            .or_else(|| self.models.get(Role::Implementer.as_str()))
             .cloned()
             .unwrap_or_else(|| "scripted:demo".into())
     }

@@ -17,6 +17,13 @@ const ROLES: [&str; 8] = [
     "spec-reviewer",
 ];
 
+/// The pipeline engine's instruction templates, embedded and versioned beside the role prompts.
+const INSTRUCTIONS: [&str; 3] = [
+    "conflict-resolution",
+    "implementer-feedback",
+    "implementer-phase",
+];
+
 fn full_vars() -> serde_json::Value {
     json!({
         "ticket": {"external_id": "PROJ-1", "title": "Add login", "description": "Users log in.", "acceptance_criteria": "a test logs in"},
@@ -35,9 +42,11 @@ fn full_vars() -> serde_json::Value {
 #[test]
 fn every_role_is_embedded_and_versioned_by_sha256() {
     let lib = PromptLibrary::embedded();
-    assert_eq!(lib.names(), ROLES.to_vec());
+    let mut names: Vec<&str> = ROLES.iter().chain(&INSTRUCTIONS).copied().collect();
+    names.sort_unstable();
+    assert_eq!(lib.names(), names);
     let versions = lib.versions();
-    assert_eq!(versions.len(), 8);
+    assert_eq!(versions.len(), ROLES.len() + INSTRUCTIONS.len());
     for (name, v) in &versions {
         assert_eq!(v.len(), 64, "{name}");
         assert!(
@@ -47,7 +56,7 @@ fn every_role_is_embedded_and_versioned_by_sha256() {
         assert_eq!(v, &template_version(lib.source(name).unwrap()));
     }
     let distinct: std::collections::HashSet<_> = versions.iter().map(|(_, v)| v).collect();
-    assert_eq!(distinct.len(), 8);
+    assert_eq!(distinct.len(), versions.len());
     // The trait view used by the pipeline and the API agrees.
     let src: &dyn PromptSource = &lib;
     assert_eq!(src.versions(), versions);

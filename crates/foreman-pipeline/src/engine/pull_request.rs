@@ -1,0 +1,168 @@
+//! The pull request: opened once (through the outbox) from the integrated ticket branch; then,
+//! in `pr_created`, its link posted to the tracker before the ticket waits for the merge.
+
+use foreman_domain::git::{Lease as PushLease, NewPullRequest, PullRequest, Worktree};
+use foreman_domain::tracker::TrackerStatus;
+use foreman_domain::{EventType, NewEvent, Task, Ticket, TicketPatch, TicketStatus};
+use serde_json::{Value, json};
+
+use super::Step;
+use super::context::Ctx;
+use crate::error::PipelineResult;
+use crate::pr_body::{self, TestEvidence};
+
+/// Pushes the ticket branch and opens (or brings up to date) its pull request.
+pub(super) async fn open_pr(
+    ctx: &Ctx,
+    t: &Ticket,
+    wt: &Worktree,
+    tasks: &[Task],
+    evidence: &TestEvidence,
+) -> PipelineResult<Step> {
+    let repo = &ctx.project.repo;
+    repo.push(&wt.branch, &PushLease::Tracking).await?;
+    let t = ctx.ticket(&t.id).await?;
+    let partial = t.is_partial;
+    let new = NewPullRequest {
+        title: pr_body::title(&t, partial),
+        body: pr_body::body(&t, None, tasks, evidence),
+        head: wt.branch.clone(),
+        base: repo.default_branch().to_owned(),
+        draft: partial,
+        labels: vec!["foreman".into()],
+        reviewers: Vec::new(),
+    };
+    let mut pr = create_pr_once(ctx, &t, &new).await?;
+    if pr.draft != new.draft || pr.title != new.title {
+        // the pull request of an earlier (partial) run: bring it up to date
+        match ctx
+            .project
+            .host
+            .update_pr(pr.number, &new.title, &new.body, new.draft)
+            .await
+        {
+            Ok(updated) => pr = updated,
+            Err(e) => {
+                ctx.emit(
+                    NewEvent::new(
+                        EventType::PrUpdated,
+                        format!("pull request #{} could not be updated: {e}", pr.number),
+                    )
+                    .ticket(&t.id)
+                    .details(json!({"error": e.code()})),
+                )
+                .await;
+            }
+        }
+    }
+    let t = ctx
+        .patch(
+            &t.id,
+            TicketPatch {
+                pr_url: Some(pr.url.clone()),
+                pr_number: Some(Some(pr.number)),
+                ..TicketPatch::default()
+            },
+        )
+        .await?;
+    let (event, msg) = if partial {
+        metrics::counter!("foreman_partial_prs_total").increment(1);
+        (
+            EventType::PartialPrCreated,
+            format!("draft partial pull request #{} opened", pr.number),
+        )
+    } else {
+        (
+            EventType::PrCreated,
+            format!("pull request #{} opened", pr.number),
+        )
+    };
+    // once: a run that died before the status change below comes back through here
+    ctx.emit_once(
+        NewEvent::new(event, msg)
+            .ticket(&t.id)
+            .details(json!({"url": pr.url, "number": pr.number, "head_sha": pr.head_sha})),
+    )
+    .await;
+    ctx.move_to(&t, TicketStatus::PrCreated).await?;
+    Ok(Step::Continue)
+}
+
+/// Creates the pull request through the outbox: a crash between "created at the host" and
+/// "recorded here" finds the existing pull request instead of opening a second one.
+async fn create_pr_once(
+    ctx: &Ctx,
+    t: &Ticket,
+    new: &NewPullRequest,
+) -> PipelineResult<PullRequest> {
+    let key = format!("pr:{}", t.id);
+    let entry = ctx
+        .store()
+        .enqueue(
+            &key,
+            Some(&t.id),
+            "create_pr",
+            serde_json::to_value(new).unwrap_or(Value::Null),
+        )
+        .await?;
+    if entry.state == "done"
+        && let Some(result) = entry.result
+        && let Ok(pr) = serde_json::from_value::<PullRequest>(result)
+    {
+        return Ok(pr);
+    }
+    let host = &ctx.project.host;
+    let pr = match host.find_pr(&new.head).await? {
+        Some(existing) => existing,
+        None => host.create_pr(new).await?,
+    };
+    ctx.store()
+        .complete_outbox(&key, serde_json::to_value(&pr).unwrap_or(Value::Null))
+        .await?;
+    Ok(pr)
+}
+
+pub(super) async fn after_pr(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
+    let key = format!("comment:pr:{}", t.id);
+    let entry = ctx
+        .store()
+        .enqueue(
+            &key,
+            Some(&t.id),
+            "tracker_comment",
+            json!({"pr_url": t.pr_url}),
+        )
+        .await?;
+    if entry.state != "done" {
+        let tracker = &ctx.project.tracker;
+        let body = format!("Foreman opened a pull request: {}", t.pr_url);
+        tracker.add_comment(&t.external_id, &body).await?;
+        tracker
+            .attach_pr(&t.external_id, &t.pr_url, &t.title)
+            .await?;
+        tracker
+            .update_status(&t.external_id, TrackerStatus::InReview)
+            .await?;
+        ctx.store()
+            .complete_outbox(&key, json!({"posted": true}))
+            .await?;
+        ctx.emit(
+            NewEvent::new(
+                EventType::TrackerCommentPosted,
+                "pull request link posted to the tracker",
+            )
+            .ticket(&t.id),
+        )
+        .await;
+    }
+    let to = if t.is_partial {
+        TicketStatus::Partial
+    } else {
+        TicketStatus::AwaitingMerge
+    };
+    ctx.move_to(t, to).await?;
+    // the work is on pushed branches (a retry checks them out again), and every live
+    // worktree makes git's worktree bookkeeping, which scans them all, slower
+    ctx.engine.remove_worktrees(t).await;
+    Ok(Step::Release)
+}

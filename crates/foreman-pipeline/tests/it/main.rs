@@ -1,0 +1,3 @@
+//! Integration tests of the pipeline crate.
+
+mod instructions;
