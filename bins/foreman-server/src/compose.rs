@@ -225,6 +225,9 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         ..Default::default()
     };
     let pricing = foreman_llm::PricingConfig::default();
+    // Every request of every role is scanned on its way out, with runner.secret_patterns too.
+    let secret_scanner = foreman_agent::SecretScanner::with_extra(&config.runner.secret_patterns)
+        .context("runner.secret_patterns")?;
     let stack = foreman_llm::build_stack(&foreman_llm::StackInputs {
         llm: &llm_cfg,
         models: &router,
@@ -233,6 +236,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         limits: config.cost.limits(),
         ledger: ledger_port(&inputs.store),
         events: inputs.events.clone(),
+        secret_scanner: Some(Arc::new(secret_scanner)),
     })
     .with_context(|| format!("cannot set up the {provider} language model provider"))?;
     let llm: Arc<dyn LlmProvider> = stack.router.clone();

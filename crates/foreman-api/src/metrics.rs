@@ -148,8 +148,8 @@ pub const CONTRACT_METRICS: &[MetricDef] = &[
     def(
         "foreman_secrets_detected_total",
         Counter,
-        &[],
-        "secrets detected and excluded from prompts",
+        &["where"],
+        "secrets detected and excluded from prompts, by where they were found",
     ),
     def(
         "foreman_hook_executions_total",

@@ -1,16 +1,20 @@
 //! Audit bodies: the full request and response of every recorded call, size-capped and with
 //! secrets redacted, retrievable by the call's id.
 //!
+//! The [`Redactor`] is also what the metered wrapper applies to every outgoing request: the
+//! configured API keys verbatim, then `foreman-secrets`' [`SecretScanner`] rules.
+//!
 //! Storage is behind the [`AuditSink`] trait; [`MemoryAuditSink`] keeps the most recent
 //! records in memory. A persistent sink belongs in the storage crate.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use foreman_domain::LlmCallId;
-use regex::Regex;
+use foreman_secrets::SecretScanner;
 use serde::{Deserialize, Serialize};
 
 use crate::secret::Secret;
@@ -113,33 +117,27 @@ impl AuditSink for MemoryAuditSink {
     }
 }
 
-/// Removes secrets from text before it is stored: the configured API keys verbatim, and
-/// anything shaped like a well-known credential.
+/// Removes secrets from text before it is sent or stored: the configured API keys verbatim
+/// (replaced by [`REDACTED`]), then everything the [`SecretScanner`] finds (replaced by
+/// `[REDACTED:<rule_id>]`).
 #[derive(Debug, Clone)]
 pub struct Redactor {
     known: Vec<String>,
-    patterns: Vec<Regex>,
+    scanner: Arc<SecretScanner>,
 }
 
-/// What a redacted secret is replaced with.
+/// What a configured API key is replaced with.
 pub const REDACTED: &str = "[REDACTED]";
+
+/// The default rules, compiled once per process.
+static DEFAULT_SCANNER: LazyLock<Arc<SecretScanner>> =
+    LazyLock::new(|| Arc::new(SecretScanner::default_rules()));
 
 impl Default for Redactor {
     fn default() -> Self {
-        let patterns = [
-            r"sk-ant-[A-Za-z0-9_\-]{8,}",
-            r"sk-(?:proj-|or-v1-)?[A-Za-z0-9_\-]{20,}",
-            r"gh[pousr]_[A-Za-z0-9]{20,}",
-            r"github_pat_[A-Za-z0-9_]{20,}",
-            r"glpat-[A-Za-z0-9_\-]{20,}",
-            r"xox[baprs]-[A-Za-z0-9\-]{10,}",
-            r"AKIA[0-9A-Z]{16}",
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
-            r"(?i)bearer\s+[A-Za-z0-9._~+/\-]{16,}=*",
-        ];
         Self {
             known: Vec::new(),
-            patterns: patterns.iter().filter_map(|p| Regex::new(p).ok()).collect(),
+            scanner: DEFAULT_SCANNER.clone(),
         }
     }
 }
@@ -157,21 +155,46 @@ impl Redactor {
         self
     }
 
-    /// `text` with every secret replaced by [`REDACTED`].
+    /// Uses `scanner` (the default rules plus `runner.secret_patterns`, say) instead of the
+    /// default rules.
+    #[must_use]
+    pub fn with_scanner(mut self, scanner: Arc<SecretScanner>) -> Self {
+        self.scanner = scanner;
+        self
+    }
+
+    /// The scanner it applies.
+    #[must_use]
+    pub fn scanner(&self) -> &Arc<SecretScanner> {
+        &self.scanner
+    }
+
+    /// `text` with every secret replaced, and how many were. Borrows when there were none.
+    #[must_use]
+    pub fn redact_counted<'a>(&self, text: &'a str) -> (Cow<'a, str>, usize) {
+        let mut out = Cow::Borrowed(text);
+        let mut n = 0;
+        for k in &self.known {
+            let hits = out.matches(k.as_str()).count();
+            if hits > 0 {
+                n += hits;
+                out = Cow::Owned(out.replace(k.as_str(), REDACTED));
+            }
+        }
+        let scanned = match self.scanner.redact(&out) {
+            (Cow::Owned(clean), found) => Some((clean, found.len())),
+            (Cow::Borrowed(_), _) => None,
+        };
+        match scanned {
+            Some((clean, k)) => (Cow::Owned(clean), n + k),
+            None => (out, n),
+        }
+    }
+
+    /// `text` with every secret replaced.
     #[must_use]
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for k in &self.known {
-            if out.contains(k.as_str()) {
-                out = out.replace(k.as_str(), REDACTED);
-            }
-        }
-        for p in &self.patterns {
-            if p.is_match(&out) {
-                out = p.replace_all(&out, REDACTED).into_owned();
-            }
-        }
-        out
+        self.redact_counted(text).0.into_owned()
     }
 
     /// Redacts, then cuts to at most `max_bytes` (on a character boundary) with a marker.
@@ -195,15 +218,32 @@ mod tests {
     #[test]
     fn redacts_known_and_shaped_secrets() {
         let r = Redactor::default().with_secrets([&Secret::new("my-custom-key-123")]);
-        let text = "key my-custom-key-123 and sk-ant-api03-abcdefghijklmnop and \
-                    ghp_abcdefghijklmnopqrstuvwxyz0123 and Authorization: Bearer abcdefghijklmnopqrstuv";
-        let out = r.redact(text);
-        assert!(!out.contains("my-custom-key-123"), "{out}");
-        assert!(!out.contains("sk-ant-api03"), "{out}");
-        assert!(!out.contains("ghp_"), "{out}");
-        assert!(!out.contains("abcdefghijklmnopqrstuv"), "{out}");
-        assert_eq!(out.matches(REDACTED).count(), 4, "{out}");
-        assert_eq!(r.redact("nothing secret here"), "nothing secret here");
+        let anthropic = format!("sk-ant-{}", "api03-Zq8vR2mK9wL4xT7b");
+        let github = format!("ghp_{}", "Zq8vR2mK9wL4xT7bN3cD5fG1hJ6kP0sY2uW4");
+        let text = format!(
+            "key my-custom-key-123 and {anthropic} and {github} and \
+             Authorization: Bearer abcdefghijklmnopqrstuv"
+        );
+        let (out, n) = r.redact_counted(&text);
+        assert_eq!(
+            out,
+            "key [REDACTED] and [REDACTED:anthropic_api_key] and [REDACTED:github_token] and \
+             Authorization: Bearer [REDACTED:bearer_token]"
+        );
+        assert_eq!(n, 4);
+        assert_eq!(r.redact(&text), out);
+        let (clean, n) = r.redact_counted("nothing secret here");
+        assert!(matches!(clean, Cow::Borrowed(_)));
+        assert_eq!((clean.as_ref(), n), ("nothing secret here", 0));
+    }
+
+    #[test]
+    fn a_custom_scanner_replaces_the_default_rules() {
+        let text = "build ACME-12345678 shipped";
+        assert_eq!(Redactor::default().redact(text), text);
+        let scanner = Arc::new(SecretScanner::with_extra(&[r"ACME-\d{8}".into()]).unwrap());
+        let r = Redactor::default().with_scanner(scanner);
+        assert_eq!(r.redact(text), "build [REDACTED:custom] shipped");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! This crate owns the adapters behind the [`foreman_domain::llm::LlmProvider`] port:
 //! [`AnthropicProvider`] (Messages API), [`OpenAiProvider`] (Chat Completions, also serving
 //! OpenRouter and local OpenAI-compatible servers) and [`ScriptedProvider`] (replays a script
-//! file, for demos and end-to-end tests). Around any provider, [`MeteredProvider`] adds budget
+//! file, for demos and end-to-end tests). Around any provider, [`MeteredProvider`] redacts
+//! secrets from every outgoing request ([`redact_request`], with `foreman-secrets`' scanner)
+//! and adds budget
 //! admission through the `CostLedger` port, pricing ([`PricingTable`]), retries with backoff
 //! ([`RetryPolicy`]), per-provider rate limits ([`RateLimiter`]), a circuit breaker
 //! ([`CircuitBreaker`]), `llm_calls` records, events, metrics and audit bodies ([`AuditSink`]).
@@ -38,7 +40,7 @@ pub use anthropic::{AnthropicConfig, AnthropicProvider};
 pub use audit::{AuditRecord, AuditSink, MemoryAuditSink, Redactor};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use error::SetupError;
-pub use metered::{MeteredProvider, MeteredProviderBuilder};
+pub use metered::{EgressCounts, MeteredProvider, MeteredProviderBuilder, redact_request};
 pub use openai::{MaxTokensField, OpenAiConfig, OpenAiProvider};
 pub use pricing::{ModelPrice, PRICING_VERSION, PricingConfig, PricingTable};
 pub use ratelimit::{RateLimitConfig, RateLimiter, RateLimits};

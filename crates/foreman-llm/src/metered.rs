@@ -6,7 +6,15 @@
 //! monthly budgets in one ledger transaction → call → settle the reservation with the recorded
 //! call (actual cost, or zero for a failure) → metrics, events, audit. Retryable failures go
 //! round again after the policy's backoff.
+//!
+//! Before any of it, every request is scanned for secrets ([`redact_request`]): the system
+//! prompt, the text of every message, the string values of every tool call's input and every
+//! tool result. What the [`Redactor`] finds is replaced before the request goes anywhere (the
+//! provider, the audit body, the token estimate), counted in `foreman_secrets_detected_total`
+//! by `where`, and reported in a `secrets_detected` event. Every role's call passes here, so
+//! this is the one place no text leaves without being scanned.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -21,7 +29,8 @@ use foreman_domain::{
     BudgetExceeded, BudgetLimits, BudgetScope, CostLedger, EventLog, EventType, LlmCallStatus,
     Micros, NewEvent, NewLlmCall, Reservation, ReservationRequest, StoreError,
 };
-use serde_json::json;
+use foreman_secrets::Where;
+use serde_json::{Value, json};
 
 use crate::audit::{AuditRecord, AuditSink, Redactor};
 use crate::breaker::{BreakerConfig, CircuitBreaker, Transition};
@@ -55,6 +64,116 @@ pub fn estimate_input_tokens(req: &LlmRequest) -> u64 {
         bytes += t.name.len() + t.description.len() + t.input_schema.to_string().len() + 32;
     }
     (bytes as u64).div_ceil(3) + 16
+}
+
+/// Secrets found in one request, by where: system prompt, message text, tool-call input, tool
+/// result.
+pub type EgressCounts = [(Where, u64); 4];
+
+/// `req` with every secret `redactor` finds replaced, borrowed when there was none, and how
+/// many were found where (`system`, `message`, `tool_input`, `tool_result`). Thinking blocks
+/// are left as they are: they are the model's own output and carry a signature the provider
+/// checks.
+#[must_use]
+pub fn redact_request<'a>(
+    redactor: &Redactor,
+    req: &'a LlmRequest,
+) -> (Cow<'a, LlmRequest>, EgressCounts) {
+    use foreman_domain::llm::ContentBlock;
+    let mut counts: EgressCounts = [
+        (Where::System, 0),
+        (Where::Message, 0),
+        (Where::ToolInput, 0),
+        (Where::ToolResult, 0),
+    ];
+    let mut out: Option<LlmRequest> = None;
+    if let Some(system) = &req.system {
+        let (clean, n) = redactor.redact_counted(system);
+        if n > 0 {
+            counts[0].1 += n as u64;
+            out.get_or_insert_with(|| req.clone()).system = Some(clean.into_owned());
+        }
+    }
+    for (mi, m) in req.messages.iter().enumerate() {
+        for (bi, b) in m.content.iter().enumerate() {
+            let replaced = match b {
+                ContentBlock::Text { text } => {
+                    let (clean, n) = redactor.redact_counted(text);
+                    (n > 0).then(|| {
+                        counts[1].1 += n as u64;
+                        ContentBlock::Text {
+                            text: clean.into_owned(),
+                        }
+                    })
+                }
+                ContentBlock::ToolUse { id, name, input } => {
+                    let mut n = 0;
+                    redact_json(redactor, input, &mut n).map(|input| {
+                        counts[2].1 += n as u64;
+                        ContentBlock::ToolUse {
+                            id: id.clone(),
+                            name: name.clone(),
+                            input,
+                        }
+                    })
+                }
+                ContentBlock::ToolResult {
+                    tool_use_id,
+                    content,
+                    is_error,
+                } => {
+                    let (clean, n) = redactor.redact_counted(content);
+                    (n > 0).then(|| {
+                        counts[3].1 += n as u64;
+                        ContentBlock::ToolResult {
+                            tool_use_id: tool_use_id.clone(),
+                            content: clean.into_owned(),
+                            is_error: *is_error,
+                        }
+                    })
+                }
+                ContentBlock::Thinking { .. } => None,
+            };
+            if let Some(block) = replaced {
+                out.get_or_insert_with(|| req.clone()).messages[mi].content[bi] = block;
+            }
+        }
+    }
+    let req = out.map_or(Cow::Borrowed(req), Cow::Owned);
+    (req, counts)
+}
+
+/// `v` with secrets in its string values replaced (`None` when there were none); `n` counts
+/// them.
+fn redact_json(redactor: &Redactor, v: &Value, n: &mut usize) -> Option<Value> {
+    match v {
+        Value::String(s) => {
+            let (clean, k) = redactor.redact_counted(s);
+            (k > 0).then(|| {
+                *n += k;
+                Value::String(clean.into_owned())
+            })
+        }
+        Value::Array(items) => {
+            let mut out: Option<Vec<Value>> = None;
+            for (i, x) in items.iter().enumerate() {
+                if let Some(y) = redact_json(redactor, x, n) {
+                    out.get_or_insert_with(|| items.clone())[i] = y;
+                }
+            }
+            out.map(Value::Array)
+        }
+        Value::Object(map) => {
+            let mut out: Option<serde_json::Map<String, Value>> = None;
+            for (k, x) in map {
+                if let Some(y) = redact_json(redactor, x, n) {
+                    out.get_or_insert_with(|| map.clone()).insert(k.clone(), y);
+                }
+            }
+            out.map(Value::Object)
+        }
+        _ => None,
+    }
 }
 
 /// Wraps a provider with everything that must happen around each call. Cheap to share:
@@ -153,7 +272,8 @@ impl MeteredProviderBuilder {
         self
     }
 
-    /// The redactor applied to audit bodies (add the configured API keys to it).
+    /// The redactor applied to every outgoing request and to audit bodies (add the configured
+    /// API keys to it, and the configured scanner with [`Redactor::with_scanner`]).
     #[must_use]
     pub fn redactor(mut self, redactor: Redactor) -> Self {
         self.redactor = redactor;
@@ -240,6 +360,49 @@ impl MeteredProvider {
         self.limits
     }
 
+    /// The redactor applied to outgoing requests and audit bodies.
+    #[must_use]
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Counts and reports the secrets redacted from a request.
+    async fn report_secrets(&self, req: &LlmRequest, role: &str, counts: &EgressCounts) {
+        let total: u64 = counts.iter().map(|(_, n)| n).sum();
+        if total == 0 {
+            return;
+        }
+        let mut by_where = serde_json::Map::new();
+        for &(site, n) in counts {
+            crate::metrics::record_secrets(site, n);
+            if n > 0 {
+                by_where.insert(site.as_str().to_owned(), json!(n));
+            }
+        }
+        let provider = self.inner.name();
+        tracing::warn!(
+            count = total,
+            provider,
+            role,
+            "secrets redacted from an llm request"
+        );
+        self.emit(
+            req,
+            NewEvent::new(
+                EventType::SecretsDetected,
+                format!("{total} secret(s) redacted from a {role} request to {provider}"),
+            )
+            .details(json!({
+                "count": total,
+                "source": "llm_request",
+                "role": role,
+                "provider": provider,
+                "where": by_where,
+            })),
+        )
+        .await;
+    }
+
     async fn emit(&self, req: &LlmRequest, event: NewEvent) {
         let mut event = event;
         event.ticket_id.clone_from(&req.context.ticket_id);
@@ -289,7 +452,7 @@ impl MeteredProvider {
         scope: BudgetScope,
         at: DateTime<Utc>,
         message: String,
-        details: serde_json::Value,
+        details: Value,
     ) {
         let Some(period) = period_key(req, scope, at) else {
             return;
@@ -699,6 +862,9 @@ impl LlmProvider for MeteredProvider {
         } else {
             request.context.runner.as_str()
         };
+        let (scrubbed, found) = redact_request(&self.redactor, request);
+        let request: &LlmRequest = &scrubbed;
+        self.report_secrets(request, role, &found).await;
         let price = self.price_of(request).await;
         let estimate = estimate_input_tokens(request);
         let mut number = 1;

