@@ -28,38 +28,9 @@ impl From<RulesError> for SetupError {
     }
 }
 
-/// Whether a file's name marks it as a secret store that is never read or written:
-/// `.env*`, `*.pem`, `*.key`, `*.p12`, `*.pfx`, `*.jks`, `*.keystore`, SSH private keys
-/// (`id_rsa`, `id_ed25519`, ...), `.netrc`, `.pgpass`, `.npmrc`, `.pypirc`,
-/// `.git-credentials`. Matching is on the last path component, case-insensitively.
-#[must_use]
-pub fn is_secret_file(path: &str) -> bool {
-    let name = path
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(path)
-        .to_ascii_lowercase();
-    if name.starts_with(".env") {
-        return true;
-    }
-    const EXT: &[&str] = &[".pem", ".key", ".p12", ".pfx", ".jks", ".keystore"];
-    if EXT.iter().any(|e| name.ends_with(e)) {
-        return true;
-    }
-    const SSH: &[&str] = &["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"];
-    if SSH.iter().any(|k| name == *k) {
-        return true;
-    }
-    const NAMES: &[&str] = &[
-        ".netrc",
-        "_netrc",
-        ".pgpass",
-        ".npmrc",
-        ".pypirc",
-        ".git-credentials",
-    ];
-    NAMES.contains(&name.as_str())
-}
+/// Whether a file's name marks it as a secret store that is never read, written or committed;
+/// the rule lives in the domain, beside the commit policy that also applies it.
+pub use foreman_domain::commit_policy::is_secret_file;
 
 #[cfg(test)]
 mod tests {

@@ -218,6 +218,22 @@ pub enum GitError {
         #[source]
         source: std::io::Error,
     },
+    /// Something other than Foreman changed the repository's administrative files (its config,
+    /// a worktree's `.git` pointer or admin dir, hooks): git is not run on it.
+    #[error("refusing to run git: {what} was changed outside foreman: {detail}")]
+    Tampered {
+        /// What changed (`repository config`, `worktree .git pointer`, `hooks`, ...).
+        what: String,
+        /// How it differs from what Foreman wrote.
+        detail: String,
+    },
+    /// A commit would have included paths the commit policy forbids (secret files, files the
+    /// plan did not declare); nothing was committed and the paths were unstaged.
+    #[error("commit refused: {}", violations.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    CommitRefused {
+        /// One entry per offending path.
+        violations: Vec<crate::commit_policy::Violation>,
+    },
 }
 
 impl GitError {
@@ -237,6 +253,8 @@ impl GitError {
             Self::Conflict { .. } => "merge_conflict",
             Self::Invalid(_) => "invalid",
             Self::Io { .. } => "io",
+            Self::Tampered { .. } => "tampered",
+            Self::CommitRefused { .. } => "commit_refused",
         }
     }
 }

@@ -13,6 +13,7 @@
 pub mod agent;
 pub mod budget;
 pub mod budget_window;
+pub mod commit_policy;
 pub mod error;
 pub mod event;
 pub mod exec;

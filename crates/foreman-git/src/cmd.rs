@@ -1,5 +1,9 @@
-//! Running the `git` binary: a clean environment, a timeout on every call, capped output, and
-//! stderr carried into typed errors.
+//! Running the `git` binary so that nothing in a repository can make it run a command on the
+//! host: every call names its repository explicitly (`--git-dir`, `--work-tree`; nothing is
+//! discovered from the working directory or a `.git` file), starts from an empty environment,
+//! and carries command-line settings that switch off hooks, fsmonitor, pagers, editors and
+//! other config-driven commands. Also: a timeout on every call, capped output, and stderr
+//! carried into typed errors.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -48,15 +52,114 @@ pub(crate) struct Run {
     pub max_stdout: usize,
 }
 
+/// Where a command runs and the only repository it may see.
+#[derive(Debug, Clone)]
+pub(crate) struct Place {
+    /// The working directory.
+    cwd: PathBuf,
+    /// `--git-dir` (none: the command needs no repository).
+    git_dir: Option<PathBuf>,
+    /// `--work-tree` (none: a bare repository or no repository).
+    work_tree: Option<PathBuf>,
+}
+
+impl Place {
+    /// The bare repository at `repo`.
+    pub(crate) fn bare(repo: &Path) -> Self {
+        Self {
+            cwd: repo.to_owned(),
+            git_dir: Some(repo.to_owned()),
+            work_tree: None,
+        }
+    }
+
+    /// A worktree: its administrative directory (`<repo>/worktrees/<name>`) and its files.
+    pub(crate) fn worktree(admin: &Path, path: &Path) -> Self {
+        Self {
+            cwd: path.to_owned(),
+            git_dir: Some(admin.to_owned()),
+            work_tree: Some(path.to_owned()),
+        }
+    }
+
+    /// No repository (`--version`, `ls-remote <url>`, `init`): runs in `empty`, an empty
+    /// directory Foreman owns, with discovery stopped at its parent.
+    pub(crate) fn outside(empty: &Path) -> Self {
+        Self {
+            cwd: empty.to_owned(),
+            git_dir: None,
+            work_tree: None,
+        }
+    }
+
+    /// The working directory.
+    pub(crate) fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+}
+
+/// Variables passed from the server's environment to network commands only: the SSH agent and
+/// proxies.
+const NETWORK_PASSTHROUGH: &[&str] = &[
+    "SSH_AUTH_SOCK",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
+
+/// Settings given on every command line. Command-line settings beat every config file, so
+/// whatever the repository's config says, these hold.
+pub(crate) fn hardening_config(hooks_dir: &Path, isolate: bool) -> Vec<String> {
+    let mut c = vec![
+        // no hook runs: the hooks directory is an empty one Foreman owns
+        format!("core.hooksPath={}", hooks_dir.display()),
+        "core.fsmonitor=false".to_owned(),
+        "core.untrackedCache=false".to_owned(),
+        "core.pager=cat".to_owned(),
+        "core.editor=true".to_owned(),
+        "sequence.editor=true".to_owned(),
+        "protocol.ext.allow=never".to_owned(),
+        "log.showSignature=false".to_owned(),
+        "submodule.recurse=false".to_owned(),
+        "fetch.recurseSubmodules=false".to_owned(),
+        "diff.ignoreSubmodules=all".to_owned(),
+        "status.submoduleSummary=false".to_owned(),
+        // checkouts from a remote-tracking branch would otherwise write tracking settings into
+        // the repository's config
+        "branch.autoSetupMerge=false".to_owned(),
+    ];
+    if isolate {
+        // the defaults of these live under `$HOME`, which is Foreman's own empty directory;
+        // naming them keeps files planted there out too
+        c.push("core.attributesFile=/dev/null".to_owned());
+        c.push("core.excludesFile=/dev/null".to_owned());
+        // a command of the repository's config would be refused by the guard; this also
+        // covers an operator's environment that sets none (`GIT_SSH_COMMAND` still wins)
+        c.push("core.sshCommand=ssh".to_owned());
+    }
+    c
+}
+
 /// A configured `git` binary.
 #[derive(Debug, Clone)]
 pub(crate) struct GitBin {
     pub program: PathBuf,
+    /// `-c` settings of every command (hardening first, then Foreman's own).
     pub config: Vec<String>,
+    /// Fixed variables of every command, set after the environment was cleared.
     pub env: Vec<(OsString, OsString)>,
     pub credentials: Credentials,
     pub local_timeout: Duration,
     pub network_timeout: Duration,
+    /// Ignore the host's system and global config: `HOME` is `home`, not the server's.
+    pub isolate: bool,
+    /// `HOME` when isolated (an empty directory Foreman owns).
+    pub home: PathBuf,
 }
 
 impl GitBin {
@@ -76,34 +179,74 @@ impl GitBin {
         }
     }
 
-    /// Runs `git <args>` in `dir`, returning its output whatever the exit code.
+    /// Runs `git <args>` at `place`, returning its output whatever the exit code.
+    ///
+    /// The child starts from an empty environment: `PATH`, `HOME` (Foreman's own directory
+    /// when isolated), a C locale, no prompts, no system or global config, then this binary's
+    /// fixed variables, the credentials and passthrough variables of network commands, and
+    /// `extra_env`. Nothing of the server's `GIT_*` environment reaches it.
     pub(crate) async fn output(
         &self,
-        dir: &Path,
+        place: &Place,
         args: &[&str],
         run: Run,
         extra_env: &[(&str, &OsString)],
     ) -> GitResult<Output> {
         let mut cmd = Command::new(&self.program);
-        cmd.current_dir(dir)
+        cmd.current_dir(&place.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for var in [
-            "GIT_DIR",
-            "GIT_WORK_TREE",
-            "GIT_INDEX_FILE",
-            "GIT_OBJECT_DIRECTORY",
-        ] {
-            cmd.env_remove(var);
+            .kill_on_drop(true)
+            .env_clear();
+        cmd.env(
+            "PATH",
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()),
+        );
+        if self.isolate {
+            cmd.env("HOME", &self.home)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null");
+        } else {
+            for var in ["HOME", "XDG_CONFIG_HOME"] {
+                if let Some(v) = std::env::var_os(var) {
+                    cmd.env(var, v);
+                }
+            }
         }
+        cmd.env("LANG", "C")
+            .env("LC_ALL", "C")
+            .env("LANGUAGE", "C")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ATTR_NOSYSTEM", "1")
+            .env("GIT_PAGER", "cat")
+            .env("PAGER", "cat")
+            .env("GIT_NO_REPLACE_OBJECTS", "1");
         cmd.env(foreman_domain::git::CHILD_MARKER_ENV, "1");
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        if place.git_dir.is_none() {
+            // discovery may look at the working directory (checked empty) and stops there
+            if let Some(parent) = place.cwd.parent() {
+                cmd.env("GIT_CEILING_DIRECTORIES", parent);
+            }
+        }
+        if run.network {
+            for var in NETWORK_PASSTHROUGH {
+                if let Some(v) = std::env::var_os(var) {
+                    cmd.env(var, v);
+                }
+            }
+        }
         for (k, v) in extra_env {
             cmd.env(k, v);
+        }
+        if let Some(git_dir) = &place.git_dir {
+            cmd.arg("--git-dir").arg(git_dir);
+        }
+        if let Some(work_tree) = &place.work_tree {
+            cmd.arg("--work-tree").arg(work_tree);
         }
         for c in &self.config {
             cmd.arg("-c").arg(c);
@@ -113,7 +256,7 @@ impl GitBin {
         }
         cmd.args(args);
         let command = render(args);
-        tracing::debug!(command = %command, dir = %dir.display(), "git");
+        tracing::debug!(command = %command, dir = %place.cwd.display(), "git");
 
         let mut child = cmd.spawn().map_err(|e| GitError::NotInstalled {
             detail: format!("{}: {e}", self.program.display()),
@@ -152,9 +295,9 @@ impl GitBin {
         })
     }
 
-    /// Runs `git <args>` in `dir` and fails on a non-zero exit.
-    pub(crate) async fn run(&self, dir: &Path, args: &[&str], run: Run) -> GitResult<Output> {
-        let out = self.output(dir, args, run, &[]).await?;
+    /// Runs `git <args>` at `place` and fails on a non-zero exit.
+    pub(crate) async fn run(&self, place: &Place, args: &[&str], run: Run) -> GitResult<Output> {
+        let out = self.output(place, args, run, &[]).await?;
         if out.success() {
             Ok(out)
         } else {
@@ -163,9 +306,9 @@ impl GitBin {
     }
 
     /// Shorthand: a local command's trimmed stdout.
-    pub(crate) async fn text(&self, dir: &Path, args: &[&str]) -> GitResult<String> {
+    pub(crate) async fn text(&self, place: &Place, args: &[&str]) -> GitResult<String> {
         Ok(self
-            .run(dir, args, self.local())
+            .run(place, args, self.local())
             .await?
             .stdout
             .trim()

@@ -22,6 +22,7 @@
 //! storage only through the ports of `foreman-domain`.
 
 mod cmd;
+mod guard;
 pub mod credentials;
 pub mod github;
 pub mod gitlab;

@@ -3,8 +3,13 @@
 //! Layout under the work dir: `<work_dir>/<project>/repo` is a bare repository whose `origin`
 //! fetches into `refs/remotes/origin/*`; `<work_dir>/<project>/worktrees/<ticket-id>/<name>` are
 //! its worktrees; `<work_dir>/<project>/merges/<n>` are short-lived detached worktrees of
-//! [`GitRepository::merge_branch_into`]. Local branches are Foreman's own (ticket and task
-//! branches).
+//! [`GitRepository::merge_branch_into`]; `<work_dir>/<project>/foreman/empty` is an empty
+//! directory of Foreman's own (the hooks path, `HOME`, and the working directory of commands
+//! outside any repository). Local branches are Foreman's own (ticket and task branches).
+//!
+//! Every command names its repository (`--git-dir`, and `--work-tree` in a worktree) from
+//! Foreman's records, after [`crate::guard`] checked the administrative files; see
+//! `docs/security.md` ("Host git").
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -15,14 +20,16 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use foreman_domain::TicketId;
+use foreman_domain::commit_policy::{CommitRules, check_commit};
 use foreman_domain::git::{
     ConflictFile, Diff, DiffSpec, DiffStat, FileStat, GitError, GitHealth, GitRepo, GitResult,
     Lease, MergeMethod, MergeOutcome, RebaseOutcome, Worktree, WorktreeSpec, is_safe_branch_name,
     sanitise,
 };
 
-use crate::cmd::{GitBin, Run};
+use crate::cmd::{GitBin, Place, Run, hardening_config};
 use crate::credentials::{Credentials, url_has_credentials};
+use crate::guard::{FETCH_REFSPEC, Guard};
 use crate::hygiene;
 use crate::strays;
 
@@ -135,6 +142,10 @@ impl RepoConfig {
 pub struct GitRepository {
     config: RepoConfig,
     git: GitBin,
+    // the checks of the clone's administrative files before each command
+    guard: Guard,
+    // Foreman's empty directory (hooks path, `HOME`, working directory outside repositories)
+    empty: PathBuf,
     root: PathBuf,
     repo: PathBuf,
     worktrees: PathBuf,
@@ -210,21 +221,17 @@ impl GitRepository {
         if config.clone_url.trim().is_empty() {
             return Err(GitError::Invalid("the clone url is empty".to_owned()));
         }
-        let mut env: Vec<(OsString, OsString)> = vec![
-            ("GIT_TERMINAL_PROMPT".into(), "0".into()),
-            ("LC_ALL".into(), "C".into()),
-            ("LANGUAGE".into(), "C".into()),
+        let env: Vec<(OsString, OsString)> = vec![
             ("GIT_EDITOR".into(), "true".into()),
             ("GIT_SEQUENCE_EDITOR".into(), "true".into()),
             ("GIT_MERGE_AUTOEDIT".into(), "no".into()),
             ("GIT_ASKPASS".into(), "".into()),
             ("SSH_ASKPASS".into(), "".into()),
         ];
-        if config.isolate_config {
-            env.push(("GIT_CONFIG_NOSYSTEM".into(), "1".into()));
-            env.push(("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()));
-        }
-        let git_config = vec![
+        let root = config.work_dir.join(&config.project);
+        let empty = root.join("foreman").join("empty");
+        let mut git_config = hardening_config(&empty, config.isolate_config);
+        git_config.extend([
             format!("user.name={}", config.author.name),
             format!("user.email={}", config.author.email),
             "commit.gpgsign=false".to_owned(),
@@ -240,7 +247,7 @@ impl GitRepository {
             // no `git maintenance run --auto` process after every commit, merge and fetch:
             // the janitor runs it (see `GitRepository::maintain`)
             "maintenance.auto=false".to_owned(),
-        ];
+        ]);
         let git = GitBin {
             program: config.git_program.clone(),
             config: git_config,
@@ -248,10 +255,14 @@ impl GitRepository {
             credentials: config.credentials.clone(),
             local_timeout: config.local_timeout,
             network_timeout: config.network_timeout,
+            isolate: config.isolate_config,
+            home: empty.clone(),
         };
-        let root = config.work_dir.join(&config.project);
+        let repo = root.join("repo");
         Ok(Self {
-            repo: root.join("repo"),
+            guard: Guard::new(repo.clone(), empty.clone(), config.clone_url.clone()),
+            empty,
+            repo,
             worktrees: root.join("worktrees"),
             root,
             git,
@@ -339,26 +350,171 @@ impl GitRepository {
     }
 
     /// The administrative directory git keeps for the worktree at `path` (under the
-    /// repository's `worktrees/`), read from the files: `<path>/.git` names it and its
-    /// `gitdir` points back. `None` for a directory git does not know (or no longer knows).
-    async fn admin_dir(&self, path: &Path) -> Option<PathBuf> {
-        let dot_git = tokio::fs::read_to_string(path.join(".git")).await.ok()?;
-        let admin = path.join(dot_git.trim().strip_prefix("gitdir:")?.trim());
-        let back = tokio::fs::read_to_string(admin.join("gitdir")).await.ok()?;
-        let back = admin.join(back.trim());
-        if admin.starts_with(self.repo.join("worktrees"))
-            && lexically_equal(&back, &path.join(".git"))
-        {
-            return Some(admin);
+    /// repository's `worktrees/`), from Foreman's records: found through the back-pointer in
+    /// each administrative directory's `gitdir`, never through the worktree's own `.git` file.
+    /// `None` for a directory git does not know (or no longer knows).
+    async fn admin_dir(&self, path: &Path) -> GitResult<Option<PathBuf>> {
+        let path = path.to_owned();
+        Ok(self
+            .guarded(move |g| g.record(&path))
+            .await?
+            .map(|r| r.admin))
+    }
+
+    /// Runs a check of [`Guard`] off the async threads (it reads a few small files).
+    async fn guarded<T: Send + 'static>(
+        &self,
+        check: impl FnOnce(&Guard) -> GitResult<T> + Send + 'static,
+    ) -> GitResult<T> {
+        let guard = self.guard.clone();
+        tokio::task::spawn_blocking(move || check(&guard))
+            .await
+            .map_err(|e| GitError::Io {
+                context: "checking the repository's administrative files".to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            })?
+    }
+
+    /// Where commands on the cached clone run, once its config, hooks and Foreman's empty
+    /// directory passed the checks.
+    ///
+    /// # Errors
+    /// [`GitError::Tampered`]; [`GitError::NotFound`] before the first sync.
+    async fn repo_place(&self) -> GitResult<Place> {
+        self.guarded(Guard::check_repo).await?;
+        Ok(Place::bare(&self.repo))
+    }
+
+    /// Where commands in one of this repository's worktrees run: `--git-dir` its
+    /// administrative directory from Foreman's records, `--work-tree` its path, once the
+    /// repository and the worktree's files passed the checks.
+    async fn wt_place(&self, wt: &Worktree) -> GitResult<Place> {
+        self.checked(wt)?;
+        self.place_at(&wt.path).await
+    }
+
+    /// [`Self::wt_place`] for any worktree of the repository (also the merge worktrees).
+    async fn place_at(&self, path: &Path) -> GitResult<Place> {
+        let owned = path.to_owned();
+        let admin = self.guarded(move |g| g.check_worktree(&owned)).await?;
+        Ok(Place::worktree(&admin, path))
+    }
+
+    /// Stages everything in the worktree and commits it when the staged paths pass the
+    /// commit policy ([`check_commit`] with `rules`); returns the new commit, `None` when
+    /// nothing changed. [`GitRepo::commit_all`] is this with [`CommitRules::secrets_only`].
+    ///
+    /// # Errors
+    /// [`GitError::CommitRefused`] listing every offending path (the index is reset to `HEAD`,
+    /// so nothing stays staged, and the files stay in the worktree);
+    /// [`GitError::Tampered`]; [`GitError::Invalid`] for an empty message; git failures.
+    pub async fn commit_checked(
+        &self,
+        worktree: &Worktree,
+        message: &str,
+        rules: &CommitRules,
+    ) -> GitResult<Option<String>> {
+        self.checked(worktree)?;
+        if message.trim().is_empty() {
+            return Err(GitError::Invalid("empty commit message".to_owned()));
         }
-        // git records real paths: compare those when a symlink is on the way
-        let real = |p: PathBuf| async move { tokio::fs::canonicalize(&p).await.ok() };
-        let (admin_real, worktrees_real) = (
-            real(admin.clone()).await?,
-            real(self.repo.join("worktrees")).await?,
-        );
-        let same = real(back).await? == real(path.join(".git")).await?;
-        (same && admin_real.starts_with(worktrees_real)).then_some(admin)
+        let place = self.wt_place(worktree).await?;
+        let local = self.git.local();
+        self.git.run(&place, &["add", "-A"], local).await?;
+        let staged = self.staged_at(&place).await?;
+        if staged.is_empty() {
+            return Ok(None);
+        }
+        self.refuse_violations(&place, &staged, rules).await?;
+        self.git
+            .run(
+                &place,
+                &["commit", "--quiet", "--no-verify", "-m", message],
+                local,
+            )
+            .await?;
+        Ok(Some(self.head(worktree).await?))
+    }
+
+    /// The paths a commit of the worktree's index would add or change against `HEAD`
+    /// (deletions left out), as git prints them.
+    ///
+    /// # Errors
+    /// [`GitError::Tampered`]; git failures.
+    pub async fn staged_paths(&self, worktree: &Worktree) -> GitResult<Vec<String>> {
+        let place = self.wt_place(worktree).await?;
+        self.staged_at(&place).await
+    }
+
+    async fn staged_at(&self, place: &Place) -> GitResult<Vec<String>> {
+        let out = self
+            .git
+            .run(
+                place,
+                &[
+                    "diff",
+                    "--cached",
+                    "--name-only",
+                    "-z",
+                    "--no-renames",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    "--ignore-submodules=none",
+                    "--diff-filter=d",
+                    "HEAD",
+                    "--",
+                ],
+                self.git.local(),
+            )
+            .await?;
+        Ok(out
+            .stdout
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Unstages everything and returns [`GitError::CommitRefused`] when `staged` breaks
+    /// `rules`.
+    async fn refuse_violations(
+        &self,
+        place: &Place,
+        staged: &[String],
+        rules: &CommitRules,
+    ) -> GitResult<()> {
+        let violations = check_commit(staged.iter().map(String::as_str), rules);
+        if violations.is_empty() {
+            return Ok(());
+        }
+        self.git
+            .run(place, &["reset", "--quiet"], self.git.local())
+            .await?;
+        tracing::warn!(worktree = %place.cwd().display(), violations = ?violations, "commit refused by the commit policy");
+        Err(GitError::CommitRefused { violations })
+    }
+
+    /// `git worktree prune` (records of worktrees whose directories are gone), and Foreman's
+    /// records of them.
+    async fn prune_worktrees(&self) -> GitResult<()> {
+        self.git
+            .run(
+                &self.repo_place().await?,
+                &["worktree", "prune"],
+                self.git.local(),
+            )
+            .await?;
+        self.guarded(|g| {
+            g.pruned();
+            Ok(())
+        })
+        .await
+    }
+
+    /// Where commands outside any repository run (Foreman's empty directory).
+    async fn outside_place(&self) -> GitResult<Place> {
+        self.guarded(Guard::check_empty_dir).await?;
+        Ok(Place::outside(&self.empty))
     }
 
     /// The commit a branch or remote-tracking ref (`refs/heads/…`, `refs/remotes/…`) points
@@ -399,7 +555,7 @@ impl GitRepository {
     /// [`Self::admin_dir`]; its `HEAD` names the branch). Unlike `git worktree list`, whose
     /// cost grows with every worktree of the repository, this reads a few small files.
     async fn worktree_at(&self, path: &Path) -> GitResult<Option<Worktree>> {
-        let Some(admin) = self.admin_dir(path).await else {
+        let Some(admin) = self.admin_dir(path).await? else {
             return Ok(None);
         };
         let head_file = tokio::fs::read_to_string(admin.join("HEAD"))
@@ -419,7 +575,10 @@ impl GitRepository {
         };
         let head = match from_files {
             Some(head) => head.unwrap_or_default(),
-            None => self.rev(path, "HEAD").await?.unwrap_or_default(),
+            None => {
+                let place = self.place_at(path).await?;
+                self.rev(Some(&place), "HEAD").await?.unwrap_or_default()
+            }
         };
         Ok(Some(Worktree {
             path: path.to_owned(),
@@ -438,7 +597,10 @@ impl GitRepository {
         }
         let out = self
             .git
-            .text(&self.repo, &["worktree", "list", "--porcelain"])
+            .text(
+                &self.repo_place().await?,
+                &["worktree", "list", "--porcelain"],
+            )
             .await?;
         Ok(parse_worktree_list(&out)
             .into_iter()
@@ -461,10 +623,7 @@ impl GitRepository {
             return Ok(removed);
         }
         let _admin = self.admin_lock.write().await;
-        let _ = self
-            .git
-            .run(&self.repo, &["worktree", "prune"], self.git.local())
-            .await?;
+        self.prune_worktrees().await?;
         let known = self.list_worktrees().await?;
         for wt in &known {
             let Some(ticket) = self.ticket_of(&wt.path) else {
@@ -521,7 +680,7 @@ impl GitRepository {
         let out = self
             .git
             .text(
-                &self.repo,
+                &self.repo_place().await?,
                 &["for-each-ref", "--format=%(objectname) %(refname)", prefix],
             )
             .await?;
@@ -542,9 +701,9 @@ impl GitRepository {
     pub async fn remote_branch_head(&self, branch: &str) -> GitResult<Option<String>> {
         Self::checked_branch(branch)?;
         let dir = if self.repo.exists() {
-            self.repo.clone()
+            self.repo_place().await?
         } else {
-            std::env::temp_dir()
+            self.outside_place().await?
         };
         let target = if self.repo.exists() {
             "origin"
@@ -576,15 +735,13 @@ impl GitRepository {
         let args = ["merge-base", "--is-ancestor", commit, of];
         let out = self
             .git
-            .output(&self.repo, &args, self.git.local(), &[])
+            .output(&self.repo_place().await?, &args, self.git.local(), &[])
             .await?;
         match out.status {
             Some(0) => Ok(true),
             Some(1) => Ok(false),
             // a commit this clone does not have is not an ancestor of anything it has
-            _ if self.rev(&self.repo, commit).await?.is_none()
-                || self.rev(&self.repo, of).await?.is_none() =>
-            {
+            _ if self.rev(None, commit).await?.is_none() || self.rev(None, of).await?.is_none() => {
                 Ok(false)
             }
             _ => Err(self.git.failure(&args, &out)),
@@ -672,11 +829,11 @@ impl GitRepository {
             what: format!("branch {b} on the remote"),
         };
         let head_sha = self
-            .rev(&self.repo, &remote(head))
+            .rev(None, &remote(head))
             .await?
             .ok_or_else(|| missing(head))?;
         let base_sha = self
-            .rev(&self.repo, &remote(base))
+            .rev(None, &remote(base))
             .await?
             .ok_or_else(|| missing(base))?;
         if self.is_ancestor(&head_sha, &base_sha).await? {
@@ -692,9 +849,7 @@ impl GitRepository {
                 .await
                 .map_err(|e| io_err("clearing stale merge worktrees", e))?;
         }
-        self.git
-            .run(&self.repo, &["worktree", "prune"], self.git.local())
-            .await?;
+        self.prune_worktrees().await?;
         tokio::fs::create_dir_all(&merges)
             .await
             .map_err(|e| io_err("creating the merge directory", e))?;
@@ -711,7 +866,7 @@ impl GitRepository {
         };
         self.git
             .run(
-                &self.repo,
+                &self.repo_place().await?,
                 &["worktree", "add", "--quiet", "--detach", &dir_s, start],
                 self.git.local(),
             )
@@ -735,7 +890,7 @@ impl GitRepository {
         let removed = self
             .git
             .run(
-                &self.repo,
+                &self.repo_place().await?,
                 &["worktree", "remove", "--force", "--force", &dir_s],
                 self.git.local(),
             )
@@ -761,7 +916,7 @@ impl GitRepository {
         message: &str,
         method: MergeMethod,
     ) -> GitResult<String> {
-        let dir = wt.path.as_path();
+        let dir = &self.place_at(&wt.path).await?;
         let (args, abort): (Vec<&str>, &[&str]) = match method {
             MergeMethod::Merge => (
                 vec!["merge", "--no-ff", "--no-edit", "-m", message, head_sha],
@@ -830,7 +985,7 @@ impl GitRepository {
         let args = ["push", "--porcelain", "origin", lease_arg, refspec];
         let out = self
             .git
-            .output(&self.repo, &args, self.git.network(), &[])
+            .output(&self.repo_place().await?, &args, self.git.network(), &[])
             .await?;
         if out.success() {
             return Ok(());
@@ -892,14 +1047,19 @@ impl GitRepository {
         }
     }
 
-    async fn rev(&self, dir: &Path, rev: &str) -> GitResult<Option<String>> {
+    /// The commit `rev` names, in a worktree or (`None`) the cached clone.
+    async fn rev(&self, at: Option<&Place>, rev: &str) -> GitResult<Option<String>> {
         if let Some(known) = self.ref_from_files(rev).await {
             return Ok(known);
         }
+        let place = match at {
+            Some(p) => p.clone(),
+            None => self.repo_place().await?,
+        };
         let out = self
             .git
             .output(
-                dir,
+                &place,
                 &[
                     "rev-parse",
                     "--verify",
@@ -914,11 +1074,19 @@ impl GitRepository {
     }
 
     async fn conflicts(&self, wt: &Worktree) -> GitResult<Vec<ConflictFile>> {
+        // also the merge worktrees, outside the worktrees directory
         let out = self
             .git
             .run(
-                &wt.path,
-                &["diff", "--name-only", "--diff-filter=U", "-z"],
+                &self.place_at(&wt.path).await?,
+                &[
+                    "diff",
+                    "--name-only",
+                    "--diff-filter=U",
+                    "-z",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                ],
                 self.git.local(),
             )
             .await?;
@@ -938,14 +1106,26 @@ impl GitRepository {
 
     /// Stages everything and refuses to go on while conflict markers remain.
     async fn stage_resolved(&self, wt: &Worktree) -> GitResult<()> {
+        let place = self.wt_place(wt).await?;
         self.git
-            .run(&wt.path, &["add", "-A"], self.git.local())
+            .run(&place, &["add", "-A"], self.git.local())
+            .await?;
+        // a resolution commits what the worktree holds: no secret files either
+        let staged = self.staged_at(&place).await?;
+        self.refuse_violations(&place, &staged, &CommitRules::secrets_only())
             .await?;
         let check = self
             .git
             .output(
-                &wt.path,
-                &["diff", "--cached", "--check", "HEAD"],
+                &place,
+                &[
+                    "diff",
+                    "--cached",
+                    "--check",
+                    "--no-ext-diff",
+                    "--no-textconv",
+                    "HEAD",
+                ],
                 self.git.local(),
                 &[],
             )
@@ -965,15 +1145,13 @@ impl GitRepository {
         Ok(())
     }
 
+    /// The worktree's administrative directory from Foreman's records.
     async fn git_dir(&self, wt: &Worktree) -> GitResult<PathBuf> {
-        if let Some(admin) = self.admin_dir(&wt.path).await {
-            return Ok(admin);
-        }
-        Ok(PathBuf::from(
-            self.git
-                .text(&wt.path, &["rev-parse", "--absolute-git-dir"])
-                .await?,
-        ))
+        self.admin_dir(&wt.path)
+            .await?
+            .ok_or_else(|| GitError::NotFound {
+                what: format!("worktree {}", wt.path.display()),
+            })
     }
 
     /// Whether `HEAD` contains `onto` and has no merge commit since: a rebase onto `onto`
@@ -984,7 +1162,10 @@ impl GitRepository {
         let range = format!("HEAD...{onto}");
         let out = self
             .git
-            .text(&wt.path, &["rev-list", "--left-right", "--parents", &range])
+            .text(
+                &self.wt_place(wt).await?,
+                &["rev-list", "--left-right", "--parents", &range],
+            )
             .await?;
         Ok(out.lines().all(|line| {
             line.strip_prefix('<')
@@ -1000,7 +1181,7 @@ impl GitRepository {
     async fn rebase_outcome(&self, wt: &Worktree, args: &[&str]) -> GitResult<RebaseOutcome> {
         let out = self
             .git
-            .output(&wt.path, args, self.git.local(), &[])
+            .output(&self.wt_place(wt).await?, args, self.git.local(), &[])
             .await?;
         if out.success() && !self.rebase_in_progress(wt).await? {
             return Ok(RebaseOutcome::Rebased {
@@ -1012,7 +1193,9 @@ impl GitRepository {
             if files.is_empty() {
                 return Err(self.git.failure(args, &out));
             }
-            let stopped_at = self.rev(&wt.path, "REBASE_HEAD").await?;
+            let stopped_at = self
+                .rev(Some(&self.wt_place(wt).await?), "REBASE_HEAD")
+                .await?;
             tracing::info!(worktree = %wt.path.display(), files = files.len(), "rebase stopped on conflicts");
             return Ok(RebaseOutcome::Conflicts { stopped_at, files });
         }
@@ -1045,12 +1228,16 @@ impl GitRepository {
     ) -> GitResult<crate::cmd::Output> {
         self.checked(wt)?;
         let range = Self::diff_args(spec)?;
-        let mut args: Vec<&str> = vec!["diff", "--no-color", "--no-ext-diff", "-M"];
+        let mut args: Vec<&str> =
+            vec!["diff", "--no-color", "--no-ext-diff", "--no-textconv", "-M"];
         args.extend_from_slice(format);
         args.extend(range.iter().map(String::as_str));
         match spec {
             DiffSpec::Range { .. } => {
-                let out = self.git.output(&wt.path, &args, run, &[]).await?;
+                let out = self
+                    .git
+                    .output(&self.wt_place(wt).await?, &args, run, &[])
+                    .await?;
                 if out.success() {
                     Ok(out)
                 } else {
@@ -1065,13 +1252,16 @@ impl GitRepository {
                     for prep in [&["read-tree", "HEAD"][..], &["add", "-A"][..]] {
                         let out = self
                             .git
-                            .output(&wt.path, prep, self.git.local(), &env)
+                            .output(&self.wt_place(wt).await?, prep, self.git.local(), &env)
                             .await?;
                         if !out.success() {
                             return Err(self.git.failure(prep, &out));
                         }
                     }
-                    let out = self.git.output(&wt.path, &args, run, &env).await?;
+                    let out = self
+                        .git
+                        .output(&self.wt_place(wt).await?, &args, run, &env)
+                        .await?;
                     if out.success() {
                         Ok(out)
                     } else {
@@ -1091,25 +1281,6 @@ fn io_err(context: &str, source: std::io::Error) -> GitError {
         context: context.to_owned(),
         source,
     }
-}
-
-/// Whether two paths name the same place once `.` and `..` components are folded (no file
-/// system access, no symlinks resolved).
-fn lexically_equal(a: &Path, b: &Path) -> bool {
-    fn fold(p: &Path) -> Vec<Component<'_>> {
-        let mut out = Vec::new();
-        for c in p.components() {
-            match c {
-                Component::CurDir => {}
-                Component::ParentDir => {
-                    out.pop();
-                }
-                c => out.push(c),
-            }
-        }
-        out
-    }
-    fold(a) == fold(b)
 }
 
 /// Parses `git worktree list --porcelain`.
@@ -1219,26 +1390,22 @@ impl GitRepository {
             let tmp_s = tmp.to_string_lossy().into_owned();
             self.git
                 .run(
-                    &self.root,
+                    &self.outside_place().await?,
                     &["init", "--bare", "--quiet", &tmp_s],
                     self.git.local(),
                 )
                 .await?;
             self.git
                 .run(
-                    &tmp,
+                    &Place::bare(&tmp),
                     &["config", "remote.origin.url", &self.config.clone_url],
                     self.git.local(),
                 )
                 .await?;
             self.git
                 .run(
-                    &tmp,
-                    &[
-                        "config",
-                        "remote.origin.fetch",
-                        "+refs/heads/*:refs/remotes/origin/*",
-                    ],
+                    &Place::bare(&tmp),
+                    &["config", "remote.origin.fetch", FETCH_REFSPEC],
                     self.git.local(),
                 )
                 .await?;
@@ -1280,10 +1447,12 @@ impl GitRepository {
         }
         {
             let _worktrees = self.admin_lock.read().await;
-            self.git.run(&self.repo, &args, self.git.network()).await?;
+            self.git
+                .run(&self.repo_place().await?, &args, self.git.network())
+                .await?;
         }
         let tracking = format!("refs/remotes/origin/{default}");
-        if self.rev(&self.repo, &tracking).await?.is_none() {
+        if self.rev(None, &tracking).await?.is_none() {
             return Err(GitError::NotFound {
                 what: format!("default branch {default} on the remote"),
             });
@@ -1311,7 +1480,7 @@ impl GitRepository {
         }
         self.git
             .run(
-                &self.repo,
+                &self.repo_place().await?,
                 &[
                     "-c",
                     "gc.auto=6700",
@@ -1334,7 +1503,7 @@ impl GitRepository {
     async fn delete_branch_unlocked(&self, branch: &str) -> GitResult<()> {
         Self::checked_branch(branch)?;
         if self
-            .rev(&self.repo, &format!("refs/heads/{branch}"))
+            .rev(None, &format!("refs/heads/{branch}"))
             .await?
             .is_none()
         {
@@ -1343,16 +1512,16 @@ impl GitRepository {
         let args = ["branch", "-D", "--quiet", branch];
         if !self
             .git
-            .output(&self.repo, &args, self.git.local(), &[])
+            .output(&self.repo_place().await?, &args, self.git.local(), &[])
             .await?
             .success()
         {
             // a worktree git still records after its directory went (a crash) holds the
             // branch: forget such records, then try again
+            self.prune_worktrees().await?;
             self.git
-                .run(&self.repo, &["worktree", "prune"], self.git.local())
+                .run(&self.repo_place().await?, &args, self.git.local())
                 .await?;
-            self.git.run(&self.repo, &args, self.git.local()).await?;
         }
         Ok(())
     }
@@ -1367,13 +1536,31 @@ impl GitRepository {
         let path_s = worktree.path.to_string_lossy().into_owned();
         let registered = self.worktree_at(&worktree.path).await?.is_some();
         if registered {
-            self.git
+            let removed = self
+                .git
                 .run(
-                    &self.repo,
+                    &self.repo_place().await?,
                     &["worktree", "remove", "--force", "--force", &path_s],
                     self.git.local(),
                 )
-                .await?;
+                .await;
+            if let Err(e) = removed {
+                // git validates the worktree's `.git` before removing it; one that was tampered
+                // with is removed by hand, and git forgets it on the prune
+                tracing::warn!(worktree = %path_s, error = %e, "git could not remove a worktree; removing its directory");
+                if worktree.path.exists() {
+                    tokio::fs::remove_dir_all(&worktree.path)
+                        .await
+                        .map_err(|e| io_err("removing a worktree directory", e))?;
+                }
+                self.prune_worktrees().await?;
+            }
+            let path = worktree.path.clone();
+            self.guarded(move |g| {
+                g.forget(&path);
+                Ok(())
+            })
+            .await?;
         } else if worktree.path.exists() {
             tokio::fs::remove_dir_all(&worktree.path)
                 .await
@@ -1446,10 +1633,10 @@ impl GitRepo for GitRepository {
         }
         let path_s = path.to_string_lossy().into_owned();
         let exists = self
-            .rev(&self.repo, &format!("refs/heads/{}", spec.branch))
+            .rev(None, &format!("refs/heads/{}", spec.branch))
             .await?
             .is_some();
-        if !exists && self.rev(&self.repo, &spec.start_point).await?.is_none() {
+        if !exists && self.rev(None, &spec.start_point).await?.is_none() {
             return Err(GitError::NotFound {
                 what: format!("start point {}", spec.start_point),
             });
@@ -1470,31 +1657,35 @@ impl GitRepo for GitRepository {
         };
         let first = self
             .git
-            .output(&self.repo, &args, self.git.local(), &[])
+            .output(&self.repo_place().await?, &args, self.git.local(), &[])
             .await?;
         if !first.success() {
             // git may still record a worktree whose directory is gone (a crash, a manual
             // delete), which blocks its path and branch: forget those records, then try again
-            self.git
-                .run(&self.repo, &["worktree", "prune"], self.git.local())
-                .await?;
+            self.prune_worktrees().await?;
             if !exists {
                 // the failed attempt may have created the branch before giving up
                 let _ = self
                     .git
                     .output(
-                        &self.repo,
+                        &self.repo_place().await?,
                         &["branch", "--delete", "--force", "--", &spec.branch],
                         self.git.local(),
                         &[],
                     )
                     .await?;
             }
-            self.git.run(&self.repo, &args, self.git.local()).await?;
+            self.git
+                .run(&self.repo_place().await?, &args, self.git.local())
+                .await?;
         }
         let head = match self.worktree_at(&path).await? {
             Some(w) if !w.head.is_empty() => w.head,
-            _ => self.git.text(&path, &["rev-parse", "HEAD"]).await?,
+            _ => {
+                self.git
+                    .text(&self.place_at(&path).await?, &["rev-parse", "HEAD"])
+                    .await?
+            }
         };
         let wt = Worktree {
             head,
@@ -1543,6 +1734,7 @@ impl GitRepo for GitRepository {
         if killed > 0 {
             repaired.push(format!("killed {killed} process(es) of the earlier run"));
         }
+        let place = self.wt_place(worktree).await?;
         let git_dir = self.git_dir(worktree).await?;
         let lock = git_dir.join("index.lock");
         if lock.exists() {
@@ -1555,7 +1747,7 @@ impl GitRepo for GitRepository {
         if self.rebase_in_progress(worktree).await? {
             let aborted = self
                 .git
-                .output(dir, &["rebase", "--abort"], local, &[])
+                .output(&place, &["rebase", "--abort"], local, &[])
                 .await?;
             if !aborted.success() {
                 for d in ["rebase-merge", "rebase-apply"] {
@@ -1577,7 +1769,7 @@ impl GitRepo for GitRepository {
             ),
         ] {
             if git_dir.join(marker).exists() {
-                let aborted = self.git.output(dir, &args, local, &[]).await?;
+                let aborted = self.git.output(&place, &args, local, &[]).await?;
                 if !aborted.success() {
                     let _ = tokio::fs::remove_file(git_dir.join(marker)).await;
                 }
@@ -1587,7 +1779,15 @@ impl GitRepo for GitRepository {
         // One call tells both where HEAD is and whether anything is uncommitted.
         let status = self
             .git
-            .text(dir, &["status", "--porcelain=v2", "--branch"])
+            .text(
+                &place,
+                &[
+                    "status",
+                    "--porcelain=v2",
+                    "--branch",
+                    "--ignore-submodules=all",
+                ],
+            )
             .await?;
         let on_branch = status
             .lines()
@@ -1597,7 +1797,7 @@ impl GitRepo for GitRepository {
             let _worktrees = self.admin_lock.read().await;
             self.git
                 .run(
-                    dir,
+                    &place,
                     &["checkout", "--quiet", "--force", &worktree.branch],
                     local,
                 )
@@ -1606,10 +1806,10 @@ impl GitRepo for GitRepository {
         }
         if status.lines().any(|l| !l.starts_with('#')) {
             self.git
-                .run(dir, &["reset", "--hard", "--quiet"], local)
+                .run(&place, &["reset", "--hard", "--quiet"], local)
                 .await?;
             self.git
-                .run(dir, &["clean", "-fd", "--quiet"], local)
+                .run(&place, &["clean", "-fd", "--quiet"], local)
                 .await?;
             repaired.push("discarded uncommitted changes".to_owned());
         }
@@ -1631,10 +1831,10 @@ impl GitRepo for GitRepository {
         let tracking = format!("refs/remotes/origin/{branch}");
         let remote_only = start_point.is_none()
             && self
-                .rev(&self.repo, &format!("refs/heads/{branch}"))
+                .rev(None, &format!("refs/heads/{branch}"))
                 .await?
                 .is_none()
-            && self.rev(&self.repo, &tracking).await?.is_some();
+            && self.rev(None, &tracking).await?.is_some();
         let start_point = if remote_only {
             Some(tracking.as_str())
         } else {
@@ -1652,7 +1852,7 @@ impl GitRepo for GitRepository {
         {
             let _worktrees = self.admin_lock.read().await;
             self.git
-                .run(&worktree.path, &args, self.git.local())
+                .run(&self.wt_place(worktree).await?, &args, self.git.local())
                 .await?;
         }
         let switched = Worktree {
@@ -1665,45 +1865,22 @@ impl GitRepo for GitRepository {
     }
 
     async fn head(&self, worktree: &Worktree) -> GitResult<String> {
-        self.checked(worktree)?;
+        // read from the files when they tell, but only from files that passed the checks
+        self.wt_place(worktree).await?;
         if let Some(wt) = self.worktree_at(&worktree.path).await?
             && !wt.head.is_empty()
         {
             return Ok(wt.head);
         }
-        self.git.text(&worktree.path, &["rev-parse", "HEAD"]).await
+        self.git
+            .text(&self.wt_place(worktree).await?, &["rev-parse", "HEAD"])
+            .await
     }
 
     async fn commit_all(&self, worktree: &Worktree, message: &str) -> GitResult<Option<String>> {
-        self.checked(worktree)?;
-        if message.trim().is_empty() {
-            return Err(GitError::Invalid("empty commit message".to_owned()));
-        }
-        self.git
-            .run(&worktree.path, &["add", "-A"], self.git.local())
-            .await?;
-        let staged = self
-            .git
-            .output(
-                &worktree.path,
-                &["diff", "--cached", "--quiet"],
-                self.git.local(),
-                &[],
-            )
-            .await?;
-        match staged.status {
-            Some(0) => return Ok(None),
-            Some(1) => {}
-            _ => return Err(self.git.failure(&["diff", "--cached", "--quiet"], &staged)),
-        }
-        self.git
-            .run(
-                &worktree.path,
-                &["commit", "--quiet", "--no-verify", "-m", message],
-                self.git.local(),
-            )
-            .await?;
-        Ok(Some(self.head(worktree).await?))
+        // secret files are never committed, whatever the caller allowed
+        self.commit_checked(worktree, message, &CommitRules::secrets_only())
+            .await
     }
 
     async fn diff(&self, worktree: &Worktree, spec: &DiffSpec) -> GitResult<Diff> {
@@ -1752,7 +1929,12 @@ impl GitRepo for GitRepository {
         let args = ["merge", "--ff", "--no-edit", "-m", message, branch];
         let out = self
             .git
-            .output(&worktree.path, &args, self.git.local(), &[])
+            .output(
+                &self.wt_place(worktree).await?,
+                &args,
+                self.git.local(),
+                &[],
+            )
             .await?;
         if out.success() {
             return Ok(MergeOutcome::Merged {
@@ -1772,7 +1954,7 @@ impl GitRepo for GitRepository {
         self.stage_resolved(worktree).await?;
         self.git
             .run(
-                &worktree.path,
+                &self.wt_place(worktree).await?,
                 &["commit", "--quiet", "--no-verify", "--no-edit"],
                 self.git.local(),
             )
@@ -1783,7 +1965,11 @@ impl GitRepo for GitRepository {
     async fn abort_merge(&self, worktree: &Worktree) -> GitResult<()> {
         self.checked(worktree)?;
         self.git
-            .run(&worktree.path, &["merge", "--abort"], self.git.local())
+            .run(
+                &self.wt_place(worktree).await?,
+                &["merge", "--abort"],
+                self.git.local(),
+            )
             .await?;
         Ok(())
     }
@@ -1793,7 +1979,11 @@ impl GitRepo for GitRepository {
         if onto.starts_with('-') || onto.is_empty() {
             return Err(GitError::Invalid(format!("bad ref {onto:?}")));
         }
-        if self.rev(&worktree.path, onto).await?.is_none() {
+        if self
+            .rev(Some(&self.wt_place(worktree).await?), onto)
+            .await?
+            .is_none()
+        {
             return Err(GitError::NotFound {
                 what: format!("ref {onto}"),
             });
@@ -1821,7 +2011,11 @@ impl GitRepo for GitRepository {
     async fn abort_rebase(&self, worktree: &Worktree) -> GitResult<()> {
         self.checked(worktree)?;
         self.git
-            .run(&worktree.path, &["rebase", "--abort"], self.git.local())
+            .run(
+                &self.wt_place(worktree).await?,
+                &["rebase", "--abort"],
+                self.git.local(),
+            )
             .await?;
         Ok(())
     }
@@ -1829,7 +2023,7 @@ impl GitRepo for GitRepository {
     async fn push(&self, branch: &str, lease: &Lease) -> GitResult<()> {
         Self::checked_branch(branch)?;
         let local = format!("refs/heads/{branch}");
-        if self.rev(&self.repo, &local).await?.is_none() {
+        if self.rev(None, &local).await?.is_none() {
             return Err(GitError::NotFound {
                 what: format!("branch {branch}"),
             });
@@ -1838,7 +2032,7 @@ impl GitRepo for GitRepository {
             Lease::Expect(sha) => sha.clone(),
             Lease::Absent => String::new(),
             Lease::Tracking => self
-                .rev(&self.repo, &format!("refs/remotes/origin/{branch}"))
+                .rev(None, &format!("refs/remotes/origin/{branch}"))
                 .await?
                 .unwrap_or_default(),
         };
@@ -1860,9 +2054,9 @@ impl GitRepo for GitRepository {
 
     async fn check(&self) -> GitResult<GitHealth> {
         let dir = if self.repo.exists() {
-            self.repo.clone()
+            self.repo_place().await?
         } else {
-            std::env::temp_dir()
+            self.outside_place().await?
         };
         let version = self.git.text(&dir, &["--version"]).await?;
         let version = version.trim_start_matches("git version ").trim().to_owned();

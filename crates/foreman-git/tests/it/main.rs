@@ -2,6 +2,7 @@
 //! remotes, and the fake hosts of `foreman-fakes`.
 
 mod credentials;
+mod hardening;
 mod host;
 mod hygiene;
 mod merge;

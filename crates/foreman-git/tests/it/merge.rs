@@ -295,11 +295,10 @@ async fn local_host_merge_conflicts_are_rejected_naming_the_files() {
         .merge_pr(pr.number, MergeMethod::Merge)
         .await
         .unwrap_err();
-    let HostError::Rejected {
+    let HostError::Remote(foreman_domain::remote::RemoteError::Conflict {
         service: "local",
-        status: 409,
         message,
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -348,26 +347,31 @@ async fn a_base_that_moves_during_the_merge_is_merged_again_on_top() {
     let f = Fixture::new();
     let repo = f.repo().await;
     let head = push_commits(&repo, "foreman/RACE-1", &[("feature.txt", "feature\n")]).await;
-    // someone pushes to main right after Foreman's first merge, before its push
+    // someone pushes to main right after Foreman's first merge, before its push: a `git`
+    // wrapper does it once its first merge finished (hooks never run for Foreman's git)
     let marker = f.dir.path().join("raced");
-    let hook = repo.repo_dir().join("hooks/post-merge");
-    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    let wrapper = f.dir.path().join("git-racing");
     std::fs::write(
-        &hook,
+        &wrapper,
         format!(
             "#!/bin/sh\n\
-             [ -e '{marker}' ] && exit 0\n\
+             git \"$@\"; rc=$?\n\
+             case \" $* \" in *\" merge --no-ff \"*) ;; *) exit $rc ;; esac\n\
+             [ -e '{marker}' ] && exit $rc\n\
              touch '{marker}'\n\
-             unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_PREFIX\n\
-             cd '{seed}' && echo racer > racer.txt && git add racer.txt \\\n\
+             (cd '{seed}' && echo racer > racer.txt && git add racer.txt \\\n\
                && git -c user.name=Racer -c user.email=r@example.com commit --quiet -m racer \\\n\
-               && git push --quiet origin HEAD:main\n",
+               && git push --quiet origin HEAD:main) >/dev/null 2>&1\n\
+             exit $rc\n",
             marker = marker.display(),
             seed = f.seed.display(),
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = f.config();
+    config.git_program = wrapper;
+    let repo = foreman_git::GitRepository::new(config).unwrap();
 
     let sha = repo
         .merge_branch_into("foreman/RACE-1", "main", "Merge RACE-1", MergeMethod::Merge)
