@@ -16,6 +16,7 @@
 //! The dashboard's steps need Node.js 20.19+ and npm. Without them they are skipped with a
 //! note, except when `CI` is set: there they are required.
 
+mod imports;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,8 @@ fn main() -> Result<()> {
         Some("ci") => ci(&root),
         Some("codegen") => codegen(&root, args.iter().any(|a| a == "--check")),
         Some("tidy") => {
-            let problems = tidy::check(&root)?;
+            let mut problems = tidy::check(&root)?;
+            problems.extend(imports::check(&root)?);
             if problems.is_empty() {
                 println!("tidy: ok");
                 Ok(())
@@ -227,7 +229,8 @@ fn cargo() -> Command {
 fn ci(root: &Path) -> Result<()> {
     ensure_postgres();
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    let problems = tidy::check(root)?;
+    let mut problems = tidy::check(root)?;
+    problems.extend(imports::check(root)?);
     if !problems.is_empty() {
         bail!("tidy found problems:\n{}", problems.join("\n"));
     }

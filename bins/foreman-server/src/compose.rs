@@ -201,6 +201,21 @@ fn command_settings(
     }
 }
 
+/// The model prices every cost in the process is computed with: the LLM stack's and the
+/// Claude Code log reader's.
+#[must_use]
+pub fn pricing(_config: &Config) -> foreman_llm::PricingConfig {
+    foreman_llm::PricingConfig::default()
+}
+
+/// The source of `/api/usage/claude-code`: Claude Code's session logs under
+/// `~/.claude/projects`, priced with the same table as Foreman's own LLM calls.
+#[must_use]
+pub fn usage_source(config: &Config) -> Arc<dyn foreman_domain::usage_source::UsageSource> {
+    let table = foreman_llm::PricingTable::from_config(&pricing(config));
+    Arc::new(foreman_claude_logs::ClaudeLogs::new(None, table))
+}
+
 /// Builds the engine. Projects without a repository (`clone_url` empty) are left out; with
 /// none left, the daemon idles and the API still serves.
 ///
@@ -224,7 +239,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         tokens_per_minute: u64::from(config.rate_limit.tokens_per_minute),
         ..Default::default()
     };
-    let pricing = foreman_llm::PricingConfig::default();
+    let pricing = pricing(config);
     // Every request of every role is scanned on its way out, with runner.secret_patterns too.
     let secret_scanner = foreman_agent::SecretScanner::with_extra(&config.runner.secret_patterns)
         .context("runner.secret_patterns")?;

@@ -257,7 +257,8 @@ pub async fn launch(
     };
 
     let webhooks = webhooks::build(&config, store.clone(), events.clone(), pr_watch);
-    let mut app = foreman_api::app(store, hub, api_config(&config, &data_dir));
+    let mut app = foreman_api::app(store, hub, api_config(&config, &data_dir))
+        .with_usage_source(compose::usage_source(&config));
     if let Some(sink) = webhooks {
         app = app.with_webhooks(sink);
     }

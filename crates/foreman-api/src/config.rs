@@ -38,8 +38,6 @@ pub struct ApiConfig {
     /// The configuration as `/api/config/summary` shows it. The config crate redacts secrets; the
     /// API truncates any remaining value under a secret-looking key as well.
     pub config_summary: serde_json::Value,
-    /// Where Claude Code keeps its session logs (`~/.claude/projects` when `None`).
-    pub claude_logs_dir: Option<PathBuf>,
     /// Serve HTTPS with these files.
     pub tls: Option<TlsFiles>,
     /// A static token from `[dashboard] auth_token`, accepted with every scope besides the
@@ -65,7 +63,6 @@ impl Default for ApiConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             budgets: BudgetLimits::default(),
             config_summary: serde_json::Value::Object(serde_json::Map::new()),
-            claude_logs_dir: None,
             tls: None,
             auth_token: None,
             requests_per_minute: 0,

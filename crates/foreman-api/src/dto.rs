@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
-use crate::state::{ChannelHealth, McpHealth};
+use crate::health::{ChannelHealth, McpHealth};
 
 /// Dollars from micro-dollars, for the wire.
 #[must_use]

@@ -29,15 +29,19 @@
 //! [`foreman_events::PublishingEventLog`] built on the same hub, so live clients see them.
 
 mod auth;
-mod claude_code;
 mod config;
 mod dto;
 mod error;
+mod etag;
 mod extract;
+mod health;
+mod http_metrics;
 mod live;
 mod metrics;
 mod middleware;
 mod openapi;
+mod rate_limit;
+mod response_cache;
 mod routes;
 mod serve;
 mod state;
@@ -52,6 +56,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use foreman_domain::Store;
+use foreman_domain::usage_source::UsageSource;
 use foreman_domain::webhook::WebhookSink;
 use foreman_events::EventHub;
 use tower::ServiceExt;
@@ -64,19 +69,21 @@ pub use auth::{
 pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, TlsFiles};
 pub use dto::*;
 pub use error::{ApiError, ApiResult, ErrorBody};
+pub use health::{ChannelHealth, Connectivity, McpHealth};
 pub use metrics::{API_METRICS, CONTRACT_METRICS, MetricDef, MetricKind};
 pub use routes::events::ACTIVE_PIPELINES_LIMIT;
 pub use routes::stats::{PROMPT_VERSION_CALLS, TEAM_STATS_SCAN_LIMIT};
 pub use routes::system::{format_uptime, redact};
 pub use routes::tickets::TICKET_EVENTS_LIMIT;
 pub use serve::tls_config;
-pub use state::{AppState, ChannelHealth, Connectivity, McpHealth};
+pub use state::AppState;
 
 /// The OpenAPI document of every route, as pretty JSON with stable ordering and a trailing
-/// newline. `cargo xtask codegen` writes it to `docs/openapi.json`.
+/// newline: the document an [`App`] serves at `/api/openapi.json`, built the same way.
+/// `cargo xtask codegen` writes it to `docs/openapi.json`.
 #[must_use]
 pub fn openapi_json() -> String {
-    openapi::cached_json().to_owned()
+    routes::build().1.0.to_string()
 }
 
 /// The installed Prometheus recorder's handle (installing it on first call). Other crates'
@@ -91,6 +98,10 @@ pub fn metrics_handle() -> metrics_exporter_prometheus::PrometheusHandle {
 #[derive(Clone)]
 pub struct App {
     state: AppState,
+    /// Every route, split from its OpenAPI document once, when the app was built.
+    api: Router<AppState>,
+    /// That document, served as it is by `/api/openapi.json`.
+    spec: openapi::OpenApiJson,
     ui: Option<Router>,
     webhooks: Option<Arc<dyn WebhookSink>>,
 }
@@ -111,8 +122,11 @@ impl std::fmt::Debug for App {
 /// with the first live client).
 #[must_use]
 pub fn app(store: Arc<dyn Store>, hub: EventHub, config: ApiConfig) -> App {
+    let (api, spec) = routes::build();
     App {
         state: AppState::new(store, hub, config),
+        api,
+        spec,
         ui: None,
         webhooks: None,
     }
@@ -134,6 +148,19 @@ impl App {
             .connectivity
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(probe);
+        self
+    }
+
+    /// Reports usage recorded outside Foreman (Claude Code's session logs) in
+    /// `/api/usage/claude-code`. Without one, that route answers `{"available": false}`.
+    #[must_use]
+    pub fn with_usage_source(self, source: Arc<dyn UsageSource>) -> Self {
+        *self
+            .state
+            .inner
+            .usage_source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
         self
     }
 
@@ -164,7 +191,7 @@ impl App {
         let state = self.state.clone();
         let config = state.config();
         let ui = self.ui.clone();
-        let (api, _) = routes::api_router().split_for_parts();
+        let api = self.api.clone().layer(axum::Extension(self.spec.clone()));
         let api = match &self.webhooks {
             Some(sink) => api.layer(axum::Extension(routes::webhooks::Webhooks(sink.clone()))),
             None => api,

@@ -1,6 +1,6 @@
 //! The OpenAPI document: every route, the bearer scheme and the error responses.
 
-use std::sync::OnceLock;
+use std::sync::Arc;
 
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -117,19 +117,25 @@ impl Modify for ErrorResponses {
     }
 }
 
-static JSON: OnceLock<String> = OnceLock::new();
+/// The served document: pretty JSON with a trailing newline, shared by every request.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenApiJson(pub Arc<str>);
 
-/// The document as pretty JSON with a trailing newline (built once).
-pub(crate) fn cached_json() -> &'static str {
-    JSON.get_or_init(|| {
-        let (_, mut api) = crate::routes::api_router().split_for_parts();
-        // Modifiers run after the routes are merged, so they see every operation.
-        BearerScheme.modify(&mut api);
-        ErrorResponses.modify(&mut api);
-        let mut json = api
-            .to_pretty_json()
-            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-        json.push('\n');
-        json
-    })
+impl AsRef<[u8]> for OpenApiJson {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+/// Completes the document `split_for_parts()` returned (modifiers run after the routes are
+/// merged, so they see every operation) and renders it as pretty JSON with a trailing
+/// newline.
+pub(crate) fn render(mut api: utoipa::openapi::OpenApi) -> OpenApiJson {
+    BearerScheme.modify(&mut api);
+    ErrorResponses.modify(&mut api);
+    let mut json = api
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    json.push('\n');
+    OpenApiJson(json.into())
 }

@@ -1,46 +1,21 @@
 //! The state every handler shares.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use async_trait::async_trait;
+use foreman_domain::usage_source::UsageSource;
 use foreman_domain::{EventLog, NewEvent, Store, TokenId};
 use foreman_events::{EventHub, PublishingEventLog};
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use crate::claude_code::ClaudeCodeUsage;
 use crate::config::ApiConfig;
+use crate::health::Connectivity;
+use crate::http_metrics::HttpMetrics;
 use crate::live::Live;
-use crate::middleware::{HttpMetrics, RateLimiter};
-use crate::routes::tickets::RenderedResponses;
-
-/// A chat channel's connectivity, as `/api/status` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct ChannelHealth {
-    /// Whether the channel is connected.
-    pub connected: bool,
-}
-
-/// An MCP server's health, as `/api/status` reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct McpHealth {
-    /// Whether the server answered its last probe.
-    pub healthy: bool,
-}
-
-/// Reports the connectivity of optional integrations (chat channels, MCP servers) for
-/// `/api/status`. Without one, both maps are empty.
-#[async_trait]
-pub trait Connectivity: Send + Sync {
-    /// Chat channels by name.
-    async fn channels(&self) -> BTreeMap<String, ChannelHealth>;
-    /// MCP servers by name.
-    async fn mcp_servers(&self) -> BTreeMap<String, McpHealth>;
-}
+use crate::rate_limit::RateLimiter;
+use crate::response_cache::RenderedResponses;
 
 /// Shared state: one `Clone` handle over `Arc`s.
 #[derive(Clone)]
@@ -61,7 +36,8 @@ pub(crate) struct Inner {
     pub live: Arc<Live>,
     pub rate: RateLimiter,
     pub http: HttpMetrics,
-    pub claude: ClaudeCodeUsage,
+    /// Usage recorded outside Foreman (`/api/usage/claude-code`); `None`: nothing to read.
+    pub usage_source: Mutex<Option<Arc<dyn UsageSource>>>,
     pub connectivity: Mutex<Option<Arc<dyn Connectivity>>>,
     /// Set when the server shuts down; live streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
@@ -86,7 +62,6 @@ impl AppState {
             .map(foreman_domain::hash_token);
         let live = Live::new(store.clone(), hub, config.live_buffer);
         let rate = RateLimiter::new(config.requests_per_minute);
-        let claude = ClaudeCodeUsage::new(config.claude_logs_dir.clone());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -100,7 +75,7 @@ impl AppState {
                 live,
                 rate,
                 http: HttpMetrics::default(),
-                claude,
+                usage_source: Mutex::new(None),
                 connectivity: Mutex::new(None),
                 closing: tokio::sync::watch::Sender::new(false),
             }),

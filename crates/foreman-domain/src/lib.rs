@@ -34,6 +34,7 @@ pub mod ticket;
 pub mod token;
 pub mod tracker;
 pub mod transition;
+pub mod usage_source;
 pub mod webhook;
 
 pub use budget::{

@@ -1,10 +1,11 @@
 //! Route modules. Each returns an `OpenApiRouter` whose handlers carry `#[utoipa::path]`, so a
 //! route cannot be served without being documented (a test also checks the reverse).
 
+use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::openapi::ApiDoc;
+use crate::openapi::{ApiDoc, OpenApiJson};
 use crate::state::AppState;
 
 pub(crate) mod costs;
@@ -17,8 +18,16 @@ pub(crate) mod tickets;
 pub(crate) mod tokens;
 pub(crate) mod webhooks;
 
+/// Every route, and the OpenAPI document they make up: the one `split_for_parts()` returns,
+/// completed and rendered once. The router serves exactly this document at
+/// `/api/openapi.json` (the caller hands it to the handler as an extension).
+pub(crate) fn build() -> (Router<AppState>, OpenApiJson) {
+    let (router, api) = api_router().split_for_parts();
+    (router, crate::openapi::render(api))
+}
+
 /// Every route, with the OpenAPI document they make up.
-pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router())
         .merge(tickets::router())

@@ -5,11 +5,12 @@
     reason = "utoipa's `params(...)` expansion qualifies the parameter type"
 )]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{Duration, Utc};
+use chrono::{Days, Duration, NaiveDate, Utc};
+use foreman_domain::usage_source::ExternalUsage;
 use foreman_domain::{Micros, TaskId, TicketFilter, TicketSort, TicketStatus, UsageKey, UsageRow};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -18,8 +19,8 @@ use utoipa_axum::routes;
 
 use crate::auth::ReadAuth;
 use crate::dto::{
-    Activity, ClaudeCodeUsageDto, ModelUsage, PromptVersion, RecentCall, RecentPr, RoleUsage,
-    RunnerUsage, SubmitterStats, usd,
+    Activity, ClaudeCodeDay, ClaudeCodeToday, ClaudeCodeUsageDto, ModelUsage, PromptVersion,
+    RecentCall, RecentPr, RoleUsage, RunnerUsage, SubmitterStats, usd,
 };
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
@@ -311,9 +312,77 @@ pub(crate) async fn claude_code_usage(
     _auth: ReadAuth,
     State(state): State<AppState>,
 ) -> ApiResult<Json<ClaudeCodeUsageDto>> {
-    let usage = state.inner.claude.clone();
-    let summary = tokio::task::spawn_blocking(move || usage.summary(Utc::now()))
+    let source = state
+        .inner
+        .usage_source
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
+    let Some(source) = source else {
+        return Ok(Json(claude_code_summary(None, Utc::now().date_naive())));
+    };
+    let usage = tokio::task::spawn_blocking(move || source.read())
         .await
         .map_err(ApiError::internal)?;
-    Ok(Json(summary))
+    Ok(Json(claude_code_summary(
+        usage.as_ref(),
+        Utc::now().date_naive(),
+    )))
+}
+
+/// The response for `usage` as of `today`: sessions overall, today, and the last seven days
+/// zero-filled; `{"available": false}` when there is nothing to read.
+fn claude_code_summary(usage: Option<&ExternalUsage>, today: NaiveDate) -> ClaudeCodeUsageDto {
+    let Some(usage) = usage else {
+        return ClaudeCodeUsageDto {
+            available: false,
+            total_sessions: None,
+            today: None,
+            last_7_days: None,
+            estimate_note: None,
+        };
+    };
+    let by_session_day = &usage.by_session_day;
+    let sessions: BTreeSet<&str> = by_session_day.keys().map(|(s, _)| s.as_str()).collect();
+    let first = today.checked_sub_days(Days::new(6)).unwrap_or(today);
+    let mut days: BTreeMap<NaiveDate, (BTreeSet<&str>, Micros)> = BTreeMap::new();
+    let mut d = first;
+    while d <= today {
+        days.insert(d, (BTreeSet::new(), Micros::ZERO));
+        d = d.succ_opt().unwrap_or(today);
+        if d == first {
+            break;
+        }
+    }
+    for ((session, day), cost) in by_session_day {
+        if let Some((s, c)) = days.get_mut(day) {
+            s.insert(session.as_str());
+            *c += *cost;
+        }
+    }
+    let today_entry = days
+        .get(&today)
+        .map_or((0, Micros::ZERO), |(s, c)| (s.len(), *c));
+    ClaudeCodeUsageDto {
+        available: true,
+        total_sessions: Some(sessions.len() as i64),
+        today: Some(ClaudeCodeToday {
+            sessions: today_entry.0 as i64,
+            cost_usd: usd(today_entry.1),
+        }),
+        last_7_days: Some(
+            days.iter()
+                .map(|(date, (s, c))| ClaudeCodeDay {
+                    date: *date,
+                    sessions: s.len() as i64,
+                    cost_usd: usd(*c),
+                })
+                .collect(),
+        ),
+        estimate_note: Some(
+            "costs are estimates from local claude code session logs, priced at list prices when \
+             the log records no cost"
+                .to_owned(),
+        ),
+    }
 }

@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
-use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use foreman_domain::storage::{DAEMON_STATE_KEY, daemon_state};
 use foreman_domain::{DaemonState, EventType, NewEvent};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,6 +15,7 @@ use utoipa_axum::routes;
 use crate::auth::{AdminAuth, ReadAuth, WriteAuth};
 use crate::dto::{Health, Message, StatusDto};
 use crate::error::ApiResult;
+use crate::openapi::OpenApiJson;
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -102,8 +104,8 @@ pub(crate) async fn metrics(_auth: ReadAuth, State(state): State<AppState>) -> R
 /// This OpenAPI document, without authentication.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "system", security(()),
     responses((status = 200, description = "the OpenAPI 3 document", body = Object)))]
-pub(crate) async fn openapi() -> Response {
-    let mut response = crate::openapi::cached_json().to_owned().into_response();
+pub(crate) async fn openapi(Extension(spec): Extension<OpenApiJson>) -> Response {
+    let mut response = Body::from(Bytes::from_owner(spec)).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -1,12 +1,22 @@
-//! `/api/usage/claude-code` over fixture session logs.
+//! `/api/usage/claude-code` over fixture session logs, read by the Claude Code log adapter.
 
 use std::io::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{Days, Utc};
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
+use crate::support::{TestApp, TestAppBuilder};
+
+/// The app reading Claude Code logs from `dir`, priced with the built-in table.
+fn reading(dir: &Path) -> TestAppBuilder {
+    let logs = foreman_claude_logs::ClaudeLogs::new(
+        Some(dir.to_owned()),
+        foreman_llm::PricingTable::builtin(),
+    );
+    TestApp::builder().usage_source(Arc::new(logs))
+}
 
 fn write_log(dir: &Path, project: &str, session: &str, lines: &[Value]) {
     let d = dir.join(project);
@@ -39,10 +49,12 @@ fn assistant(
 #[tokio::test]
 async fn absent_logs_are_reported_unavailable() {
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::builder()
-        .config(|c| c.claude_logs_dir = Some(dir.path().join("missing")))
-        .start()
-        .await;
+    let app = reading(&dir.path().join("missing")).start().await;
+    let (status, body) = app.get_json("/api/usage/claude-code").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"available": false}));
+    // without a usage source at all, the same answer
+    let app = TestApp::start().await;
     let (status, body) = app.get_json("/api/usage/claude-code").await;
     assert_eq!(status, 200);
     assert_eq!(body, json!({"available": false}));
@@ -86,10 +98,7 @@ async fn session_logs_are_summed_per_day() {
     );
     std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
 
-    let app = TestApp::builder()
-        .config(|c| c.claude_logs_dir = Some(dir.path().to_owned()))
-        .start()
-        .await;
+    let app = reading(dir.path()).start().await;
     let (status, body) = app.get_json("/api/usage/claude-code").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["available"], true);

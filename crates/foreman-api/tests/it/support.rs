@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use foreman_api::ApiConfig;
+use foreman_domain::usage_source::UsageSource;
 use foreman_domain::webhook::WebhookSink;
 use foreman_domain::{EventLog, EventType, NewApiToken, NewEvent, NewTicket, Scope, Store, Ticket};
 use foreman_events::{EventHub, PublishingEventLog};
@@ -28,6 +29,7 @@ pub struct TestAppBuilder {
     config: ApiConfig,
     store: Option<Arc<dyn Store>>,
     webhooks: Option<Arc<dyn WebhookSink>>,
+    usage_source: Option<Arc<dyn UsageSource>>,
 }
 
 impl TestApp {
@@ -36,6 +38,7 @@ impl TestApp {
             config: ApiConfig::default(),
             store: None,
             webhooks: None,
+            usage_source: None,
         }
     }
 
@@ -134,6 +137,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Reports usage recorded outside Foreman from `source`.
+    pub fn usage_source(mut self, source: Arc<dyn UsageSource>) -> Self {
+        self.usage_source = Some(source);
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = self.store.unwrap_or_else(|| MemoryStore::new().shared());
@@ -143,6 +152,9 @@ impl TestAppBuilder {
         let mut app = foreman_api::app(store.clone(), hub.clone(), self.config);
         if let Some(sink) = self.webhooks {
             app = app.with_webhooks(sink);
+        }
+        if let Some(source) = self.usage_source {
+            app = app.with_usage_source(source);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
