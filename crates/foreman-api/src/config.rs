@@ -52,6 +52,8 @@ pub struct ApiConfig {
     pub keepalive: Duration,
     /// Per-subscriber buffer of the live stream before a subscriber counts as lagging.
     pub live_buffer: usize,
+    /// Where worktree commands run (`sandbox`, `docker` or `none`), shown by `/api/status`.
+    pub runner_mode: String,
 }
 
 impl Default for ApiConfig {
@@ -69,6 +71,7 @@ impl Default for ApiConfig {
             default_project: foreman_domain::DEFAULT_PROJECT.to_owned(),
             keepalive: Duration::from_secs(15),
             live_buffer: foreman_events::DEFAULT_CAPACITY,
+            runner_mode: "sandbox".to_owned(),
         }
     }
 }

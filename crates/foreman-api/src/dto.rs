@@ -703,6 +703,9 @@ pub struct StatusDto {
     pub channels: BTreeMap<String, ChannelHealth>,
     /// MCP server health by name.
     pub mcp_servers: BTreeMap<String, McpHealth>,
+    /// Where worktree commands run: `sandbox` (OS sandbox), `docker` or `none` (no isolation).
+    #[schema(example = "sandbox")]
+    pub runner_mode: String,
 }
 
 /// Liveness.

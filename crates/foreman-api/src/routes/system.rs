@@ -84,6 +84,7 @@ pub(crate) async fn status(
         daemon_state: daemon.as_str().to_owned(),
         channels,
         mcp_servers,
+        runner_mode: state.config().runner_mode.clone(),
     }))
 }
 

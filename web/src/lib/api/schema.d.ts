@@ -1240,6 +1240,11 @@ export interface components {
                 [key: string]: components["schemas"]["McpHealth"];
             };
             /**
+             * @description Where worktree commands run: `sandbox` (OS sandbox), `docker` or `none` (no isolation).
+             * @example sandbox
+             */
+            runner_mode: string;
+            /**
              * @description Always `running` while the API answers.
              * @example running
              */
