@@ -2,13 +2,15 @@
 //! the command runner, the prompt library, and for every project its repository, git host and
 //! tracker. This is the only place that picks adapters.
 
+mod agents;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use foreman_agent::{BuiltinRunner, CommandSettings, PromptLibrary, RunnerSettings};
+use anyhow::{Context, Result};
+use foreman_agent::{CommandSettings, PromptLibrary};
 use foreman_config::Config;
 use foreman_domain::agent::AgentLimits;
 use foreman_domain::llm::LlmProvider;
@@ -320,43 +322,18 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         ));
     };
 
-    let agent: Arc<dyn foreman_domain::agent::AgentRunner> = match config
-        .agent_runner
-        .provider
-        .as_str()
-    {
-        "builtin" | "" => {
-            let runner_settings = RunnerSettings {
-                commands: commands.clone(),
-                max_output_tokens: config.runner.max_output_tokens.max(256),
-                secret_patterns: config.runner.secret_patterns.clone(),
-                ..RunnerSettings::default()
-            };
-            Arc::new(
-                BuiltinRunner::new(llm.clone(), prompts.clone(), runner_settings)
-                    .context("cannot set up the built-in coding agent")?
-                    .with_events(inputs.events.clone()),
-            )
-        }
-        kind @ ("claude-code" | "codex" | "command") => {
-            let kind = match kind {
-                "claude-code" => foreman_agent::ExternalKind::ClaudeCode,
-                "codex" => foreman_agent::ExternalKind::Codex,
-                _ => foreman_agent::ExternalKind::Command,
-            };
-            let ext = foreman_agent::ExternalSettings {
-                kind,
-                ..foreman_agent::ExternalSettings::default()
-            };
-            Arc::new(
-                foreman_agent::ExternalRunner::new(ext, prompts.clone())
-                    .context("cannot set up the external coding agent")?,
-            )
-        }
-        other => bail!(
-            "agent_runner.provider = {other:?} is not one of builtin, claude-code, codex, command"
-        ),
-    };
+    let agent = agents::coding_agent(
+        config,
+        &agents::AgentInputs {
+            llm: &llm,
+            prompts: &prompts,
+            commands: &commands,
+            store: &inputs.store,
+            events: &inputs.events,
+            env: &inputs.env,
+            pricing: &pricing,
+        },
+    )?;
     let ports = Ports {
         store: inputs.store.clone(),
         events: inputs.events.clone(),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod external_runner;
 mod pipeline;
 mod rig;
 mod server;

@@ -37,6 +37,8 @@ pub struct Setup {
     pub housekeeping: Option<&'static str>,
     /// `[daemon] poll_interval` (default 100 ms).
     pub poll: Option<&'static str>,
+    /// Lines under `[agent_runner]` (default: the built-in runner).
+    pub agent_runner: Vec<String>,
 }
 
 /// A running server with its repository, script and database.
@@ -181,6 +183,7 @@ impl Rig {
              [git]\n{}\nclone_url = \"{}\"\nauto_merge = {}\n\n\
              [pipeline]\ntest_command = \"{}\"\n{}\n\n\
              [cost]\n{}\n\n\
+             [agent_runner]\n{}\n\n\
              [tracker]\n{}\n",
             setup.poll.unwrap_or("100ms"),
             setup.housekeeping.unwrap_or("200ms"),
@@ -196,6 +199,7 @@ impl Rig {
             foreman_server::demo::TEST_COMMAND,
             setup.pipeline.join("\n"),
             setup.cost.join("\n"),
+            setup.agent_runner.join("\n"),
             setup.tracker.join("\n"),
         );
         let config_path = dir.path().join("foreman.toml");
