@@ -166,7 +166,8 @@ pub(crate) struct Rule {
 impl Rule {
     /// Whether a candidate secret passes the entropy gate.
     pub(crate) fn entropy_ok(&self, secret: &str) -> bool {
-        self.entropy.is_none_or(|min| shannon_entropy(secret) >= min)
+        self.entropy
+            .is_none_or(|min| shannon_entropy(secret) >= min)
     }
 }
 
@@ -204,7 +205,10 @@ pub(crate) struct RuleFile {
     pub(crate) allowlists: Vec<Allowlist>,
 }
 
-fn allowlist(raw: RawAllowlist, problem: impl Fn(String) -> RulesError) -> Result<Allowlist, RulesError> {
+fn allowlist(
+    raw: RawAllowlist,
+    problem: impl Fn(String) -> RulesError,
+) -> Result<Allowlist, RulesError> {
     let target = match raw.regex_target.as_deref() {
         None | Some("secret") => Target::Secret,
         Some("match") => Target::Match,
@@ -287,7 +291,11 @@ pub(crate) fn parse(source_name: &str, text: &str) -> Result<RuleFile, RulesErro
     let rules = match table.get("rules") {
         None => return Ok(out),
         Some(toml::Value::Array(a)) => a,
-        Some(_) => return Err(toml_err("`rules` must be an array of tables ([[rules]])".into())),
+        Some(_) => {
+            return Err(toml_err(
+                "`rules` must be an array of tables ([[rules]])".into(),
+            ));
+        }
     };
     for (i, value) in rules.iter().enumerate() {
         let name = rule_name(value, i);
@@ -310,8 +318,8 @@ pub(crate) fn parse(source_name: &str, text: &str) -> Result<RuleFile, RulesErro
         let Some(id) = raw.id.filter(|id| !id.trim().is_empty()) else {
             return Err(problem("has no id".into()));
         };
-        let regex = compile(&pattern)
-            .map_err(|e| problem(format!("regex does not compile: {e}")))?;
+        let regex =
+            compile(&pattern).map_err(|e| problem(format!("regex does not compile: {e}")))?;
         let group = raw.secret_group.unwrap_or(0);
         if group >= regex.captures_len() {
             return Err(problem(format!(

@@ -130,10 +130,7 @@ impl SecretScanner {
     /// The shipped default rules only.
     #[must_use]
     pub fn default_rules() -> Self {
-        #[allow(
-            clippy::expect_used,
-            reason = "the default rules are checked by tests"
-        )]
+        #[allow(clippy::expect_used, reason = "the default rules are checked by tests")]
         Self::builder()
             .build()
             .expect("the default secret rules compile")
@@ -196,7 +193,13 @@ impl SecretScanner {
             }
             if rule.group == 0 {
                 for m in rule.regex.find_iter(text) {
-                    self.consider(rule, text, (m.start(), m.end()), (m.start(), m.end()), &mut found);
+                    self.consider(
+                        rule,
+                        text,
+                        (m.start(), m.end()),
+                        (m.start(), m.end()),
+                        &mut found,
+                    );
                 }
             } else {
                 for caps in rule.regex.captures_iter(text) {

@@ -40,7 +40,11 @@ fn positives() -> Vec<Positive> {
     // GitHub.
     for prefix in ["ghp", "gho", "ghu", "ghs", "ghr"] {
         let s = cat(&[prefix, "_", &f.alnum(36)]);
-        v.push(pos("github_token", "git remote set-url origin https://x:{}@github.com/acme/app", s));
+        v.push(pos(
+            "github_token",
+            "git remote set-url origin https://x:{}@github.com/acme/app",
+            s,
+        ));
     }
     for ctx in ["GH_TOKEN={}", "token: {}", "use {} for the API"] {
         let s = cat(&["github", "_pat_", "11A", &f.alnum(19), "_", &f.alnum(59)]);
@@ -54,7 +58,11 @@ fn positives() -> Vec<Positive> {
     }
 
     // Linear.
-    for ctx in ["LINEAR_API_KEY={}", "linear:\n  api_key: {}\n", "Authorization: {}"] {
+    for ctx in [
+        "LINEAR_API_KEY={}",
+        "linear:\n  api_key: {}\n",
+        "Authorization: {}",
+    ] {
         let s = cat(&["lin", "_api_", &f.alnum(40)]);
         v.push(pos("linear_api_key", ctx, s));
     }
@@ -139,7 +147,11 @@ fn positives() -> Vec<Positive> {
     ] {
         v.push(pos("openai_api_key", "OPENAI_API_KEY={}", body));
     }
-    for ctx in ["ANTHROPIC_API_KEY={}", "x-api-key: {}", "client = Anthropic(api_key=\"{}\")"] {
+    for ctx in [
+        "ANTHROPIC_API_KEY={}",
+        "x-api-key: {}",
+        "client = Anthropic(api_key=\"{}\")",
+    ] {
         let s = cat(&["sk", "-ant-api03-", &f.chars(B64URL, 93), "AA"]);
         v.push(pos("anthropic_api_key", ctx, s));
     }
@@ -147,7 +159,11 @@ fn positives() -> Vec<Positive> {
     v.push(pos("openrouter_api_key", "OPENROUTER_API_KEY={}", s));
 
     // Package registries and Hugging Face.
-    for ctx in ["//registry.npmjs.org/:_authToken={}", "NPM_TOKEN={}", "npm token: {}"] {
+    for ctx in [
+        "//registry.npmjs.org/:_authToken={}",
+        "NPM_TOKEN={}",
+        "npm token: {}",
+    ] {
         let s = cat(&["npm", "_", &f.alnum(36)]);
         v.push(pos("npm_token", ctx, s));
     }
@@ -155,13 +171,25 @@ fn positives() -> Vec<Positive> {
         let s = cat(&["py", "pi-AgEIcHlwaS5vcmc", &f.chars(B64URL, 120)]);
         v.push(pos("pypi_token", ctx, s));
     }
-    for ctx in ["HF_TOKEN={}", "huggingface-cli login --token {}", "hf token {}"] {
-        let s = cat(&["hf", "_", &f.chars(&cat(&[LOWER, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]), 34)]);
+    for ctx in [
+        "HF_TOKEN={}",
+        "huggingface-cli login --token {}",
+        "hf token {}",
+    ] {
+        let s = cat(&[
+            "hf",
+            "_",
+            &f.chars(&cat(&[LOWER, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]), 34),
+        ]);
         v.push(pos("huggingface_token", ctx, s));
     }
 
     // JWTs.
-    for ctx in ["Authorization: {}", "{\"id_token\":\"{}\"}", "session={}; Path=/"] {
+    for ctx in [
+        "Authorization: {}",
+        "{\"id_token\":\"{}\"}",
+        "session={}; Path=/",
+    ] {
         let s = cat(&[
             "ey",
             "JhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.",
@@ -181,9 +209,7 @@ fn positives() -> Vec<Positive> {
             body.push_str(&f.chars(B64, 64));
             body.push('\n');
         }
-        let s = format!(
-            "-----BEGIN {kind}PRIVATE KEY-----\n{body}-----END {kind}PRIVATE KEY-----"
-        );
+        let s = format!("-----BEGIN {kind}PRIVATE KEY-----\n{body}-----END {kind}PRIVATE KEY-----");
         v.push(pos("private_key", "key file:\n{}\nend of file", s));
     }
     let s = format!(
@@ -305,7 +331,10 @@ fn every_positive_is_found_by_its_rule() {
         let found = s.scan(&p.text);
         match covering(&found, &p.text, &p.secret) {
             Some(f) if f.rule_id == p.rule => {}
-            Some(f) => failures.push(format!("{}: found by {} in {:?}", p.rule, f.rule_id, p.text)),
+            Some(f) => failures.push(format!(
+                "{}: found by {} in {:?}",
+                p.rule, f.rule_id, p.text
+            )),
             None => failures.push(format!("{}: not found in {:?} ({found:?})", p.rule, p.text)),
         }
         let (clean, _) = s.redact(&p.text);
@@ -355,8 +384,9 @@ fn all_positives_in_one_text_are_all_redacted() {
     let samples = positives();
     let mut text = negatives().join("\n");
     // an unterminated private key runs to the end of the text, so it goes last
-    let (last, first): (Vec<&Positive>, Vec<&Positive>) =
-        samples.iter().partition(|p| p.text.starts_with("cut short"));
+    let (last, first): (Vec<&Positive>, Vec<&Positive>) = samples
+        .iter()
+        .partition(|p| p.text.starts_with("cut short"));
     assert_eq!(last.len(), 1);
     for p in first.into_iter().chain(last) {
         text.push('\n');
@@ -366,7 +396,12 @@ fn all_positives_in_one_text_are_all_redacted() {
     for p in &samples {
         assert!(!clean.contains(p.secret.as_str()), "{} survived", p.rule);
     }
-    assert!(found.len() >= samples.len(), "{} < {}", found.len(), samples.len());
+    assert!(
+        found.len() >= samples.len(),
+        "{} < {}",
+        found.len(),
+        samples.len()
+    );
     let (again, more) = s.redact(&clean);
     assert_eq!(again, clean, "redaction is stable");
     assert!(more.is_empty());
@@ -404,9 +439,11 @@ fn extra_patterns_are_custom_rules() {
     assert_eq!(found.len(), 2);
     assert!(found.iter().all(|f| f.strong && f.rule_id == "custom"));
     // control: without the extra pattern, nothing is found
-    assert!(SecretScanner::default_rules()
-        .scan("id ACME-INTERNAL-88442211 and corp=abcdef1 end")
-        .is_empty());
+    assert!(
+        SecretScanner::default_rules()
+            .scan("id ACME-INTERNAL-88442211 and corp=abcdef1 end")
+            .is_empty()
+    );
     let e = SecretScanner::with_extra(&["(unclosed".into()]).unwrap_err();
     assert_eq!(e.code(), "invalid_secret_pattern");
     assert!(e.to_string().contains("(unclosed"), "{e}");

@@ -78,10 +78,11 @@ index 4444444..0000000
 #[test]
 fn plus_plus_plus_inside_a_hunk_is_an_added_line() {
     let gh = cat(&["ghp", "_", &Fake::new(5).alnum(36)]);
-    let diff = format!(
-        "--- a/notes.md\n+++ b/notes.md\n@@ -1 +1,2 @@\n title\n+++ {gh}\n"
+    let diff = format!("--- a/notes.md\n+++ b/notes.md\n@@ -1 +1,2 @@\n title\n+++ {gh}\n");
+    assert_eq!(
+        scan_diff(&diff),
+        vec![finding("notes.md", 2, "github_token")]
     );
-    assert_eq!(scan_diff(&diff), vec![finding("notes.md", 2, "github_token")]);
 }
 
 #[test]

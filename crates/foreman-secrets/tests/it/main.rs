@@ -3,5 +3,6 @@
 
 mod corpus;
 mod diff;
+mod props;
 mod rules_file;
 mod support;

@@ -152,7 +152,11 @@ fn malformed_rules_name_the_rule() {
             "target",
             "regexTarget",
         ),
-        ("[[rules]]\nid = \"x\"\nregex = 'a'\n[[rules]]\nregex = 'b'\n", "#2", "has no id"),
+        (
+            "[[rules]]\nid = \"x\"\nregex = 'a'\n[[rules]]\nregex = 'b'\n",
+            "#2",
+            "has no id",
+        ),
     ];
     for (toml, rule, problem) in cases {
         match rule_error(toml) {
@@ -170,7 +174,11 @@ fn malformed_rules_name_the_rule() {
     }
     let e = rule_error("[[rules]]\nid = \"broken-regex\"\nregex = '(unclosed'\n");
     assert_eq!(e.code(), "invalid_secret_rule");
-    assert!(e.to_string().starts_with("rule \"broken-regex\" in bad.toml:"), "{e}");
+    assert!(
+        e.to_string()
+            .starts_with("rule \"broken-regex\" in bad.toml:"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -185,5 +193,8 @@ fn not_toml_is_a_toml_error() {
 #[test]
 fn regex_size_is_limited() {
     let e = rule_error("[[rules]]\nid = \"huge\"\nregex = '(?:\\w{100}){100}'\n");
-    assert!(matches!(&e, RulesError::InvalidRule { rule, .. } if rule == "huge"), "{e:?}");
+    assert!(
+        matches!(&e, RulesError::InvalidRule { rule, .. } if rule == "huge"),
+        "{e:?}"
+    );
 }
