@@ -20,14 +20,24 @@ const IO_CRATES: &[&str] = &[
     "tower",
 ];
 
-/// Adapter crates the pipeline must not depend on (it knows ports only).
+/// Adapter crates the pipeline must not depend on (it knows ports only). `foreman-agent` is
+/// one: the pipeline sees the coding agent through the `AgentRunner` port.
 const ADAPTERS: &[&str] = &[
     "foreman-store",
     "foreman-llm",
     "foreman-git",
     "foreman-tracker",
     "foreman-api",
+    "foreman-agent",
+    "foreman-rest",
 ];
+
+/// Pairs `(a, b)`: `a` must not depend on `b` in any way (normal, dev or build). The tracker
+/// and git host adapters share `foreman-rest` instead of each other.
+const NEVER: &[(&str, &str)] = &[("foreman-tracker", "foreman-git")];
+
+/// Workspace crates `foreman-rest` may depend on: it is below every adapter that uses it.
+const REST_MAY_USE: &[&str] = &["foreman-domain"];
 
 /// Runs every check; returns one line per problem.
 pub fn check(root: &Path) -> Result<Vec<String>> {
@@ -43,7 +53,11 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
         );
     }
     let meta: Value = serde_json::from_slice(&out.stdout)?;
-    let graph = Graph::new(&meta);
+    Ok(check_graph(&Graph::new(&meta)))
+}
+
+/// Every dependency rule over one resolved graph; one line per problem.
+fn check_graph(graph: &Graph) -> Vec<String> {
     let mut problems = Vec::new();
     let domain = graph.normal_closure("foreman-domain");
     for bad in IO_CRATES {
@@ -71,13 +85,37 @@ pub fn check(root: &Path) -> Result<Vec<String>> {
             }
         }
     }
-    Ok(problems)
+    // adapters know ports, not the application that uses them
+    for adapter in ADAPTERS {
+        if graph.direct_normal(adapter).contains("foreman-pipeline") {
+            problems.push(format!(
+                "{adapter} is an adapter and must not depend on foreman-pipeline"
+            ));
+        }
+    }
+    for (from, to) in NEVER {
+        if graph.direct_any(from).contains(*to) {
+            problems.push(format!("{from} must not depend on {to}"));
+        }
+    }
+    if graph.ids.contains_key("foreman-rest") {
+        for dep in graph.direct_normal("foreman-rest") {
+            if graph.ids.contains_key(&dep) && !REST_MAY_USE.contains(&dep.as_str()) {
+                problems.push(format!(
+                    "foreman-rest must depend on no other adapter crate, but depends on {dep}"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 struct Graph {
     ids: BTreeMap<String, String>,
     names: BTreeMap<String, String>,
     normal_deps: BTreeMap<String, Vec<String>>,
+    /// Every dependency, whatever its kind (normal, dev, build).
+    all_deps: BTreeMap<String, Vec<String>>,
 }
 
 impl Graph {
@@ -98,10 +136,18 @@ impl Graph {
             }
         }
         let mut normal_deps = BTreeMap::new();
+        let mut all_deps = BTreeMap::new();
         for node in meta["resolve"]["nodes"].as_array().into_iter().flatten() {
             let Some(id) = node["id"].as_str() else {
                 continue;
             };
+            let all: Vec<String> = node["deps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d["pkg"].as_str().map(str::to_owned))
+                .collect();
+            all_deps.insert(id.to_owned(), all);
             let deps = node["deps"]
                 .as_array()
                 .into_iter()
@@ -121,7 +167,19 @@ impl Graph {
             ids,
             names,
             normal_deps,
+            all_deps,
         }
+    }
+
+    /// Direct dependencies of every kind (normal, dev, build) of workspace member `name`.
+    fn direct_any(&self, name: &str) -> BTreeSet<String> {
+        self.ids
+            .get(name)
+            .and_then(|id| self.all_deps.get(id))
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.names.get(d).cloned())
+            .collect()
     }
 
     fn direct_normal(&self, name: &str) -> BTreeSet<String> {
@@ -195,6 +253,105 @@ mod tests {
             !Graph::new(&meta_dev)
                 .normal_closure("foreman-domain")
                 .contains("tokio")
+        );
+    }
+
+    /// Synthetic metadata: workspace members `names`, and edges `(from, to, kind)` with kind
+    /// `None` for a normal dependency.
+    fn graph(names: &[&str], edges: &[(&str, &str, Option<&str>)]) -> Graph {
+        let packages: Vec<Value> = names
+            .iter()
+            .map(|n| serde_json::json!({"id": n, "name": n}))
+            .collect();
+        let nodes: Vec<Value> = names
+            .iter()
+            .map(|n| {
+                let deps: Vec<Value> = edges
+                    .iter()
+                    .filter(|(from, _, _)| from == n)
+                    .map(|(_, to, kind)| {
+                        serde_json::json!({"pkg": to, "dep_kinds": [{"kind": kind}]})
+                    })
+                    .collect();
+                serde_json::json!({"id": n, "deps": deps})
+            })
+            .collect();
+        Graph::new(&serde_json::json!({
+            "workspace_members": names,
+            "packages": packages,
+            "resolve": {"nodes": nodes}
+        }))
+    }
+
+    const CRATES: &[&str] = &[
+        "foreman-domain",
+        "foreman-rest",
+        "foreman-git",
+        "foreman-tracker",
+        "foreman-agent",
+        "foreman-pipeline",
+    ];
+
+    /// The shape the architecture wants: passes every rule.
+    const GOOD: &[(&str, &str, Option<&str>)] = &[
+        ("foreman-rest", "foreman-domain", None),
+        ("foreman-git", "foreman-rest", None),
+        ("foreman-git", "foreman-domain", None),
+        ("foreman-tracker", "foreman-rest", None),
+        ("foreman-tracker", "foreman-domain", None),
+        ("foreman-tracker", "foreman-pipeline", Some("dev")),
+        ("foreman-agent", "foreman-domain", None),
+        ("foreman-pipeline", "foreman-domain", None),
+    ];
+
+    fn problems_with(extra: (&str, &str, Option<&str>)) -> Vec<String> {
+        let mut edges = GOOD.to_vec();
+        edges.push(extra);
+        check_graph(&graph(CRATES, &edges))
+    }
+
+    #[test]
+    fn the_intended_shape_is_tidy() {
+        assert_eq!(check_graph(&graph(CRATES, GOOD)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn detects_the_tracker_depending_on_git() {
+        for kind in [None, Some("dev"), Some("build")] {
+            assert_eq!(
+                problems_with(("foreman-tracker", "foreman-git", kind)),
+                vec!["foreman-tracker must not depend on foreman-git"],
+                "{kind:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn detects_the_pipeline_depending_on_the_agent() {
+        assert_eq!(
+            problems_with(("foreman-pipeline", "foreman-agent", None)),
+            vec!["foreman-pipeline must code against ports, not foreman-agent"]
+        );
+    }
+
+    #[test]
+    fn detects_the_agent_depending_on_the_pipeline() {
+        assert_eq!(
+            problems_with(("foreman-agent", "foreman-pipeline", None)),
+            vec!["foreman-agent is an adapter and must not depend on foreman-pipeline"]
+        );
+    }
+
+    #[test]
+    fn detects_rest_depending_on_an_adapter() {
+        assert_eq!(
+            problems_with(("foreman-rest", "foreman-git", None)),
+            vec!["foreman-rest must depend on no other adapter crate, but depends on foreman-git"]
+        );
+        // a dev-dependency (test support) is allowed
+        assert_eq!(
+            problems_with(("foreman-rest", "foreman-git", Some("dev"))),
+            Vec::<String>::new()
         );
     }
 }

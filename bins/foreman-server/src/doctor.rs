@@ -19,6 +19,7 @@ use std::time::Duration;
 use anyhow::Result;
 use foreman_config::{Config, DatabaseDriver};
 use foreman_domain::git::{GitError, GitRepo, HostError};
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::TrackerError;
 use foreman_domain::{EventLog, SettingsStore, Store, TicketStore};
 
@@ -448,11 +449,13 @@ fn repo_fix(e: &GitError, spec: &ProjectSpec) -> String {
 fn host_fix(e: &HostError, spec: &ProjectSpec) -> String {
     let section = git_section(&spec.name);
     match e {
-        HostError::Unauthorized { .. } => format!(
+        HostError::Remote(RemoteError::Unauthorized { .. }) => format!(
             "set {section} token to a valid token (GitHub: repo or pull requests read/write; GitLab: api)"
         ),
-        HostError::Forbidden { .. } => format!("give {section} token access to the repository"),
-        HostError::NotFound { .. } => format!(
+        HostError::Remote(RemoteError::Forbidden { .. }) => {
+            format!("give {section} token access to the repository")
+        }
+        HostError::Remote(RemoteError::NotFound { .. }) => format!(
             "check {section} clone_url (and base_url for self-hosted instances); the token must see the repository"
         ),
         HostError::Git(g) => repo_fix(g, spec),
@@ -463,13 +466,13 @@ fn host_fix(e: &HostError, spec: &ProjectSpec) -> String {
 fn tracker_fix(e: &TrackerError, spec: &ProjectSpec) -> String {
     let section = tracker_section(&spec.name);
     match e {
-        TrackerError::Unauthorized { .. } => format!(
+        TrackerError::Remote(RemoteError::Unauthorized { .. }) => format!(
             "set {section} token to a valid token (Jira: `email:api_token`; Linear: an API key)"
         ),
-        TrackerError::Forbidden { .. } => {
+        TrackerError::Remote(RemoteError::Forbidden { .. }) => {
             format!("give {section} token access to {:?}", spec.tracker.project)
         }
-        TrackerError::NotFound { .. } => format!(
+        TrackerError::Remote(RemoteError::NotFound { .. }) => format!(
             "check {section} project ({:?}) and base_url",
             spec.tracker.project
         ),

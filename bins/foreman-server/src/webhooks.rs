@@ -14,7 +14,8 @@ use std::sync::Arc;
 use foreman_config::Config;
 use foreman_domain::webhook::{PullRequestWatch, WEBHOOK_PROVIDERS, WebhookSink};
 use foreman_domain::{EventLog, Store, TicketStore};
-use foreman_tracker::{HostRoute, Intake, TrackerRoute, WebhookIntake};
+use foreman_pipeline::intake::Intake;
+use foreman_tracker::{HostRoute, TrackerRoute, WebhookIntake};
 
 use crate::adapters::{ProjectSpec, build_tracker, host_repository, project_specs};
 

@@ -655,62 +655,10 @@ pub struct PullRequest {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HostError {
-    /// The credentials are missing, wrong or revoked (HTTP 401).
-    #[error("{service}: credentials rejected")]
-    Unauthorized {
-        /// `github`, `gitlab`, ...
-        service: &'static str,
-    },
-    /// The credentials lack a permission (HTTP 403 that is not a rate limit).
-    #[error("{service}: forbidden: {message}")]
-    Forbidden {
-        /// The service.
-        service: &'static str,
-        /// The host's message.
-        message: String,
-    },
-    /// The pull request, repository or branch does not exist.
-    #[error("{service}: {what} not found")]
-    NotFound {
-        /// The service.
-        service: &'static str,
-        /// What was asked for.
-        what: String,
-    },
-    /// A rate limit was hit and the wait is longer than the adapter is willing to sleep.
-    #[error("{service}: rate limited, retry after {retry_after:?}")]
-    RateLimited {
-        /// The service.
-        service: &'static str,
-        /// How long the host asked to wait.
-        retry_after: Option<Duration>,
-    },
-    /// The host refused the request (HTTP 4xx with a message, e.g. a validation error).
-    #[error("{service}: rejected (http {status}): {message}")]
-    Rejected {
-        /// The service.
-        service: &'static str,
-        /// HTTP status.
-        status: u16,
-        /// The host's message.
-        message: String,
-    },
-    /// The host failed (HTTP 5xx) or the connection did.
-    #[error("{service}: unavailable: {message}")]
-    Unavailable {
-        /// The service.
-        service: &'static str,
-        /// What happened.
-        message: String,
-    },
-    /// The host answered something that is not what its API documents.
-    #[error("{service}: unexpected response: {message}")]
-    BadResponse {
-        /// The service.
-        service: &'static str,
-        /// What was wrong.
-        message: String,
-    },
+    /// The host's API refused or failed the request (HTTP status, rate limit, transport,
+    /// decoding), the same variants a tracker reports.
+    #[error(transparent)]
+    Remote(crate::remote::RemoteError),
     /// The caller passed something unusable.
     #[error("invalid input: {0}")]
     Invalid(String),
@@ -728,16 +676,16 @@ impl HostError {
     /// request !4`).
     ///
     /// # Errors
-    /// [`HostError::Rejected`] unless `state` is [`PrState::Open`].
+    /// [`RemoteError::Conflict`](crate::remote::RemoteError::Conflict) unless `state` is
+    /// [`PrState::Open`].
     pub fn unless_open(service: &'static str, what: &str, state: PrState) -> HostResult<()> {
         if state == PrState::Open {
             Ok(())
         } else {
-            Err(Self::Rejected {
+            Err(Self::Remote(crate::remote::RemoteError::Conflict {
                 service,
-                status: 409,
                 message: format!("{what} is {state}"),
-            })
+            }))
         }
     }
 
@@ -745,16 +693,21 @@ impl HostError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthorized { .. } => "unauthorized",
-            Self::Forbidden { .. } => "forbidden",
-            Self::NotFound { .. } => "not_found",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Rejected { .. } => "rejected",
-            Self::Unavailable { .. } => "unavailable",
-            Self::BadResponse { .. } => "bad_response",
+            Self::Remote(e) => e.code(),
             Self::Invalid(_) => "invalid",
             Self::Git(e) => e.code(),
             Self::Store(e) => e.code(),
+        }
+    }
+}
+
+impl From<crate::remote::RemoteError> for HostError {
+    /// Wraps a remote failure; a request that could not even be built is the caller's
+    /// [`HostError::Invalid`].
+    fn from(e: crate::remote::RemoteError) -> Self {
+        match e {
+            crate::remote::RemoteError::Invalid { message, .. } => Self::Invalid(message),
+            e => Self::Remote(e),
         }
     }
 }
@@ -792,13 +745,15 @@ pub trait GitHost: Send + Sync {
     /// request merge it once.
     ///
     /// # Errors
-    /// - [`HostError::NotFound`] for an unknown number;
+    /// - [`RemoteError::NotFound`](crate::remote::RemoteError::NotFound) for an unknown number;
     /// - [`HostError::Invalid`] for a draft (mark it ready first), or a method the host cannot
     ///   apply per request (GitLab and [`MergeMethod::Rebase`]);
-    /// - [`HostError::Rejected`] for a pull request closed without merging (status 405), a
-    ///   merge conflict (the message says `merge conflict`; GitHub 405, GitLab 406, `local`
-    ///   409 naming the files), a head that moved since it was read (409), or anything else
-    ///   the host refuses (branch protection, required checks or approvals: 405/422);
+    /// - [`RemoteError::Status`](crate::remote::RemoteError::Status) for a pull request closed
+    ///   without merging (status 405), a merge conflict (the message says `merge conflict`;
+    ///   GitHub 405, GitLab 406), or anything else the host refuses (branch protection,
+    ///   required checks or approvals: 405/422);
+    /// - [`RemoteError::Conflict`](crate::remote::RemoteError::Conflict) (409) for a head that
+    ///   moved since it was read, and for `local`'s merge conflicts (naming the files);
     /// - transport, credential and rate-limit failures as for every other call.
     async fn merge_pr(&self, number: i64, method: MergeMethod) -> HostResult<PullRequest>;
 

@@ -27,6 +27,7 @@ pub mod money;
 pub mod pipeline;
 pub mod project;
 pub mod prompt;
+pub mod remote;
 pub mod status;
 pub mod storage;
 pub mod task;

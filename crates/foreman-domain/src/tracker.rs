@@ -5,7 +5,6 @@
 //! and the pure text helpers every adapter shares (acceptance criteria, truncation, priorities).
 
 use std::fmt;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -279,62 +278,10 @@ pub fn join_acceptance_criteria(description: &str, criteria: &str) -> String {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrackerError {
-    /// The credentials are missing, wrong or revoked (HTTP 401).
-    #[error("{service}: credentials rejected")]
-    Unauthorized {
-        /// `github`, `gitlab`, `jira`, `linear`, `local`.
-        service: &'static str,
-    },
-    /// The credentials lack a permission.
-    #[error("{service}: forbidden: {message}")]
-    Forbidden {
-        /// The service.
-        service: &'static str,
-        /// The tracker's message.
-        message: String,
-    },
-    /// The ticket, project or label does not exist.
-    #[error("{service}: {what} not found")]
-    NotFound {
-        /// The service.
-        service: &'static str,
-        /// What was asked for.
-        what: String,
-    },
-    /// A rate limit was hit and the wait is longer than the adapter is willing to sleep.
-    #[error("{service}: rate limited, retry after {retry_after:?}")]
-    RateLimited {
-        /// The service.
-        service: &'static str,
-        /// How long the tracker asked to wait.
-        retry_after: Option<Duration>,
-    },
-    /// The tracker refused the request (validation error, no such transition, ...).
-    #[error("{service}: rejected (http {status}): {message}")]
-    Rejected {
-        /// The service.
-        service: &'static str,
-        /// HTTP status (200 for GraphQL errors).
-        status: u16,
-        /// The tracker's message.
-        message: String,
-    },
-    /// The tracker failed (HTTP 5xx) or the connection did.
-    #[error("{service}: unavailable: {message}")]
-    Unavailable {
-        /// The service.
-        service: &'static str,
-        /// What happened.
-        message: String,
-    },
-    /// The tracker answered something that is not what its API documents.
-    #[error("{service}: unexpected response: {message}")]
-    BadResponse {
-        /// The service.
-        service: &'static str,
-        /// What was wrong.
-        message: String,
-    },
+    /// The tracker's API refused or failed the request (HTTP status, rate limit, transport,
+    /// decoding, a GraphQL error), the same variants a git host reports.
+    #[error(transparent)]
+    Remote(crate::remote::RemoteError),
     /// The configuration cannot work (e.g. a status with no mapped tracker state).
     #[error("{service}: misconfigured: {message}")]
     Misconfigured {
@@ -356,16 +303,21 @@ impl TrackerError {
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthorized { .. } => "unauthorized",
-            Self::Forbidden { .. } => "forbidden",
-            Self::NotFound { .. } => "not_found",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Rejected { .. } => "rejected",
-            Self::Unavailable { .. } => "unavailable",
-            Self::BadResponse { .. } => "bad_response",
+            Self::Remote(e) => e.code(),
             Self::Misconfigured { .. } => "misconfigured",
             Self::Invalid(_) => "invalid",
             Self::Store(e) => e.code(),
+        }
+    }
+}
+
+impl From<crate::remote::RemoteError> for TrackerError {
+    /// Wraps a remote failure; a request that could not even be built is the caller's
+    /// [`TrackerError::Invalid`].
+    fn from(e: crate::remote::RemoteError) -> Self {
+        match e {
+            crate::remote::RemoteError::Invalid { message, .. } => Self::Invalid(message),
+            e => Self::Remote(e),
         }
     }
 }
@@ -406,6 +358,64 @@ pub trait Tracker: Send + Sync {
 
     /// Checks that the tracker answers and accepts the credentials.
     async fn check(&self) -> TrackerResult<()>;
+}
+
+/// How a ticket reached Foreman: the `source` of its `ticket_created` event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IntakeSource {
+    /// The periodic poll of the tracker.
+    Poll,
+    /// A tracker webhook said an issue became ready.
+    Webhook,
+    /// `POST /api/tickets`.
+    Api,
+}
+
+impl IntakeSource {
+    /// The wire name (`poll`, `webhook`, `api`).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Poll => "poll",
+            Self::Webhook => "webhook",
+            Self::Api => "api",
+        }
+    }
+}
+
+impl fmt::Display for IntakeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one intake pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntakeReport {
+    /// Ready tickets the tracker returned.
+    pub fetched: usize,
+    /// Foreman tickets created from them (new ones only).
+    pub created: Vec<crate::TicketId>,
+}
+
+/// The one way a project's tracker tickets become Foreman tickets, whether a poll or a webhook
+/// asked: ready tickets are fetched, the new ones stored in `queued`, each with one
+/// `ticket_created` event of the same shape. Implemented by `foreman-pipeline`'s `Intake`;
+/// the webhook receiver in `foreman-tracker` holds it as this port.
+#[async_trait]
+pub trait TicketIntake: Send + Sync + fmt::Debug {
+    /// The project tickets are created in.
+    fn project(&self) -> &str;
+
+    /// Fetches the tracker's ready tickets and creates the ones Foreman does not have yet.
+    /// Safe to run concurrently with itself: a ticket is created once.
+    async fn take_in(&self, source: IntakeSource) -> TrackerResult<IntakeReport>;
+
+    /// Re-reads a ticket Foreman already has from the tracker and copies its title,
+    /// description, acceptance criteria, labels and priority when they changed; returns
+    /// whether anything changed.
+    async fn refresh(&self, ticket: &crate::Ticket) -> TrackerResult<bool>;
 }
 
 #[cfg(test)]

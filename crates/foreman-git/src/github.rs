@@ -1,5 +1,5 @@
-//! GitHub REST v3: the [`GitHubClient`] (shared with the GitHub Issues tracker) and
-//! [`GitHubHost`], the pull request adapter.
+//! GitHub REST v3: [`GitHubHost`], the pull request adapter over `foreman-rest`'s
+//! [`GitHubClient`] (shared with the GitHub Issues tracker).
 //!
 //! Merging is `PUT /repos/{owner}/{repo}/pulls/{number}/merge` with `merge_method` and the head
 //! `sha` read just before, so a push that races the merge is refused (409) instead of merged
@@ -16,102 +16,20 @@ use async_trait::async_trait;
 use foreman_domain::git::{
     ChecksStatus, GitHost, HostError, HostResult, MergeMethod, NewPullRequest, PrState, PullRequest,
 };
-use reqwest::Method;
+use foreman_rest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{Auth, HttpClient, HttpConfig, HttpError};
-
-/// The public API root.
-pub const DEFAULT_API_URL: &str = "https://api.github.com";
-
-/// The GraphQL endpoint of a REST API root: `https://api.github.com/graphql`, and
-/// `https://<host>/api/graphql` for Enterprise Server's `https://<host>/api/v3`.
-#[must_use]
-pub fn graphql_url(api_url: &str) -> String {
-    let root = api_url.trim_end_matches('/');
-    match root.strip_suffix("/api/v3") {
-        Some(host) => format!("{host}/api/graphql"),
-        None => format!("{root}/graphql"),
-    }
-}
+use foreman_rest::RemoteError;
+pub use foreman_rest::github::{
+    DEFAULT_API_URL, GitHubClient, GitHubConfig, graphql_error, graphql_url, wire,
+};
 
 /// Marks a draft pull request ready for review.
 const MARK_READY: &str = "mutation MarkReady($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
 
 /// Turns a pull request back into a draft.
 const CONVERT_TO_DRAFT: &str = "mutation ConvertToDraft($id: ID!) { convertPullRequestToDraft(input: {pullRequestId: $id}) { pullRequest { isDraft } } }";
-
-/// Where and how to reach one GitHub repository.
-#[derive(Debug, Clone)]
-pub struct GitHubConfig {
-    /// API root (`https://api.github.com`, or `https://<host>/api/v3` for Enterprise Server).
-    pub api_url: String,
-    /// Owner (user or organisation).
-    pub owner: String,
-    /// Repository name.
-    pub repo: String,
-    /// A token with `repo` (classic) or issues + pull requests read/write (fine-grained).
-    pub token: String,
-}
-
-/// GitHub's JSON, as much of it as Foreman reads.
-pub mod wire {
-    use serde::Deserialize;
-
-    /// A user reference.
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct User {
-        /// Login.
-        pub login: String,
-    }
-
-    /// A label.
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Label {
-        /// Name.
-        pub name: String,
-    }
-
-    /// An issue (pull requests appear as issues with `pull_request` set).
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Issue {
-        /// Number.
-        pub number: i64,
-        /// Title.
-        pub title: String,
-        /// Body (`null` when empty).
-        pub body: Option<String>,
-        /// `open` or `closed`.
-        pub state: String,
-        /// Web URL.
-        pub html_url: String,
-        /// Author.
-        pub user: Option<User>,
-        /// Assignee.
-        pub assignee: Option<User>,
-        /// Labels.
-        #[serde(default)]
-        pub labels: Vec<Label>,
-        /// Present for pull requests.
-        pub pull_request: Option<serde_json::Value>,
-        /// Last change.
-        pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
-    }
-
-    /// An issue comment.
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Comment {
-        /// Id.
-        pub id: i64,
-        /// Text.
-        pub body: Option<String>,
-        /// Author.
-        pub user: Option<User>,
-        /// Created.
-        pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-    }
-}
 
 #[derive(Debug, Deserialize)]
 struct BranchRef {
@@ -150,10 +68,10 @@ impl Pull {
             (true, _) => Ok(PrState::Merged),
             (false, "open") => Ok(PrState::Open),
             (false, "closed") => Ok(PrState::Closed),
-            (false, other) => Err(HostError::BadResponse {
+            (false, other) => Err(HostError::Remote(RemoteError::Decode {
                 service: "github",
                 message: format!("unknown pull request state {other:?}"),
-            }),
+            })),
         }
     }
 }
@@ -189,129 +107,6 @@ struct CheckRun {
     conclusion: Option<String>,
 }
 
-/// A REST client bound to one repository.
-#[derive(Debug, Clone)]
-pub struct GitHubClient {
-    http: HttpClient,
-    /// The same settings aimed at the GraphQL endpoint ([`graphql_url`]).
-    graphql: HttpClient,
-    owner: String,
-    repo: String,
-}
-
-impl GitHubClient {
-    /// Builds a client with GitHub's headers (`Accept: application/vnd.github+json`, the API
-    /// version) and bearer auth.
-    ///
-    /// # Errors
-    /// [`HttpError::Invalid`] for an unusable URL, or an empty owner, repository or token.
-    pub fn new(config: &GitHubConfig) -> Result<Self, HttpError> {
-        let mut http = HttpConfig::new(
-            "github",
-            &config.api_url,
-            Auth::Bearer(config.token.clone()),
-        );
-        http.default_headers = vec![
-            (
-                "accept".to_owned(),
-                "application/vnd.github+json".to_owned(),
-            ),
-            ("x-github-api-version".to_owned(), "2022-11-28".to_owned()),
-        ];
-        Self::with_http(http, config)
-    }
-
-    /// Builds a client with explicit HTTP settings (timeouts, rate-limit waits).
-    ///
-    /// # Errors
-    /// As [`GitHubClient::new`].
-    pub fn with_http(http: HttpConfig, config: &GitHubConfig) -> Result<Self, HttpError> {
-        let valid = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        };
-        if !valid(&config.owner) || !valid(&config.repo) {
-            return Err(HttpError::Invalid {
-                service: "github",
-                message: format!("bad repository {}/{}", config.owner, config.repo),
-            });
-        }
-        if config.token.trim().is_empty() {
-            return Err(HttpError::Invalid {
-                service: "github",
-                message: "no token configured".to_owned(),
-            });
-        }
-        let mut graphql = http.clone();
-        graphql.base_url = graphql_url(&http.base_url);
-        Ok(Self {
-            http: HttpClient::new(http)?,
-            graphql: HttpClient::new(graphql)?,
-            owner: config.owner.clone(),
-            repo: config.repo.clone(),
-        })
-    }
-
-    /// The HTTP client.
-    #[must_use]
-    pub fn http(&self) -> &HttpClient {
-        &self.http
-    }
-
-    /// The owner.
-    #[must_use]
-    pub fn owner(&self) -> &str {
-        &self.owner
-    }
-
-    /// `/repos/<owner>/<repo><rest>`.
-    #[must_use]
-    pub fn path(&self, rest: &str) -> String {
-        format!("/repos/{}/{}{rest}", self.owner, self.repo)
-    }
-
-    /// Checks the repository is visible with this token.
-    ///
-    /// # Errors
-    /// [`HttpError`], e.g. `Unauthorized` for a revoked token, `NotFound` for a wrong name.
-    pub async fn check(&self) -> Result<(), HttpError> {
-        self.http
-            .get_json::<serde_json::Value>(&self.path(""), &[])
-            .await
-            .map(|_| ())
-    }
-
-    /// Posts a comment on an issue or pull request.
-    ///
-    /// # Errors
-    /// [`HttpError`].
-    pub async fn comment(&self, number: i64, body: &str) -> Result<wire::Comment, HttpError> {
-        self.http
-            .send_json(
-                Method::POST,
-                &self.path(&format!("/issues/{number}/comments")),
-                &json!({ "body": body }),
-            )
-            .await
-    }
-
-    /// Adds labels to an issue or pull request.
-    ///
-    /// # Errors
-    /// [`HttpError`].
-    pub async fn add_labels(&self, number: i64, labels: &[String]) -> Result<(), HttpError> {
-        self.http
-            .send_json::<serde_json::Value>(
-                Method::POST,
-                &self.path(&format!("/issues/{number}/labels")),
-                &json!({ "labels": labels }),
-            )
-            .await
-            .map(|_| ())
-    }
-}
-
 /// Pull requests on GitHub.
 #[derive(Debug, Clone)]
 pub struct GitHubHost {
@@ -328,12 +123,12 @@ impl GitHubHost {
     async fn checks(&self, sha: &str) -> HostResult<ChecksStatus> {
         let status: CombinedStatus = self
             .client
-            .http
+            .http()
             .get_json(&self.client.path(&format!("/commits/{sha}/status")), &[])
             .await?;
         let runs: CheckRuns = self
             .client
-            .http
+            .http()
             .get_json(
                 &self.client.path(&format!("/commits/{sha}/check-runs")),
                 &[("per_page", "100".to_owned())],
@@ -363,7 +158,7 @@ impl GitHubHost {
     /// The pull request as GitHub stores it (no checks).
     async fn pull(&self, number: i64) -> HostResult<Pull> {
         self.client
-            .http
+            .http()
             .get_json(&self.client.path(&format!("/pulls/{number}")), &[])
             .await
             .map_err(|e| not_found_as_pr(e, number))
@@ -379,7 +174,7 @@ impl GitHubHost {
     ) -> HostResult<serde_json::Value> {
         let answer: serde_json::Value = self
             .client
-            .graphql
+            .graphql()
             .send_json(
                 Method::POST,
                 "",
@@ -391,14 +186,14 @@ impl GitHubHost {
             .and_then(serde_json::Value::as_array)
             .filter(|e| !e.is_empty())
         {
-            return Err(graphql_error(errors, what));
+            return Err(graphql_error(errors, what).into());
         }
         match answer.pointer(&format!("/data/{field}")) {
             Some(v) if !v.is_null() => Ok(v.clone()),
-            _ => Err(HostError::BadResponse {
+            _ => Err(HostError::Remote(RemoteError::Decode {
                 service: "github",
                 message: format!("graphql answer without data.{field}"),
-            }),
+            })),
         }
     }
 
@@ -406,10 +201,10 @@ impl GitHubHost {
     /// returns the draft flag GitHub reports afterwards.
     async fn set_draft(&self, p: &Pull, draft: bool) -> HostResult<bool> {
         let Some(id) = p.node_id.as_deref().filter(|id| !id.is_empty()) else {
-            return Err(HostError::BadResponse {
+            return Err(HostError::Remote(RemoteError::Decode {
                 service: "github",
                 message: format!("pull request #{} has no node_id", p.number),
-            });
+            }));
         };
         let (query, field) = if draft {
             (CONVERT_TO_DRAFT, "convertPullRequestToDraft")
@@ -422,9 +217,11 @@ impl GitHubHost {
             .await?;
         data.pointer("/pullRequest/isDraft")
             .and_then(serde_json::Value::as_bool)
-            .ok_or_else(|| HostError::BadResponse {
-                service: "github",
-                message: format!("{field} answer without pullRequest.isDraft"),
+            .ok_or_else(|| {
+                HostError::Remote(RemoteError::Decode {
+                    service: "github",
+                    message: format!("{field} answer without pullRequest.isDraft"),
+                })
             })
     }
 
@@ -449,7 +246,7 @@ impl GitHubHost {
         }
         if !new.reviewers.is_empty() {
             self.client
-                .http
+                .http()
                 .send_json::<serde_json::Value>(
                     Method::POST,
                     &self
@@ -463,52 +260,13 @@ impl GitHubHost {
     }
 }
 
-fn not_found_as_pr(e: HttpError, number: i64) -> HostError {
+fn not_found_as_pr(e: RemoteError, number: i64) -> HostError {
     match e {
-        HttpError::NotFound { service, .. } => HostError::NotFound {
+        RemoteError::NotFound { service, .. } => HostError::Remote(RemoteError::NotFound {
             service,
             what: format!("pull request #{number}"),
-        },
+        }),
         e => e.into(),
-    }
-}
-
-/// Turns a GraphQL `errors` array (sent with HTTP 200) into a host error: `NOT_FOUND`,
-/// `FORBIDDEN` and `RATE_LIMITED` by their kind, anything else as a 422 rejection carrying
-/// GitHub's messages.
-fn graphql_error(errors: &[serde_json::Value], what: &str) -> HostError {
-    let kind = errors
-        .first()
-        .and_then(|e| e.get("type"))
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default();
-    let messages: Vec<&str> = errors
-        .iter()
-        .filter_map(|e| e.get("message").and_then(serde_json::Value::as_str))
-        .collect();
-    let message = if messages.is_empty() {
-        "unknown graphql error".to_owned()
-    } else {
-        messages.join("; ")
-    };
-    match kind {
-        "NOT_FOUND" => HostError::NotFound {
-            service: "github",
-            what: format!("{what} ({message})"),
-        },
-        "FORBIDDEN" => HostError::Forbidden {
-            service: "github",
-            message,
-        },
-        "RATE_LIMITED" => HostError::RateLimited {
-            service: "github",
-            retry_after: None,
-        },
-        _ => HostError::Rejected {
-            service: "github",
-            status: 422,
-            message,
-        },
     }
 }
 
@@ -575,26 +333,24 @@ impl GitHost for GitHubHost {
             "base": new.base,
             "draft": new.draft,
         });
-        let created: Result<Pull, HttpError> = self
+        let created: Result<Pull, RemoteError> = self
             .client
-            .http
+            .http()
             .send_json(Method::POST, &self.client.path("/pulls"), &body)
             .await;
         let number = match created {
             Ok(p) => p.number,
             // created concurrently (or before a crash) between our lookup and our create
-            Err(HttpError::Rejected {
+            Err(RemoteError::Status {
                 status: 422,
                 message,
                 ..
             }) if message.contains("already exists") => match self.find_pr(&new.head).await? {
                 Some(p) => p.number,
                 None => {
-                    return Err(HostError::Rejected {
-                        service: "github",
-                        status: 422,
-                        message,
-                    });
+                    return Err(HostError::Remote(RemoteError::refused(
+                        "github", 422, message,
+                    )));
                 }
             },
             Err(e) => return Err(e.into()),
@@ -607,11 +363,11 @@ impl GitHost for GitHubHost {
     async fn find_pr(&self, head: &str) -> HostResult<Option<PullRequest>> {
         let list: Vec<Pull> = self
             .client
-            .http
+            .http()
             .get_all_pages(
                 &self.client.path("/pulls"),
                 &[
-                    ("head", format!("{}:{head}", self.client.owner)),
+                    ("head", format!("{}:{head}", self.client.owner())),
                     ("state", "all".to_owned()),
                     ("per_page", "100".to_owned()),
                 ],
@@ -637,13 +393,13 @@ impl GitHost for GitHubHost {
         match p.pr_state()? {
             PrState::Merged => return self.to_pr(p).await,
             PrState::Closed => {
-                return Err(HostError::Rejected {
-                    service: "github",
-                    status: 405,
-                    message: format!(
+                return Err(HostError::Remote(RemoteError::refused(
+                    "github",
+                    405,
+                    format!(
                         "pull request #{number} is closed without merging; it cannot be merged"
                     ),
-                });
+                )));
             }
             PrState::Open => {}
         }
@@ -654,9 +410,9 @@ impl GitHost for GitHubHost {
         }
         let expected = p.head.sha.clone();
         let body = json!({ "merge_method": method.as_str(), "sha": expected });
-        let answer: Result<MergeResult, HttpError> = self
+        let answer: Result<MergeResult, RemoteError> = self
             .client
-            .http
+            .http()
             .send_json(
                 Method::PUT,
                 &self.client.path(&format!("/pulls/{number}/merge")),
@@ -673,11 +429,11 @@ impl GitHost for GitHubHost {
                 }
                 Ok(pr)
             }
-            Err(HttpError::Rejected {
-                status: status @ (405 | 409),
-                message,
-                ..
-            }) => {
+            Err(e) if matches!(e.refusal(), Some((405 | 409, _))) => {
+                let (status, message) = e
+                    .refusal()
+                    .map(|(s, m)| (s, m.to_owned()))
+                    .unwrap_or_default();
                 // merged meanwhile (a concurrent call, a person): that is success
                 let now = self.pull(number).await?;
                 if now.pr_state()? == PrState::Merged {
@@ -693,11 +449,9 @@ impl GitHost for GitHubHost {
                 } else {
                     not_mergeable(number, &now, &message)
                 };
-                Err(HostError::Rejected {
-                    service: "github",
-                    status,
-                    message,
-                })
+                Err(HostError::Remote(RemoteError::refused(
+                    "github", status, message,
+                )))
             }
             Err(e) => Err(not_found_as_pr(e, number)),
         }
@@ -717,7 +471,7 @@ impl GitHost for GitHubHost {
         HostError::unless_open("github", &format!("pull request #{number}"), p.pr_state()?)?;
         let patched: Pull = self
             .client
-            .http
+            .http()
             .send_json(
                 Method::PATCH,
                 &self.client.path(&format!("/pulls/{number}")),
@@ -752,51 +506,5 @@ impl GitHost for GitHubHost {
 
     async fn check(&self) -> HostResult<()> {
         Ok(self.client.check().await?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn graphql_lives_beside_the_rest_root() {
-        assert_eq!(
-            graphql_url("https://api.github.com"),
-            "https://api.github.com/graphql"
-        );
-        assert_eq!(
-            graphql_url("https://ghe.example/api/v3/"),
-            "https://ghe.example/api/graphql"
-        );
-        assert_eq!(
-            graphql_url("http://127.0.0.1:4000"),
-            "http://127.0.0.1:4000/graphql"
-        );
-    }
-
-    #[test]
-    fn graphql_errors_are_typed() {
-        let e = |v: serde_json::Value| graphql_error(v.as_array().unwrap(), "pull request #3");
-        let missing = e(
-            json!([{"type": "NOT_FOUND", "message": "Could not resolve to a node with the global id of 'x'"}]),
-        );
-        assert!(
-            matches!(&missing, HostError::NotFound { what, .. } if what.starts_with("pull request #3")),
-            "{missing:?}"
-        );
-        assert!(matches!(
-            e(json!([{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}])),
-            HostError::Forbidden { .. }
-        ));
-        assert!(matches!(
-            e(json!([{"type": "RATE_LIMITED", "message": "API rate limit exceeded"}])),
-            HostError::RateLimited { .. }
-        ));
-        let other = e(json!([{"message": "a"}, {"type": "UNPROCESSABLE", "message": "b"}]));
-        assert!(
-            matches!(&other, HostError::Rejected { status: 422, message, .. } if message == "a; b"),
-            "{other:?}"
-        );
     }
 }

@@ -1,12 +1,13 @@
-//! GitLab REST v4: the [`GitLabClient`] (shared with the GitLab Issues tracker) and
-//! [`GitLabHost`], the merge request adapter.
+//! GitLab REST v4: [`GitLabHost`], the merge request adapter over `foreman-rest`'s
+//! [`GitLabClient`] (shared with the GitLab Issues tracker).
 //!
 //! Merging is `PUT /projects/:id/merge_requests/:iid/merge` with the head `sha` read just before
 //! and `squash` for [`MergeMethod::Squash`]. Whether a merge makes a merge commit or
 //! fast-forwards is the project's merge method setting, so [`MergeMethod::Rebase`] is refused
 //! as [`HostError::Invalid`] (configure the project for fast-forward merges and use
 //! [`MergeMethod::Merge`]). GitLab's 405 (cannot be merged now), 406 (conflicts), 409 (the head
-//! moved) and 422 answers become [`HostError::Rejected`] with an explanation.
+//! moved: [`RemoteError::Conflict`]) and 422 answers become [`HostError::Remote`] refusals with an
+//! explanation.
 //!
 //! GitLab has no separate draft flag to set: a merge request is a draft when its title starts
 //! with `Draft:`, `[Draft]` or `(Draft)`. Creating and updating ([`GitHost::update_pr`],
@@ -18,77 +19,12 @@ use async_trait::async_trait;
 use foreman_domain::git::{
     ChecksStatus, GitHost, HostError, HostResult, MergeMethod, NewPullRequest, PrState, PullRequest,
 };
-use reqwest::Method;
+use foreman_rest::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::http::{Auth, HttpClient, HttpConfig, HttpError};
-
-/// The public API root.
-pub const DEFAULT_API_URL: &str = "https://gitlab.com/api/v4";
-
-/// Where and how to reach one GitLab project.
-#[derive(Debug, Clone)]
-pub struct GitLabConfig {
-    /// API root (`https://gitlab.com/api/v4`, or a self-managed instance's).
-    pub api_url: String,
-    /// The project's path (`group/project`) or numeric id.
-    pub project: String,
-    /// A token with the `api` scope.
-    pub token: String,
-}
-
-/// GitLab's JSON, as much of it as Foreman reads.
-pub mod wire {
-    use serde::Deserialize;
-
-    /// A user reference.
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct User {
-        /// Username.
-        pub username: String,
-    }
-
-    /// An issue.
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Issue {
-        /// Project-scoped number.
-        pub iid: i64,
-        /// Title.
-        pub title: String,
-        /// Description.
-        pub description: Option<String>,
-        /// `opened` or `closed`.
-        pub state: String,
-        /// Labels.
-        #[serde(default)]
-        pub labels: Vec<String>,
-        /// Author.
-        pub author: Option<User>,
-        /// Assignee.
-        pub assignee: Option<User>,
-        /// Web URL.
-        pub web_url: String,
-        /// Last change.
-        pub updated_at: Option<chrono::DateTime<chrono::Utc>>,
-    }
-
-    /// A note (comment); system notes record changes, not people.
-    #[derive(Debug, Clone, Deserialize)]
-    pub struct Note {
-        /// Id.
-        pub id: i64,
-        /// Text.
-        pub body: String,
-        /// Whether GitLab wrote it.
-        #[serde(default)]
-        pub system: bool,
-        /// Author.
-        pub author: Option<User>,
-        /// Created.
-        pub created_at: Option<chrono::DateTime<chrono::Utc>>,
-    }
-}
+use foreman_rest::RemoteError;
+pub use foreman_rest::gitlab::{DEFAULT_API_URL, GitLabClient, GitLabConfig, encode_path, wire};
 
 #[derive(Debug, Deserialize)]
 struct MergeRequest {
@@ -119,88 +55,6 @@ struct UserId {
     id: i64,
 }
 
-/// A REST client bound to one project.
-#[derive(Debug, Clone)]
-pub struct GitLabClient {
-    http: HttpClient,
-    project: String,
-}
-
-impl GitLabClient {
-    /// Builds a client with `PRIVATE-TOKEN` auth.
-    ///
-    /// # Errors
-    /// [`HttpError::Invalid`] for an unusable URL, or an empty project or token.
-    pub fn new(config: &GitLabConfig) -> Result<Self, HttpError> {
-        let http = HttpConfig::new(
-            "gitlab",
-            &config.api_url,
-            Auth::Header {
-                name: "private-token".to_owned(),
-                value: config.token.clone(),
-            },
-        );
-        Self::with_http(http, config)
-    }
-
-    /// Builds a client with explicit HTTP settings.
-    ///
-    /// # Errors
-    /// As [`GitLabClient::new`].
-    pub fn with_http(http: HttpConfig, config: &GitLabConfig) -> Result<Self, HttpError> {
-        let invalid = |message: String| HttpError::Invalid {
-            service: "gitlab",
-            message,
-        };
-        if config.project.trim().is_empty() || config.project.contains("..") {
-            return Err(invalid(format!("bad project {:?}", config.project)));
-        }
-        if config.token.trim().is_empty() {
-            return Err(invalid("no token configured".to_owned()));
-        }
-        Ok(Self {
-            http: HttpClient::new(http)?,
-            project: encode_path(&config.project),
-        })
-    }
-
-    /// The HTTP client.
-    #[must_use]
-    pub fn http(&self) -> &HttpClient {
-        &self.http
-    }
-
-    /// `/projects/<id><rest>`.
-    #[must_use]
-    pub fn path(&self, rest: &str) -> String {
-        format!("/projects/{}{rest}", self.project)
-    }
-
-    /// Checks the project is visible with this token.
-    ///
-    /// # Errors
-    /// [`HttpError`].
-    pub async fn check(&self) -> Result<(), HttpError> {
-        self.http
-            .get_json::<serde_json::Value>(&self.path(""), &[])
-            .await
-            .map(|_| ())
-    }
-}
-
-/// Percent-encodes a project path (`group/project` → `group%2Fproject`).
-fn encode_path(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.trim().bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Title prefixes GitLab reads as "draft" (case-insensitive), and the older `WIP` ones.
 const DRAFT_PREFIXES: [&str; 5] = ["draft:", "[draft]", "(draft)", "wip:", "[wip]"];
 
@@ -227,12 +81,12 @@ fn draft_title(title: &str, draft: bool) -> String {
     }
 }
 
-fn not_found_as_mr(e: HttpError, number: i64) -> HostError {
+fn not_found_as_mr(e: RemoteError, number: i64) -> HostError {
     match e {
-        HttpError::NotFound { service, .. } => HostError::NotFound {
+        RemoteError::NotFound { service, .. } => HostError::Remote(RemoteError::NotFound {
             service,
             what: format!("merge request !{number}"),
-        },
+        }),
         e => e.into(),
     }
 }
@@ -255,17 +109,17 @@ impl GitLabHost {
             "opened" | "locked" => Ok(PrState::Open),
             "merged" => Ok(PrState::Merged),
             "closed" => Ok(PrState::Closed),
-            other => Err(HostError::BadResponse {
+            other => Err(HostError::Remote(RemoteError::Decode {
                 service: "gitlab",
                 message: format!("unknown merge request state {other:?}"),
-            }),
+            })),
         }
     }
 
     /// The merge request as GitLab stores it.
     async fn merge_request(&self, number: i64) -> HostResult<MergeRequest> {
         self.client
-            .http
+            .http()
             .get_json(&self.client.path(&format!("/merge_requests/{number}")), &[])
             .await
             .map_err(|e| not_found_as_mr(e, number))
@@ -298,7 +152,7 @@ impl GitLabHost {
         for n in names {
             let found: Vec<UserId> = self
                 .client
-                .http
+                .http()
                 .get_json("/users", &[("username", n.clone())])
                 .await?;
             match found.first() {
@@ -350,9 +204,9 @@ impl GitHost for GitLabHost {
             "reviewer_ids": reviewer_ids,
             "remove_source_branch": false,
         });
-        let created: Result<MergeRequest, HttpError> = self
+        let created: Result<MergeRequest, RemoteError> = self
             .client
-            .http
+            .http()
             .send_json(Method::POST, &self.client.path("/merge_requests"), &body)
             .await;
         match created {
@@ -360,17 +214,12 @@ impl GitHost for GitLabHost {
                 tracing::info!(iid = m.iid, head = %new.head, "gitlab merge request opened");
                 Self::to_pr(m)
             }
-            Err(HttpError::Rejected {
-                status: 409,
-                message,
-                ..
-            }) => match self.find_pr(&new.head).await? {
+            Err(RemoteError::Conflict { message, .. }) => match self.find_pr(&new.head).await? {
                 Some(p) => Ok(p),
-                None => Err(HostError::Rejected {
+                None => Err(HostError::Remote(RemoteError::Conflict {
                     service: "gitlab",
-                    status: 409,
                     message,
-                }),
+                })),
             },
             Err(e) => Err(e.into()),
         }
@@ -379,7 +228,7 @@ impl GitHost for GitLabHost {
     async fn find_pr(&self, head: &str) -> HostResult<Option<PullRequest>> {
         let list: Vec<MergeRequest> = self
             .client
-            .http
+            .http()
             .get_all_pages(
                 &self.client.path("/merge_requests"),
                 &[
@@ -409,13 +258,13 @@ impl GitHost for GitLabHost {
         match Self::pr_state(&m)? {
             PrState::Merged => return Self::to_pr(m),
             PrState::Closed => {
-                return Err(HostError::Rejected {
-                    service: "gitlab",
-                    status: 405,
-                    message: format!(
+                return Err(HostError::Remote(RemoteError::refused(
+                    "gitlab",
+                    405,
+                    format!(
                         "merge request !{number} is closed without merging; it cannot be merged"
                     ),
-                });
+                )));
             }
             PrState::Open => {}
         }
@@ -437,9 +286,9 @@ impl GitHost for GitLabHost {
         if !expected.is_empty() {
             body["sha"] = json!(expected);
         }
-        let answer: Result<serde_json::Value, HttpError> = self
+        let answer: Result<serde_json::Value, RemoteError> = self
             .client
-            .http
+            .http()
             .send_json(
                 Method::PUT,
                 &self.client.path(&format!("/merge_requests/{number}/merge")),
@@ -451,11 +300,11 @@ impl GitHost for GitLabHost {
                 tracing::info!(iid = number, method = %method, sha = %expected, "gitlab merge request merged");
                 self.get_pr(number).await
             }
-            Err(HttpError::Rejected {
-                status: status @ (405 | 406 | 409 | 422),
-                message,
-                ..
-            }) => {
+            Err(e) if matches!(e.refusal(), Some((405 | 406 | 409 | 422, _))) => {
+                let (status, message) = e
+                    .refusal()
+                    .map(|(s, m)| (s, m.to_owned()))
+                    .unwrap_or_default();
                 // merged meanwhile (a concurrent call, a person): that is success
                 let now = self.merge_request(number).await?;
                 let state = Self::pr_state(&now)?;
@@ -482,11 +331,9 @@ impl GitHost for GitLabHost {
                     let why = now.detailed_merge_status.as_deref().unwrap_or("unknown");
                     format!("merge request !{number} cannot be merged ({why}): {message}")
                 };
-                Err(HostError::Rejected {
-                    service: "gitlab",
-                    status,
-                    message,
-                })
+                Err(HostError::Remote(RemoteError::refused(
+                    "gitlab", status, message,
+                )))
             }
             Err(e) => Err(not_found_as_mr(e, number)),
         }
@@ -510,7 +357,7 @@ impl GitHost for GitLabHost {
         )?;
         let updated: MergeRequest = self
             .client
-            .http
+            .http()
             .send_json(
                 Method::PUT,
                 &self.client.path(&format!("/merge_requests/{number}")),
@@ -533,20 +380,14 @@ impl GitHost for GitLabHost {
             return Err(HostError::Invalid("empty comment".to_owned()));
         }
         self.client
-            .http
+            .http()
             .send_json::<serde_json::Value>(
                 Method::POST,
                 &self.client.path(&format!("/merge_requests/{number}/notes")),
                 &json!({ "body": body }),
             )
             .await
-            .map_err(|e| match e {
-                HttpError::NotFound { service, .. } => HostError::NotFound {
-                    service,
-                    what: format!("merge request !{number}"),
-                },
-                e => e.into(),
-            })?;
+            .map_err(|e| not_found_as_mr(e, number))?;
         Ok(())
     }
 
@@ -578,11 +419,5 @@ mod tests {
         // not a prefix: left alone
         assert_eq!(draft_title("Drafting rules", false), "Drafting rules");
         assert_eq!(strip_draft_prefix("Draft: "), "");
-    }
-
-    #[test]
-    fn project_paths_are_encoded() {
-        assert_eq!(encode_path("group/sub/project"), "group%2Fsub%2Fproject");
-        assert_eq!(encode_path("42"), "42");
     }
 }

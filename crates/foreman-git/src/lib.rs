@@ -15,18 +15,19 @@
 //!   or rebase pushed to the remote's base branch by [`GitRepository::merge_branch_into`]
 //!   (temporary detached worktree, `--force-with-lease`, conflicts aborted and reported,
 //!   idempotent, serialised per project). See `docs/git.md`;
-//! - [`http`], the REST plumbing (auth, rate limits, `Link` pagination, capped bodies) shared
-//!   with the tracker adapters.
 //!
-//! It must not know about the pipeline, tickets' meaning, or any storage backend: it sees
-//! storage only through the ports of `foreman-domain`.
+//! The REST plumbing (HTTP client, retries, pagination) and the GitHub and GitLab REST clients
+//! live in `foreman-rest`, shared with the tracker adapters; [`github`] and [`gitlab`]
+//! re-export the clients so callers configure a host in one place.
+//!
+//! It must not know about the pipeline, trackers, tickets' meaning, or any storage backend: it
+//! sees storage only through the ports of `foreman-domain`.
 
 mod cmd;
-mod guard;
 pub mod credentials;
 pub mod github;
 pub mod gitlab;
-pub mod http;
+mod guard;
 pub mod hygiene;
 pub mod local;
 pub mod repo;

@@ -24,6 +24,7 @@ use foreman_domain::git::{
     ChecksStatus, GitError, GitHost, GitRepo, HostError, HostResult, MergeMethod, NewPullRequest,
     PrState, PullRequest,
 };
+use foreman_domain::remote::RemoteError;
 use serde::{Deserialize, Serialize};
 
 use crate::repo::GitRepository;
@@ -171,9 +172,11 @@ impl LocalHost {
             .settings
             .get_setting(&self.key(&format!("pr/{number}")))
             .await?
-            .ok_or_else(|| HostError::NotFound {
-                service: "local",
-                what: format!("pull request #{number}"),
+            .ok_or_else(|| {
+                HostError::Remote(RemoteError::NotFound {
+                    service: "local",
+                    what: format!("pull request #{number}"),
+                })
             })?;
         serde_json::from_str(&raw).map_err(|e| {
             HostError::Store(foreman_domain::StoreError::corrupt("local pull request", e))
@@ -211,7 +214,7 @@ impl LocalHost {
     /// Closes a local pull request without merging (from the API or the CLI).
     ///
     /// # Errors
-    /// [`HostError::NotFound`] for an unknown number; storage failures.
+    /// [`RemoteError::NotFound`] for an unknown number; storage failures.
     pub async fn close_pr(&self, number: i64) -> HostResult<PullRequest> {
         let mut pr = self.load(number).await?;
         if pr.state == PrState::Open {
@@ -320,10 +323,10 @@ impl GitHost for LocalHost {
             return Ok(existing);
         }
         let Some(head_sha) = self.repo.remote_branch_head(&new.head).await? else {
-            return Err(HostError::NotFound {
+            return Err(HostError::Remote(RemoteError::NotFound {
                 service: "local",
                 what: format!("branch {} on the remote (push it first)", new.head),
-            });
+            }));
         };
         let next_key = self.key("next");
         let number = match self.settings.get_setting(&next_key).await? {
@@ -416,13 +419,13 @@ impl GitHost for LocalHost {
         match pr.state {
             PrState::Merged => return Ok(self.render(&pr)),
             PrState::Closed => {
-                return Err(HostError::Rejected {
+                return Err(HostError::Remote(RemoteError::Status {
                     service: "local",
                     status: 405,
                     message: format!(
                         "pull request #{number} is closed without merging; it cannot be merged"
                     ),
-                });
+                }));
             }
             PrState::Open => {}
         }
@@ -443,18 +446,19 @@ impl GitHost for LocalHost {
             .merge_branch_into(&pr.request.head, &pr.request.base, &message, method)
             .await
             .map_err(|e| match e {
-                GitError::Conflict { files, base, .. } => HostError::Rejected {
-                    service: "local",
-                    status: 409,
-                    message: format!(
-                        "merge conflict: pull request #{number} conflicts with {base} in {}",
-                        files.join(", ")
-                    ),
-                },
-                GitError::NotFound { what } => HostError::NotFound {
+                GitError::Conflict { files, base, .. } => {
+                    HostError::Remote(RemoteError::Conflict {
+                        service: "local",
+                        message: format!(
+                            "merge conflict: pull request #{number} conflicts with {base} in {}",
+                            files.join(", ")
+                        ),
+                    })
+                }
+                GitError::NotFound { what } => HostError::Remote(RemoteError::NotFound {
                     service: "local",
                     what,
-                },
+                }),
                 e => HostError::Git(e),
             })?;
         pr.state = PrState::Merged;

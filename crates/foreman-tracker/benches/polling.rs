@@ -8,10 +8,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use foreman_domain::tracker::IntakeSource;
 use foreman_fakes::FakeGitHub;
-use foreman_git::github::{GitHubClient, GitHubConfig};
+use foreman_pipeline::intake::Intake;
+use foreman_rest::github::{GitHubClient, GitHubConfig};
 use foreman_testkit::MemoryStore;
-use foreman_tracker::{GitHubTracker, Intake, StatusLabels};
+use foreman_tracker::{GitHubTracker, StatusLabels};
 
 const ISSUES: usize = 1_000;
 const CYCLES: usize = 20;
@@ -44,7 +46,7 @@ fn main() {
 
         fake.control.clear_requests();
         let t = Instant::now();
-        let first = intake.poll_once().await.unwrap();
+        let first = intake.take_in(IntakeSource::Poll).await.unwrap();
         let first_time = t.elapsed();
         let first_requests = fake.control.requests().len();
         assert_eq!(first.created.len(), ISSUES);
@@ -54,7 +56,7 @@ fn main() {
         fake.control.clear_requests();
         for _ in 0..CYCLES {
             let t = Instant::now();
-            let r = intake.poll_once().await.unwrap();
+            let r = intake.take_in(IntakeSource::Poll).await.unwrap();
             warm.push(t.elapsed());
             assert!(r.created.is_empty());
         }
@@ -65,7 +67,7 @@ fn main() {
         for _ in 0..CYCLES {
             let intake = Intake::new("bench", tracker_for_cold(&fake), store.clone(), store.clone());
             let t = Instant::now();
-            intake.poll_once().await.unwrap();
+            intake.take_in(IntakeSource::Poll).await.unwrap();
             cold.push(t.elapsed());
         }
 

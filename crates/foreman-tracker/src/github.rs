@@ -13,8 +13,8 @@ use foreman_domain::tracker::{
     DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
     TrackerStatus, TrackerTicket, join_acceptance_criteria,
 };
-use foreman_git::github::{GitHubClient, wire};
-use foreman_git::http::{HttpError, Request};
+use foreman_rest::github::{GitHubClient, wire};
+use foreman_rest::{RemoteError, Request};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -85,12 +85,12 @@ fn number(external_id: &str) -> TrackerResult<i64> {
         })
 }
 
-fn not_found(e: HttpError, external_id: &str) -> TrackerError {
+fn not_found(e: RemoteError, external_id: &str) -> TrackerError {
     match e {
-        HttpError::NotFound { service, .. } => TrackerError::NotFound {
+        RemoteError::NotFound { service, .. } => TrackerError::Remote(RemoteError::NotFound {
             service,
             what: format!("issue {external_id}"),
-        },
+        }),
         e => e.into(),
     }
 }
@@ -157,10 +157,10 @@ impl GitHubTracker {
             if let Some(c) = cached {
                 return Ok(c);
             }
-            return Err(TrackerError::BadResponse {
+            return Err(TrackerError::Remote(RemoteError::Decode {
                 service: "github",
                 message: "304 for a request without If-None-Match".to_owned(),
-            });
+            }));
         }
         let page = CachedPage {
             etag: resp.header("etag").unwrap_or_default().to_owned(),
@@ -204,10 +204,10 @@ impl GitHubTracker {
             .await
             .map_err(|e| not_found(e, &format!("#{n}")))?;
         if issue.pull_request.is_some() {
-            return Err(TrackerError::NotFound {
+            return Err(TrackerError::Remote(RemoteError::NotFound {
                 service: "github",
                 what: format!("issue #{n} (it is a pull request)"),
-            });
+            }));
         }
         Ok(issue)
     }
@@ -227,7 +227,7 @@ impl GitHubTracker {
                 .await
             {
                 Ok(_) => {}
-                Err(HttpError::NotFound { .. }) => {
+                Err(RemoteError::NotFound { .. }) => {
                     // GitHub answers 404 both for an absent label and a missing issue
                     self.issue(n).await?;
                 }
@@ -267,7 +267,7 @@ impl Tracker for GitHubTracker {
         let mut url = self.client.path("/issues");
         let mut first = true;
         let mut out = Vec::new();
-        for _ in 0..foreman_git::http::MAX_PAGES {
+        for _ in 0..foreman_rest::MAX_PAGES {
             let page = self.page(&url, first).await?;
             let empty = page.issues.is_empty();
             out.extend(
@@ -284,10 +284,10 @@ impl Tracker for GitHubTracker {
                 _ => return Ok(out),
             }
         }
-        Err(TrackerError::BadResponse {
+        Err(TrackerError::Remote(RemoteError::Decode {
             service: "github",
             message: "too many pages".to_owned(),
-        })
+        }))
     }
 
     async fn get_ticket(&self, external_id: &str) -> TrackerResult<TrackerTicket> {

@@ -9,8 +9,8 @@ use foreman_domain::tracker::{
     DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
     TrackerStatus, TrackerTicket, join_acceptance_criteria,
 };
-use foreman_git::gitlab::{GitLabClient, wire};
-use foreman_git::http::HttpError;
+use foreman_rest::RemoteError;
+use foreman_rest::gitlab::{GitLabClient, wire};
 use reqwest::Method;
 use serde_json::json;
 
@@ -37,12 +37,12 @@ fn iid(external_id: &str) -> TrackerResult<i64> {
         })
 }
 
-fn not_found(e: HttpError, external_id: &str) -> TrackerError {
+fn not_found(e: RemoteError, external_id: &str) -> TrackerError {
     match e {
-        HttpError::NotFound { service, .. } => TrackerError::NotFound {
+        RemoteError::NotFound { service, .. } => TrackerError::Remote(RemoteError::NotFound {
             service,
             what: format!("issue {external_id}"),
-        },
+        }),
         e => e.into(),
     }
 }

@@ -12,7 +12,7 @@ use foreman_domain::tracker::{
     DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
     TrackerStatus, TrackerTicket, join_acceptance_criteria,
 };
-use foreman_git::http::{Auth, HttpClient, HttpConfig, HttpError, Request};
+use foreman_rest::{Auth, HttpClient, HttpConfig, RemoteError, Request};
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -312,12 +312,12 @@ impl JiraTracker {
         })
     }
 
-    fn not_found(e: HttpError, k: &str) -> TrackerError {
+    fn not_found(e: RemoteError, k: &str) -> TrackerError {
         match e {
-            HttpError::NotFound { service, .. } => TrackerError::NotFound {
+            RemoteError::NotFound { service, .. } => TrackerError::Remote(RemoteError::NotFound {
                 service,
                 what: format!("issue {k}"),
-            },
+            }),
             e => e.into(),
         }
     }
@@ -356,7 +356,7 @@ impl Tracker for JiraTracker {
         );
         let mut out = Vec::new();
         let mut token: Option<String> = None;
-        for _ in 0..foreman_git::http::MAX_PAGES {
+        for _ in 0..foreman_rest::MAX_PAGES {
             let mut body = json!({ "jql": jql, "fields": self.fields(), "maxResults": 100 });
             if let Some(t) = &token {
                 body["nextPageToken"] = json!(t);
@@ -372,10 +372,10 @@ impl Tracker for JiraTracker {
                 _ => return Ok(out),
             }
         }
-        Err(TrackerError::BadResponse {
+        Err(TrackerError::Remote(RemoteError::Decode {
             service: "jira",
             message: "too many pages".to_owned(),
-        })
+        }))
     }
 
     async fn get_ticket(&self, external_id: &str) -> TrackerResult<TrackerTicket> {
@@ -567,10 +567,12 @@ impl Tracker for JiraTracker {
             )
             .await
             .map_err(|e| match e {
-                HttpError::NotFound { service, .. } => TrackerError::NotFound {
-                    service,
-                    what: format!("project {}", self.config.project_key),
-                },
+                RemoteError::NotFound { service, .. } => {
+                    TrackerError::Remote(RemoteError::NotFound {
+                        service,
+                        what: format!("project {}", self.config.project_key),
+                    })
+                }
                 e => e.into(),
             })?;
         Ok(())

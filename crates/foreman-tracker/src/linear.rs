@@ -13,7 +13,7 @@ use foreman_domain::tracker::{
     DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
     TrackerStatus, TrackerTicket, join_acceptance_criteria, priority,
 };
-use foreman_git::http::{Auth, HttpClient, HttpConfig, HttpError};
+use foreman_rest::{Auth, HttpClient, HttpConfig, RemoteError};
 use reqwest::Method;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -227,24 +227,28 @@ fn graphql_error(errors: &Value, http_status: u16) -> TrackerError {
         .and_then(Value::as_str)
         .unwrap_or_default();
     match code {
-        "RATELIMITED" => TrackerError::RateLimited {
+        "RATELIMITED" => TrackerError::Remote(RemoteError::RateLimited {
             service: "linear",
             retry_after: None,
-        },
-        "AUTHENTICATION_ERROR" => TrackerError::Unauthorized { service: "linear" },
-        "FORBIDDEN" => TrackerError::Forbidden {
+        }),
+        "AUTHENTICATION_ERROR" => {
+            TrackerError::Remote(RemoteError::Unauthorized { service: "linear" })
+        }
+        "FORBIDDEN" => TrackerError::Remote(RemoteError::Forbidden {
             service: "linear",
             message,
-        },
-        _ if message.to_ascii_lowercase().contains("not found") => TrackerError::NotFound {
-            service: "linear",
-            what: message,
-        },
-        _ => TrackerError::Rejected {
+        }),
+        _ if message.to_ascii_lowercase().contains("not found") => {
+            TrackerError::Remote(RemoteError::NotFound {
+                service: "linear",
+                what: message,
+            })
+        }
+        _ => TrackerError::Remote(RemoteError::Status {
             service: "linear",
             status: http_status,
             message,
-        },
+        }),
     }
 }
 
@@ -302,17 +306,17 @@ impl LinearTracker {
         let body = json!({ "query": query, "variables": variables, "operationName": operation });
         let resp: Value = match self.http.send_json(Method::POST, "", &body).await {
             Ok(v) => v,
-            Err(HttpError::Rejected {
+            Err(RemoteError::Status {
                 status, message, ..
             }) => {
                 // Linear answers 400 with GraphQL errors (rate limits included)
                 return Err(match serde_json::from_str::<Value>(&message) {
                     Ok(errors) if errors.is_array() => graphql_error(&errors, status),
-                    _ => TrackerError::Rejected {
+                    _ => TrackerError::Remote(RemoteError::Status {
                         service: "linear",
                         status,
                         message,
-                    },
+                    }),
                 });
             }
             Err(e) => return Err(e.into()),
@@ -327,9 +331,11 @@ impl LinearTracker {
             .pointer(&format!("/data/{field}"))
             .cloned()
             .unwrap_or(Value::Null);
-        serde_json::from_value(data).map_err(|e| TrackerError::BadResponse {
-            service: "linear",
-            message: format!("{operation}: {e}"),
+        serde_json::from_value(data).map_err(|e| {
+            TrackerError::Remote(RemoteError::Decode {
+                service: "linear",
+                message: format!("{operation}: {e}"),
+            })
         })
     }
 
@@ -345,15 +351,12 @@ impl LinearTracker {
                 "teams",
             )
             .await?;
-        let id =
-            teams
-                .nodes
-                .first()
-                .map(|t| t.id.clone())
-                .ok_or_else(|| TrackerError::NotFound {
-                    service: "linear",
-                    what: format!("team {}", self.config.team_key),
-                })?;
+        let id = teams.nodes.first().map(|t| t.id.clone()).ok_or_else(|| {
+            TrackerError::Remote(RemoteError::NotFound {
+                service: "linear",
+                what: format!("team {}", self.config.team_key),
+            })
+        })?;
         self.cache.lock().await.team_id = Some(id.clone());
         Ok(id)
     }
@@ -455,9 +458,11 @@ impl LinearTracker {
         let issue: Option<LinearIssue> = self
             .run("Issue", &ops::issue(), json!({ "id": id }), "issue")
             .await?;
-        issue.ok_or_else(|| TrackerError::NotFound {
-            service: "linear",
-            what: format!("issue {id}"),
+        issue.ok_or_else(|| {
+            TrackerError::Remote(RemoteError::NotFound {
+                service: "linear",
+                what: format!("issue {id}"),
+            })
         })
     }
 
@@ -476,11 +481,11 @@ impl LinearTracker {
         if s.success {
             Ok(())
         } else {
-            Err(TrackerError::Rejected {
+            Err(TrackerError::Remote(RemoteError::Status {
                 service: "linear",
                 status: 200,
                 message: format!("{operation} was not successful"),
-            })
+            }))
         }
     }
 }
@@ -519,7 +524,7 @@ impl Tracker for LinearTracker {
         let query = ops::ready_issues();
         let mut out = Vec::new();
         let mut after: Option<String> = None;
-        for _ in 0..foreman_git::http::MAX_PAGES {
+        for _ in 0..foreman_rest::MAX_PAGES {
             let page: Page = self
                 .run(
                     "ReadyIssues",
@@ -536,10 +541,10 @@ impl Tracker for LinearTracker {
                 _ => return Ok(out),
             }
         }
-        Err(TrackerError::BadResponse {
+        Err(TrackerError::Remote(RemoteError::Decode {
             service: "linear",
             message: "too many pages".to_owned(),
-        })
+        }))
     }
 
     async fn get_ticket(&self, external_id: &str) -> TrackerResult<TrackerTicket> {

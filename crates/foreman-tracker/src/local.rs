@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use foreman_domain::event::{EventFilter, EventType, NewEvent};
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::{
     MAX_TEXT_BYTES, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
     TrackerStatus, TrackerTicket, split_acceptance_criteria, truncate_with_note,
@@ -63,9 +64,11 @@ impl LocalTracker {
         self.tickets
             .get_ticket_by_external_id(&self.project, external_id.trim())
             .await?
-            .ok_or_else(|| TrackerError::NotFound {
-                service: "local",
-                what: format!("ticket {external_id}"),
+            .ok_or_else(|| {
+                TrackerError::Remote(RemoteError::NotFound {
+                    service: "local",
+                    what: format!("ticket {external_id}"),
+                })
             })
     }
 

@@ -6,7 +6,7 @@
 //!
 //! | payload | Foreman ticket | action |
 //! |---|---|---|
-//! | issue open with the pickup label | none | the project's [`Intake`] polls now (the same path as the poll loop, so a ticket is created once) → `queued` |
+//! | issue open with the pickup label | none | the project's [`TicketIntake`] takes ready issues in now (the same path as the daemon's poll, so a ticket is created once, with the same `ticket_created` event) → `queued` |
 //! | issue open with the pickup label | `queued` | title, description, criteria, labels and priority refreshed from the tracker → `updated` (or `ignored` when nothing changed) |
 //! | issue closed or pickup label removed | `queued` | `recorded`: the ticket stays queued; Foreman does not cancel work on a tracker signal (delete the ticket to cancel) |
 //! | comment | `clarification_needed` | `recorded` (the daemon reads the answer on its next check) |
@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use foreman_domain::tracker::{IntakeSource, TicketIntake};
 use foreman_domain::webhook::{
     PullRequestChange, PullRequestWatch, WEBHOOK_PROVIDERS, WebhookAction, WebhookError,
     WebhookOutcome, WebhookSink,
@@ -29,7 +30,6 @@ use foreman_domain::webhook::{
 use foreman_domain::{Ticket, TicketFilter, TicketStatus, TicketStore};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::poll::Intake;
 use crate::webhook::{self as wh, WebhookEvent, WebhookKind};
 
 /// How long a delivery waits for the tracker before answering `deferred` (GitHub gives up on a
@@ -49,8 +49,9 @@ pub struct TrackerRoute {
     /// The tracker's `project` setting (`owner/name`, project key, team key), used to choose
     /// between projects that share a secret.
     pub scope: String,
-    /// The project's intake (it knows the project and the tracker).
-    pub intake: Arc<Intake>,
+    /// The project's intake (it knows the project and the tracker): `foreman-pipeline`'s
+    /// `Intake`, the same one the daemon polls with.
+    pub intake: Arc<dyn TicketIntake>,
 }
 
 /// Pull or merge request events from one git host for one project.
@@ -353,7 +354,7 @@ impl WebhookIntake {
         }
     }
 
-    /// Runs the intake's poll (in its own task, so a slow tracker finishes in the background
+    /// Runs the intake (in its own task, so a slow tracker finishes in the background
     /// after the deadline) and reports whether the issue became a ticket.
     async fn take_in(
         &self,
@@ -362,7 +363,10 @@ impl WebhookIntake {
         mut out: WebhookOutcome,
     ) -> Result<WebhookOutcome, WebhookError> {
         let intake = route.intake.clone();
-        let report = match self.bounded(async move { intake.poll_once().await }).await {
+        let report = match self
+            .bounded(async move { intake.take_in(IntakeSource::Webhook).await })
+            .await
+        {
             Ok(Ok(report)) => report,
             Ok(Err(e)) => return Ok(deferred(out, &e.to_string())),
             Err(why) => return Ok(deferred(out, &why)),

@@ -14,8 +14,8 @@ use foreman_domain::git::{
 use foreman_fakes::{FakeGitHub, FakeGitLab, Fault};
 use foreman_git::github::{GitHubClient, GitHubConfig};
 use foreman_git::gitlab::{GitLabClient, GitLabConfig};
-use foreman_git::http::{Auth, HttpConfig};
 use foreman_git::{GitHubHost, GitLabHost, GitRepository, LocalHost};
+use foreman_rest::{Auth, HttpConfig, RemoteError};
 use foreman_testkit::MemoryStore;
 
 use crate::support::{Fixture, git};
@@ -181,7 +181,10 @@ async fn contract<H: Harness>(h: &H) {
     assert!(host.find_pr("foreman/none").await.unwrap().is_none());
     assert_eq!(host.get_pr(pr.number).await.unwrap().number, pr.number);
     let missing = host.get_pr(9999).await.unwrap_err();
-    assert!(matches!(missing, HostError::NotFound { .. }), "{missing:?}");
+    assert!(
+        matches!(missing, HostError::Remote(RemoteError::NotFound { .. })),
+        "{missing:?}"
+    );
 
     // a draft is reported as one
     h.push_branch("foreman/A-2-two").await;
@@ -199,7 +202,7 @@ async fn contract<H: Harness>(h: &H) {
     ));
     assert!(matches!(
         host.comment_pr(9999, "x").await,
-        Err(HostError::NotFound { .. })
+        Err(HostError::Remote(RemoteError::NotFound { .. }))
     ));
 
     // merged and closed are seen
@@ -257,7 +260,7 @@ async fn contract<H: Harness>(h: &H) {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, HostError::Rejected { status: 409, .. }),
+            matches!(err, HostError::Remote(RemoteError::Conflict { .. })),
             "{err:?}"
         );
         assert!(host.get_pr(number).await.unwrap().title.ends_with(title));
@@ -272,7 +275,10 @@ async fn contract<H: Harness>(h: &H) {
         "Implement A-4"
     );
     let err = host.update_pr(9999, "Title", "x", false).await.unwrap_err();
-    assert!(matches!(err, HostError::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, HostError::Remote(RemoteError::NotFound { .. })),
+        "{err:?}"
+    );
 
     // bad input
     let mut bad = request("foreman/A-3");
@@ -320,7 +326,10 @@ async fn merge_contract<H: Harness>(h: &H) {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, HostError::Rejected { status: 405, .. }),
+        matches!(
+            err,
+            HostError::Remote(RemoteError::Status { status: 405, .. })
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("closed without merging"), "{err}");
@@ -346,7 +355,10 @@ async fn merge_contract<H: Harness>(h: &H) {
     );
 
     let err = host.merge_pr(9999, MergeMethod::Merge).await.unwrap_err();
-    assert!(matches!(err, HostError::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, HostError::Remote(RemoteError::NotFound { .. })),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -439,11 +451,11 @@ async fn github_merge_conflicts_and_moved_heads_are_rejected() {
         .merge_pr(pr.number, MergeMethod::Merge)
         .await
         .unwrap_err();
-    let HostError::Rejected {
+    let HostError::Remote(RemoteError::Status {
         status: 405,
         message,
         ..
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -471,12 +483,7 @@ async fn github_merge_conflicts_and_moved_heads_are_rejected() {
         .merge_pr(pr.number, MergeMethod::Merge)
         .await
         .unwrap_err();
-    let HostError::Rejected {
-        status: 409,
-        message,
-        ..
-    } = &err
-    else {
+    let HostError::Remote(RemoteError::Conflict { message, .. }) = &err else {
         panic!("{err:?}")
     };
     assert!(message.contains(&pr.head_sha), "{message}");
@@ -500,7 +507,10 @@ async fn github_merge_conflicts_and_moved_heads_are_rejected() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, HostError::Rejected { status: 422, .. }),
+        matches!(
+            err,
+            HostError::Remote(RemoteError::Status { status: 422, .. })
+        ),
         "{err:?}"
     );
 }
@@ -530,12 +540,12 @@ async fn github_fake_merge_endpoint_speaks_githubs_answers() {
         let path = path.clone();
         async move {
             c.http()
-                .send_json::<serde_json::Value>(reqwest::Method::PUT, &path, &body)
+                .send_json::<serde_json::Value>(foreman_rest::Method::PUT, &path, &body)
                 .await
         }
     };
-    let status = |r: Result<serde_json::Value, foreman_git::http::HttpError>| match r {
-        Err(foreman_git::http::HttpError::Rejected { status, .. }) => status,
+    let status = |r: Result<serde_json::Value, RemoteError>| match r {
+        Err(e) if e.refusal().is_some() => e.refusal().unwrap().0,
         other => panic!("{other:?}"),
     };
     assert_eq!(
@@ -555,15 +565,12 @@ async fn github_fake_merge_endpoint_speaks_githubs_answers() {
     let missing = c
         .http()
         .send_json::<serde_json::Value>(
-            reqwest::Method::PUT,
+            foreman_rest::Method::PUT,
             "/repos/acme/widgets/pulls/999/merge",
             &serde_json::json!({}),
         )
         .await;
-    assert!(matches!(
-        missing,
-        Err(foreman_git::http::HttpError::NotFound { .. })
-    ));
+    assert!(matches!(missing, Err(RemoteError::NotFound { .. })));
 }
 
 #[tokio::test]
@@ -656,11 +663,11 @@ async fn github_update_pr_surfaces_graphql_errors() {
         .update_pr(pr.number, "Add auth", "back to work", true)
         .await
         .unwrap_err();
-    let HostError::Rejected {
+    let HostError::Remote(RemoteError::Status {
         status: 422,
         message,
         ..
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -678,7 +685,13 @@ async fn github_update_pr_surfaces_graphql_errors() {
         .update_pr(pr.number, "Add auth", "x", true)
         .await
         .unwrap_err();
-    assert!(matches!(err, HostError::Unavailable { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            HostError::Remote(RemoteError::Status { .. } | RemoteError::Transport { .. })
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -690,7 +703,7 @@ async fn github_fake_graphql_speaks_githubs_answers() {
         let c = c.clone();
         async move {
             c.http()
-                .send_json::<serde_json::Value>(reqwest::Method::POST, "/graphql", &body)
+                .send_json::<serde_json::Value>(foreman_rest::Method::POST, "/graphql", &body)
                 .await
                 .unwrap()
         }
@@ -720,7 +733,7 @@ async fn github_fake_graphql_speaks_githubs_answers() {
         let c = c.clone();
         async move {
             c.http()
-                .send_json::<serde_json::Value>(reqwest::Method::PATCH, &path, &body)
+                .send_json::<serde_json::Value>(foreman_rest::Method::PATCH, &path, &body)
                 .await
         }
     };
@@ -729,15 +742,12 @@ async fn github_fake_graphql_speaks_githubs_answers() {
         serde_json::json!({"title": "x"}),
     )
     .await;
-    assert!(matches!(
-        missing,
-        Err(foreman_git::http::HttpError::NotFound { .. })
-    ));
+    assert!(matches!(missing, Err(RemoteError::NotFound { .. })));
     let path = format!("/repos/acme/widgets/pulls/{n}");
     let blank = patch(path.clone(), serde_json::json!({"title": " "})).await;
     assert!(matches!(
         blank,
-        Err(foreman_git::http::HttpError::Rejected { status: 422, .. })
+        Err(RemoteError::Status { status: 422, .. })
     ));
     let ok = patch(path, serde_json::json!({"title": "New", "draft": false}))
         .await
@@ -892,7 +902,10 @@ async fn local_host_needs_the_branch_on_the_remote() {
         .create_pr(&request("foreman/not-pushed"))
         .await
         .unwrap_err();
-    assert!(matches!(err, HostError::NotFound { .. }), "{err:?}");
+    assert!(
+        matches!(err, HostError::Remote(RemoteError::NotFound { .. })),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("push it first"));
 }
 
@@ -941,10 +954,10 @@ async fn github_waits_out_short_rate_limits_and_reports_long_ones() {
         .control
         .fail_next(Fault::PrimaryRateLimit { reset_in: 3600 });
     let err = gh.host.check().await.unwrap_err();
-    let HostError::RateLimited {
+    let HostError::Remote(RemoteError::RateLimited {
         retry_after: Some(wait),
         ..
-    } = err
+    }) = err
     else {
         panic!("expected a rate limit, got {err:?}")
     };
@@ -960,7 +973,7 @@ async fn github_waits_out_short_rate_limits_and_reports_long_ones() {
         .fail_next(Fault::RateLimit { retry_after: 120 });
     assert!(matches!(
         gh.host.check().await,
-        Err(HostError::RateLimited { .. })
+        Err(HostError::Remote(RemoteError::RateLimited { .. }))
     ));
 }
 
@@ -1021,11 +1034,11 @@ async fn github_rejections_carry_the_hosts_message() {
     let mut req = request("foreman/R-1");
     req.reviewers = vec!["ghost".into()];
     let err = gh.host.create_pr(&req).await.unwrap_err();
-    let HostError::Rejected {
+    let HostError::Remote(RemoteError::Status {
         status: 422,
         message,
         ..
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -1226,11 +1239,11 @@ async fn gitlab_merge_conflicts_and_moved_heads_are_rejected() {
         .merge_pr(pr.number, MergeMethod::Merge)
         .await
         .unwrap_err();
-    let HostError::Rejected {
+    let HostError::Remote(RemoteError::Status {
         status: 406,
         message,
         ..
-    } = &err
+    }) = &err
     else {
         panic!("{err:?}")
     };
@@ -1246,12 +1259,7 @@ async fn gitlab_merge_conflicts_and_moved_heads_are_rejected() {
         .merge_pr(pr.number, MergeMethod::Merge)
         .await
         .unwrap_err();
-    let HostError::Rejected {
-        status: 409,
-        message,
-        ..
-    } = &err
-    else {
+    let HostError::Remote(RemoteError::Conflict { message, .. }) = &err else {
         panic!("{err:?}")
     };
     assert!(message.contains(newer), "{message}");

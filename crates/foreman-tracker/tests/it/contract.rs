@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::{
     MAX_TEXT_BYTES, NewTrackerTicket, Tracker, TrackerError, TrackerStatus,
 };
@@ -147,7 +148,7 @@ pub async fn run<H: Harness>(h: &H) {
     // bad input
     let missing = tracker.get_ticket(&h.missing_id()).await.unwrap_err();
     assert!(
-        matches!(missing, TrackerError::NotFound { .. }),
+        matches!(missing, TrackerError::Remote(RemoteError::NotFound { .. })),
         "{missing:?}"
     );
     assert_eq!(missing.code(), "not_found");

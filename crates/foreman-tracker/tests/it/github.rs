@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::{Tracker, TrackerError};
 use foreman_fakes::{FakeGitHub, Fault};
-use foreman_git::github::{GitHubClient, GitHubConfig};
-use foreman_git::http::{Auth, HttpConfig};
+use foreman_rest::github::{GitHubClient, GitHubConfig};
+use foreman_rest::{Auth, HttpConfig};
 use foreman_tracker::{GitHubTracker, StatusLabels};
 
 use crate::contract::{self, Harness};
@@ -122,7 +123,10 @@ async fn pull_requests_are_not_tickets() {
     assert_eq!(ready.len(), 1);
     assert_eq!(ready[0].external_id, format!("#{issue}"));
     let err = gh.tracker.get_ticket(&format!("#{pr}")).await.unwrap_err();
-    assert!(matches!(err, TrackerError::NotFound { .. }));
+    assert!(matches!(
+        err,
+        TrackerError::Remote(RemoteError::NotFound { .. })
+    ));
     assert!(matches!(
         gh.tracker.get_ticket("PROJ-1").await,
         Err(TrackerError::Invalid(_))
@@ -162,7 +166,10 @@ async fn failures_are_typed() {
     gh.fake.control.set_revoked(true);
     let err = gh.tracker.fetch_ready().await.unwrap_err();
     assert!(
-        matches!(err, TrackerError::Unauthorized { service: "github" }),
+        matches!(
+            err,
+            TrackerError::Remote(RemoteError::Unauthorized { service: "github" })
+        ),
         "{err:?}"
     );
     assert!(gh.tracker.check().await.is_err());
@@ -173,7 +180,7 @@ async fn failures_are_typed() {
         .fail_next(Fault::SecondaryRateLimit { retry_after: 600 });
     let err = gh.tracker.fetch_ready().await.unwrap_err();
     assert!(
-        matches!(err, TrackerError::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(600))
+        matches!(err, TrackerError::Remote(RemoteError::RateLimited { retry_after: Some(d), .. }) if d == Duration::from_secs(600))
     );
 
     gh.fake

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::{Tracker, TrackerError};
 use foreman_fakes::{FakeGitLab, Fault};
-use foreman_git::gitlab::{GitLabClient, GitLabConfig};
+use foreman_rest::gitlab::{GitLabClient, GitLabConfig};
 use foreman_tracker::{GitLabTracker, StatusLabels};
 
 use crate::contract::{self, Harness};
@@ -114,7 +115,9 @@ async fn gitlab_failures_are_typed() {
     gl.fake.control.set_revoked(true);
     assert!(matches!(
         gl.tracker.fetch_ready().await,
-        Err(TrackerError::Unauthorized { service: "gitlab" })
+        Err(TrackerError::Remote(RemoteError::Unauthorized {
+            service: "gitlab"
+        }))
     ));
     gl.fake.control.set_revoked(false);
     gl.fake.control.fail_next(Fault::Malformed);

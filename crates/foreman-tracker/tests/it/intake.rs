@@ -1,12 +1,14 @@
-//! Polling intake: ready tickets become Foreman tickets once, with an event.
+//! The intake (`foreman-pipeline`'s, the one path for polls and webhooks): ready tickets
+//! become Foreman tickets once, with an event.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use foreman_domain::event::{EventFilter, EventType};
+use foreman_domain::tracker::IntakeSource;
 use foreman_domain::{EventLog, TicketStore};
+use foreman_pipeline::intake::Intake;
 use foreman_testkit::MemoryStore;
-use foreman_tracker::Intake;
 use tokio_util::sync::CancellationToken;
 
 use crate::github::GitHub;
@@ -26,7 +28,7 @@ async fn ready_issues_become_tickets_once() {
     let store = Arc::new(MemoryStore::new());
     let intake = Intake::new("web", gh.tracker.clone(), store.clone(), store.clone());
 
-    let first = intake.poll_once().await.unwrap();
+    let first = intake.take_in(IntakeSource::Poll).await.unwrap();
     assert_eq!(first.fetched, 2);
     assert_eq!(first.created.len(), 2);
     let t = store
@@ -40,7 +42,7 @@ async fn ready_issues_become_tickets_once() {
     assert_eq!(t.submitter.as_deref(), Some("alice"));
     assert_eq!(t.status, foreman_domain::TicketStatus::Queued);
 
-    let second = intake.poll_once().await.unwrap();
+    let second = intake.take_in(IntakeSource::Poll).await.unwrap();
     assert_eq!((second.fetched, second.created.len()), (2, 0));
     let events = store
         .list_events(&EventFilter {
@@ -132,7 +134,7 @@ async fn a_signed_webhook_leads_to_a_ticket_and_a_forged_one_to_nothing() {
 
     let event = receive(format!("sha256={}", sign(secret, body.as_bytes()))).unwrap();
     assert!(event.may_make_ready("foreman-ready"));
-    let report = intake.poll_once().await.unwrap();
+    let report = intake.take_in(IntakeSource::Webhook).await.unwrap();
     assert_eq!(report.created.len(), 1);
     let t = store
         .get_ticket_by_external_id("web", &format!("#{n}"))

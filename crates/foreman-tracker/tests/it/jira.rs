@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::{Tracker, TrackerError, TrackerStatus, priority};
 use foreman_fakes::jira::adf_paragraphs;
 use foreman_fakes::{FakeJira, Fault};
-use foreman_git::http::{Auth, HttpConfig};
+use foreman_rest::{Auth, HttpConfig};
 use foreman_tracker::{JiraConfig, JiraTracker, adf};
 use serde_json::json;
 
@@ -177,7 +178,9 @@ async fn jira_failures_are_typed() {
     j.fake.control.set_revoked(true);
     assert!(matches!(
         j.tracker.check().await,
-        Err(TrackerError::Unauthorized { service: "jira" })
+        Err(TrackerError::Remote(RemoteError::Unauthorized {
+            service: "jira"
+        }))
     ));
     j.fake.control.set_revoked(false);
     j.tracker.check().await.unwrap();
@@ -203,7 +206,7 @@ async fn jira_failures_are_typed() {
     let wrong = build(&j.fake, cfg);
     assert!(matches!(
         wrong.check().await,
-        Err(TrackerError::NotFound { .. })
+        Err(TrackerError::Remote(RemoteError::NotFound { .. }))
     ));
     let mut cfg = config(&j.fake);
     cfg.api_token = String::new();

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use foreman_domain::remote::RemoteError;
 use foreman_domain::tracker::{Tracker, TrackerError, TrackerStatus, priority};
 use foreman_fakes::{FakeLinear, Fault};
 use foreman_tracker::{LinearConfig, LinearTracker};
@@ -114,7 +115,9 @@ async fn missing_states_and_failures_are_typed() {
     fake.control.set_revoked(true);
     assert!(matches!(
         tracker.check().await,
-        Err(TrackerError::Unauthorized { service: "linear" })
+        Err(TrackerError::Remote(RemoteError::Unauthorized {
+            service: "linear"
+        }))
     ));
     fake.control.set_revoked(false);
     fake.control.fail_next(Fault::Malformed);
@@ -131,7 +134,7 @@ async fn missing_states_and_failures_are_typed() {
         LinearTracker::new(LinearConfig::new(&fake.api_url(), &fake.api_key, "OPS")).unwrap();
     assert!(matches!(
         wrong_team.check().await,
-        Err(TrackerError::NotFound { .. })
+        Err(TrackerError::Remote(RemoteError::NotFound { .. }))
     ));
     assert!(LinearTracker::new(LinearConfig::new(&fake.api_url(), "", "ENG")).is_err());
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use foreman_domain::git::PrState;
-use foreman_domain::tracker::Tracker;
+use foreman_domain::tracker::{IntakeSource, Tracker};
 use foreman_domain::webhook::{
     PullRequestWatch, WebhookAction, WebhookError, WebhookOutcome, WebhookSink,
 };
@@ -14,12 +14,13 @@ use foreman_domain::{
     EventFilter, EventLog, EventType, TicketId, TicketPatch, TicketStatus, TicketStore,
 };
 use foreman_fakes::{FakeGitLab, FakeJira, FakeLinear, Fault};
-use foreman_git::gitlab::{GitLabClient, GitLabConfig};
+use foreman_pipeline::intake::Intake;
+use foreman_rest::gitlab::{GitLabClient, GitLabConfig};
 use foreman_testkit::MemoryStore;
 use foreman_tracker::webhook::sign;
 use foreman_tracker::{
-    GitLabTracker, HostRoute, Intake, JiraConfig, JiraTracker, LinearConfig, LinearTracker,
-    StatusLabels, TrackerRoute, WebhookIntake,
+    GitLabTracker, HostRoute, JiraConfig, JiraTracker, LinearConfig, LinearTracker, StatusLabels,
+    TrackerRoute, WebhookIntake,
 };
 
 use crate::github::GitHub;
@@ -783,4 +784,82 @@ async fn linear_issue_update_is_queued_and_replays_are_refused() {
         "{bad:?}"
     );
     assert_eq!(tickets(&r.store, "app").await, 1);
+}
+
+/// The only `ticket_created` event in `store`, its details without `source`, and the source.
+async fn ticket_created_of(
+    store: &MemoryStore,
+) -> (foreman_domain::Event, serde_json::Value, String) {
+    let mut created = store
+        .list_events(&EventFilter {
+            types: vec![EventType::TicketCreated],
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 1, "{created:?}");
+    let event = created.remove(0);
+    let mut details = event.details.clone().expect("details");
+    let source = details
+        .as_object_mut()
+        .unwrap()
+        .remove("source")
+        .expect("a source detail");
+    (
+        event,
+        details,
+        source.as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_ticket_by_poll_and_one_by_webhook_are_announced_alike() {
+    let gh = GitHub::start().await;
+    let n = gh.fake.add_issue(
+        "Add login",
+        Some("Users need to log in.\n\n## Acceptance criteria\n- login works"),
+        &["foreman-ready", "P1"],
+        "alice",
+    );
+
+    // by poll: the daemon's path
+    let polled = Arc::new(MemoryStore::new());
+    let intake = Intake::new("web", gh.tracker.clone(), polled.clone(), polled.clone());
+    assert_eq!(
+        intake
+            .take_in(IntakeSource::Poll)
+            .await
+            .unwrap()
+            .created
+            .len(),
+        1
+    );
+
+    // by webhook: a signed delivery into another store
+    let r = rig("github", "web", "acme/widgets", gh.tracker.clone());
+    let body = fixture("github_issues_labeled.json", &n.to_string());
+    let out = r
+        .sink
+        .receive("github", &github_headers("issues", SECRET, &body), &body)
+        .await
+        .unwrap();
+    expect(&out, WebhookAction::Queued);
+
+    let (by_poll, poll_details, poll_source) = ticket_created_of(&polled).await;
+    let (by_hook, hook_details, hook_source) = ticket_created_of(&r.store).await;
+    assert_eq!(
+        (poll_source.as_str(), hook_source.as_str()),
+        ("poll", "webhook")
+    );
+    assert_eq!(by_poll.message, by_hook.message);
+    assert_eq!(by_poll.message, format!("ticket #{n} taken from github"));
+    assert_eq!(poll_details, hook_details);
+    assert_eq!(poll_details["external_id"], format!("#{n}"));
+    assert_eq!(poll_details["tracker"], "github");
+    assert_eq!(
+        (by_poll.event_type, by_poll.severity),
+        (by_hook.event_type, by_hook.severity)
+    );
+    assert_ne!(by_poll.ticket_id, by_hook.ticket_id);
 }
