@@ -184,3 +184,132 @@ impl AgentRunner for ProjectAgents {
         Box::pin(self.route(request, progress))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use foreman_domain::agent::{AgentLimits, AgentStopReason, AgentTask, NoAgentProgress};
+    use foreman_domain::{CostLedger, NewTicket, TicketStore};
+    use foreman_testkit::MemoryStore;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_go_to_the_runner_of_their_ticket_s_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("agent.sh");
+        std::fs::write(
+            &script,
+            "#!/bin/sh\necho \"$1 turns=$FOREMAN_MAX_TURNS\" >> \"$2/ran.txt\"\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = Config::from_toml_str(
+            &format!(
+                r#"
+                [agent_runner]
+                provider = "command"
+                command = ["{s}", "top", "{{worktree}}"]
+                max_cost_usd = 0.0
+                [[projects]]
+                name = "web"
+                [projects.agent_runner]
+                provider = "command"
+                command = ["{s}", "web", "{{worktree}}"]
+                max_turns = 3
+                max_cost_usd = 0.0
+                "#,
+                s = script.display()
+            ),
+            "test",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let store = Arc::new(MemoryStore::new());
+        let as_store: Arc<dyn Store> = store.clone();
+        let events: Arc<dyn EventLog> = store.clone();
+        let llm: Arc<dyn LlmProvider> = Arc::new(foreman_llm::ScriptedProvider::new(
+            foreman_llm::Script::demo(),
+        ));
+        let agent = coding_agent(
+            &config,
+            &AgentInputs {
+                llm: &llm,
+                prompts: &Arc::new(PromptLibrary::embedded()),
+                commands: &CommandSettings {
+                    mode: foreman_agent::ExecMode::None,
+                    ..CommandSettings::default()
+                },
+                store: &as_store,
+                events: &events,
+                env: &std::env::vars().collect(),
+                pricing: &foreman_llm::PricingConfig::default(),
+            },
+        )
+        .unwrap();
+        for (project, want) in [("default", "top turns=20"), ("web", "web turns=3")] {
+            let ticket = store
+                .create_ticket(NewTicket {
+                    project: project.into(),
+                    external_id: format!("{project}-1"),
+                    title: "t".into(),
+                    ..NewTicket::default()
+                })
+                .await
+                .unwrap();
+            let worktree = dir.path().join(project);
+            std::fs::create_dir(&worktree).unwrap();
+            let task = AgentTask {
+                ticket_id: Some(ticket.id.clone()),
+                ..AgentTask::new("t")
+            };
+            let request = AgentRequest::new(task, &worktree).with_limits(AgentLimits {
+                max_turns: 20,
+                ..AgentLimits::default()
+            });
+            let outcome = agent.run(&request, &NoAgentProgress).await.unwrap();
+            assert_eq!(
+                outcome.stop_reason,
+                AgentStopReason::Completed,
+                "{:?}",
+                outcome.error
+            );
+            let ran = std::fs::read_to_string(worktree.join("ran.txt")).unwrap();
+            assert_eq!(ran.trim(), want);
+        }
+        // Both runs were recorded with the runner's label.
+        let calls = store.recent_llm_calls(10).await.unwrap();
+        assert_eq!(calls.len(), 2);
+        assert!(calls.iter().all(|c| c.runner == "command"));
+    }
+
+    #[test]
+    fn the_old_claude_code_spelling_builds_the_claude_code_runner() {
+        let config = Config::from_toml_str(
+            "[agent_runner]\nprovider = \"claude-code\"\n",
+            "test",
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let events: Arc<dyn EventLog> = Arc::new(MemoryStore::new());
+        let llm: Arc<dyn LlmProvider> = Arc::new(foreman_llm::ScriptedProvider::new(
+            foreman_llm::Script::demo(),
+        ));
+        let agent = coding_agent(
+            &config,
+            &AgentInputs {
+                llm: &llm,
+                prompts: &Arc::new(PromptLibrary::embedded()),
+                commands: &CommandSettings::default(),
+                store: &store,
+                events: &events,
+                env: &BTreeMap::new(),
+                pricing: &foreman_llm::PricingConfig::default(),
+            },
+        )
+        .unwrap();
+        assert_eq!(agent.name(), "claude_code");
+    }
+}
