@@ -31,7 +31,6 @@ const TOLERATED: &[&str] = &[
     "foreman-git",
     "foreman-llm",
     "foreman-pipeline",
-    "foreman-store",
 ];
 
 /// Checks every target of every workspace member; returns one line per problem.
@@ -114,7 +113,7 @@ fn load(root: &Path) -> BTreeMap<PathBuf, String> {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
-        let dir = children_dir(&path, &path == root);
+        let dir = children_dir(&path, path == root);
         for child in parse(&text).children {
             for candidate in [
                 dir.join(format!("{child}.rs")),
