@@ -13,6 +13,7 @@
 pub mod agent;
 pub mod budget;
 pub mod budget_window;
+pub mod clock;
 pub mod commit_policy;
 pub mod error;
 pub mod event;
@@ -41,6 +42,7 @@ pub mod webhook;
 pub use budget::{
     BudgetExceeded, BudgetLimits, BudgetScope, DailySpend, Reservation, ReservationRequest,
 };
+pub use clock::{micros_to_time, now, time_to_micros};
 pub use error::{StoreError, StoreResult};
 pub use event::{Event, EventFilter, EventType, NewEvent, Severity};
 pub use file_reservation::{
@@ -62,24 +64,3 @@ pub use ticket::{
 };
 pub use token::{ApiToken, NewApiToken, Scope, TokenSecret, hash_token, hashes_match};
 pub use transition::{TaskRequeue, TicketRequeue};
-
-/// Current time in UTC truncated to microseconds, the precision every store keeps.
-///
-/// Using one truncation everywhere means a value read back from a store equals the value
-/// written, whichever backend holds it.
-#[must_use]
-pub fn now() -> chrono::DateTime<chrono::Utc> {
-    micros_to_time(time_to_micros(chrono::Utc::now()))
-}
-
-/// A timestamp as microseconds since the Unix epoch (the storage representation).
-#[must_use]
-pub fn time_to_micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-/// The inverse of [`time_to_micros`]; out-of-range values clamp to the epoch.
-#[must_use]
-pub fn micros_to_time(us: i64) -> chrono::DateTime<chrono::Utc> {
-    chrono::DateTime::from_timestamp_micros(us).unwrap_or_default()
-}

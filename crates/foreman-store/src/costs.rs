@@ -19,8 +19,7 @@ use sea_orm::{
 
 use crate::convert::{all, llm_call_row, ts};
 use crate::entity::{cost_reservations, llm_calls, tasks, tickets};
-use crate::tasks::load_task;
-use crate::tickets::require_ticket;
+use crate::rows::{load_task, require_ticket};
 use crate::{SqlStore, be, locks};
 
 use llm_calls::Column as L;

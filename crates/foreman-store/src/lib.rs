@@ -46,6 +46,7 @@ mod entity;
 mod events;
 mod outbox;
 mod reservations;
+mod rows;
 mod settings;
 mod tasks;
 mod tickets;

@@ -25,7 +25,7 @@ use sea_orm::{
 
 use crate::convert::ts;
 use crate::entity::{file_reservations, tickets};
-use crate::tickets::require_ticket;
+use crate::rows::require_ticket;
 use crate::{Backend, SqlStore, be, locks};
 
 use file_reservations::Column as F;

@@ -10,61 +10,14 @@ use foreman_domain::{
     TaskStatus, TaskStore, TicketId,
 };
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::convert::{all, task_row, to_json, ts};
 use crate::entity::tasks;
-use crate::tickets::fenced_ticket;
+use crate::rows::{fenced_ticket, load_task, require_task, write_task_reset};
 use crate::{SqlStore, be, db_err};
 
 use tasks::Column as C;
-
-pub(crate) async fn load_task(c: &impl ConnectionTrait, id: &str) -> StoreResult<Option<Task>> {
-    tasks::Entity::find_by_id(id.to_owned())
-        .one(c)
-        .await
-        .map_err(be)?
-        .map(Task::try_from)
-        .transpose()
-}
-
-async fn require_task(c: &impl ConnectionTrait, id: &str) -> StoreResult<Task> {
-    load_task(c, id)
-        .await?
-        .ok_or_else(|| StoreError::not_found("task", id))
-}
-
-/// Writes a task reset (`after`, from [`foreman_domain::transition::reset_task`]) over `before`
-/// if the task is still in `before`'s status; `false` when another writer moved it first.
-pub(crate) async fn write_task_reset(
-    txn: &DatabaseTransaction,
-    before: &Task,
-    after: &Task,
-) -> StoreResult<bool> {
-    let n = tasks::Entity::update_many()
-        .col_expr(C::Status, Expr::val(after.status.as_str()))
-        .col_expr(
-            C::ImplementationAttempts,
-            Expr::val(after.implementation_attempts),
-        )
-        .col_expr(C::SpecReviewAttempts, Expr::val(after.spec_review_attempts))
-        .col_expr(
-            C::QualityReviewAttempts,
-            Expr::val(after.quality_review_attempts),
-        )
-        .col_expr(C::LastError, Expr::val(after.last_error.clone()))
-        .col_expr(C::CompletedAt, Expr::val(after.completed_at.map(ts)))
-        .filter(C::Id.eq(before.id.as_str()))
-        .filter(C::Status.eq(before.status.as_str()))
-        .exec(txn)
-        .await
-        .map_err(be)?
-        .rows_affected;
-    Ok(n == 1)
-}
 
 #[async_trait]
 impl TaskStore for SqlStore {

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use foreman_domain::fence::{check_fence, lease_expiry};
+use foreman_domain::fence::lease_expiry;
 use foreman_domain::transition::{CompletedAt, check_ticket_transition, requeued_ticket};
 use foreman_domain::{
     Claim, ClaimRequest, FencingToken, NewTicket, Page, StoreError, StoreResult, TaskStatus,
@@ -12,43 +12,14 @@ use foreman_domain::{
     TicketStatus, TicketStore,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::convert::{all, ticket_row, to_json, ts};
 use crate::entity::{events, tasks, tickets};
-use crate::tasks::write_task_reset;
+use crate::rows::{fenced_ticket, load_ticket, require_ticket, write_task_reset};
 use crate::{Backend, SqlStore, be, db_err};
 
 use tickets::Column as C;
-
-pub(crate) async fn load_ticket(c: &impl ConnectionTrait, id: &str) -> StoreResult<Option<Ticket>> {
-    tickets::Entity::find_by_id(id.to_owned())
-        .one(c)
-        .await
-        .map_err(be)?
-        .map(Ticket::try_from)
-        .transpose()
-}
-
-pub(crate) async fn require_ticket(c: &impl ConnectionTrait, id: &str) -> StoreResult<Ticket> {
-    load_ticket(c, id)
-        .await?
-        .ok_or_else(|| StoreError::not_found("ticket", id))
-}
-
-/// Reads the ticket inside `c` and checks `fence` against it.
-pub(crate) async fn fenced_ticket(
-    c: &impl ConnectionTrait,
-    id: &str,
-    fence: Option<FencingToken>,
-) -> StoreResult<Ticket> {
-    let t = require_ticket(c, id).await?;
-    check_fence(&t, fence)?;
-    Ok(t)
-}
 
 fn lease_free(now: i64) -> Condition {
     Condition::any()
