@@ -73,6 +73,10 @@ impl PipelineError {
                 FailureClass::Budget
             }
             Self::LimitReached(_) => FailureClass::Limit,
+            // the repository was changed outside Foreman, or a commit broke the path policy
+            Self::Git(GitError::Tampered { .. } | GitError::CommitRefused { .. }) => {
+                FailureClass::SandboxViolation
+            }
             Self::MissingToolOutput { .. } => FailureClass::Unknown,
             _ => FailureClass::Infrastructure,
         }
@@ -92,3 +96,46 @@ impl PipelineError {
 
 /// Result alias.
 pub type PipelineResult<T> = Result<T, PipelineError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_come_from_the_variant() {
+        let tampered = PipelineError::Git(GitError::Tampered {
+            what: "hooks".into(),
+            detail: "pre-commit added".into(),
+        });
+        assert_eq!(tampered.class(), FailureClass::SandboxViolation);
+        let refused = PipelineError::Git(GitError::CommitRefused {
+            violations: vec![foreman_domain::commit_policy::Violation::SecretFile {
+                path: ".env".into(),
+            }],
+        });
+        assert_eq!(refused.class(), FailureClass::SandboxViolation);
+        // control: other git failures stay infrastructure
+        let failed = PipelineError::Git(GitError::Failed {
+            command: "push".into(),
+            status: Some(1),
+            stderr: "rejected".into(),
+        });
+        assert_eq!(failed.class(), FailureClass::Infrastructure);
+        assert_eq!(
+            PipelineError::LimitReached("calls".into()).class(),
+            FailureClass::Limit
+        );
+        assert_eq!(
+            PipelineError::BudgetExhausted("day".into()).class(),
+            FailureClass::Budget
+        );
+        assert_eq!(
+            PipelineError::MissingToolOutput {
+                role: Role::Planner,
+                tool: "submit_plan"
+            }
+            .to_string(),
+            "planner returned no submit_plan call"
+        );
+    }
+}
