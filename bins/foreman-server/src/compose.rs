@@ -177,6 +177,8 @@ fn command_settings(
     test_command: &str,
     lint_command: &str,
     settings: &PipelineSettings,
+    data_dir: &std::path::Path,
+    work_dir: &std::path::Path,
 ) -> CommandSettings {
     let r = &config.runner;
     let defaults = CommandSettings::default();
@@ -190,17 +192,82 @@ fn command_settings(
             .unwrap_or(usize::MAX)
             .max(256),
         env_passthrough: r.env_passthrough.clone(),
-        mode: if r.mode == "docker" {
-            foreman_agent::ExecMode::Docker
-        } else {
-            foreman_agent::ExecMode::Local
-        },
+        mode: foreman_agent::ExecMode::parse(r.effective_mode()).unwrap_or_default(),
         docker: foreman_agent::DockerSettings {
             image: r.docker_image.clone(),
             network: r.docker_network.clone(),
             ..defaults.docker
         },
+        sandbox: sandbox_settings(config, data_dir, work_dir),
     }
+}
+
+/// The OS sandbox's settings: `[runner]` paths and limits, with the data directory and the
+/// work directory (every worktree and the git admin directories) always hidden.
+#[must_use]
+pub fn sandbox_settings(
+    config: &Config,
+    data_dir: &std::path::Path,
+    work_dir: &std::path::Path,
+) -> foreman_agent::SandboxSettings {
+    let r = &config.runner;
+    let mib = |v: u64| v.saturating_mul(1024 * 1024);
+    let mut hidden: Vec<PathBuf> = vec![data_dir.to_owned(), work_dir.to_owned()];
+    hidden.extend(
+        r.hidden_paths
+            .iter()
+            .map(|p| foreman_config::expand_home(p)),
+    );
+    foreman_agent::SandboxSettings {
+        bwrap: r.bwrap_path.clone(),
+        read_only_paths: r
+            .read_only_paths
+            .iter()
+            .map(|p| foreman_config::expand_home(p))
+            .collect(),
+        hidden_paths: hidden,
+        limits: foreman_agent::ResourceLimits {
+            cpu_secs: r.cpu_time_secs,
+            address_space_bytes: mib(r.max_address_space_mb),
+            processes: r.max_processes,
+            file_size_bytes: mib(r.max_file_size_mb),
+            output_bytes: r.output_limit_bytes,
+        },
+        cgroup_root: None,
+    }
+}
+
+/// The isolation the configuration asks for, checked: logs a warning for `mode = "none"` (and
+/// the deprecated `local`), and an error when `sandbox` cannot work here (commands are then
+/// refused, never run unisolated). Returns the effective mode's name for `/api/status`.
+#[must_use]
+pub fn report_isolation(config: &Config, data_dir: &std::path::Path) -> String {
+    if let Some(w) = config.runner.deprecation() {
+        tracing::warn!("{w}");
+    }
+    let mode = config.runner.effective_mode().to_owned();
+    match mode.as_str() {
+        "none" => tracing::warn!(
+            "runner.mode = \"none\": commands in worktrees run on this machine with the server's privileges, without the OS sandbox"
+        ),
+        "docker" => {
+            tracing::info!(image = %config.runner.docker_image, "commands run in containers")
+        }
+        _ => {
+            let work = data_dir.join("work");
+            let settings = sandbox_settings(config, data_dir, &work);
+            let iso = foreman_agent::Isolation::new(
+                foreman_agent::ExecMode::Sandbox,
+                settings,
+                foreman_agent::DockerSettings::default(),
+            );
+            match iso.check() {
+                Ok(()) => tracing::info!("commands run in the OS sandbox (bubblewrap)"),
+                Err(e) => tracing::error!("{e}; worktree commands will be refused"),
+            }
+        }
+    }
+    mode
 }
 
 /// The model prices every cost in the process is computed with: the LLM stack's and the
@@ -287,7 +354,14 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         let tracker = build_tracker(&spec, Some((inputs.store.clone(), inputs.events.clone())))
             .with_context(|| format!("project {}", spec.name))?;
         let test_command = spec.test_command.clone();
-        let commands = command_settings(config, &test_command, &spec.lint_command, &settings);
+        let commands = command_settings(
+            config,
+            &test_command,
+            &spec.lint_command,
+            &settings,
+            &inputs.data_dir,
+            &work_dir,
+        );
         if default_commands.is_none() {
             default_commands = Some(commands);
         }

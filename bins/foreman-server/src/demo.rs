@@ -123,6 +123,9 @@ pub fn configure(
     if config.pipeline.test_command.is_empty() {
         config.pipeline.test_command = TEST_COMMAND.into();
     }
+    if config.effective_llm_provider(env) == "scripted" {
+        sandbox_or_fallback(config);
+    }
     if config.effective_llm_provider(env) == "scripted" && config.llm.script.is_empty() {
         let path = data_dir.join("demo").join("script.json");
         std::fs::write(&path, SCRIPT)
@@ -130,6 +133,35 @@ pub fn configure(
         config.llm.script = path.display().to_string();
     }
     Ok(())
+}
+
+/// The scripted demo runs only its own sample project, so without bubblewrap installed it may
+/// run its commands unisolated (`runner.mode = "none"`), loudly. With bubblewrap present, or
+/// when it is installed but unusable, the configured mode stays (and an unusable sandbox refuses
+/// commands). Real work never falls back.
+fn sandbox_or_fallback(config: &mut Config) {
+    if config.runner.effective_mode() != "sandbox" {
+        return;
+    }
+    let iso = foreman_agent::Isolation::new(
+        foreman_agent::ExecMode::Sandbox,
+        foreman_agent::SandboxSettings {
+            bwrap: config.runner.bwrap_path.clone(),
+            ..foreman_agent::SandboxSettings::default()
+        },
+        foreman_agent::DockerSettings::default(),
+    );
+    if iso.probe() == foreman_agent::SandboxState::Missing {
+        tracing::warn!(
+            "DEMO WITHOUT THE OS SANDBOX: bubblewrap is not installed, so the demo's test commands run unisolated on this machine; {}",
+            foreman_agent::isolation::INSTALL_HINT
+        );
+        eprintln!(
+            "warning: bubblewrap is not installed; the demo runs its commands WITHOUT the OS sandbox ({})",
+            foreman_agent::isolation::INSTALL_HINT
+        );
+        config.runner.mode = "none".into();
+    }
 }
 
 /// Creates the demo ticket unless it exists.
@@ -184,6 +216,26 @@ fn git(dir: &Path, args: &[&str]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_falls_back_to_no_isolation_only_without_bwrap() {
+        let mut missing = Config::default();
+        missing.runner.bwrap_path = "/nonexistent/bwrap".into();
+        sandbox_or_fallback(&mut missing);
+        assert_eq!(missing.runner.mode, "none");
+        // An explicit docker mode is left alone.
+        let mut docker = Config::default();
+        docker.runner.mode = "docker".into();
+        docker.runner.bwrap_path = "/nonexistent/bwrap".into();
+        sandbox_or_fallback(&mut docker);
+        assert_eq!(docker.runner.mode, "docker");
+        if Path::new("/usr/bin/bwrap").exists() {
+            let mut present = Config::default();
+            present.runner.bwrap_path = "/usr/bin/bwrap".into();
+            sandbox_or_fallback(&mut present);
+            assert_eq!(present.runner.mode, "sandbox");
+        }
+    }
 
     #[test]
     fn seeds_a_bare_remote_once_and_its_tests_pass() {

@@ -154,6 +154,7 @@ pub async fn run_with_env(
     checks.push(db);
     checks.extend(check_llm(config, env));
     let work_dir = work_dir(config, data_dir);
+    checks.push(check_sandbox(config, data_dir, &work_dir));
     let specs = project_specs(config);
     if specs.iter().all(|s| s.git.clone_url.is_empty()) {
         checks.push(Check::fail(
@@ -209,6 +210,73 @@ async fn check_git_binary() -> Check {
             format!("the git binary cannot be run ({e})"),
             "install git and make sure it is on PATH",
         ),
+    }
+}
+
+/// Where worktree commands run: with `mode = "sandbox"`, whether bubblewrap can create the
+/// sandbox (a failure names how to install it); `none` passes with a warning in its detail.
+fn check_sandbox(config: &Config, data_dir: &Path, work_dir: &Path) -> Check {
+    let mode = config.runner.effective_mode();
+    let deprecated = config
+        .runner
+        .deprecation()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    match mode {
+        "none" => Check::pass(
+            None,
+            "sandbox",
+            format!(
+                "runner.mode = \"none\": worktree commands run WITHOUT isolation, with the server's privileges{deprecated}"
+            ),
+        ),
+        "docker" => Check::pass(
+            None,
+            "sandbox",
+            format!(
+                "runner.mode = \"docker\": commands run in {} containers (the engine is not checked)",
+                config.runner.docker_image
+            ),
+        ),
+        _ => {
+            let settings = crate::compose::sandbox_settings(config, data_dir, work_dir);
+            let iso = foreman_agent::Isolation::new(
+                foreman_agent::ExecMode::Sandbox,
+                settings,
+                foreman_agent::DockerSettings::default(),
+            );
+            match iso.probe() {
+                foreman_agent::SandboxState::Ready => Check::pass(
+                    None,
+                    "sandbox",
+                    format!(
+                        "bubblewrap ({}) creates the OS sandbox; worktree commands run isolated",
+                        config.runner.bwrap_path
+                    ),
+                ),
+                foreman_agent::SandboxState::Missing => Check::fail(
+                    None,
+                    "sandbox",
+                    format!(
+                        "runner.mode = \"sandbox\" but {} is not installed, so worktree commands are refused",
+                        config.runner.bwrap_path
+                    ),
+                    format!(
+                        "{}; or set runner.mode = \"none\" to run commands without isolation",
+                        foreman_agent::isolation::INSTALL_HINT
+                    ),
+                ),
+                foreman_agent::SandboxState::Unusable(why) => Check::fail(
+                    None,
+                    "sandbox",
+                    format!(
+                        "{} is installed but cannot create the sandbox: {why}",
+                        config.runner.bwrap_path
+                    ),
+                    "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0) or run the server where namespaces are permitted; or set runner.mode = \"none\"",
+                ),
+            }
+        }
     }
 }
 
@@ -720,6 +788,26 @@ fn webhook_line(spec: &ProjectSpec, config: &Config) -> Check {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sandbox_check_names_the_install_hint_when_bwrap_is_missing() {
+        let mut config = Config::default();
+        config.runner.bwrap_path = "/nonexistent/bwrap".into();
+        let dir = Path::new("/tmp");
+        let c = check_sandbox(&config, dir, &dir.join("work"));
+        assert_eq!(c.status, CheckStatus::Fail);
+        assert!(
+            c.fix
+                .as_deref()
+                .unwrap_or("")
+                .contains("apt-get install bubblewrap"),
+            "{c}"
+        );
+        config.runner.mode = "local".into();
+        let c = check_sandbox(&config, dir, &dir.join("work"));
+        assert_eq!(c.status, CheckStatus::Pass);
+        assert!(c.detail.contains("WITHOUT isolation") && c.detail.contains("deprecated"));
+    }
 
     #[test]
     fn urls_lose_their_password() {

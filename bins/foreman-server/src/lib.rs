@@ -201,6 +201,7 @@ pub async fn launch(
     if options.demo {
         demo::configure(&mut config, &data_dir, &env)?;
     }
+    let runner_mode = compose::report_isolation(&config, &data_dir);
     let store = open_store(&config, &data_dir).await?;
     if let Some(token) = ensure_admin_token(store.as_ref(), &data_dir).await? {
         println!(
@@ -257,8 +258,10 @@ pub async fn launch(
     };
 
     let webhooks = webhooks::build(&config, store.clone(), events.clone(), pr_watch);
-    let mut app = foreman_api::app(store, hub, api_config(&config, &data_dir))
-        .with_usage_source(compose::usage_source(&config));
+    let mut api = api_config(&config, &data_dir);
+    api.runner_mode = runner_mode;
+    let mut app =
+        foreman_api::app(store, hub, api).with_usage_source(compose::usage_source(&config));
     if let Some(sink) = webhooks {
         app = app.with_webhooks(sink);
     }
@@ -333,6 +336,7 @@ pub fn api_config(config: &Config, data_dir: &Path) -> foreman_api::ApiConfig {
         }),
         auth_token: (!d.auth_token.is_empty()).then(|| d.auth_token.clone()),
         requests_per_minute: d.requests_per_minute,
+        runner_mode: config.runner.effective_mode().to_owned(),
         ..Default::default()
     }
 }

@@ -55,6 +55,10 @@ pub(super) enum Why {
     LintFails,
     /// A reviewer asked for changes.
     Review,
+    /// The change adds secrets.
+    Secret,
+    /// The change breaks the commit path policy.
+    CommitPolicy,
 }
 
 impl Why {
@@ -67,6 +71,8 @@ impl Why {
             Self::GreenFails => "green_fails",
             Self::LintFails => "lint_fails",
             Self::Review => "review",
+            Self::Secret => "secret",
+            Self::CommitPolicy => "commit_policy",
         }
     }
 }
@@ -228,11 +234,10 @@ impl TaskRun {
                         return Ok(next);
                     }
                 }
-                PipelineResult::Ok(Next::Pass)
+                self.commit(&mut task, &wt, &diff.text).await
             };
             match steps.await? {
                 Next::Pass => {
-                    let task = self.commit(&task, &wt).await?;
                     let sha = task.commit_sha.clone().unwrap_or_default();
                     return self.finish_done(&task, &sha, &wt).await;
                 }
@@ -496,13 +501,14 @@ impl TaskRun {
     }
 
     /// Commits the approved change on the task branch, pushes it and records the commit.
-    async fn commit(&self, task: &Task, wt: &Worktree) -> PipelineResult<Task> {
+    /// The commit gate first ([`TaskRun::commit_gate`]): a refusal goes back to the
+    /// implementer.
+    async fn commit(&self, task: &mut Task, wt: &Worktree, diff: &str) -> PipelineResult<Next> {
         let ctx = &self.ctx;
         let repo = &ctx.project.repo;
-        // lead: commit gate — before committing, check the commit path policy
-        // (`foreman_domain::commit_policy`) and scan the task's diff for secrets
-        // (`foreman_secrets::scan_diff`); a violation goes back to the implementer like a failing
-        // gate, failing the task as `sandbox_violation` / `secret` when the attempts run out.
+        if let Some(refused) = self.commit_gate(task, diff).await? {
+            return Ok(Next::Retry(refused));
+        }
         let message = format!(
             "{}: {}\n\nTask {} of {}.",
             self.ticket.external_id, task.title, task.sequence, self.ticket.title
@@ -512,7 +518,7 @@ impl TaskRun {
             None => repo.head(wt).await?,
         };
         repo.push(&wt.branch, &PushLease::Tracking).await?;
-        let task = ctx
+        *task = ctx
             .patch_task(
                 task,
                 TaskPatch {
@@ -530,12 +536,12 @@ impl TaskRun {
                     task.sequence,
                     &sha[..sha.len().min(10)]
                 ),
-                &task,
+                task,
             )
             .details(json!({"commit_sha": sha})),
         )
         .await;
-        Ok(task)
+        Ok(Next::Pass)
     }
 
     /// Marks a committed task done and advances the ticket's last completed step. `task_done`

@@ -7,6 +7,7 @@
 //! `implement`, on one of its tasks.
 
 mod clarify;
+mod commit_gate;
 mod context;
 mod execute;
 mod implement;

@@ -86,6 +86,20 @@ fn feedback_for_every_kind() {
             ),
             "The quality review asked for changes:\n- ".to_owned(),
         ),
+        (
+            feedback(
+                "secret",
+                json!({"findings": ["src/config.py:2 (github_token)", ".env:1 (aws_access_key)"]}),
+            ),
+            "The change was not committed: it adds what looks like a secret at src/config.py:2 (github_token), .env:1 (aws_access_key). Remove it from the change (read credentials from the environment or the configuration at run time instead) and make sure the tests still pass.".to_owned(),
+        ),
+        (
+            feedback(
+                "commit_policy",
+                json!({"violations": [".env is a secret file", "b.py is neither declared by the plan nor a test"]}),
+            ),
+            "The change was not committed: .env is a secret file; b.py is neither declared by the plan nor a test. Take those files out of the change (secret files are never committed; keep to the files the task names and its tests) and make sure the tests still pass.".to_owned(),
+        ),
     ];
     for (got, want) in cases {
         assert_eq!(got, want);
