@@ -7,7 +7,8 @@
 //! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
 //!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
-//! - `bench store|api|llm|git`: runs a benchmark; results are recorded in `docs/benchmarks.md`.
+//! - `bench store|api|llm|git|pipeline|sandbox`: runs a benchmark; results are recorded in
+//!   `docs/benchmarks.md`.
 //! - `web`: installs the dashboard's npm packages from the lockfile and builds `web/dist`, which
 //!   the next `cargo build -p foreman-server` embeds.
 //! - `run [-- ARGS]`: builds the dashboard (when Node.js is installed) and runs `foreman-server
@@ -47,7 +48,7 @@ fn main() -> Result<()> {
         Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git|pipeline> | web | run [-- SERVER_ARGS]>"
+                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git|pipeline|sandbox> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
@@ -168,6 +169,7 @@ fn run_server(root: &Path, args: &[String]) -> Result<()> {
             "run: {e:#}; starting the server without a fresh dashboard build (it serves the last embedded one, or a page that says how to build it)"
         ),
     }
+    ensure_bubblewrap();
     let mut server_args: Vec<String> = args.to_vec();
     if server_args.is_empty() && !has_llm_key() {
         println!("run: no ANTHROPIC_API_KEY or OPENAI_API_KEY set; starting the demo (--demo)");
@@ -195,6 +197,35 @@ fn run_server(root: &Path, args: &[String]) -> Result<()> {
         }
         Ok(())
     }
+}
+
+/// Installs bubblewrap (the OS sandbox worktree commands run in) when it is missing and this is
+/// Debian or Ubuntu run as root; otherwise says in one line how to install it.
+fn ensure_bubblewrap() {
+    let found = |p: &str| Command::new(p).arg("--version").output().is_ok();
+    if found("bwrap") {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if root && Path::new("/usr/bin/apt-get").exists() {
+        println!("run: installing bubblewrap (the OS sandbox for worktree commands)");
+        let installed = Command::new("sh")
+            .args([
+                "-c",
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null",
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+        if installed && found("bwrap") {
+            return;
+        }
+    }
+    println!(
+        "run: bubblewrap is not installed, so worktree commands are refused (the demo runs them unisolated); install it with `apt-get install bubblewrap` (Debian, Ubuntu) or `dnf install bubblewrap` (Fedora)"
+    );
 }
 
 fn has_llm_key() -> bool {
@@ -387,6 +418,7 @@ fn bench(which: Option<&str>) -> Result<()> {
         Some("api") => cmd.args(["bench", "-p", "foreman-api", "--bench", "api"]),
         Some("llm") => cmd.args(["bench", "-p", "foreman-llm"]),
         Some("git") => cmd.args(["bench", "-p", "foreman-git"]),
+        Some("sandbox") => cmd.args(["bench", "-p", "foreman-agent", "--bench", "sandbox"]),
         Some("pipeline") => {
             // The benchmark drives a release server as a separate process.
             run(cargo().args(["build", "--release", "-p", "foreman-server"]))?;
@@ -399,7 +431,7 @@ fn bench(which: Option<&str>) -> Result<()> {
                 "pipeline",
             ])
         }
-        _ => bail!("usage: cargo xtask bench <store|api|llm|git|pipeline>"),
+        _ => bail!("usage: cargo xtask bench <store|api|llm|git|pipeline|sandbox>"),
     };
     run(cmd.env("FOREMAN_TEST_POSTGRES_URL", pg))
 }
