@@ -44,23 +44,29 @@ else
 fi
 "#;
 
-#[tokio::test]
-async fn a_command_runner_implements_a_ticket_that_merges() {
-    let script = demo_script();
+/// The agent script and the files it copies, in a directory of their own.
+fn agent(script: &Value) -> (tempfile::TempDir, std::path::PathBuf) {
     let agent_dir = tempfile::tempdir().expect("tempdir");
     let agent = agent_dir.path().join("agent.sh");
     std::fs::write(&agent, AGENT).unwrap();
     std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(
         agent_dir.path().join("test_multiply.py"),
-        demo_content(&script, "tests/test_multiply.py"),
+        demo_content(script, "tests/test_multiply.py"),
     )
     .unwrap();
     std::fs::write(
         agent_dir.path().join("calc.py"),
-        demo_content(&script, "calc.py"),
+        demo_content(script, "calc.py"),
     )
     .unwrap();
+    (agent_dir, agent)
+}
+
+#[tokio::test]
+async fn a_command_runner_implements_a_ticket_that_merges() {
+    let script = demo_script();
+    let (_agent_dir, agent) = agent(&script);
 
     let setup = Setup {
         agent_runner: vec![
@@ -129,5 +135,46 @@ async fn a_command_runner_implements_a_ticket_that_merges() {
         .unwrap_or_else(|| panic!("command in {by_runner:?}"));
     assert_eq!(command["calls"], 2);
     assert!((command["cost_usd"].as_f64().unwrap() - 0.75).abs() < 1e-9);
+    rig.finish().await;
+}
+
+/// The same runner with a ticket budget smaller than its reservation: the script is never
+/// started, the ticket stops as blocked with the budget class, and the refusal is recorded.
+#[tokio::test]
+async fn a_command_runner_out_of_budget_is_never_started() {
+    let script = demo_script();
+    let (_agent_dir, agent) = agent(&script);
+    let setup = Setup {
+        agent_runner: vec![
+            "provider = \"command\"".into(),
+            format!("command = [\"{}\", \"{{worktree}}\"]", agent.display()),
+            "max_cost_usd = 1.0".into(),
+        ],
+        cost: vec!["per_ticket_budget = 0.5".into()],
+        ..Setup::default()
+    };
+    let Some(rig) = Rig::start(Db::Sqlite, &script, &setup).await else {
+        return;
+    };
+    let id = rig.create_ticket("Add a multiply function to calc").await;
+    let t = rig.wait_for(&id, &["blocked"], WITHIN).await;
+    assert_eq!(t["last_error_type"], "budget", "{t}");
+    let events = rig.event_types(&id).await;
+    assert!(count(&events, "cost_exceeded") >= 1, "{events:?}");
+    assert_eq!(count(&events, "task_committed"), 0, "{events:?}");
+
+    let calls = rig.get(&format!("/api/tickets/{id}/llm-calls")).await;
+    let ours: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["runner"] == "command")
+        .collect();
+    assert!(!ours.is_empty(), "the refusal is recorded");
+    for c in &ours {
+        assert_eq!(c["status"], "budget_exceeded", "the script ran: {c}");
+        assert_eq!(c["cost_usd"], 0.0, "{c}");
+    }
+    assert!(!rig.remote_file("calc.py").contains("multiply"));
     rig.finish().await;
 }
