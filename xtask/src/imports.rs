@@ -30,7 +30,6 @@ const TOLERATED: &[&str] = &[
     "foreman-events",
     "foreman-git",
     "foreman-llm",
-    "foreman-pipeline",
 ];
 
 /// Checks every target of every workspace member; returns one line per problem.
