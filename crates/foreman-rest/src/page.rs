@@ -53,17 +53,19 @@ pub fn next_page(headers: &HeaderMap) -> Option<NextPage> {
 }
 
 /// Walks a cursor-paginated listing: `fetch(cursor)` returns one page's items and the cursor
-/// of the next page (`None` on the last). The first call gets `None`.
+/// of the next page (`None` or empty on the last). The first call gets `None`. The error type
+/// is the caller's (a tracker's own error, say), as long as a [`RemoteError`] converts into it.
 ///
 /// # Errors
 /// The first error `fetch` returns; [`RemoteError::Decode`] after [`MAX_PAGES`] pages.
-pub async fn collect_cursor_pages<T, F, Fut>(
+pub async fn collect_cursor_pages<T, E, F, Fut>(
     service: &'static str,
     mut fetch: F,
-) -> Result<Vec<T>, RemoteError>
+) -> Result<Vec<T>, E>
 where
+    E: From<RemoteError>,
     F: FnMut(Option<String>) -> Fut,
-    Fut: Future<Output = Result<(Vec<T>, Option<String>), RemoteError>>,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), E>>,
 {
     let mut items = Vec::new();
     let mut cursor = None;
@@ -78,7 +80,8 @@ where
     Err(RemoteError::Decode {
         service,
         message: format!("more than {MAX_PAGES} pages"),
-    })
+    }
+    .into())
 }
 
 #[cfg(test)]
@@ -118,8 +121,8 @@ mod tests {
 
     #[tokio::test]
     async fn cursors_are_followed_to_the_end_and_bounded() {
-        let pages = collect_cursor_pages("linear", |cursor| async move {
-            Ok(match cursor.as_deref() {
+        let pages: Vec<i32> = collect_cursor_pages("linear", |cursor| async move {
+            Ok::<_, RemoteError>(match cursor.as_deref() {
                 None => (vec![1, 2], Some("a".to_owned())),
                 Some("a") => (vec![3], Some("b".to_owned())),
                 _ => (vec![4], None),
@@ -128,7 +131,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(pages, vec![1, 2, 3, 4]);
-        let endless = collect_cursor_pages("linear", |_| async {
+        let endless: RemoteError = collect_cursor_pages("linear", |_| async {
             Ok::<_, RemoteError>((vec![0u8], Some("again".to_owned())))
         })
         .await

@@ -13,6 +13,7 @@ use foreman_domain::tracker::{
     DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
     TrackerStatus, TrackerTicket, join_acceptance_criteria, priority,
 };
+use foreman_rest::page::collect_cursor_pages;
 use foreman_rest::{Auth, HttpClient, HttpConfig, RemoteError};
 use reqwest::Method;
 use serde::Deserialize;
@@ -522,29 +523,26 @@ impl Tracker for LinearTracker {
             page_info: PageInfo,
         }
         let query = ops::ready_issues();
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..foreman_rest::MAX_PAGES {
-            let page: Page = self
-                .run(
-                    "ReadyIssues",
-                    &query,
-                    json!({ "teamKey": self.config.team_key, "label": self.config.pickup_label, "after": after }),
-                    "issues",
-                )
-                .await?;
-            out.extend(page.nodes.iter().map(|i| self.to_ticket(i)));
-            match page.page_info.end_cursor {
-                Some(c) if page.page_info.has_next_page && !page.nodes.is_empty() => {
-                    after = Some(c)
-                }
-                _ => return Ok(out),
+        let pages = collect_cursor_pages("linear", |after| {
+            let query = &query;
+            async move {
+                let page: Page = self
+                    .run(
+                        "ReadyIssues",
+                        query,
+                        json!({ "teamKey": self.config.team_key, "label": self.config.pickup_label, "after": after }),
+                        "issues",
+                    )
+                    .await?;
+                let next = page
+                    .page_info
+                    .end_cursor
+                    .filter(|_| page.page_info.has_next_page && !page.nodes.is_empty());
+                Ok::<_, TrackerError>((page.nodes, next))
             }
-        }
-        Err(TrackerError::Remote(RemoteError::Decode {
-            service: "linear",
-            message: "too many pages".to_owned(),
-        }))
+        })
+        .await?;
+        Ok(pages.iter().map(|i| self.to_ticket(i)).collect())
     }
 
     async fn get_ticket(&self, external_id: &str) -> TrackerResult<TrackerTicket> {
