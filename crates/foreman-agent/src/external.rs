@@ -34,8 +34,8 @@ use foreman_domain::agent::{
 };
 use foreman_domain::llm::Usage;
 use foreman_domain::{
-    BudgetExceeded, BudgetLimits, CostLedger, EventLog, EventType, LlmCallStatus, Micros, NewEvent,
-    NewLlmCall, ReservationId, ReservationRequest, StoreError,
+    BudgetExceeded, BudgetLimits, BudgetScope, CostLedger, EventLog, EventType, LlmCallStatus,
+    Micros, NewEvent, NewLlmCall, ReservationId, ReservationRequest, StoreError,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -173,6 +173,7 @@ pub struct ExternalRunner {
     events: Option<Arc<dyn EventLog>>,
     pricing: Option<Arc<dyn CostEstimator>>,
     isolation: Option<Isolation>,
+    alerted: Mutex<HashSet<(EventType, BudgetScope, String)>>,
 }
 
 impl std::fmt::Debug for ExternalRunner {
@@ -238,6 +239,7 @@ impl ExternalRunner {
             events: None,
             pricing: None,
             isolation: None,
+            alerted: Mutex::new(HashSet::new()),
         })
     }
 
@@ -407,6 +409,59 @@ impl ExternalRunner {
         argv
     }
 
+    /// After a run settles at `cost`: `cost_exceeded` for each budget it took to its limit,
+    /// else `cost_alert` past the alert threshold, each at most once per budget period.
+    fn alerts(&self, hold: &Hold, cost: Micros) -> Vec<NewEvent> {
+        let mut out = Vec::new();
+        let runner = self.name();
+        for (scope, committed, period) in &hold.periods {
+            let limit = match scope {
+                BudgetScope::Task => self.limits.task,
+                BudgetScope::Ticket => self.limits.ticket,
+                BudgetScope::Daily => self.limits.daily,
+                BudgetScope::Monthly => self.limits.monthly,
+            };
+            let Some(limit) = limit.filter(|l| *l > Micros::ZERO) else {
+                continue;
+            };
+            let spent = *committed - hold.amount + cost;
+            let pct = self.limits.alert_threshold_pct;
+            let (kind, message) = if spent >= limit {
+                (
+                    EventType::CostExceeded,
+                    format!("{scope} budget exhausted: {spent} of {limit}"),
+                )
+            } else if pct > 0 && i128::from(spent.0) * 100 >= i128::from(limit.0) * i128::from(pct)
+            {
+                (
+                    EventType::CostAlert,
+                    format!(
+                        "{scope} budget at {}% of its limit: {spent} of {limit}",
+                        i128::from(spent.0) * 100 / i128::from(limit.0)
+                    ),
+                )
+            } else {
+                continue;
+            };
+            let first = self
+                .alerted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert((kind, *scope, period.clone()));
+            if first {
+                out.push(NewEvent::new(kind, message).details(json!({
+                    "runner": runner,
+                    "scope": scope.as_str(),
+                    "limit_usd": limit.to_usd(),
+                    "spent_usd": spent.to_usd(),
+                    "alert_threshold_pct": pct,
+                    "period": period,
+                })));
+            }
+        }
+        out
+    }
+
     /// Reserves the run's most against the budgets. `Ok(None)` without a ledger; `Err` is
     /// the outcome of a run that must not start (recorded as a refused call).
     async fn admit(
@@ -423,20 +478,37 @@ impl ExternalRunner {
         let task = &request.task;
         let runner = self.name();
         let amount = self.run_cap(request);
+        let at = foreman_domain::now();
         let reserved = ledger
             .reserve(&ReservationRequest {
                 ticket_id: task.ticket_id.clone(),
                 task_id: task.task_id.clone(),
                 amount,
                 limits: self.limits,
-                at: foreman_domain::now(),
+                at,
             })
             .await;
         let (stop, error, refusal) = match reserved {
             Ok(r) => {
+                let id = |x: Option<&str>| x.unwrap_or("").to_owned();
+                let periods = r
+                    .committed
+                    .iter()
+                    .map(|&(scope, committed)| {
+                        let period = match scope {
+                            BudgetScope::Task => id(task.task_id.as_ref().map(|t| t.as_str())),
+                            BudgetScope::Ticket => id(task.ticket_id.as_ref().map(|t| t.as_str())),
+                            BudgetScope::Daily => at.date_naive().to_string(),
+                            BudgetScope::Monthly => at.format("%Y-%m").to_string(),
+                        };
+                        (scope, committed, period)
+                    })
+                    .collect();
                 return Ok(Some(Hold {
                     ledger: ledger.clone(),
                     id: Some(r.id),
+                    amount: r.amount,
+                    periods,
                 }));
             }
             Err(StoreError::BudgetExceeded(b)) => {
@@ -623,6 +695,10 @@ pub const COST_LINE_PREFIX: &str = "FOREMAN_COST ";
 struct Hold {
     ledger: Arc<dyn CostLedger>,
     id: Option<ReservationId>,
+    /// The amount held.
+    amount: Micros,
+    /// Per scope: spend committed including this hold, and the budget period it counts in.
+    periods: Vec<(BudgetScope, Micros, String)>,
 }
 
 impl Hold {
@@ -1475,7 +1551,13 @@ impl AgentRunner for ExternalRunner {
                 request_id: None,
             };
             match hold {
-                Some(h) => h.settle(call).await,
+                Some(h) => {
+                    let alerts = self.alerts(&h, cost);
+                    h.settle(call).await;
+                    for event in alerts {
+                        observer.emit(event).await;
+                    }
+                }
                 None => {
                     if let Err(e) = ledger.record_llm_call(call).await {
                         tracing::warn!(runner = %runner, error = %e, "cannot record external agent call");

@@ -764,3 +764,60 @@ async fn the_sandbox_wraps_external_runs_with_the_network_and_the_named_key() ->
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn settled_runs_raise_the_budget_alert_once_and_then_the_exhaustion() -> Result<()> {
+    let repo = Repo::new(&[])?;
+    let store = Arc::new(MemoryStore::new());
+    let task = ticket(&store).await?;
+    let limits = BudgetLimits {
+        ticket: Some(Micros::from_usd(1.0)),
+        alert_threshold_pct: 80,
+        ..BudgetLimits::default()
+    };
+    // The tool reports more than was reserved: $0.45 a run against a $0.10 hold.
+    let cli = Cli::new("agent", "echo 'FOREMAN_COST {\"usd\":0.45}'")?;
+    let runner = external(ExternalKind::Command, &cli, &store, limits, |s| {
+        s.max_cost_usd = 0.1;
+    })?;
+    let of = |events: &[foreman_domain::Event], t: EventType| {
+        events.iter().filter(|e| e.event_type == t).count()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let outcome = runner
+            .run(
+                &AgentRequest::new(task.clone(), &repo.path),
+                &NoAgentProgress,
+            )
+            .await?;
+        assert_eq!(outcome.stop_reason, AgentStopReason::Completed);
+        let events = store
+            .list_events(&EventFilter {
+                types: vec![EventType::CostAlert, EventType::CostExceeded],
+                limit: 10,
+                ..EventFilter::default()
+            })
+            .await?;
+        seen.push((
+            of(&events, EventType::CostAlert),
+            of(&events, EventType::CostExceeded),
+        ));
+    }
+    // $0.45 (45 %): nothing; $0.90 (90 %): the alert; $1.35: exhausted.
+    assert_eq!(seen, [(0, 0), (1, 0), (1, 1)]);
+    let t = store
+        .get_ticket(task.ticket_id.as_ref().unwrap())
+        .await?
+        .unwrap();
+    assert_eq!(t.cost, Micros::from_usd(1.35));
+    // Now nothing more is admitted.
+    let outcome = runner
+        .run(
+            &AgentRequest::new(task.clone(), &repo.path),
+            &NoAgentProgress,
+        )
+        .await?;
+    assert_eq!(outcome.stop_reason, AgentStopReason::CostBudget);
+    Ok(())
+}
