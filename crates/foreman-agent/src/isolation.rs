@@ -716,7 +716,6 @@ impl MountPlan {
         mounts.push(Mount::Special("--dev", "/dev".into()));
         mounts.push(Mount::Tmpfs("/tmp".into()));
         mounts.push(Mount::Tmpfs("/var/tmp".into()));
-        mounts.push(Mount::Tmpfs("/run".into()));
         mounts.push(Mount::Tmpfs(home.to_owned()));
         for p in settings.read_only_paths.iter().chain(&opts.read_only) {
             if let Ok(c) = p.canonicalize() {
@@ -733,16 +732,32 @@ impl MountPlan {
         mounts.push(Mount::ReadWrite(worktree.to_owned()));
         visible.push(worktree.to_owned());
 
-        let mut hidden: Vec<PathBuf> = settings.hidden_paths.clone();
+        // Credential files in a home directory are hidden by default, except where this
+        // command asked for them explicitly (an external CLI's own session directory).
+        let requested: Vec<PathBuf> = opts
+            .read_only
+            .iter()
+            .chain(&opts.read_write)
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        let mut soft: Vec<PathBuf> = Vec::new();
         for h in [Some(home), host_home].into_iter().flatten() {
             if h != home {
-                hidden.push(h.to_owned());
+                soft.push(h.to_owned());
             }
-            hidden.extend(HOME_SECRETS.iter().map(|s| h.join(s)));
+            soft.extend(HOME_SECRETS.iter().map(|s| h.join(s)));
         }
-        hidden.extend(unreadable_system_files().iter().cloned());
-        for h in hidden {
-            let Ok(c) = h.canonicalize() else { continue };
+        let soft = soft
+            .into_iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .filter(|p| !requested.iter().any(|r| p.starts_with(r)));
+        let hidden = settings
+            .hidden_paths
+            .iter()
+            .filter_map(|p| p.canonicalize().ok())
+            .chain(soft)
+            .chain(unreadable_system_files().iter().cloned());
+        for c in hidden {
             // Only what is visible needs hiding; an ancestor of the worktree is hidden before
             // the worktree is mounted into it (mounts are ordered parent first).
             if !visible.iter().any(|v| c.starts_with(v)) || c == worktree {
@@ -1080,6 +1095,45 @@ mod tests {
             .wrap(&["true".into()], &dir, &[], &IsolationOptions::default())
             .unwrap();
         assert_eq!(w.argv, vec!["true".to_owned()]);
+    }
+
+    #[test]
+    fn credentials_a_command_asks_for_stay_visible_and_the_rest_stay_hidden() {
+        let dir = std::env::temp_dir().join(format!("iso-home-{}", std::process::id()));
+        let home = dir.join("home");
+        let wt = dir.join("wt");
+        for d in [home.join(".claude"), home.join(".ssh"), wt.clone()] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let home = home.canonicalize().unwrap();
+        let settings = SandboxSettings {
+            read_only_paths: vec![home.clone()],
+            ..SandboxSettings::default()
+        };
+        let opts = IsolationOptions {
+            network: true,
+            read_write: vec![home.join(".claude")],
+            ..IsolationOptions::default()
+        };
+        let plan = MountPlan::new(
+            &settings,
+            &wt.canonicalize().unwrap(),
+            Path::new("/home/x"),
+            Some(&home),
+            &opts,
+        );
+        let text = plan.args.join(" ");
+        let claude = home.join(".claude").display().to_string();
+        assert!(
+            text.contains(&format!("--bind {claude} {claude}")),
+            "{text}"
+        );
+        assert!(!text.contains(&format!("--tmpfs {claude}")), "{text}");
+        assert!(
+            text.contains(&format!("--tmpfs {}", home.join(".ssh").display())),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
