@@ -79,9 +79,15 @@ pub(crate) fn summary(c: &Config, data_dir: &Path) -> Value {
             "docker_image": c.runner.docker_image,
         },
         "agent_runner": {
-            "provider": c.agent_runner.provider,
+            "provider": c.agent_runner.provider_name(),
             "max_turns": c.agent_runner.max_turns,
             "token_budget": c.agent_runner.token_budget,
+            "program": c.agent_runner.program,
+            "model": c.agent_runner.model,
+            "timeout": c.agent_runner.timeout,
+            "network": c.agent_runner.network,
+            "max_cost_usd": c.agent_runner.max_cost_usd,
+            "env_passthrough": c.agent_runner.env_passthrough,
         },
         "daemon": {
             "work_dir": work_dir,

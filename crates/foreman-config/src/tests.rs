@@ -399,3 +399,17 @@ fn runner_sandbox_paths_and_limits_are_checked() {
     }
     assert!(parse("[runner]\nmax_processes = 0\noutput_limit_bytes = 0\n", &[]).is_ok());
 }
+
+#[test]
+fn summary_shows_the_agent_runner_but_not_its_command_line() {
+    let c = parse(
+        "[agent_runner]\nprovider = \"claude-code\"\nargs = [\"--api-key\", \"sk-secret\"]\nmodel = \"m\"\n",
+        &[],
+    )
+    .unwrap();
+    let s = c.summary(Path::new("/data"));
+    assert_eq!(s["agent_runner"]["provider"], "claude_code");
+    assert_eq!(s["agent_runner"]["model"], "m");
+    assert_eq!(s["agent_runner"]["max_cost_usd"], 5.0);
+    assert!(!s.to_string().contains("sk-secret"), "{s}");
+}
