@@ -6,7 +6,7 @@ use foreman_domain::{EventType, NewEvent, Ticket, TicketPatch, TicketStatus};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Step;
+use super::base::Step;
 use super::context::Ctx;
 use super::llm::{Tool, ticket_brief};
 use crate::error::PipelineResult;

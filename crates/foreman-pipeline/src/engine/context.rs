@@ -9,7 +9,7 @@ use foreman_domain::{
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{Engine, tail};
+use super::base::{Engine, tail};
 use crate::error::{PipelineError, PipelineResult};
 use crate::settings::{PipelineSettings, ProjectRuntime};
 
@@ -21,6 +21,13 @@ pub(crate) struct Ctx {
     pub(crate) project: ProjectRuntime,
     fence: FencingToken,
     cancel: CancellationToken,
+}
+
+/// One claimed ticket being worked on: the shared context, and whether the daemon was paused
+/// (checked between tasks).
+pub(crate) struct TicketRun<'a> {
+    pub(crate) ctx: Ctx,
+    pub(crate) paused: &'a (dyn Fn() -> bool + Send + Sync),
 }
 
 impl Ctx {

@@ -8,10 +8,10 @@ use foreman_domain::pipeline::{FailureClass, Phase, ReviewKind, Role};
 use foreman_domain::{EventType, NewEvent, Task, TaskPatch, TaskStatus, Ticket, TicketPatch};
 use serde_json::{Value, json};
 
+use super::base::{TICKET_WORKTREE, tail};
 use super::context::Ctx;
 use super::llm::{Instruction, Review, Tool, ticket_brief};
 use super::worktree::task_worktree;
-use super::{TICKET_WORKTREE, tail};
 use crate::classify::TestOutcome;
 use crate::error::PipelineResult;
 

@@ -8,10 +8,10 @@ use foreman_domain::pipeline::{FailureClass, Role};
 use foreman_domain::{EventType, NewEvent, TaskStatus, Ticket};
 use serde_json::json;
 
+use super::base::{Step, tail};
 use super::context::Ctx;
 use super::llm::{Instruction, Review, Tool, ticket_brief};
 use super::pull_request::open_pr;
-use super::{Step, tail};
 use crate::error::PipelineResult;
 use crate::pr_body::TestEvidence;
 

@@ -9,7 +9,7 @@ use foreman_domain::tracker::NewTrackerTicket;
 use foreman_domain::{EventType, NewEvent, NewTicket, Ticket, TicketStatus};
 use serde_json::json;
 
-use super::Step;
+use super::base::Step;
 use super::context::Ctx;
 use super::llm::{Tool, ticket_brief};
 use crate::error::PipelineResult;

@@ -6,7 +6,7 @@ use foreman_domain::tracker::TrackerStatus;
 use foreman_domain::{EventType, NewEvent, Task, Ticket, TicketPatch, TicketStatus};
 use serde_json::{Value, json};
 
-use super::Step;
+use super::base::Step;
 use super::context::Ctx;
 use crate::error::PipelineResult;
 use crate::pr_body::{self, TestEvidence};

@@ -6,9 +6,9 @@ use foreman_domain::pipeline::FailureClass;
 use foreman_domain::{EventType, NewEvent, Task, TaskStatus, Ticket, TicketPatch, TicketStatus};
 use serde_json::json;
 
-use super::context::Ctx;
+use super::base::Step;
+use super::context::{Ctx, TicketRun};
 use super::implement::TaskRun;
-use super::{Step, TicketRun};
 use crate::dag::{Node, schedule};
 use crate::error::{PipelineError, PipelineResult};
 

@@ -4,7 +4,7 @@ use foreman_domain::git::{Worktree, WorktreeSpec, task_branch_name, ticket_branc
 use foreman_domain::{EventType, NewEvent, Task, Ticket, TicketPatch};
 use serde_json::json;
 
-use super::TICKET_WORKTREE;
+use super::base::TICKET_WORKTREE;
 use super::context::Ctx;
 use crate::error::PipelineResult;
 

@@ -1,0 +1,152 @@
+//! What every stage shares: the [`Engine`] (its ports and settings, events), [`Step`], the
+//! name of a ticket's own worktree, and text helpers.
+
+use std::sync::Arc;
+
+use foreman_domain::{EventFilter, EventType, NewEvent, Ticket, TicketId};
+use serde_json::Value;
+
+use crate::settings::{PipelineSettings, Ports};
+
+/// The name of a ticket's own worktree (planning, integration, and the work of a ticket's
+/// only task).
+pub(crate) const TICKET_WORKTREE: &str = "ticket";
+
+/// The outcome of one stage of work on a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Go on with the next stage.
+    Continue,
+    /// Stop working on the ticket for now (waiting on people, merge, or a pause); release it.
+    Release,
+}
+
+/// Runs tickets through their stages.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) ports: Ports,
+    pub(crate) settings: Arc<PipelineSettings>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over these ports.
+    #[must_use]
+    pub fn new(ports: Ports, settings: PipelineSettings) -> Self {
+        Self {
+            ports,
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn settings(&self) -> &PipelineSettings {
+        &self.settings
+    }
+
+    /// The ports.
+    #[must_use]
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    pub(crate) async fn emit(&self, event: NewEvent) {
+        if let Err(e) = self.ports.events.append(event).await {
+            tracing::warn!(error = %e, "cannot append event");
+        }
+    }
+
+    /// Appends `event` unless its ticket already has the same one: same type, same task, same
+    /// pull request (`details.url`; a retried ticket's new pull request is another event). For
+    /// the events that mark a step done, written just before the status change that ends the
+    /// step: a run that dies in between passes the step's end a second time.
+    pub(crate) async fn emit_once(&self, event: NewEvent) {
+        let url = |details: &Option<Value>| details.as_ref().and_then(|d| d.get("url")).cloned();
+        if let Some(ticket) = &event.ticket_id {
+            let filter = EventFilter {
+                ticket_id: Some(ticket.clone()),
+                types: vec![event.event_type],
+                limit: foreman_domain::MAX_PAGE_LIMIT,
+                ..EventFilter::default()
+            };
+            match self.ports.events.list_events(&filter).await {
+                Ok(found)
+                    if found.iter().any(|e| {
+                        e.task_id == event.task_id && url(&e.details) == url(&event.details)
+                    }) =>
+                {
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read events; appending"),
+            }
+        }
+        self.emit(event).await;
+    }
+
+    /// Removes every worktree of `t` (`worktree_removed` for each), keeping its branches: once
+    /// its pull request is open, and once it is merged or closed.
+    pub(crate) async fn remove_worktrees(&self, t: &Ticket) {
+        let Some(project) = self.ports.projects.get(&t.project) else {
+            return;
+        };
+        let worktrees = match project.repo.ticket_worktrees(&t.id).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(ticket = %t.id, error = %e, "cannot list the ticket's worktrees");
+                return;
+            }
+        };
+        for wt in worktrees {
+            match project.repo.remove_worktree(&wt, false).await {
+                Ok(()) => {
+                    self.emit(
+                        NewEvent::new(EventType::WorktreeRemoved, format!("removed {}", wt.branch))
+                            .ticket(&t.id),
+                    )
+                    .await;
+                }
+                Err(e) => tracing::warn!(ticket = %t.id, error = %e, "cannot remove a worktree"),
+            }
+        }
+    }
+}
+
+/// The last `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn tail(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &s[start..])
+}
+
+/// The last event's type for a ticket, if any.
+pub(crate) async fn last_event_type(engine: &Engine, ticket: &TicketId) -> Option<EventType> {
+    let filter = EventFilter {
+        ticket_id: Some(ticket.clone()),
+        limit: 1,
+        newest_first: true,
+        ..EventFilter::default()
+    };
+    engine
+        .ports
+        .events
+        .list_events(&filter)
+        .await
+        .ok()?
+        .into_iter()
+        .next()
+        .map(|e| e.event_type)
+}
