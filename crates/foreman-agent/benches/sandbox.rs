@@ -12,7 +12,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use foreman_agent::command::run_wrapped;
+use foreman_agent::command::{run_in_group, run_wrapped};
 use foreman_agent::{
     DockerSettings, ExecMode, Isolation, IsolationOptions, ResourceLimits, SandboxSettings,
     SandboxState,
@@ -94,6 +94,26 @@ async fn main() {
         &env,
     )
     .await;
+    // For reference: bubblewrap's own floor on this machine (no namespaces but a mount one).
+    let mut bare = Vec::with_capacity(RUNS);
+    let bare_argv: Vec<String> = ["bwrap", "--ro-bind", "/", "/", "true"]
+        .map(String::from)
+        .to_vec();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        run_in_group(
+            &bare_argv,
+            dir.path(),
+            &env,
+            Duration::from_secs(10),
+            4096,
+            None,
+        )
+        .await
+        .expect("run");
+        bare.push(started.elapsed());
+    }
+    bare.sort();
     println!("| `true`, {RUNS} runs | median | p90 | added at the median |");
     println!("|---|---|---|---|");
     let base_median = pct(&base, 50);
@@ -101,6 +121,7 @@ async fn main() {
         ("`none` (spawn in a process group)", &base),
         ("`sandbox`, pids cgroup", &with_cgroup),
         ("`sandbox`, `RLIMIT_NPROC` only", &nproc_only),
+        ("reference: bare `bwrap --ro-bind / / true`", &bare),
     ] {
         println!(
             "| {name} | {:.2} ms | {:.2} ms | {:+.2} ms |",
