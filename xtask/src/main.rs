@@ -303,6 +303,16 @@ fn ci(root: &Path) -> Result<()> {
         );
     }
     run(&mut test)?;
+    // The embedding example (docs/architecture.md, "Embedding Foreman") takes a ticket to a
+    // merged pull request; it exits non-zero when that stops working.
+    run(cargo().args([
+        "run",
+        "-p",
+        "foreman-examples",
+        "--example",
+        "embed",
+        "--locked",
+    ]))?;
     run(cargo().args(["test", "--workspace", "--doc", "--locked"]))?;
     if web {
         // The tests above built target/debug/foreman-server with web/dist embedded; the suite
