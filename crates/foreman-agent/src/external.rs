@@ -157,7 +157,7 @@ impl Default for ExternalSettings {
             env_passthrough: Vec::new(),
             max_stderr_bytes: 8_192,
             network: true,
-            max_cost_usd: 5.0,
+            max_cost_usd: 2.0,
         }
     }
 }

@@ -375,7 +375,7 @@ impl Default for AgentRunnerConfig {
             timeout: "60m".into(),
             env_passthrough: Vec::new(),
             network: true,
-            max_cost_usd: 5.0,
+            max_cost_usd: 2.0,
             command: Vec::new(),
         }
     }

@@ -300,7 +300,7 @@ fn agent_runner_section_reads_external_settings_per_project() {
     assert_eq!(web.command[1], "{worktree}");
     assert!(!web.network);
     assert!(
-        (web.max_cost_usd - 5.0).abs() < f64::EPSILON,
+        (web.max_cost_usd - 2.0).abs() < f64::EPSILON,
         "defaults, not inherited"
     );
     assert_eq!(
@@ -410,6 +410,6 @@ fn summary_shows_the_agent_runner_but_not_its_command_line() {
     let s = c.summary(Path::new("/data"));
     assert_eq!(s["agent_runner"]["provider"], "claude_code");
     assert_eq!(s["agent_runner"]["model"], "m");
-    assert_eq!(s["agent_runner"]["max_cost_usd"], 5.0);
+    assert_eq!(s["agent_runner"]["max_cost_usd"], 2.0);
     assert!(!s.to_string().contains("sk-secret"), "{s}");
 }
