@@ -1,9 +1,9 @@
 //! The engine: one module per stage, driven by the ticket's persisted status so that a ticket
 //! claimed after a crash resumes from its last completed step.
 //!
-//! Start at [`Engine::drive`]: it reads the ticket's status and calls the stage that owns it
+//! Start at `Engine::drive`: it reads the ticket's status and calls the stage that owns it
 //! (`clarify`, `plan`, `tasks` → `implement`, `integrate`, `pull_request`). Every stage reads,
-//! writes and reports through one [`context::Ctx`], whether it works on the ticket or, in
+//! writes and reports through one `context::Ctx`, whether it works on the ticket or, in
 //! `implement`, on one of its tasks. The modules form layers: `base` (the engine, `Step`),
 //! then `context`, then `llm` and `worktree`, then the stages; none imports one above it.
 
