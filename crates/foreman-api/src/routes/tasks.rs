@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use foreman_domain::{EventType, NewEvent, StoreError, Task, TaskId, TaskPatch, TaskStatus};
+use foreman_domain::{EventType, NewEvent, StoreError, Task, TaskId};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -36,24 +36,20 @@ pub(crate) async fn retry_task(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TaskRetrying>> {
-    let task = load_task(&state, &id).await?;
-    if !task.status.can_retry() {
-        return Err(ApiError::Conflict(format!(
-            "task {id} is {}; only failed tasks can be retried",
-            task.status
-        )));
-    }
-    state
+    // One store operation: the status guard, the move to `pending` and the fresh attempt
+    // counters happen together, so two concurrent retries cannot both succeed.
+    let requeued = state
         .store()
-        .transition_task(&task.id, task.status, TaskStatus::Pending, None)
+        .requeue_task(&TaskId::from(id.as_str()), None)
         .await
         .map_err(|e| match e {
+            StoreError::NotFound { .. } => ApiError::not_found("task", &id),
             StoreError::Conflict { current, .. } => ApiError::Conflict(format!(
                 "task {id} is {current}; only failed tasks can be retried"
             )),
             other => other.into(),
         })?;
-    reset_attempts(state.store().as_ref(), &task.id).await?;
+    let task = requeued.task;
     state
         .emit(
             NewEvent::new(
@@ -90,25 +86,4 @@ pub(crate) async fn task_context(
         files_touched: c.files_touched,
         cache_hits: c.cache_hits,
     }))
-}
-
-/// A retried task starts with fresh attempt counters (its own retry budget) and no error.
-pub(crate) async fn reset_attempts(
-    store: &dyn foreman_domain::Store,
-    id: &TaskId,
-) -> Result<(), StoreError> {
-    store
-        .update_task(
-            id,
-            TaskPatch {
-                implementation_attempts: Some(0),
-                spec_review_attempts: Some(0),
-                quality_review_attempts: Some(0),
-                last_error: Some(None),
-                ..TaskPatch::default()
-            },
-            None,
-        )
-        .await
-        .map(|_| ())
 }
