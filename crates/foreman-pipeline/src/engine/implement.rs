@@ -163,18 +163,26 @@ impl TaskRun {
             task = self.start(&task).await?;
         }
         let mut feedback = match task.last_error.clone() {
-            Some(error) => Some(Feedback {
-                class: ctx
-                    .task_failure_class(&task)
-                    .await
-                    .filter(|c| matches!(c, FailureClass::Spec | FailureClass::Quality))
-                    .unwrap_or(FailureClass::TestAssertion),
-                ..self.feedback(
+            Some(error) => {
+                let mut f = self.feedback(
                     Why::PreviousAttempt,
                     FailureClass::TestAssertion,
                     json!({"error": error}),
-                )?
-            }),
+                )?;
+                // attempts that ran out on a rejection keep the rejection's class
+                if let Some(class) = ctx.task_failure_class(&task).await.filter(|c| {
+                    matches!(
+                        c,
+                        FailureClass::Spec
+                            | FailureClass::Quality
+                            | FailureClass::Secret
+                            | FailureClass::SandboxViolation
+                    )
+                }) {
+                    f.class = class;
+                }
+                Some(f)
+            }
             None => None,
         };
         let mut red_proven = !settings.enable_tdd_verification;
