@@ -1,7 +1,7 @@
 //! The error every storage port returns.
 
 use crate::budget::BudgetExceeded;
-use crate::ticket::FencingToken;
+use crate::ids::FencingToken;
 
 /// A storage failure callers can branch on.
 #[derive(Debug, thiserror::Error)]

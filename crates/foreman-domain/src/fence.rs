@@ -9,7 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::error::{StoreError, StoreResult};
-use crate::ticket::{FencingToken, Ticket};
+use crate::ids::FencingToken;
+use crate::ticket::Ticket;
 
 /// Checks the token a writer presents against the ticket's current one. `None` skips the check
 /// (a person acting through the API holds no lease).

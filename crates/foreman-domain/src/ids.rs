@@ -95,6 +95,14 @@ id_type!(
     ReservationId
 );
 
+/// A lease generation. Every claim increments it; a write that presents an older value is
+/// rejected, so a worker that lost its lease can never overwrite the new holder's work.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct FencingToken(pub i64);
+
 #[cfg(test)]
 mod tests {
     use super::*;

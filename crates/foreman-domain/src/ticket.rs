@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{StoreError, StoreResult};
+pub use crate::ids::FencingToken;
 use crate::ids::TicketId;
 use crate::money::Micros;
 use crate::status::TicketStatus;
@@ -331,14 +332,6 @@ pub struct Page<T> {
     /// Pass as `cursor` to get the next page; `None` on the last page.
     pub next_cursor: Option<String>,
 }
-
-/// A lease generation. Every claim increments it; a write that presents an older value is
-/// rejected, so a worker that lost its lease can never overwrite the new holder's work.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(transparent)]
-pub struct FencingToken(pub i64);
 
 /// A request to claim the next ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,9 @@ use foreman_domain::{Event, EventFilter, EventLog, EventType, StoreResult, Ticke
 
 use crate::hub::{Delivery, Subscription};
 
+/// How many events one catch-up read fetches from the log.
+pub const BACKFILL_PAGE: u32 = 500;
+
 /// Something with a position in the global event log.
 pub trait Sequenced {
     /// The event's `seq`.
@@ -159,7 +162,7 @@ impl<T: Sequenced + Clone + Send + Sync + 'static> Follower<T> {
             backlog: VecDeque::new(),
             catching_up: true,
             pending_drop: 0,
-            page: crate::BACKFILL_PAGE,
+            page: BACKFILL_PAGE,
         }
     }
 

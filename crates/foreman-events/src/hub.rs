@@ -6,6 +6,9 @@ use std::sync::Arc;
 use foreman_domain::Event;
 use tokio::sync::broadcast;
 
+/// How many events a subscriber may fall behind before it is told it lagged.
+pub const DEFAULT_CAPACITY: usize = 4096;
+
 /// A bounded, lossy-for-laggards broadcast of `T` to any number of subscribers.
 ///
 /// Sending never waits. Each subscriber reads at its own pace from a shared ring of `capacity`
@@ -122,7 +125,7 @@ pub struct EventHub {
 
 impl Default for EventHub {
     fn default() -> Self {
-        Self::new(crate::DEFAULT_CAPACITY)
+        Self::new(DEFAULT_CAPACITY)
     }
 }
 

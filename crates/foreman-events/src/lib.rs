@@ -19,13 +19,7 @@ mod glob;
 mod hub;
 mod publishing;
 
-pub use follow::{Backfill, EventLogBackfill, FollowItem, Follower, Sequenced};
+pub use follow::{BACKFILL_PAGE, Backfill, EventLogBackfill, FollowItem, Follower, Sequenced};
 pub use glob::{GlobError, TypeFilter, glob_match};
-pub use hub::{Broadcast, Delivery, EventHub, Subscription};
+pub use hub::{Broadcast, DEFAULT_CAPACITY, Delivery, EventHub, Subscription};
 pub use publishing::PublishingEventLog;
-
-/// How many events a subscriber may fall behind before it is told it lagged.
-pub const DEFAULT_CAPACITY: usize = 4096;
-
-/// How many events one catch-up read fetches from the log.
-pub const BACKFILL_PAGE: u32 = 500;

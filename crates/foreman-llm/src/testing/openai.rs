@@ -11,7 +11,7 @@ use axum::routing::post;
 use foreman_domain::llm::{ContentBlock, StopReason, Usage};
 use serde_json::{Value, json};
 
-use super::{
+use super::server::{
     FakeReply, FakeServer, State, default_stop, hangup_body, json_response, lock, pieces,
     raw_response, sse_body, tokens_of,
 };
