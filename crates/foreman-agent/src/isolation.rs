@@ -966,29 +966,39 @@ impl PidsCgroup {
             .then(|| v2.to_owned())
     }
 
-    /// Kills every process left in the cgroup, then removes it.
-    fn remove(&self) {
-        for _ in 0..50 {
-            let procs = std::fs::read_to_string(self.path.join("cgroup.procs")).unwrap_or_default();
-            let pids: Vec<i32> = procs
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .collect();
-            if pids.is_empty() && std::fs::remove_dir(&self.path).is_ok() {
-                return;
-            }
-            if !self.path.exists() {
-                return;
-            }
-            for pid in pids {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
+    /// Removes the cgroup at once when it is already empty; otherwise kills what is left and
+    /// removes it from a background thread, so the caller does not wait for dying processes.
+    fn remove(self) {
+        if self.try_remove() {
+            return;
         }
-        tracing::warn!(cgroup = %self.path.display(), "cannot remove a sandbox cgroup");
+        std::thread::spawn(move || {
+            for _ in 0..500 {
+                if self.try_remove() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            tracing::warn!(cgroup = %self.path.display(), "cannot remove a sandbox cgroup");
+        });
+    }
+
+    /// One attempt: kill every process listed, remove the directory if none is.
+    fn try_remove(&self) -> bool {
+        let Ok(procs) = std::fs::read_to_string(self.path.join("cgroup.procs")) else {
+            return !self.path.exists();
+        };
+        let pids: Vec<i32> = procs
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        for pid in &pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        pids.is_empty() && std::fs::remove_dir(&self.path).is_ok()
     }
 }
 
