@@ -8,7 +8,9 @@
 //!   [`secrets`] scanning on everything sent to the model;
 //! - [`ExternalRunner`]: Claude Code, Codex or any command, with their streamed output parsed
 //!   into progress, usage and cost ([`external`]);
-//! - [`PromptLibrary`]: the role prompts, embedded, overridable and versioned ([`prompts`]).
+//! - [`PromptLibrary`]: the role prompts, embedded, overridable and versioned ([`prompts`]);
+//! - [`Isolation`]: the OS sandbox (bubblewrap), container or plain host process every command
+//!   in a worktree runs in, the gates' [`ProcessCommandRunner`] included ([`isolation`]).
 //!
 //! It must not know about the pipeline, storage backends, the HTTP API or concrete LLM
 //! providers: it talks to them only through the domain ports (`LlmProvider`, `EventLog`,
