@@ -261,12 +261,10 @@ impl Guard {
             .map(|(p, _)| p.clone())
             .collect();
         for path in gone {
-            if let Some(r) = state.worktrees.remove(&path)
-                && let Some(name) = r.admin.file_name()
-            {
-                state.seen.remove(name);
-            }
+            state.worktrees.remove(&path);
         }
+        let dir = self.repo.join("worktrees");
+        state.seen.retain(|name| dir.join(name).exists());
     }
 
     /// Reads the administrative directories not read before.

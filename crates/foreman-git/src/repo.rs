@@ -1496,6 +1496,12 @@ impl GitRepository {
                 self.git.local(),
             )
             .await?;
+        // a gc prunes the records of worktrees whose directories are gone
+        self.guarded(|g| {
+            g.pruned();
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 

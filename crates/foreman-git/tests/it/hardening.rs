@@ -571,7 +571,8 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 /// The cost of Foreman's git commands (`cargo nextest run -p foreman-git --run-ignored only
 /// cost_of`): 200 working-tree diff stats (`read-tree`, `add -A`, `diff`) and 200 commits
-/// (`add -A`, `diff --cached --quiet`, `commit`), per call.
+/// (`add -A`, staged paths, `commit`), 200 `head` reads (files only: the checks' own cost), and
+/// 200 plain `git status` for scale, per call.
 #[tokio::test]
 #[ignore = "a measurement, not a check; run on demand"]
 async fn cost_of_git_commands() {
@@ -600,6 +601,12 @@ async fn cost_of_git_commands() {
             .unwrap();
         commit.push(t.elapsed());
     }
+    let mut head = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        repo.head(&wt).await.unwrap();
+        head.push(t.elapsed());
+    }
     let mut plain = Vec::with_capacity(RUNS);
     for _ in 0..RUNS {
         let t = Instant::now();
@@ -623,6 +630,11 @@ async fn cost_of_git_commands() {
         "| commit_all | {RUNS} | {:.2} ms | {:.2} ms |",
         median(commit.clone()).as_secs_f64() * 1e3,
         total(&commit).as_secs_f64() * 1e3 / RUNS as f64
+    );
+    println!(
+        "| head (files only, no git process) | {RUNS} | {:.3} ms | {:.3} ms |",
+        median(head.clone()).as_secs_f64() * 1e3,
+        total(&head).as_secs_f64() * 1e3 / RUNS as f64
     );
     println!(
         "| plain `git status --porcelain` | {RUNS} | {:.2} ms | {:.2} ms |",

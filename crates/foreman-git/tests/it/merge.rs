@@ -371,7 +371,7 @@ async fn a_base_that_moves_during_the_merge_is_merged_again_on_top() {
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut config = f.config();
     config.git_program = wrapper;
-    let repo = foreman_git::GitRepository::new(config).unwrap();
+    let repo = GitRepository::new(config).unwrap();
 
     let sha = repo
         .merge_branch_into("foreman/RACE-1", "main", "Merge RACE-1", MergeMethod::Merge)
