@@ -1174,3 +1174,113 @@ async fn a_rust_suite_passes_inside_offline() -> Result<()> {
     ensure!(f.wt.join("target").is_dir());
     Ok(())
 }
+
+#[tokio::test]
+async fn cpu_time_and_address_space_are_limited() -> Result<()> {
+    if !sandbox_ready("cpu_and_memory") {
+        return Ok(());
+    }
+    let f = Fixture::new()?;
+    let spin = "python3 -c \"while True: pass\"";
+    let limits = ResourceLimits {
+        cpu_secs: 1,
+        ..test_limits()
+    };
+    let started = Instant::now();
+    let out = f
+        .run(ExecMode::Sandbox, limits, spin, Duration::from_secs(20))
+        .await?;
+    ensure!(!out.timed_out && out.exit_code != Some(0), "{out:?}");
+    ensure!(started.elapsed() < Duration::from_secs(10));
+    // Control: without the limit the loop runs until the timeout.
+    let control = f
+        .run(
+            ExecMode::None,
+            ResourceLimits {
+                cpu_secs: 0,
+                ..limits
+            },
+            spin,
+            Duration::from_secs(3),
+        )
+        .await?;
+    ensure!(control.timed_out, "{control:?}");
+
+    let alloc = "python3 -c \"b = bytearray(1536 * 1024 * 1024); print('ALLOCATED', len(b))\"";
+    let limits = ResourceLimits {
+        address_space_bytes: 512 << 20,
+        ..test_limits()
+    };
+    let out = f
+        .run(ExecMode::Sandbox, limits, alloc, Duration::from_secs(20))
+        .await?;
+    ensure!(
+        !out.output.contains("ALLOCATED") && out.output.contains("MemoryError"),
+        "{}",
+        out.output
+    );
+    let control = f
+        .run(
+            ExecMode::None,
+            ResourceLimits {
+                address_space_bytes: 0,
+                ..limits
+            },
+            alloc,
+            Duration::from_secs(20),
+        )
+        .await?;
+    ensure!(control.output.contains("ALLOCATED"), "{}", control.output);
+    Ok(())
+}
+
+#[tokio::test]
+async fn without_bwrap_the_sandbox_refuses_instead_of_running_on_the_host() -> Result<()> {
+    let f = Fixture::new()?;
+    let marker = f.outside.join("ran-on-host");
+    let mut sandbox = f.settings(test_limits());
+    sandbox.bwrap = "/nonexistent/bwrap".into();
+    let settings = CommandSettings {
+        allowed_commands: vec!["touch".into()],
+        mode: ExecMode::Sandbox,
+        sandbox,
+        ..CommandSettings::default()
+    };
+    let policy = Arc::new(CommandPolicy::with_env(settings.clone(), f.env())?);
+    let prepared = policy.prepare("touch ran", &Sandbox::new(&f.wt)?)?;
+    let err = CommandExecutor::new(policy, f.wt.clone())
+        .run(&prepared, None)
+        .await
+        .unwrap_err();
+    ensure!(
+        err.to_string().contains("apt-get install bubblewrap"),
+        "{err}"
+    );
+    ensure!(!f.wt.join("ran").exists());
+    let gates = foreman_agent::ProcessCommandRunner::with_env(&settings, f.env());
+    let err = foreman_domain::exec::CommandRunner::run(
+        &gates,
+        &f.wt,
+        &format!("touch {}", marker.display()),
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap_err();
+    ensure!(err.message.contains("sandbox is unavailable"), "{err:?}");
+    ensure!(!marker.exists());
+    // Control: the same gate line with mode = "none" runs on the host.
+    let none = CommandSettings {
+        mode: ExecMode::None,
+        ..settings
+    };
+    let gates = foreman_agent::ProcessCommandRunner::with_env(&none, f.env());
+    foreman_domain::exec::CommandRunner::run(
+        &gates,
+        &f.wt,
+        &format!("touch {}", marker.display()),
+        Duration::from_secs(5),
+    )
+    .await?;
+    ensure!(marker.exists());
+    Ok(())
+}
