@@ -3,7 +3,7 @@
 //!
 //! A holder blocks others only while it is worked on (a live lease in a working status), so
 //! the tickets here are made the way the daemon makes them: claimed and moved to
-//! `implementing` under the claim's fencing token ([`working`]).
+//! `implementing` under the claim's fencing token (the `working` helper).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
