@@ -119,6 +119,14 @@ pub enum Violation {
         /// The path.
         path: String,
     },
+    /// A git repository inside the worktree, which git would record as a submodule commit
+    /// (a gitlink): git runs commands of that repository's own config (a filter driver) when it
+    /// checks a recorded submodule for changes, so none is ever committed. Reported by the git
+    /// layer, which sees file modes; [`check_commit`] sees paths only.
+    EmbeddedRepository {
+        /// The path.
+        path: String,
+    },
 }
 
 impl Violation {
@@ -126,16 +134,19 @@ impl Violation {
     #[must_use]
     pub fn path(&self) -> &str {
         match self {
-            Self::SecretFile { path } | Self::Undeclared { path } => path,
+            Self::SecretFile { path }
+            | Self::Undeclared { path }
+            | Self::EmbeddedRepository { path } => path,
         }
     }
 
-    /// A transport-neutral code: `secret_file` or `undeclared_file`.
+    /// A transport-neutral code: `secret_file`, `undeclared_file` or `embedded_repository`.
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
             Self::SecretFile { .. } => "secret_file",
             Self::Undeclared { .. } => "undeclared_file",
+            Self::EmbeddedRepository { .. } => "embedded_repository",
         }
     }
 }
@@ -144,6 +155,9 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::SecretFile { path } => write!(f, "{path} is a secret file"),
+            Self::EmbeddedRepository { path } => {
+                write!(f, "{path} is a git repository inside the worktree")
+            }
             Self::Undeclared { path } => {
                 write!(f, "{path} is neither declared by the plan nor a test")
             }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use foreman_domain::TicketId;
-use foreman_domain::commit_policy::{CommitRules, check_commit};
+use foreman_domain::commit_policy::{CommitRules, Violation, check_commit};
 use foreman_domain::git::{
     ConflictFile, Diff, DiffSpec, DiffStat, FileStat, GitError, GitHealth, GitRepo, GitResult,
     Lease, MergeMethod, MergeOutcome, RebaseOutcome, Worktree, WorktreeSpec, is_safe_branch_name,
@@ -405,7 +405,8 @@ impl GitRepository {
     /// nothing changed. [`GitRepo::commit_all`] is this with [`CommitRules::secrets_only`].
     ///
     /// # Errors
-    /// [`GitError::CommitRefused`] listing every offending path (the index is reset to `HEAD`,
+    /// [`GitError::CommitRefused`] listing every offending path, repositories inside the
+    /// worktree (gitlinks) included (the index is reset to `HEAD`,
     /// so nothing stays staged, and the files stay in the worktree);
     /// [`GitError::Tampered`]; [`GitError::Invalid`] for an empty message; git failures.
     pub async fn commit_checked(
@@ -421,7 +422,7 @@ impl GitRepository {
         let place = self.wt_place(worktree).await?;
         let local = self.git.local();
         self.git.run(&place, &["add", "-A"], local).await?;
-        let staged = self.staged_at(&place).await?;
+        let staged = self.staged_entries(&place).await?;
         if staged.is_empty() {
             return Ok(None);
         }
@@ -447,6 +448,17 @@ impl GitRepository {
     }
 
     async fn staged_at(&self, place: &Place) -> GitResult<Vec<String>> {
+        Ok(self
+            .staged_entries(place)
+            .await?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect())
+    }
+
+    /// The added or changed paths of the index against `HEAD`, each with whether it is a
+    /// gitlink (mode 160000: a repository inside the worktree). One `diff --raw -z`.
+    async fn staged_entries(&self, place: &Place) -> GitResult<Vec<(String, bool)>> {
         let out = self
             .git
             .run(
@@ -454,12 +466,13 @@ impl GitRepository {
                 &[
                     "diff",
                     "--cached",
-                    "--name-only",
+                    "--raw",
                     "-z",
                     "--no-renames",
                     "--no-ext-diff",
                     "--no-textconv",
-                    "--ignore-submodules=none",
+                    // gitlink commits show, without looking into the repositories
+                    "--ignore-submodules=dirty",
                     "--diff-filter=d",
                     "HEAD",
                     "--",
@@ -467,23 +480,35 @@ impl GitRepository {
                 self.git.local(),
             )
             .await?;
-        Ok(out
-            .stdout
-            .split('\0')
-            .filter(|p| !p.is_empty())
-            .map(str::to_owned)
-            .collect())
+        // `:<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0`
+        let mut entries = Vec::new();
+        let mut fields = out.stdout.split('\0');
+        while let Some(meta) = fields.next() {
+            let Some(meta) = meta.strip_prefix(':') else {
+                continue;
+            };
+            let Some(path) = fields.next() else { break };
+            let gitlink = meta.split(' ').nth(1) == Some("160000");
+            entries.push((path.to_owned(), gitlink));
+        }
+        Ok(entries)
     }
 
     /// Unstages everything and returns [`GitError::CommitRefused`] when `staged` breaks
-    /// `rules`.
+    /// `rules` or holds a gitlink (a repository inside the worktree).
     async fn refuse_violations(
         &self,
         place: &Place,
-        staged: &[String],
+        staged: &[(String, bool)],
         rules: &CommitRules,
     ) -> GitResult<()> {
-        let violations = check_commit(staged.iter().map(String::as_str), rules);
+        let mut violations = check_commit(staged.iter().map(|(p, _)| p.as_str()), rules);
+        violations.extend(
+            staged
+                .iter()
+                .filter(|(_, gitlink)| *gitlink)
+                .map(|(path, _)| Violation::EmbeddedRepository { path: path.clone() }),
+        );
         if violations.is_empty() {
             return Ok(());
         }
@@ -1111,7 +1136,7 @@ impl GitRepository {
             .run(&place, &["add", "-A"], self.git.local())
             .await?;
         // a resolution commits what the worktree holds: no secret files either
-        let staged = self.staged_at(&place).await?;
+        let staged = self.staged_entries(&place).await?;
         self.refuse_violations(&place, &staged, &CommitRules::secrets_only())
             .await?;
         let check = self

@@ -427,6 +427,83 @@ async fn files_outside_the_declared_ones_need_permission() {
         .unwrap();
 }
 
+/// A repository inside the worktree, once committed as a gitlink, makes git look into it for
+/// changes, running the filter its own config defines: Foreman never commits one.
+#[tokio::test]
+async fn a_repository_inside_the_worktree_is_never_committed() {
+    let f = Fixture::new();
+    let (repo, wt) = setup(&f).await;
+    let marker = f.dir.path().join("nested-filter-ran");
+    let nested = wt.path.join("vendor/nested");
+    std::fs::create_dir_all(&nested).unwrap();
+    assert!(plain_git(&nested, &["init", "-q"]).status.success());
+    write(&wt, "vendor/nested/.gitattributes", "* filter=evil\n");
+    write(&wt, "vendor/nested/f.txt", "x\n");
+    assert!(plain_git(&nested, &["add", "-A"]).status.success());
+    assert!(
+        plain_git(&nested, &["commit", "-q", "-m", "nested"])
+            .status
+            .success()
+    );
+    let filter = format!("touch '{}'; cat", marker.display());
+    assert!(
+        plain_git(&nested, &["config", "filter.evil.clean", &filter])
+            .status
+            .success()
+    );
+
+    // control, in a copy of the situation: once the gitlink is committed, plain git status
+    // looks into the nested repository and its filter runs
+    let control = f.dir.path().join("control");
+    assert!(
+        plain_git(f.dir.path(), &["init", "-q", control.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let copy = Command::new("cp")
+        .args(["-a"])
+        .arg(&nested)
+        .arg(control.join("nested"))
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    assert!(plain_git(&control, &["add", "-A"]).status.success());
+    assert!(
+        plain_git(&control, &["commit", "-q", "-m", "gitlink"])
+            .status
+            .success()
+    );
+    std::fs::write(control.join("nested/f.txt"), "changed\n").unwrap();
+    let _ = plain_git(&control, &["status", "--porcelain"]);
+    assert!(
+        marker.exists(),
+        "control: git status ran the nested repository's filter"
+    );
+    std::fs::remove_file(&marker).unwrap();
+
+    write(&wt, "src/ok.txt", "fine\n");
+    repo.diff_stat(&wt, &DiffSpec::WorkingTree).await.unwrap();
+    match repo.commit_all(&wt, "with a nested repository").await {
+        Err(GitError::CommitRefused { violations }) => assert_eq!(
+            violations,
+            vec![Violation::EmbeddedRepository {
+                path: "vendor/nested".to_owned()
+            }]
+        ),
+        other => panic!("expected CommitRefused, got {other:?}"),
+    }
+    std::fs::write(nested.join("f.txt"), "changed\n").unwrap();
+    repo.diff_stat(&wt, &DiffSpec::WorkingTree).await.unwrap();
+    assert!(matches!(
+        repo.commit_all(&wt, "again").await,
+        Err(GitError::CommitRefused { .. })
+    ));
+    assert!(
+        !marker.exists(),
+        "the nested repository's filter ran through Foreman's git"
+    );
+}
+
 /// The server's own environment (`GIT_DIR`, `GIT_CONFIG_*`, a `HOME` with a global config)
 /// does not reach Foreman's git. Runs itself again as a child process with that environment
 /// (the tests cannot change their own environment: `unsafe` is forbidden).
