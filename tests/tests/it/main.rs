@@ -5,5 +5,6 @@ mod crash;
 mod external_runner;
 mod pipeline;
 mod rig;
+mod secrets_e2e;
 mod server;
 mod support;
