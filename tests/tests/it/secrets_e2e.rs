@@ -523,3 +523,101 @@ async fn a_token_in_a_change_is_refused_by_the_commit_gate_and_never_pushed_on_s
 async fn a_token_in_a_change_is_refused_by_the_commit_gate_and_never_pushed_on_postgres() {
     commit_gate(Db::Postgres).await;
 }
+
+/// On the wire: the server talks to a fake Anthropic API over HTTP, and every request body it
+/// sent (system prompt, messages and tools, whole) is checked. The planner gets a ticket holding
+/// a Foreman token and answers with a plan that is never valid, so the ticket fails after its
+/// planning attempts without running an agent.
+#[tokio::test]
+async fn the_ticket_token_never_goes_over_the_wire_to_the_provider() {
+    use foreman_llm::testing::{FakeAnthropic, FakeReply};
+
+    let ticket_token = foreman_token(5);
+    let fake = FakeAnthropic::start("sk-fake-e2e").await.unwrap();
+    let invalid = json!({"summary": "plan", "too_large": false, "tasks": [
+        {"sequence": 1, "title": "Loop", "description": "d", "acceptance_criteria": "a",
+         "files_to_modify": ["calc.py"], "complexity": 1, "depends_on": [1]}]});
+    for _ in 0..5 {
+        fake.push(FakeReply::tool_use("submit_plan", invalid.clone()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let remote = foreman_server::demo::ensure_sample_repository(dir.path()).unwrap();
+    let config = format!(
+        "[database]\ndriver = \"sqlite\"\n\n\
+         [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"200ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n\n\
+         [llm]\nprovider = \"anthropic\"\napi_key = \"{}\"\nbase_url = \"{}\"\n\n\
+         [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = true\n\n\
+         [pipeline]\ntest_command = \"{}\"\n\n\
+         [tracker]\n",
+        fake.api_key(),
+        fake.base_url(),
+        remote.display(),
+        foreman_server::demo::TEST_COMMAND,
+    );
+    let config_path = dir.path().join("foreman.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let server =
+        crate::support::Server::start(&data, &["--config", config_path.to_str().unwrap()]).await;
+    let token = server.admin_token();
+    let client = crate::support::http();
+    let description = format!(
+        "{}\n\nThe staging deploy authenticates with {ticket_token}; keep it working.",
+        foreman_server::demo::TICKET_DESCRIPTION
+    );
+    let created: Value = client
+        .post(server.url("/api/tickets"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "title": "Add a multiply function to calc",
+            "description": description,
+            "acceptance_criteria": foreman_server::demo::TICKET_CRITERIA,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().expect("ticket id").to_owned();
+    let deadline = std::time::Instant::now() + WITHIN;
+    let ticket = loop {
+        let t: Value = client
+            .get(server.url(&format!("/api/tickets/{id}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ["failed", "blocked"].contains(&t["status"].as_str().unwrap_or("")) {
+            break t;
+        }
+        assert!(std::time::Instant::now() < deadline, "{t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(ticket["last_error_type"], "plan", "{ticket}");
+    // control: the ticket as stored holds the token
+    assert!(
+        ticket["description"]
+            .as_str()
+            .unwrap()
+            .contains(&ticket_token)
+    );
+
+    let requests = fake.requests();
+    assert!(!requests.is_empty(), "no request reached the fake");
+    for r in &requests {
+        let body = r.body.to_string();
+        assert!(r.body.is_object(), "{body}");
+        assert_clean("a request body on the wire", &body, &[&ticket_token]);
+        // the rest of the description went out, the token as its marker
+        assert!(
+            body.contains("The staging deploy authenticates with [REDACTED:foreman_token]"),
+            "{body}"
+        );
+    }
+    drop(server);
+}
