@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash;
+mod escape_e2e;
 mod external_runner;
 mod pipeline;
 mod rig;

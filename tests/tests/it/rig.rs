@@ -39,6 +39,10 @@ pub struct Setup {
     pub poll: Option<&'static str>,
     /// Lines under `[agent_runner]` (default: the built-in runner).
     pub agent_runner: Vec<String>,
+    /// Lines under `[runner]` (default: none, so the OS sandbox).
+    pub runner: Vec<String>,
+    /// Environment variables of the server process.
+    pub env: Vec<(String, String)>,
 }
 
 /// A running server with its repository, script and database.
@@ -46,7 +50,10 @@ pub struct Rig {
     pub server: Option<Server>,
     pub token: String,
     pub remote: PathBuf,
+    /// The server's data directory.
+    pub data: PathBuf,
     config: PathBuf,
+    env: Vec<(String, String)>,
     dir: tempfile::TempDir,
     pg: Option<TestSchema>,
 }
@@ -184,6 +191,7 @@ impl Rig {
              [pipeline]\ntest_command = \"{}\"\n{}\n\n\
              [cost]\n{}\n\n\
              [agent_runner]\n{}\n\n\
+             [runner]\n{}\n\n\
              [tracker]\n{}\n",
             setup.poll.unwrap_or("100ms"),
             setup.housekeeping.unwrap_or("200ms"),
@@ -200,17 +208,25 @@ impl Rig {
             setup.pipeline.join("\n"),
             setup.cost.join("\n"),
             setup.agent_runner.join("\n"),
+            setup.runner.join("\n"),
             setup.tracker.join("\n"),
         );
         let config_path = dir.path().join("foreman.toml");
         std::fs::write(&config_path, config).unwrap();
-        let server = Server::start(&data, &["--config", config_path.to_str().unwrap()]).await;
+        let server = Server::start_with_env(
+            &data,
+            &["--config", config_path.to_str().unwrap()],
+            &setup.env,
+        )
+        .await;
         let token = server.admin_token();
         Some(Self {
             server: Some(server),
             token,
             remote,
+            data,
             config: config_path,
+            env: setup.env.clone(),
             dir,
             pg,
         })
@@ -234,14 +250,23 @@ impl Rig {
     pub async fn start_node(&self, name: &str) -> Server {
         let data = self.dir.path().join(name);
         std::fs::create_dir_all(&data).unwrap();
-        Server::start(&data, &["--config", self.config.to_str().unwrap()]).await
+        Server::start_with_env(
+            &data,
+            &["--config", self.config.to_str().unwrap()],
+            &self.env,
+        )
+        .await
     }
 
     /// Starts the server again on the same data directory, database and script.
     pub async fn restart(&mut self) {
         self.kill();
-        let data = self.dir.path().join("data");
-        let server = Server::start(&data, &["--config", self.config.to_str().unwrap()]).await;
+        let server = Server::start_with_env(
+            &self.data,
+            &["--config", self.config.to_str().unwrap()],
+            &self.env,
+        )
+        .await;
         self.server = Some(server);
     }
 

@@ -47,11 +47,21 @@ pub struct Server {
 impl Server {
     /// Starts the server on a fresh port with `data_dir`, waiting until `/api/health` answers.
     pub async fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_with_env(data_dir, extra, &[]).await
+    }
+
+    /// [`Server::start`] with further environment variables (e.g. a `HOME` of its own).
+    pub async fn start_with_env(
+        data_dir: &Path,
+        extra: &[&str],
+        envs: &[(String, String)],
+    ) -> Self {
         let port = free_port();
         let child = Command::new(binary("foreman-server"))
             .args(["--port", &port.to_string(), "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(envs.iter().map(|(k, v)| (k, v)))
             .env_remove("FOREMAN_CONFIG")
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("OPENAI_API_KEY")
