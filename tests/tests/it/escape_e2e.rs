@@ -163,6 +163,22 @@ def attacks():
     attempt("core.hooksPath", hooks_path)
 "##;
 
+/// The other tampering: the worktree's `.git` pointer rewritten to name a repository of the
+/// test's own, whose hooks directory holds its hooks.
+const REPOINT: &str = r##"
+def repoint():
+    evil = os.path.join(HOME, "evil-repo")
+    subprocess.run(["git", "init", "-q", evil], check=True, capture_output=True, timeout=60)
+    for name in HOOK_NAMES:
+        plant_hook(os.path.join(evil, ".git", "hooks", name), "hook-ran")
+    write(os.path.join(HERE, ".git"), "gitdir: %s\n" % os.path.join(evil, ".git"))
+    return git("rev-parse", "--absolute-git-dir")
+
+
+def attacks():
+    attempt("rewritten .git pointer", repoint)
+"##;
+
 /// A JSON string is a valid Python string literal for these paths.
 fn py(s: &Path) -> String {
     serde_json::to_string(&s.display().to_string()).expect("string")
@@ -281,9 +297,8 @@ impl Attack {
     }
 }
 
-/// The contents of every [`LEAK_FILE`] under the worktrees of `work`
-/// (`<project>/worktrees/<ticket>/<task>/tests/`).
-fn leak_files(work: &Path) -> Vec<String> {
+/// The worktrees under `work` (`<project>/worktrees/<ticket>/<task>`).
+fn worktrees(work: &Path) -> Vec<PathBuf> {
     let mut dirs = vec![work.to_owned()];
     for _ in 0..4 {
         dirs = dirs
@@ -294,7 +309,13 @@ fn leak_files(work: &Path) -> Vec<String> {
             .map(|e| e.path())
             .collect();
     }
-    dirs.iter()
+    dirs
+}
+
+/// The contents of every [`LEAK_FILE`] in a worktree under `work`.
+fn leak_files(work: &Path) -> Vec<String> {
+    worktrees(work)
+        .iter()
         .filter_map(|d| std::fs::read_to_string(d.join("tests").join(LEAK_FILE)).ok())
         .collect()
 }
@@ -444,6 +465,72 @@ async fn host_git_refuses_a_repository_a_test_tampered_with() {
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .expect("git hook run");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        a.in_home(HOOK_RAN),
+        "the planted hook does not run under plain git"
+    );
+    a.rig.finish().await;
+}
+
+/// The same second line of defence (and `mode = "none"` for the same reason) against the other
+/// way to point git elsewhere: the test rewrites the worktree's `.git` pointer to a repository
+/// of its own with hooks. Foreman's git never follows the pointer (its git dir is pinned) and
+/// its check finds the pointer changed: the ticket fails as `sandbox_violation`, no hook runs
+/// and nothing is committed into that repository. Control: plain git in the same worktree
+/// follows the pointer and runs the planted hook.
+#[tokio::test]
+async fn host_git_refuses_a_worktree_whose_git_pointer_a_test_rewrote() {
+    let a = Attack::start(REPOINT, &["mode = \"none\""]).await;
+    let id = a.rig.create_ticket("Add a multiply function to calc").await;
+    let (t, _) = a.run(&id).await;
+
+    assert_eq!(t["status"], "failed", "{t}");
+    assert_eq!(t["last_error_type"], "sandbox_violation", "{t}");
+    let evil = a.home.path().join("evil-repo");
+    let trees: Vec<PathBuf> = worktrees(&a.rig.data.join("work"))
+        .into_iter()
+        .filter(|w| w.join("tests").join("test_multiply.py").exists())
+        .collect();
+    assert_eq!(trees.len(), 1, "{trees:?}");
+    let worktree = &trees[0];
+    let pointer = std::fs::read_to_string(worktree.join(".git")).expect(".git");
+    assert_eq!(
+        pointer.trim(),
+        format!("gitdir: {}", evil.join(".git").display()),
+        "the test did not tamper"
+    );
+    assert!(!a.in_home(HOOK_RAN), "a planted hook ran");
+    let head = Command::new("git")
+        .arg("--git-dir")
+        .arg(evil.join(".git"))
+        .args(["rev-parse", "--verify", "-q", "HEAD"])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git rev-parse");
+    assert!(
+        !head.status.success(),
+        "something was committed into the test's repository"
+    );
+
+    // Control: a git that follows the pointer commits into the test's repository and runs its
+    // hook.
+    let out = Command::new("git")
+        .current_dir(worktree)
+        .args([
+            "-c",
+            "user.name=control",
+            "-c",
+            "user.email=control@example.invalid",
+            "commit",
+            "--allow-empty",
+            "-q",
+            "-m",
+            "control",
+        ])
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("git commit");
     assert!(out.status.success(), "{out:?}");
     assert!(
         a.in_home(HOOK_RAN),
