@@ -9,17 +9,19 @@
 //! opens on host loopback, and `core.fsmonitor` in the repository config. It records what
 //! happened in `tests/escape_log.txt`, committed with the test.
 //!
-//! - Under the default OS sandbox every attempt fails and the ticket merges.
+//! - Under the default OS sandbox every attempt fails (or lands on the sandbox's own tmpfs) and
+//!   the ticket merges; nothing on the host changed and the token is not in the pushed history.
 //! - The control runs the same ticket with `runner.mode = "none"`: the attempts succeed on the
 //!   host (so the first test can fail), and host git's tamper check then stops the ticket.
-//! - The tamper test runs with `mode = "none"` on purpose: under the sandbox the repository is
-//!   not visible to a test at all, so the only way to exercise host git's second line of
-//!   defence (refusing a repository whose config someone else changed, never running its
-//!   hooks) end to end is to let the test reach it.
+//! - The two tamper tests run with `mode = "none"` on purpose: under the sandbox the cached
+//!   clone and the worktree's `.git` pointer are out of a test's reach, so the only way to
+//!   exercise host git's second line of defence (refusing a repository or worktree someone
+//!   else changed, never running its hooks) end to end is to let the test reach them.
 //!
-//! The paths a test attacks are written into the Python file when the script is built (the
-//! scripted provider answers with fixed text; a real model would have to guess them, which
-//! makes this the stronger case).
+//! The test derives the data directory and the cached clone from its own worktree's path (as
+//! any code could); the server's `$HOME` and the listener's port, which it could not know, are
+//! written into the Python file when the script is built (the scripted provider answers with
+//! fixed text), which makes the sandboxed case the stronger one.
 
 use std::io::ErrorKind;
 use std::net::TcpListener;
@@ -43,7 +45,7 @@ const MARKER: &str = "escape-marker";
 const HOOK_RAN: &str = "hook-ran";
 const FSMONITOR_RAN: &str = "fsmonitor-ran";
 
-/// The common part of both Python tests: paths, the attempt recorder and the real assertions.
+/// The common part of every Python test: paths, the attempt recorder and the real assertions.
 /// `@ATTACKS@` is replaced by the module setup of one test.
 const PYTHON: &str = r##"import os
 import socket
