@@ -31,12 +31,11 @@ fn changed_paths(diff: &str) -> Vec<&str> {
         .collect()
 }
 
-/// The commit rules of a task: its declared files and the default test patterns. Files beyond
-/// them stay allowed (secret files never are): plans do not say yet whether a task may touch
-/// files outside its list.
+/// The commit rules of a task: the files its plan declared (to read or to change; a directory
+/// with a trailing `/` or a glob covers what the plan could not name in advance) and the
+/// default test patterns. Anything else is refused, and secret files always are.
 fn commit_rules(task: &Task) -> CommitRules {
-    // lead: `.with_extra(false)` enforces the declared files once plans can allow extra ones
-    CommitRules::new(task.files.iter().cloned()).with_extra(true)
+    CommitRules::new(task.files.iter().cloned())
 }
 
 /// `path:line (rule)` of each finding: where the secret is, never its value.
@@ -118,12 +117,18 @@ mod tests {
         let refused = check_commit(changed_paths(diff), &commit_rules(&task));
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].path(), ".env");
-        // control: the same change without the secret file passes
-        let control = check_commit(
-            ["src/a.py", "src/b.py", "tests/test_a.py"],
-            &commit_rules(&task),
-        );
+        // control: the declared file and a test pass
+        let control = check_commit(["src/a.py", "tests/test_a.py"], &commit_rules(&task));
         assert!(control.is_empty(), "{control:?}");
+        // a file the plan did not declare is refused ...
+        let undeclared = check_commit(["src/a.py", "src/b.py"], &commit_rules(&task));
+        assert_eq!(undeclared.len(), 1, "{undeclared:?}");
+        assert_eq!(undeclared[0].path(), "src/b.py");
+        // ... unless the plan declared its directory
+        let mut wide = task.clone();
+        wide.files.push("src/".into());
+        let allowed = check_commit(["src/a.py", "src/b.py"], &commit_rules(&wide));
+        assert!(allowed.is_empty(), "{allowed:?}");
     }
 
     fn diff_adding(line: &str) -> String {
