@@ -33,9 +33,10 @@ fn changed_paths(diff: &str) -> Vec<&str> {
 
 /// The commit rules of a task: the files its plan declared (to read or to change; a directory
 /// with a trailing `/` or a glob covers what the plan could not name in advance) and the
-/// default test patterns. Anything else is refused, and secret files always are.
+/// default test patterns. Anything else is refused — unless the plan declared no files at all
+/// for the task, which leaves its scope open. Secret files are always refused.
 fn commit_rules(task: &Task) -> CommitRules {
-    CommitRules::new(task.files.iter().cloned())
+    CommitRules::new(task.files.iter().cloned()).with_extra(task.files.is_empty())
 }
 
 /// `path:line (rule)` of each finding: where the secret is, never its value.
@@ -129,6 +130,12 @@ mod tests {
         wide.files.push("src/".into());
         let allowed = check_commit(["src/a.py", "src/b.py"], &commit_rules(&wide));
         assert!(allowed.is_empty(), "{allowed:?}");
+        // a plan that names no files for the task leaves its scope open, secrets excepted
+        let mut open = task.clone();
+        open.files.clear();
+        let any = check_commit(["src/a.py", "src/b.py", ".env"], &commit_rules(&open));
+        assert_eq!(any.len(), 1, "{any:?}");
+        assert_eq!(any[0].path(), ".env");
     }
 
     fn diff_adding(line: &str) -> String {
