@@ -434,6 +434,17 @@ async fn commit_gate(db: Db) {
     let multiply = "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n";
     let entries = vec![
         canary(&token),
+        plan(
+            json!([{
+                "sequence": 1, "title": "Add multiply to calc with unit tests",
+                "description": "Add multiply(a, b) to calc.py; app_config.py holds the GitHub token setting.",
+                "acceptance_criteria": "multiply(2, 3) returns 6",
+                "files_to_read": ["calc.py"],
+                "files_to_modify": ["calc.py", "tests/test_multiply.py", "app_config.py"],
+                "complexity": 1, "depends_on": []
+            }]),
+            None,
+        ),
         // second attempt: the feedback names the place, not the value
         write_file(
             "fix-after-feedback",
@@ -524,6 +535,105 @@ async fn a_token_in_a_change_is_refused_by_the_commit_gate_and_never_pushed_on_p
     commit_gate(Db::Postgres).await;
 }
 
+/// A server whose provider is the fake Anthropic API at `fake`, over HTTP, on SQLite, with the
+/// sample repository and its bare remote.
+struct WireServer {
+    server: crate::support::Server,
+    token: String,
+    remote: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl WireServer {
+    async fn start(fake: &foreman_llm::testing::FakeServer) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let remote = foreman_server::demo::ensure_sample_repository(dir.path()).unwrap();
+        let config = format!(
+            "[database]\ndriver = \"sqlite\"\n\n\
+             [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"200ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n\n\
+             [llm]\nprovider = \"anthropic\"\napi_key = \"{}\"\nbase_url = \"{}\"\n\n\
+             [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = true\n\n\
+             [pipeline]\ntest_command = \"{}\"\n\n\
+             [tracker]\n",
+            fake.api_key(),
+            fake.base_url(),
+            remote.display(),
+            foreman_server::demo::TEST_COMMAND,
+        );
+        let config_path = dir.path().join("foreman.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let server =
+            crate::support::Server::start(&data, &["--config", config_path.to_str().unwrap()])
+                .await;
+        let token = server.admin_token();
+        Self {
+            server,
+            token,
+            remote,
+            _dir: dir,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        crate::support::http()
+            .get(self.server.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a ticket with `description` and returns its id.
+    async fn ticket(&self, description: &str) -> String {
+        let created: Value = crate::support::http()
+            .post(self.server.url("/api/tickets"))
+            .bearer_auth(&self.token)
+            .json(&json!({
+                "title": "Add a multiply function to calc",
+                "description": description,
+                "acceptance_criteria": foreman_server::demo::TICKET_CRITERIA,
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["id"].as_str().expect("ticket id").to_owned()
+    }
+
+    /// Waits until the ticket is in one of `statuses`, failing at a terminal other status.
+    async fn wait_for(&self, id: &str, statuses: &[&str]) -> Value {
+        let deadline = std::time::Instant::now() + WITHIN;
+        loop {
+            let t = self.get(&format!("/api/tickets/{id}")).await;
+            let status = t["status"].as_str().unwrap_or("").to_owned();
+            if statuses.contains(&status.as_str()) {
+                return t;
+            }
+            let terminal = ["failed", "blocked", "partial", "merged"].contains(&status.as_str());
+            if terminal || std::time::Instant::now() > deadline {
+                let events = self.get(&format!("/api/tickets/{id}/events")).await;
+                panic!("ticket {id} is {status}, not one of {statuses:?}: {t}\nevents: {events:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// The ticket's description: the demo's and a sentence holding `token`.
+fn description_with(token: &str) -> String {
+    format!(
+        "{}\n\nThe staging deploy authenticates with {token}; keep it working.",
+        foreman_server::demo::TICKET_DESCRIPTION
+    )
+}
+
 /// On the wire: the server talks to a fake Anthropic API over HTTP, and every request body it
 /// sent (system prompt, messages and tools, whole) is checked. The planner gets a ticket holding
 /// a Foreman token and answers with a plan that is never valid, so the ticket fails after its
@@ -540,64 +650,9 @@ async fn the_ticket_token_never_goes_over_the_wire_to_the_provider() {
     for _ in 0..5 {
         fake.push(FakeReply::tool_use("submit_plan", invalid.clone()));
     }
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let remote = foreman_server::demo::ensure_sample_repository(dir.path()).unwrap();
-    let config = format!(
-        "[database]\ndriver = \"sqlite\"\n\n\
-         [daemon]\npoll_interval = \"100ms\"\nhousekeeping_interval = \"200ms\"\nlease = \"10s\"\nshutdown_grace = \"5s\"\n\n\
-         [llm]\nprovider = \"anthropic\"\napi_key = \"{}\"\nbase_url = \"{}\"\n\n\
-         [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = true\n\n\
-         [pipeline]\ntest_command = \"{}\"\n\n\
-         [tracker]\n",
-        fake.api_key(),
-        fake.base_url(),
-        remote.display(),
-        foreman_server::demo::TEST_COMMAND,
-    );
-    let config_path = dir.path().join("foreman.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let server =
-        crate::support::Server::start(&data, &["--config", config_path.to_str().unwrap()]).await;
-    let token = server.admin_token();
-    let client = crate::support::http();
-    let description = format!(
-        "{}\n\nThe staging deploy authenticates with {ticket_token}; keep it working.",
-        foreman_server::demo::TICKET_DESCRIPTION
-    );
-    let created: Value = client
-        .post(server.url("/api/tickets"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "title": "Add a multiply function to calc",
-            "description": description,
-            "acceptance_criteria": foreman_server::demo::TICKET_CRITERIA,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = created["id"].as_str().expect("ticket id").to_owned();
-    let deadline = std::time::Instant::now() + WITHIN;
-    let ticket = loop {
-        let t: Value = client
-            .get(server.url(&format!("/api/tickets/{id}")))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if ["failed", "blocked"].contains(&t["status"].as_str().unwrap_or("")) {
-            break t;
-        }
-        assert!(std::time::Instant::now() < deadline, "{t}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let wire = WireServer::start(&fake).await;
+    let id = wire.ticket(&description_with(&ticket_token)).await;
+    let ticket = wire.wait_for(&id, &["failed"]).await;
     assert_eq!(ticket["last_error_type"], "plan", "{ticket}");
     // control: the ticket as stored holds the token
     assert!(
@@ -619,5 +674,84 @@ async fn the_ticket_token_never_goes_over_the_wire_to_the_provider() {
             "{body}"
         );
     }
-    drop(server);
+}
+
+/// The whole pipeline on the wire: the three tokens of the scripted case (ticket, `config.py`,
+/// test output), with the fake Anthropic API answering each call in the order the pipeline
+/// makes them (planner, six implementer turns, three reviewers). Every request body that went
+/// over HTTP is checked whole, and the redaction markers of all three are seen going out.
+#[tokio::test]
+async fn no_token_goes_over_the_wire_in_a_whole_ticket() {
+    use foreman_llm::testing::{FakeAnthropic, FakeReply};
+
+    let ticket_token = foreman_token(6);
+    let file_token = github_token(7);
+    let output_token = ["ghp", "_", &python_suffix()].concat();
+    let test_file = format!(
+        "import unittest\n\nimport calc\n\nVALUE = \"ghp\" + \"_\" + {PY_SUFFIX}\n\n\nclass MultiplyTest(unittest.TestCase):\n    def test_multiplies_two_numbers(self):\n        print(\"LEAK_CHECK value=\" + VALUE)\n        self.assertTrue(hasattr(calc, \"multiply\"), \"calc.multiply is missing\")\n        self.assertEqual(calc.multiply(2, 3), 6)\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n"
+    );
+    let multiply = "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n";
+    let approve = json!({"approved": true, "issues": [], "summary": "fine"});
+    let fake = FakeAnthropic::start("sk-fake-e2e").await.unwrap();
+    for reply in [
+        FakeReply::tool_use(
+            "submit_plan",
+            json!({"summary": "plan", "too_large": false, "tasks": [{
+                "sequence": 1, "title": "Add multiply to calc with unit tests",
+                "description": "Write tests/test_multiply.py, then add multiply(a, b) to calc.py.",
+                "acceptance_criteria": "multiply(2, 3) returns 6",
+                "files_to_read": ["config.py", "calc.py"],
+                "files_to_modify": ["calc.py", "tests/test_multiply.py"],
+                "complexity": 1, "depends_on": []}]}),
+        ),
+        FakeReply::tool_use("read_file", json!({"path": "config.py"})),
+        FakeReply::tool_use(
+            "write_file",
+            json!({"path": "tests/test_multiply.py", "content": test_file}),
+        ),
+        FakeReply::tool_use(
+            "run_command",
+            json!({"command": foreman_server::demo::TEST_COMMAND}),
+        ),
+        FakeReply::tool_use("complete", json!({"done": true, "summary": "tests"})),
+        FakeReply::tool_use(
+            "write_file",
+            json!({"path": "calc.py", "content": multiply}),
+        ),
+        FakeReply::tool_use("complete", json!({"done": true, "summary": "multiply"})),
+        FakeReply::tool_use("submit_review", approve.clone()),
+        FakeReply::tool_use("submit_review", approve.clone()),
+        FakeReply::tool_use("submit_review", approve),
+    ] {
+        fake.push(reply);
+    }
+    let wire = WireServer::start(&fake).await;
+    seed_remote(
+        &wire.remote,
+        "config.py",
+        &format!("\"\"\"Service settings.\"\"\"\n\nAPI_KEY = \"{file_token}\"\nTIMEOUT = 3\n"),
+    );
+    let id = wire.ticket(&description_with(&ticket_token)).await;
+    wire.wait_for(&id, &["merged"]).await;
+
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 10, "one request per scripted reply");
+    let mut all = String::new();
+    for r in &requests {
+        let body = r.body.to_string();
+        assert_clean(
+            "a request body on the wire",
+            &body,
+            &[&ticket_token, &file_token, &output_token],
+        );
+        all.push_str(&body);
+    }
+    // the text around each token went out, with the marker in its place
+    for marker in [
+        "authenticates with [REDACTED:foreman_token]",
+        "API_KEY = \\\"[REDACTED:",
+        "LEAK_CHECK value=[REDACTED:github_token]",
+    ] {
+        assert!(all.contains(marker), "{marker} not sent: {all}");
+    }
 }
