@@ -8,7 +8,9 @@
 //! the metered wrapper: canary entries match each raw token in the last user message and fail
 //! the call loudly, and the entries that move the scripted agent forward match only the
 //! redacted text (`[REDACTED:`), so the ticket merges only when the provider got redacted
-//! requests. Tokens are built at run time from parts, so no literal token is in this file.
+//! requests. The wire cases point the server at the fake Anthropic API instead and check every
+//! HTTP request body whole. Tokens are built at run time from parts, so no literal token is in
+//! this file.
 
 use std::path::Path;
 use std::process::Command;
