@@ -3,8 +3,8 @@
 //! they were found, and a token an implementer puts into a source file is stopped by the
 //! commit gate and never reaches the remote.
 //!
-//! The server does not expose request bodies (audit bodies are not stored by the server), so
-//! what the model received is checked at the scripted provider, which is the provider behind
+//! The server does not expose request bodies (its audit bodies are kept in memory, with no API
+//! route), so in the scripted cases what the model received is checked at the scripted provider, which is the provider behind
 //! the metered wrapper: canary entries match each raw token in the last user message and fail
 //! the call loudly, and the entries that move the scripted agent forward match only the
 //! redacted text (`[REDACTED:`), so the ticket merges only when the provider got redacted
