@@ -6,6 +6,9 @@
 //! microseconds since the Unix epoch, money is BIGINT micro-dollars and lists are JSON text, so
 //! both backends compare, index and sum them identically.
 //!
+//! Cargo features (both on by default): `sqlite` and `postgres` turn on the matching backend
+//! of `sea-orm-migration`; the migrations are the same for both.
+//!
 //! It must not know about the domain types or the ports: it speaks only tables and columns.
 
 use sea_orm_migration::prelude::*;

@@ -284,6 +284,22 @@ fn ci(root: &Path) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Each adapter family is a cargo feature (docs/architecture.md, "Cargo features"); the
+    // library crates must also build with one family on, as an embedder takes them.
+    for (package, features) in [
+        ("foreman-store", "sqlite"),
+        ("foreman-store", "postgres"),
+        ("foreman-llm", ""),
+        ("foreman-llm", "anthropic"),
+        ("foreman-llm", "openai"),
+    ] {
+        let mut check = cargo();
+        check.args(["check", "--locked", "-p", package, "--no-default-features"]);
+        if !features.is_empty() {
+            check.args(["--features", features]);
+        }
+        run(&mut check)?;
+    }
     codegen_openapi(root, true)?;
     // The end-to-end tests run the workspace's binaries (foreman-server, foreman); nextest
     // only builds the binaries of the package under test, so build them all first.

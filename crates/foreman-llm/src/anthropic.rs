@@ -5,22 +5,29 @@
 //! definitions and the messages marked as cache breakpoints), extended thinking and streaming
 //! (SSE) to and from the port's types.
 
-use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_trait::async_trait;
-use foreman_domain::llm::{
-    ContentBlock, LlmError, LlmProgress, LlmProvider, LlmRequest, LlmResponse, LlmResult,
-    ProgressSink, StopReason, ToolChoice, Usage,
-};
-use futures::StreamExt;
-use serde::{Deserialize, Serialize};
+use foreman_domain::llm::{ContentBlock, LlmRequest, ToolChoice};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::SetupError;
 use crate::secret::Secret;
-use crate::sse::SseParser;
-use crate::wire::{clip, header_string, parse_retry_after, transport_error};
+
+// The HTTP adapter itself (everything below but the settings and the request body).
+#[cfg(feature = "anthropic")]
+use {
+    crate::SetupError,
+    crate::sse::SseParser,
+    crate::wire::{clip, header_string, parse_retry_after, transport_error},
+    async_trait::async_trait,
+    foreman_domain::llm::{
+        LlmError, LlmProgress, LlmProvider, LlmResponse, LlmResult, ProgressSink, StopReason, Usage,
+    },
+    futures::StreamExt,
+    serde::Serialize,
+    std::collections::BTreeMap,
+    std::time::Instant,
+};
 
 /// The API version header value this adapter speaks.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
@@ -61,6 +68,7 @@ impl Default for AnthropicConfig {
 }
 
 /// Calls the Anthropic Messages API.
+#[cfg(feature = "anthropic")]
 #[derive(Debug, Clone)]
 pub struct AnthropicProvider {
     config: AnthropicConfig,
@@ -69,6 +77,7 @@ pub struct AnthropicProvider {
     url: String,
 }
 
+#[cfg(feature = "anthropic")]
 impl AnthropicProvider {
     /// Builds the provider; the API key comes from the config or `ANTHROPIC_API_KEY`.
     ///
@@ -223,6 +232,7 @@ fn block_json(b: &ContentBlock) -> Value {
     }
 }
 
+#[cfg(feature = "anthropic")]
 #[derive(Debug, Deserialize, Serialize, Default)]
 struct WireUsage {
     #[serde(default)]
@@ -235,6 +245,7 @@ struct WireUsage {
     cache_read_input_tokens: Option<u64>,
 }
 
+#[cfg(feature = "anthropic")]
 impl WireUsage {
     fn merge_into(&self, u: &mut Usage) {
         if let Some(v) = self.input_tokens {
@@ -252,6 +263,7 @@ impl WireUsage {
     }
 }
 
+#[cfg(feature = "anthropic")]
 #[derive(Debug, Deserialize)]
 struct WireMessage {
     #[serde(default)]
@@ -267,6 +279,7 @@ struct WireMessage {
     usage: WireUsage,
 }
 
+#[cfg(feature = "anthropic")]
 fn parse_block(v: &Value) -> Result<Option<ContentBlock>, LlmError> {
     let bad = |what: &str| LlmError::InvalidResponse {
         message: format!("content block {what}: {}", clip(&v.to_string(), 200)),
@@ -291,6 +304,7 @@ fn parse_block(v: &Value) -> Result<Option<ContentBlock>, LlmError> {
     })
 }
 
+#[cfg(feature = "anthropic")]
 fn stop_reason(s: Option<&str>) -> StopReason {
     match s {
         Some("end_turn") => StopReason::EndTurn,
@@ -303,6 +317,7 @@ fn stop_reason(s: Option<&str>) -> StopReason {
 }
 
 /// Maps an Anthropic error (`{"type":"error","error":{"type":..,"message":..}}`) to the port.
+#[cfg(feature = "anthropic")]
 fn map_error(status: u16, retry_after: Option<Duration>, body: &str) -> LlmError {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let kind = parsed
@@ -318,6 +333,7 @@ fn map_error(status: u16, retry_after: Option<Duration>, body: &str) -> LlmError
     error_for(status, kind, message, retry_after)
 }
 
+#[cfg(feature = "anthropic")]
 fn error_for(status: u16, kind: &str, message: String, retry_after: Option<Duration>) -> LlmError {
     match (status, kind) {
         (_, "rate_limit_error") | (429, _) => LlmError::RateLimited {
@@ -349,6 +365,7 @@ fn error_for(status: u16, kind: &str, message: String, retry_after: Option<Durat
     }
 }
 
+#[cfg(feature = "anthropic")]
 #[async_trait]
 impl LlmProvider for AnthropicProvider {
     fn name(&self) -> &str {
@@ -437,8 +454,10 @@ impl LlmProvider for AnthropicProvider {
     }
 }
 
+#[cfg(feature = "anthropic")]
 type Parsed = (Option<String>, String, Vec<ContentBlock>, StopReason, Usage);
 
+#[cfg(feature = "anthropic")]
 enum Partial {
     Text(String),
     Tool {
@@ -453,6 +472,7 @@ enum Partial {
     Skipped,
 }
 
+#[cfg(feature = "anthropic")]
 async fn read_stream(
     resp: reqwest::Response,
     progress: &dyn ProgressSink,

@@ -21,6 +21,7 @@ pub enum SetupError {
         reason: &'static str,
     },
     /// The HTTP client could not be built.
+    #[cfg(any(feature = "anthropic", feature = "openai"))]
     #[error("cannot build the http client")]
     Http(#[source] reqwest::Error),
 }
@@ -32,6 +33,7 @@ impl SetupError {
         match self {
             Self::MissingApiKey { .. } => "missing_api_key",
             Self::InvalidBaseUrl { .. } => "invalid_base_url",
+            #[cfg(any(feature = "anthropic", feature = "openai"))]
             Self::Http(_) => "http_client",
         }
     }

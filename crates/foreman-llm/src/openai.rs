@@ -7,21 +7,28 @@
 //! tokens to cache-read usage, and streams with `stream_options.include_usage`.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use async_trait::async_trait;
-use foreman_domain::llm::{
-    ContentBlock, LlmError, LlmProgress, LlmProvider, LlmRequest, LlmResponse, LlmResult,
-    MessageRole, ProgressSink, StopReason, ToolChoice, Usage,
-};
-use futures::StreamExt;
+use foreman_domain::llm::{ContentBlock, LlmRequest, MessageRole, ToolChoice};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::SetupError;
 use crate::secret::Secret;
-use crate::sse::SseParser;
-use crate::wire::{clip, header_string, parse_retry_after, transport_error};
+
+#[cfg(any(feature = "anthropic", feature = "openai"))]
+use crate::SetupError;
+// The HTTP adapter itself (everything below but the settings and the request body).
+#[cfg(feature = "openai")]
+use {
+    crate::sse::SseParser,
+    crate::wire::{clip, header_string, parse_retry_after, transport_error},
+    async_trait::async_trait,
+    foreman_domain::llm::{
+        LlmError, LlmProgress, LlmProvider, LlmResponse, LlmResult, ProgressSink, StopReason, Usage,
+    },
+    futures::StreamExt,
+    std::time::Instant,
+};
 
 /// Which request field carries the output limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -122,6 +129,7 @@ impl OpenAiConfig {
 }
 
 /// Checks a base URL and returns it without a trailing slash.
+#[cfg(any(feature = "anthropic", feature = "openai"))]
 pub(crate) fn check_base_url(url: &str) -> Result<&str, SetupError> {
     let u = url.trim_end_matches('/');
     let invalid = |reason| SetupError::InvalidBaseUrl {
@@ -142,6 +150,7 @@ pub(crate) fn check_base_url(url: &str) -> Result<&str, SetupError> {
 }
 
 /// Calls an OpenAI-compatible Chat Completions API.
+#[cfg(feature = "openai")]
 #[derive(Debug, Clone)]
 pub struct OpenAiProvider {
     config: OpenAiConfig,
@@ -150,6 +159,7 @@ pub struct OpenAiProvider {
     url: String,
 }
 
+#[cfg(feature = "openai")]
 impl OpenAiProvider {
     /// Builds the provider; the API key comes from the config or `api_key_env`.
     ///
@@ -300,6 +310,7 @@ pub fn is_reasoning_model(model: &str) -> bool {
     ["o1", "o3", "o4", "gpt-5"].iter().any(|p| m.starts_with(p))
 }
 
+#[cfg(feature = "openai")]
 fn finish_reason(s: Option<&str>) -> StopReason {
     match s {
         Some("stop") => StopReason::EndTurn,
@@ -310,6 +321,7 @@ fn finish_reason(s: Option<&str>) -> StopReason {
     }
 }
 
+#[cfg(feature = "openai")]
 fn usage_of(v: &Value) -> Usage {
     let n = |p: &str| v.pointer(p).and_then(Value::as_u64).unwrap_or(0);
     let prompt = n("/prompt_tokens");
@@ -322,6 +334,7 @@ fn usage_of(v: &Value) -> Usage {
     }
 }
 
+#[cfg(feature = "openai")]
 fn map_error(status: u16, retry_after: Option<Duration>, body: &str) -> LlmError {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let field = |k: &str| {
@@ -340,6 +353,7 @@ fn map_error(status: u16, retry_after: Option<Duration>, body: &str) -> LlmError
     error_for(status, &field("code"), &field("type"), message, retry_after)
 }
 
+#[cfg(feature = "openai")]
 fn error_for(
     status: u16,
     code: &str,
@@ -381,6 +395,7 @@ fn error_for(
     }
 }
 
+#[cfg(feature = "openai")]
 fn parse_message(msg: &Value) -> LlmResult<Vec<ContentBlock>> {
     let bad = |m: String| LlmError::InvalidResponse { message: m };
     let mut content = Vec::new();
@@ -418,6 +433,7 @@ fn parse_message(msg: &Value) -> LlmResult<Vec<ContentBlock>> {
     Ok(content)
 }
 
+#[cfg(feature = "openai")]
 fn parse_arguments(args: &str) -> LlmResult<Value> {
     if args.trim().is_empty() {
         return Ok(json!({}));
@@ -430,6 +446,7 @@ fn parse_arguments(args: &str) -> LlmResult<Value> {
     })
 }
 
+#[cfg(feature = "openai")]
 #[async_trait]
 impl LlmProvider for OpenAiProvider {
     fn name(&self) -> &str {
@@ -514,6 +531,7 @@ impl LlmProvider for OpenAiProvider {
     }
 }
 
+#[cfg(feature = "openai")]
 #[derive(Default)]
 struct PartialCall {
     id: String,
@@ -521,8 +539,10 @@ struct PartialCall {
     args: String,
 }
 
+#[cfg(feature = "openai")]
 type Parsed = (Option<String>, String, Vec<ContentBlock>, StopReason, Usage);
 
+#[cfg(feature = "openai")]
 async fn read_stream(
     resp: reqwest::Response,
     progress: &dyn ProgressSink,
@@ -621,7 +641,7 @@ async fn read_stream(
     Ok((id, model, content, finish_reason(finish.as_deref()), usage))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "openai"))]
 mod tests {
     use super::*;
 

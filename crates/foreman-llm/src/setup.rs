@@ -11,11 +11,15 @@ use foreman_domain::llm::LlmProvider;
 use foreman_domain::{BudgetLimits, CostLedger, EventLog};
 use serde::Deserialize;
 
-use crate::anthropic::{AnthropicConfig, AnthropicProvider};
+use crate::anthropic::AnthropicConfig;
+#[cfg(feature = "anthropic")]
+use crate::anthropic::AnthropicProvider;
 use crate::audit::{AuditSink, MemoryAuditSink, Redactor};
 use crate::breaker::{BreakerConfig, CircuitBreaker};
 use crate::metered::MeteredProvider;
-use crate::openai::{MaxTokensField, OpenAiConfig, OpenAiProvider};
+#[cfg(feature = "openai")]
+use crate::openai::OpenAiProvider;
+use crate::openai::{MaxTokensField, OpenAiConfig};
 use crate::pricing::{PricingConfig, PricingTable};
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
 use crate::retry::RetryPolicy;
@@ -189,6 +193,14 @@ pub enum StackError {
     /// The model table names something that cannot be routed.
     #[error("{0}")]
     Routing(String),
+    /// The model table names a provider whose adapter this build leaves out.
+    #[error("provider {provider} is not compiled in; build with feature {feature}")]
+    NotCompiled {
+        /// The provider the model table names.
+        provider: String,
+        /// The cargo feature of `foreman-llm` that brings its adapter in.
+        feature: &'static str,
+    },
 }
 
 impl StackError {
@@ -199,6 +211,7 @@ impl StackError {
             Self::Provider(e) => e.code(),
             Self::Script(e) => e.code(),
             Self::Routing(_) => "routing",
+            Self::NotCompiled { .. } => "not_compiled",
         }
     }
 }
@@ -245,6 +258,15 @@ pub struct LlmStack {
     pub audit: Arc<MemoryAuditSink>,
 }
 
+/// The error for a provider whose adapter's feature is off.
+#[cfg(not(all(feature = "anthropic", feature = "openai")))]
+fn not_compiled(provider: &str, feature: &'static str) -> StackError {
+    StackError::NotCompiled {
+        provider: provider.to_owned(),
+        feature,
+    }
+}
+
 /// Builds the adapters the model table uses, meters them and routes between them. Providers
 /// the table does not name are not built, so their keys need not be set.
 ///
@@ -254,15 +276,22 @@ pub fn build_stack(inputs: &StackInputs<'_>) -> Result<LlmStack, StackError> {
     let cfg = inputs.llm;
     let pricing = Arc::new(PricingTable::from_config(inputs.pricing));
     let audit = Arc::new(MemoryAuditSink::new(cfg.audit_capacity));
+    #[cfg_attr(
+        not(any(feature = "anthropic", feature = "openai")),
+        expect(unused_mut, reason = "only the HTTP adapters add their keys")
+    )]
     let mut secrets: Vec<Secret> = Vec::new();
     let mut adapters: Vec<(String, Arc<dyn LlmProvider>)> = Vec::new();
     for name in inputs.models.providers() {
         let adapter: Arc<dyn LlmProvider> = match name.as_str() {
+            #[cfg(feature = "anthropic")]
             "anthropic" => {
                 let p = AnthropicProvider::new(cfg.anthropic.clone())?;
                 secrets.push(p.api_key().clone());
                 Arc::new(p)
             }
+            #[cfg(not(feature = "anthropic"))]
+            "anthropic" => return Err(not_compiled(&name, "anthropic")),
             "scripted" => {
                 let script = match &cfg.scripted.script {
                     Some(path) => Script::load(path)?,
@@ -277,11 +306,17 @@ pub fn build_stack(inputs: &StackInputs<'_>) -> Result<LlmStack, StackError> {
                         "[models] uses provider {other:?}, which has no [llm.openai_compatible.{other}] section"
                     )));
                 }
-                let p = OpenAiProvider::new(section.cloned().unwrap_or_default().resolve(other))?;
-                if let Some(k) = p.api_key() {
-                    secrets.push(k.clone());
+                #[cfg(feature = "openai")]
+                {
+                    let p =
+                        OpenAiProvider::new(section.cloned().unwrap_or_default().resolve(other))?;
+                    if let Some(k) = p.api_key() {
+                        secrets.push(k.clone());
+                    }
+                    Arc::new(p)
                 }
-                Arc::new(p)
+                #[cfg(not(feature = "openai"))]
+                return Err(not_compiled(other, "openai"));
             }
         };
         adapters.push((name, adapter));

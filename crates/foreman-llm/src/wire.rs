@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+#[cfg(any(feature = "anthropic", feature = "openai"))]
 use foreman_domain::llm::LlmError;
 
 /// Durations as integer milliseconds in configuration (`timeout = 600000`), or as strings
@@ -48,6 +49,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a `Retry-After` header: delta-seconds (possibly fractional) or an HTTP date.
+#[cfg(any(feature = "anthropic", feature = "openai"))]
 pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     // OpenAI also sends the millisecond form.
     if let Some(ms) = headers
@@ -73,6 +75,7 @@ pub(crate) fn parse_retry_after(headers: &reqwest::header::HeaderMap) -> Option<
 }
 
 /// Maps a reqwest failure to the port's error.
+#[cfg(any(feature = "anthropic", feature = "openai"))]
 pub(crate) fn transport_error(e: &reqwest::Error, timeout: Duration) -> LlmError {
     if e.is_timeout() {
         return LlmError::Timeout { after: timeout };
@@ -88,6 +91,7 @@ pub(crate) fn transport_error(e: &reqwest::Error, timeout: Duration) -> LlmError
 }
 
 /// An error and its sources on one line.
+#[cfg(any(feature = "anthropic", feature = "openai"))]
 pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -103,6 +107,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The header value as a string.
+#[cfg(any(feature = "anthropic", feature = "openai"))]
 pub(crate) fn header_string(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     headers
         .get(name)
@@ -136,6 +141,7 @@ mod tests {
         assert!(parse_duration("3 fortnights").is_err());
     }
 
+    #[cfg(any(feature = "anthropic", feature = "openai"))]
     #[test]
     fn retry_after_forms() {
         let mut h = reqwest::header::HeaderMap::new();

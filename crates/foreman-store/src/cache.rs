@@ -22,8 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use foreman_domain::{ApiToken, Page, Ticket, TicketFilter};
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::{self, Connection};
+#[cfg(feature = "postgres")]
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 /// How old the last probe of the database's commit state may be when a cached answer is
@@ -40,10 +43,16 @@ const MAX_TOKENS: usize = 1024;
 #[derive(Clone)]
 pub(crate) enum Probe {
     /// Nothing else can write (an in-memory database).
+    #[cfg_attr(
+        not(feature = "sqlite"),
+        expect(dead_code, reason = "only in-memory SQLite has no other writer")
+    )]
     Nothing,
     /// `PRAGMA data_version` on a SQLite connection of the probe's own.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteConnectOptions),
     /// `pg_current_snapshot()` on PostgreSQL.
+    #[cfg(feature = "postgres")]
     Postgres(DatabaseConnection),
 }
 
@@ -51,9 +60,11 @@ pub(crate) enum Probe {
 #[derive(Default)]
 struct ProbeState {
     /// The SQLite probe connection, opened on first use and after an error.
+    #[cfg(feature = "sqlite")]
     conn: Option<SqliteConnection>,
     /// Bumped each time the connection is (re)opened: `data_version` values of different
     /// connections are not comparable.
+    #[cfg(feature = "sqlite")]
     incarnation: u64,
     /// What the last probe saw.
     last: Option<String>,
@@ -166,14 +177,20 @@ impl ReadCache {
         Some(self.generation.load(Ordering::Acquire))
     }
 
-    async fn probe_once(&self, state: &mut ProbeState) -> Result<String, sqlx::Error> {
+    /// What the database's commit state looks like now; the error is only logged.
+    async fn probe_once(&self, state: &mut ProbeState) -> Result<String, String> {
+        #[cfg(not(feature = "sqlite"))]
+        let _ = state;
         match &self.probe {
             Probe::Nothing => Ok(String::new()),
+            #[cfg(feature = "sqlite")]
             Probe::Sqlite(options) => {
                 let conn = match state.conn.as_mut() {
                     Some(conn) => conn,
                     None => {
-                        let conn = SqliteConnection::connect_with(options).await?;
+                        let conn = SqliteConnection::connect_with(options)
+                            .await
+                            .map_err(|e| e.to_string())?;
                         state.incarnation += 1;
                         state.conn.insert(conn)
                     }
@@ -185,10 +202,11 @@ impl ReadCache {
                     Ok(version) => Ok(format!("{}:{version}", state.incarnation)),
                     Err(e) => {
                         state.conn = None;
-                        Err(e)
+                        Err(e.to_string())
                     }
                 }
             }
+            #[cfg(feature = "postgres")]
             Probe::Postgres(db) => {
                 let row = db
                     .query_one_raw(Statement::from_string(
@@ -196,10 +214,10 @@ impl ReadCache {
                         "SELECT pg_current_snapshot()::text AS snapshot",
                     ))
                     .await
-                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))?
-                    .ok_or_else(|| sqlx::Error::Protocol("no snapshot row".to_owned()))?;
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| "no snapshot row".to_owned())?;
                 row.try_get::<String>("", "snapshot")
-                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+                    .map_err(|e| e.to_string())
             }
         }
     }

@@ -6,6 +6,10 @@
 //! both backends. The schema lives in `foreman-migrations`; the sea-orm entities never leave
 //! this crate.
 //!
+//! Cargo features (both on by default): `sqlite` (`sqlite:` URLs and [`SqlStore::open_sqlite`])
+//! and `postgres` (`postgres://` URLs). With a backend's feature off, [`SqlStore::connect`]
+//! refuses its URLs with `StoreError::Invalid` naming the feature to turn on.
+//!
 //! It must not know about HTTP, the pipeline or configuration files: callers hand it a URL or a
 //! path and hold the result as `Arc<dyn Store>` (or any single port).
 //!
@@ -52,27 +56,39 @@ mod tasks;
 mod tickets;
 mod tokens;
 
+#[cfg(feature = "sqlite")]
 use std::path::Path;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::str::FromStr;
 use std::sync::Arc;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 use std::time::Duration;
 
 use foreman_domain::{StoreError, StoreResult};
 use foreman_migrations::{Migrator, MigratorTrait};
+#[cfg(feature = "postgres")]
+use sea_orm::SqlxPostgresConnector;
+#[cfg(feature = "sqlite")]
+use sea_orm::SqlxSqliteConnector;
+#[cfg(feature = "postgres")]
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+#[cfg(feature = "sqlite")]
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
-    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    TransactionOptions, TransactionTrait,
 };
 
 /// How long a SQLite connection waits for a lock held by another process before failing.
+#[cfg(feature = "sqlite")]
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Readers beside the single SQLite writer.
+#[cfg(feature = "sqlite")]
 const SQLITE_READERS: u32 = 4;
 /// Connections in a PostgreSQL pool.
+#[cfg(feature = "postgres")]
 const POSTGRES_CONNECTIONS: u32 = 16;
 
 /// Which database a [`SqlStore`] talks to.
@@ -131,6 +147,14 @@ pub(crate) fn db_err(
     }
 }
 
+/// The error for a URL whose backend this build leaves out.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn not_compiled(backend: Backend) -> StoreError {
+    StoreError::Invalid(format!(
+        "backend {backend} is not compiled in; build foreman-store with feature {backend}"
+    ))
+}
+
 /// Maps any database error to [`StoreError::Backend`].
 pub(crate) fn be(e: DbErr) -> StoreError {
     backend_err(e)
@@ -146,17 +170,25 @@ impl SqlStore {
     /// when the database cannot be reached or opened.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
             return Self::connect_postgres(url).await;
+            #[cfg(not(feature = "postgres"))]
+            return Err(not_compiled(Backend::Postgres));
         }
         if url.starts_with("sqlite:") {
-            let opts = SqliteConnectOptions::from_str(url)
-                .map_err(|e| StoreError::Invalid(format!("bad sqlite url: {e}")))?;
-            let filename = opts.get_filename().to_path_buf();
-            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            if in_memory {
-                return Self::connect_sqlite_memory(opts).await;
+            #[cfg(feature = "sqlite")]
+            {
+                let opts = SqliteConnectOptions::from_str(url)
+                    .map_err(|e| StoreError::Invalid(format!("bad sqlite url: {e}")))?;
+                let filename = opts.get_filename().to_path_buf();
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                if in_memory {
+                    return Self::connect_sqlite_memory(opts).await;
+                }
+                return Self::connect_sqlite(opts, &filename).await;
             }
-            return Self::connect_sqlite(opts, &filename).await;
+            #[cfg(not(feature = "sqlite"))]
+            return Err(not_compiled(Backend::Sqlite));
         }
         let scheme = url.split(':').next().unwrap_or_default();
         Err(StoreError::Invalid(format!(
@@ -165,13 +197,16 @@ impl SqlStore {
     }
 
     /// Opens (creating if missing, with parent directories) the SQLite database at `path`.
+    /// Only with the `sqlite` feature.
     ///
     /// # Errors
     /// [`StoreError::Backend`] when the file cannot be created or opened.
+    #[cfg(feature = "sqlite")]
     pub async fn open_sqlite(path: &Path) -> StoreResult<Self> {
         Self::connect_sqlite(SqliteConnectOptions::new(), path).await
     }
 
+    #[cfg(feature = "sqlite")]
     async fn connect_sqlite(base: SqliteConnectOptions, path: &Path) -> StoreResult<Self> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
@@ -206,6 +241,7 @@ impl SqlStore {
         })
     }
 
+    #[cfg(feature = "sqlite")]
     async fn connect_sqlite_memory(opts: SqliteConnectOptions) -> StoreResult<Self> {
         // One connection that never closes: an in-memory database lives as long as it does.
         let pool = SqlitePoolOptions::new()
@@ -226,6 +262,7 @@ impl SqlStore {
         })
     }
 
+    #[cfg(feature = "postgres")]
     async fn connect_postgres(url: &str) -> StoreResult<Self> {
         let opts = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Invalid(format!("bad postgres url: {e}")))?;
