@@ -23,6 +23,13 @@ pub fn scan_diff(diff: &str) -> Vec<DiffFinding> {
     DEFAULT.scan_diff(diff)
 }
 
+/// [`SecretScanner::redact`] with the default rules (compiled once), for text that is stored
+/// or shown rather than sent to a model — command output kept in events and errors.
+#[must_use]
+pub fn redact_default(text: &str) -> std::borrow::Cow<'_, str> {
+    DEFAULT.redact(text).0
+}
+
 /// The added lines of one file, joined, with the new-file line number of each.
 #[derive(Debug, Default)]
 struct Added {

@@ -18,7 +18,7 @@ mod entropy;
 pub mod rules;
 mod scanner;
 
-pub use diff::{DiffFinding, scan_diff};
+pub use diff::{DiffFinding, redact_default, scan_diff};
 pub use entropy::shannon_entropy;
 pub use rules::{DEFAULT_RULES, RulesError};
 pub use scanner::{Finding, REDACTION_PREFIX, ScannerBuilder, SecretScanner};

@@ -193,14 +193,11 @@ fn doctor_passes_on_a_reachable_local_repository_and_a_migrated_database() {
     while let Some(dir) = dirs.pop() {
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path.clone());
-            }
-            if !path.ends_with("foreman") && !path.ends_with("foreman/empty") && !path.is_dir() {
+            let is_git = path.file_name().is_some_and(|n| n == ".git" || n == "repo");
+            if !path.is_dir() || is_git {
                 left.push(path);
-            } else if path.is_dir() && path.file_name().is_some_and(|n| n == ".git" || n == "repo")
-            {
-                left.push(path);
+            } else {
+                dirs.push(path);
             }
         }
     }

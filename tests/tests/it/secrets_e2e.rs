@@ -180,25 +180,18 @@ fn count_at(counts: &[(String, f64)], site: &str) -> f64 {
         .sum()
 }
 
-/// The ticket's LLM call records, tasks and events as one text. The raw output of test runs
-/// that events keep for the dashboard (`details.output_tail`) is left out: it is stored, not
-/// sent to a model, and is not redacted (see docs/security.md, Secrets).
+/// The ticket's LLM call records, tasks and events as one text, the output of test runs that
+/// events keep for the dashboard (`details.output_tail`) included: it is redacted before it is
+/// stored, like everything a model is sent.
 async fn records(rig: &Rig, id: &str) -> String {
     let mut all = String::new();
-    for path in ["llm-calls", "tasks"] {
+    for path in ["llm-calls", "tasks", "events"] {
         all.push_str(
             &rig.get(&format!("/api/tickets/{id}/{path}"))
                 .await
                 .to_string(),
         );
     }
-    let mut events = rig.get(&format!("/api/tickets/{id}/events")).await;
-    for e in events.as_array_mut().unwrap() {
-        if let Some(details) = e["details"].as_object_mut() {
-            details.remove("output_tail");
-        }
-    }
-    all.push_str(&events.to_string());
     all
 }
 

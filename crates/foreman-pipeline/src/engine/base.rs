@@ -120,7 +120,8 @@ impl Engine {
     }
 }
 
-/// The last `max` bytes of `s`, cut at a character boundary.
+/// The last `max` bytes of `s`, cut at a character boundary. For text bound for a model: the
+/// egress scanner redacts (and counts) its secrets where it leaves.
 pub(crate) fn tail(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
@@ -130,6 +131,12 @@ pub(crate) fn tail(s: &str, max: usize) -> String {
         start += 1;
     }
     format!("…{}", &s[start..])
+}
+
+/// [`tail`] of `s` with its secrets redacted first, for text that is stored and served by the
+/// API rather than sent to a model: command output in events, errors kept on tasks and tickets.
+pub(crate) fn kept_tail(s: &str, max: usize) -> String {
+    tail(&foreman_secrets::redact_default(s), max)
 }
 
 /// The last event's type for a ticket, if any.
@@ -149,4 +156,22 @@ pub(crate) async fn last_event_type(engine: &Engine, ticket: &TicketId) -> Optio
         .into_iter()
         .next()
         .map(|e| e.event_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{kept_tail, tail};
+
+    #[test]
+    fn tails_are_redacted_before_they_are_cut() {
+        let token = format!("ghp_{}", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5");
+        let output = format!("FAIL: test_x\nusing {token} to log in\nmore output");
+        let kept = kept_tail(&output, 40);
+        assert!(!kept.contains(&token[..10]), "{kept}");
+        let whole = kept_tail(&output, 10_000);
+        assert!(whole.contains("[REDACTED:github_token]"), "{whole}");
+        // control: text bound for a model is left to the egress scanner
+        assert!(tail(&output, 10_000).contains(&token));
+        assert_eq!(kept_tail("1 passed", 100), "1 passed");
+    }
 }

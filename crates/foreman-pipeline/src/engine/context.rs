@@ -9,7 +9,7 @@ use foreman_domain::{
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::base::{Engine, tail};
+use super::base::{Engine, kept_tail};
 use crate::error::{PipelineError, PipelineResult};
 use crate::settings::{PipelineSettings, ProjectRuntime};
 
@@ -207,7 +207,7 @@ impl Ctx {
             .patch_task(
                 task,
                 TaskPatch {
-                    last_error: Some(Some(format!("{class}: {}", tail(message, 1500)))),
+                    last_error: Some(Some(format!("{class}: {}", kept_tail(message, 1500)))),
                     ..TaskPatch::default()
                 },
             )
@@ -222,7 +222,7 @@ impl Ctx {
             )
             .ticket(&task.ticket_id)
             .task(&task.id)
-            .details(json!({"error_type": class, "error": tail(message, 1500)})),
+            .details(json!({"error_type": class, "error": kept_tail(message, 1500)})),
         )
         .await;
         Ok(())

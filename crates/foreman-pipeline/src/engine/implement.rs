@@ -8,7 +8,7 @@ use foreman_domain::pipeline::{FailureClass, Phase, ReviewKind, Role};
 use foreman_domain::{EventType, NewEvent, Task, TaskPatch, TaskStatus, Ticket, TicketPatch};
 use serde_json::{Value, json};
 
-use super::base::{TICKET_WORKTREE, tail};
+use super::base::{TICKET_WORKTREE, kept_tail, tail};
 use super::context::Ctx;
 use super::llm::{Instruction, Review, Tool, ticket_brief};
 use super::worktree::task_worktree;
@@ -329,7 +329,7 @@ impl TaskRun {
                         ),
                         task,
                     )
-                    .details(json!({"output_tail": tail(&output, 1500)})),
+                    .details(json!({"output_tail": kept_tail(&output, 1500)})),
                 )
                 .await;
                 Why::RedInvalid
@@ -386,7 +386,7 @@ impl TaskRun {
             ctx.emit(tests).await;
             return Ok(Next::Pass);
         }
-        ctx.emit(tests.details(json!({"output_tail": tail(&output, 1500)})))
+        ctx.emit(tests.details(json!({"output_tail": kept_tail(&output, 1500)})))
             .await;
         Ok(Next::Retry(self.feedback(
             Why::GreenFails,

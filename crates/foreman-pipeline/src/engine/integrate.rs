@@ -8,7 +8,7 @@ use foreman_domain::pipeline::{FailureClass, Role};
 use foreman_domain::{EventType, NewEvent, TaskStatus, Ticket};
 use serde_json::json;
 
-use super::base::{Step, tail};
+use super::base::{Step, kept_tail, tail};
 use super::context::Ctx;
 use super::llm::{Instruction, Review, Tool, ticket_brief};
 use super::pull_request::open_pr;
@@ -147,7 +147,7 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
     ctx.emit(
             NewEvent::new(if passed { EventType::FullTestPass } else { EventType::FullTestFail }, format!("full test suite {}", if passed { "passed" } else { "failed" }))
                 .ticket(&t.id)
-                .details(json!({"command": test_command, "exit_code": run.exit_code, "output_tail": tail(&run.output, 2000)})),
+                .details(json!({"command": test_command, "exit_code": run.exit_code, "output_tail": kept_tail(&run.output, 2000)})),
         )
         .await;
     if !passed {
