@@ -357,6 +357,39 @@ pub fn build_stack(inputs: &StackInputs<'_>) -> Result<LlmStack, StackError> {
 mod tests {
     use super::*;
 
+    /// Runs only in a build without a provider (`cargo test -p foreman-llm --lib
+    /// --no-default-features`); in the default build the same table builds (`tests/it/stack.rs`).
+    #[cfg(not(all(feature = "anthropic", feature = "openai")))]
+    #[test]
+    fn a_provider_left_out_of_the_build_is_refused_with_its_feature() {
+        let (spec, provider) = if cfg!(feature = "anthropic") {
+            ("openai:gpt-4.1", "openai")
+        } else {
+            ("anthropic:claude-haiku-4-5", "anthropic")
+        };
+        let models: ModelRouter = serde_json::from_value(
+            serde_json::json!({"default": "scripted:scripted", "planner": spec}),
+        )
+        .unwrap();
+        let store = foreman_testkit::MemoryStore::new();
+        let err = build_stack(&StackInputs {
+            llm: &LlmConfig::default(),
+            models: &models,
+            rate_limit: &RateLimitConfig::default(),
+            pricing: &PricingConfig::default(),
+            limits: BudgetLimits::default(),
+            ledger: Arc::new(store.clone()),
+            events: Arc::new(store),
+            secret_scanner: None,
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), "not_compiled");
+        assert_eq!(
+            err.to_string(),
+            format!("provider {provider} is not compiled in; build with feature {provider}")
+        );
+    }
+
     #[test]
     fn sections_start_from_their_preset() {
         let s: OpenAiSection = serde_json::from_value(

@@ -45,7 +45,10 @@ pub(crate) enum Probe {
     /// Nothing else can write (an in-memory database).
     #[cfg_attr(
         not(feature = "sqlite"),
-        expect(dead_code, reason = "only in-memory SQLite has no other writer")
+        allow(
+            dead_code,
+            reason = "only in-memory SQLite (and the unit tests) have no other writer"
+        )
     )]
     Nothing,
     /// `PRAGMA data_version` on a SQLite connection of the probe's own.

@@ -386,3 +386,27 @@ pub(crate) mod locks {
     /// `hashtext`.
     pub const FILE_RESERVATIONS: i32 = 0x666f_7202;
 }
+
+#[cfg(test)]
+mod tests {
+    /// Runs only in a build without a backend (`cargo test -p foreman-store --lib
+    /// --no-default-features --features sqlite`, say); in the default build both URLs connect
+    /// (`tests/it`).
+    #[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+    #[tokio::test]
+    async fn a_backend_left_out_of_the_build_is_refused_with_its_feature() {
+        let (url, backend) = if cfg!(feature = "postgres") {
+            ("sqlite::memory:", "sqlite")
+        } else {
+            ("postgres://postgres@127.0.0.1:5432/test", "postgres")
+        };
+        let err = super::SqlStore::connect(url).await.unwrap_err();
+        let expected = format!(
+            "backend {backend} is not compiled in; build foreman-store with feature {backend}"
+        );
+        assert!(
+            matches!(&err, foreman_domain::StoreError::Invalid(m) if *m == expected),
+            "{err:?}"
+        );
+    }
+}
