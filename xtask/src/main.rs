@@ -293,6 +293,13 @@ fn ci(root: &Path) -> Result<()> {
         ("test", "foreman-llm", ""),
         ("check", "foreman-llm", "anthropic"),
         ("check", "foreman-llm", "openai"),
+        ("check", "foreman-git", "github"),
+        ("check", "foreman-git", "gitlab"),
+        ("check", "foreman-tracker", "github"),
+        ("check", "foreman-tracker", "gitlab"),
+        ("check", "foreman-tracker", "jira"),
+        ("check", "foreman-tracker", "linear"),
+        ("check", "foreman-server", "sqlite"),
     ] {
         let mut check = cargo();
         check.args([command, "--locked", "-p", package, "--no-default-features"]);

@@ -102,6 +102,17 @@ pub fn build_repo(spec: &ProjectSpec, work_dir: &Path) -> Result<Arc<GitReposito
     Ok(Arc::new(GitRepository::new(repo_cfg)?))
 }
 
+/// The error for a git host or tracker whose cargo feature this build leaves out.
+#[cfg(not(all(
+    feature = "github",
+    feature = "gitlab",
+    feature = "jira",
+    feature = "linear"
+)))]
+fn not_compiled(provider: &str) -> anyhow::Error {
+    anyhow::anyhow!("provider {provider} is not compiled in; build with feature {provider}")
+}
+
 /// The project's git host. The local host keeps its pull requests in `settings`.
 ///
 /// # Errors
@@ -117,6 +128,9 @@ pub fn build_host(
             let settings = settings.context("the local git host needs the database")?;
             Arc::new(LocalHost::new(settings, repo.clone()))
         }
+        #[cfg(not(feature = "github"))]
+        "github" => return Err(not_compiled("github")),
+        #[cfg(feature = "github")]
         "github" => {
             let path = host_repository(g).with_context(|| {
                 format!(
@@ -139,6 +153,9 @@ pub fn build_host(
                 .context("cannot set up the GitHub client")?;
             Arc::new(foreman_git::GitHubHost::new(client))
         }
+        #[cfg(not(feature = "gitlab"))]
+        "gitlab" => return Err(not_compiled("gitlab")),
+        #[cfg(feature = "gitlab")]
         "gitlab" => {
             let project = host_repository(g).with_context(|| {
                 format!(
@@ -172,6 +189,10 @@ pub fn build_tracker(
     store: Option<(Arc<dyn Store>, Arc<dyn EventLog>)>,
 ) -> Result<Arc<dyn Tracker>> {
     let t = &spec.tracker;
+    #[cfg_attr(
+        not(any(feature = "github", feature = "gitlab", feature = "linear")),
+        expect(unused_variables, reason = "only these trackers take a base url")
+    )]
     let base = |default: &str| {
         if t.base_url.is_empty() {
             default.to_owned()
@@ -188,6 +209,9 @@ pub fn build_tracker(
                 &spec.name, tickets, events, settings,
             ))
         }
+        #[cfg(not(feature = "github"))]
+        "github" => return Err(not_compiled("github")),
+        #[cfg(feature = "github")]
         "github" => {
             let (owner, name) = t
                 .project
@@ -207,6 +231,9 @@ pub fn build_tracker(
                 foreman_tracker::StatusLabels::default(),
             ))
         }
+        #[cfg(not(feature = "gitlab"))]
+        "gitlab" => return Err(not_compiled("gitlab")),
+        #[cfg(feature = "gitlab")]
         "gitlab" => {
             let cfg = foreman_git::gitlab::GitLabConfig {
                 api_url: base("https://gitlab.com/api/v4"),
@@ -221,6 +248,9 @@ pub fn build_tracker(
                 foreman_tracker::StatusLabels::default(),
             ))
         }
+        #[cfg(not(feature = "jira"))]
+        "jira" => return Err(not_compiled("jira")),
+        #[cfg(feature = "jira")]
         "jira" => {
             let (email, token) = t
                 .token
@@ -230,6 +260,9 @@ pub fn build_tracker(
             cfg.pickup_label.clone_from(&t.pickup_label);
             Arc::new(foreman_tracker::JiraTracker::new(cfg).context("cannot set up Jira")?)
         }
+        #[cfg(not(feature = "linear"))]
+        "linear" => return Err(not_compiled("linear")),
+        #[cfg(feature = "linear")]
         "linear" => {
             let mut cfg = foreman_tracker::LinearConfig::new(
                 &base("https://api.linear.app/graphql"),

@@ -20,12 +20,18 @@
 //! live in `foreman-rest`, shared with the tracker adapters; [`github`] and [`gitlab`]
 //! re-export the clients so callers configure a host in one place.
 //!
+//! Cargo features (both on by default): `github` brings in [`GitHubHost`] and [`github`],
+//! `gitlab` brings in [`GitLabHost`] and [`gitlab`]; the repository, hygiene and
+//! [`LocalHost`] are always there.
+//!
 //! It must not know about the pipeline, trackers, tickets' meaning, or any storage backend: it
 //! sees storage only through the ports of `foreman-domain`.
 
 mod cmd;
 pub mod credentials;
+#[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "gitlab")]
 pub mod gitlab;
 mod guard;
 pub mod hygiene;
@@ -34,7 +40,9 @@ pub mod repo;
 mod strays;
 
 pub use credentials::Credentials;
+#[cfg(feature = "github")]
 pub use github::GitHubHost;
+#[cfg(feature = "gitlab")]
 pub use gitlab::GitLabHost;
 pub use local::LocalHost;
 pub use repo::{GitRepository, Identity, RepoConfig};

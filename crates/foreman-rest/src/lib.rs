@@ -9,12 +9,17 @@
 //! - the GitHub ([`github`]) and GitLab ([`gitlab`]) REST clients and wire types, used by both
 //!   the git host adapters (`foreman-git`) and the tracker adapters (`foreman-tracker`).
 //!
+//! Cargo features (both on by default): `github` and `gitlab` bring in those two clients; the
+//! HTTP client, retries and pagination are always there (Jira and Linear need only them).
+//!
 //! It must not know about any other adapter crate, the pipeline or storage: it depends on
 //! `foreman-domain` only (for `RemoteError`), so the host and tracker adapters can share it
 //! without depending on each other (checked by `cargo xtask tidy`).
 
 pub mod client;
+#[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "gitlab")]
 pub mod gitlab;
 pub mod page;
 pub mod retry;

@@ -6,19 +6,24 @@
 //! rate limit. GitHub issues are only open or closed, so statuses are labels
 //! ([`StatusLabels`]), and `done` closes the issue.
 
-use std::collections::HashMap;
+use foreman_domain::tracker::{TrackerError, TrackerResult};
 
-use async_trait::async_trait;
-use foreman_domain::tracker::{
-    DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerError, TrackerResult,
-    TrackerStatus, TrackerTicket, join_acceptance_criteria,
+// The GitHub Issues adapter itself (everything below but `StatusLabels` and `check_label`,
+// which the other trackers share).
+#[cfg(feature = "github")]
+use {
+    crate::text::{self, RawIssue},
+    async_trait::async_trait,
+    foreman_domain::tracker::{
+        DEFAULT_PICKUP_LABEL, NewTrackerTicket, Tracker, TrackerComment, TrackerStatus,
+        TrackerTicket, join_acceptance_criteria,
+    },
+    foreman_rest::github::{GitHubClient, wire},
+    foreman_rest::{RemoteError, Request},
+    reqwest::{Method, StatusCode},
+    serde_json::json,
+    std::collections::HashMap,
 };
-use foreman_rest::github::{GitHubClient, wire};
-use foreman_rest::{RemoteError, Request};
-use reqwest::{Method, StatusCode};
-use serde_json::json;
-
-use crate::text::{self, RawIssue};
 
 /// The labels that stand for Foreman's statuses on GitHub.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +46,7 @@ impl Default for StatusLabels {
     }
 }
 
+#[cfg(feature = "github")]
 impl StatusLabels {
     fn all(&self) -> [&str; 3] {
         [&self.in_progress, &self.in_review, &self.blocked]
@@ -56,6 +62,7 @@ impl StatusLabels {
     }
 }
 
+#[cfg(feature = "github")]
 #[derive(Debug, Clone)]
 struct CachedPage {
     etag: String,
@@ -63,6 +70,7 @@ struct CachedPage {
     next: Option<String>,
 }
 
+#[cfg(feature = "github")]
 /// GitHub Issues as a [`Tracker`].
 #[derive(Debug)]
 pub struct GitHubTracker {
@@ -72,6 +80,7 @@ pub struct GitHubTracker {
     pages: tokio::sync::Mutex<HashMap<String, CachedPage>>,
 }
 
+#[cfg(feature = "github")]
 /// Parses `#42` or `42`.
 fn number(external_id: &str) -> TrackerResult<i64> {
     external_id
@@ -85,6 +94,7 @@ fn number(external_id: &str) -> TrackerResult<i64> {
         })
 }
 
+#[cfg(feature = "github")]
 fn not_found(e: RemoteError, external_id: &str) -> TrackerError {
     match e {
         RemoteError::NotFound { service, .. } => TrackerError::Remote(RemoteError::NotFound {
@@ -95,6 +105,7 @@ fn not_found(e: RemoteError, external_id: &str) -> TrackerError {
     }
 }
 
+#[cfg(feature = "github")]
 fn to_ticket(i: &wire::Issue) -> TrackerTicket {
     text::ticket(RawIssue {
         external_id: format!("#{}", i.number),
@@ -112,6 +123,7 @@ fn to_ticket(i: &wire::Issue) -> TrackerTicket {
     })
 }
 
+#[cfg(feature = "github")]
 impl GitHubTracker {
     /// A tracker over a client, picking up issues labelled `pickup_label`
     /// ([`DEFAULT_PICKUP_LABEL`] when empty).
@@ -244,6 +256,7 @@ impl GitHubTracker {
     }
 }
 
+#[cfg(feature = "github")]
 /// Percent-encodes one URL path segment.
 pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::new();
@@ -257,6 +270,7 @@ pub(crate) fn encode_segment(s: &str) -> String {
     out
 }
 
+#[cfg(feature = "github")]
 #[async_trait]
 impl Tracker for GitHubTracker {
     fn name(&self) -> &'static str {

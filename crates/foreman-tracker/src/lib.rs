@@ -13,23 +13,35 @@
 //! hands that to the `foreman_domain::tracker::TicketIntake` port (`foreman-pipeline`'s
 //! `Intake`, the same path the daemon polls with).
 //!
+//! Cargo features (all on by default): `github`, `gitlab`, `jira` and `linear`, one per
+//! adapter above. [`LocalTracker`], the webhook functions and [`WebhookIntake`] are always there,
+//! as are [`StatusLabels`] and the label check the adapters share (in `github.rs`).
+//!
 //! It must not know about the pipeline, git or git hosts, or the HTTP server: it sees storage
 //! and intake only through the ports of `foreman-domain`, reaches remote APIs through
 //! `foreman-rest`, and hands the API functions rather than routes.
 
 pub mod adf;
 pub mod github;
+#[cfg(feature = "gitlab")]
 pub mod gitlab;
+#[cfg(feature = "jira")]
 pub mod jira;
+#[cfg(feature = "linear")]
 pub mod linear;
 pub mod local;
 pub mod receiver;
 pub mod text;
 pub mod webhook;
 
-pub use github::{GitHubTracker, StatusLabels};
+#[cfg(feature = "github")]
+pub use github::GitHubTracker;
+pub use github::StatusLabels;
+#[cfg(feature = "gitlab")]
 pub use gitlab::GitLabTracker;
+#[cfg(feature = "jira")]
 pub use jira::{JiraConfig, JiraStatuses, JiraTracker};
+#[cfg(feature = "linear")]
 pub use linear::{LinearConfig, LinearStates, LinearTracker};
 pub use local::LocalTracker;
 pub use receiver::{HostRoute, TrackerRoute, WebhookIntake};
