@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::ConfigError;
+use crate::error::ConfigError;
 
 /// Replaces `${VAR}` and `${VAR:-default}` in every string value. Unset variables expand to the
 /// default, or to the empty string.

@@ -7,6 +7,8 @@
 
 mod duration;
 mod env;
+mod error;
+mod redact;
 mod summary;
 
 use std::collections::BTreeMap;
@@ -17,49 +19,8 @@ use foreman_domain::{BudgetLimits, DEFAULT_PROJECT, Micros};
 use serde::{Deserialize, Serialize};
 
 pub use duration::parse_duration;
-pub use summary::redact_secret;
-
-/// A configuration problem, always naming the key (and the file, when there is one).
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML or has keys or values of the wrong shape.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file (or `<env>` for environment overrides).
-        path: String,
-        /// The parser's message (names unknown keys and wrong types).
-        message: String,
-    },
-    /// A value is out of range or inconsistent.
-    #[error("invalid {key} = {value:?}: {reason}")]
-    Invalid {
-        /// Dotted key, e.g. `dashboard.port`.
-        key: String,
-        /// The offending value.
-        value: String,
-        /// What is expected.
-        reason: String,
-    },
-}
-
-impl ConfigError {
-    fn invalid(key: &str, value: impl ToString, reason: &str) -> Self {
-        Self::Invalid {
-            key: key.to_owned(),
-            value: value.to_string(),
-            reason: reason.to_owned(),
-        }
-    }
-}
+pub use error::ConfigError;
+pub use redact::redact_secret;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1024,12 +985,6 @@ impl Config {
     #[must_use]
     pub fn request_timeout(&self) -> Duration {
         parse_duration(&self.dashboard.request_timeout).unwrap_or(Duration::from_secs(30))
-    }
-
-    /// The redacted summary served by `GET /api/config/summary`.
-    #[must_use]
-    pub fn summary(&self, data_dir: &Path) -> serde_json::Value {
-        summary::summary(self, data_dir)
     }
 }
 

@@ -2,7 +2,6 @@
 //! finished tickets and orphans left by crashes and runs git's automatic maintenance on the
 //! cached clone.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,54 +9,12 @@ use foreman_domain::git::GitResult;
 use foreman_domain::{TicketId, TicketStore};
 use tokio_util::sync::CancellationToken;
 
+pub use crate::disk::{DISK_GAUGE, directory_bytes, record_disk_usage};
 use crate::repo::GitRepository;
-
-/// The gauge set by [`record_disk_usage`].
-pub const DISK_GAUGE: &str = "foreman_worktree_disk_bytes";
 
 /// How often the janitor runs by default: every 5 minutes, so a finished ticket's worktrees
 /// are gone within 10.
 pub const DEFAULT_JANITOR_INTERVAL: Duration = Duration::from_secs(5 * 60);
-
-/// Bytes a directory tree occupies on disk (allocated blocks; symlinks not followed). Files
-/// that vanish while walking are skipped.
-///
-/// # Errors
-/// When the root cannot be read (a missing root is 0 bytes).
-pub fn directory_bytes(root: &Path) -> std::io::Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let mut total = 0u64;
-    let mut stack = vec![root.to_path_buf()];
-    let mut first = true;
-    while let Some(dir) = stack.pop() {
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) if first => return Err(e),
-            Err(_) => continue,
-        };
-        first = false;
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.path().symlink_metadata() else {
-                continue;
-            };
-            total += meta.blocks() * 512;
-            if meta.is_dir() {
-                stack.push(entry.path());
-            }
-        }
-    }
-    Ok(total)
-}
-
-/// Sets `foreman_worktree_disk_bytes{project}`.
-#[allow(
-    clippy::cast_precision_loss,
-    reason = "a gauge is an f64; byte counts stay exact below 2^53"
-)]
-pub fn record_disk_usage(project: &str, bytes: u64) {
-    metrics::gauge!(DISK_GAUGE, "project" => project.to_owned()).set(bytes as f64);
-}
 
 /// Removes the worktrees of tickets that are gone from the store or in a terminal status, and
 /// orphaned directories, then runs [`GitRepository::maintain`]. Returns how many were removed.

@@ -29,6 +29,7 @@
 
 mod cmd;
 pub mod credentials;
+mod disk;
 #[cfg(feature = "github")]
 pub mod github;
 #[cfg(feature = "gitlab")]

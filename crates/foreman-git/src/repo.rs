@@ -8,7 +8,7 @@
 //! outside any repository). Local branches are Foreman's own (ticket and task branches).
 //!
 //! Every command names its repository (`--git-dir`, and `--work-tree` in a worktree) from
-//! Foreman's records, after [`crate::guard`] checked the administrative files; see
+//! Foreman's records, after the `guard` module checked the administrative files; see
 //! `docs/security.md` ("Host git").
 
 use std::collections::HashMap;
@@ -29,8 +29,8 @@ use foreman_domain::git::{
 
 use crate::cmd::{GitBin, Place, Run, hardening_config};
 use crate::credentials::{Credentials, url_has_credentials};
+use crate::disk;
 use crate::guard::{FETCH_REFSPEC, Guard};
-use crate::hygiene;
 use crate::strays;
 
 /// The default per-repository disk quota: 20 GiB.
@@ -320,7 +320,7 @@ impl GitRepository {
     /// [`GitError::Io`] when the directory cannot be walked.
     pub async fn disk_usage(&self) -> GitResult<u64> {
         let root = self.root.clone();
-        let bytes = tokio::task::spawn_blocking(move || hygiene::directory_bytes(&root))
+        let bytes = tokio::task::spawn_blocking(move || disk::directory_bytes(&root))
             .await
             .map_err(|e| GitError::Io {
                 context: "measuring disk usage".to_owned(),
@@ -330,7 +330,7 @@ impl GitRepository {
                 context: format!("measuring disk usage of {}", self.root.display()),
                 source: e,
             })?;
-        hygiene::record_disk_usage(&self.config.project, bytes);
+        disk::record_disk_usage(&self.config.project, bytes);
         *self.usage.lock().unwrap_or_else(PoisonError::into_inner) = Some((Instant::now(), bytes));
         Ok(bytes)
     }
