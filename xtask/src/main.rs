@@ -2,8 +2,8 @@
 //!
 //! Commands:
 //! - `ci`: everything CI checks (fmt, tidy, the dashboard's checks, unit tests and build,
-//!   clippy, codegen drift, the whole test suite on SQLite and PostgreSQL, the dashboard's
-//!   end-to-end tests, cargo-deny when installed).
+//!   clippy, `cargo doc` without warnings, codegen drift, the whole test suite on SQLite and
+//!   PostgreSQL, the dashboard's end-to-end tests, cargo-deny when installed).
 //! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
 //!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
@@ -311,6 +311,10 @@ fn ci(root: &Path) -> Result<()> {
         }
         run(&mut check)?;
     }
+    // Clippy above denies `missing_docs`; this denies broken or private intra-doc links.
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
     codegen_openapi(root, true)?;
     // The end-to-end tests run the workspace's binaries (foreman-server, foreman); nextest
     // only builds the binaries of the package under test, so build them all first.

@@ -36,10 +36,10 @@ pub struct Cli {
     /// Configuration file (TOML). Without it, defaults and FOREMAN_* variables apply.
     #[arg(long, env = "FOREMAN_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Bind address (overrides [dashboard] host).
+    /// Bind address (overrides dashboard.host).
     #[arg(long)]
     pub host: Option<String>,
-    /// Port (overrides [dashboard] port; 0 picks a free one).
+    /// Port (overrides dashboard.port; 0 picks a free one).
     #[arg(long)]
     pub port: Option<u16>,
     /// Directory for the SQLite database, the token file and work trees.

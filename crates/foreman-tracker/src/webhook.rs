@@ -1,8 +1,8 @@
 //! Webhook receivers' pure half: signature verification and payload parsing for GitHub, GitLab,
 //! Jira and Linear. The HTTP routes (`POST /api/webhooks/{github,gitlab,jira,linear}`) live in
 //! the API crate and hand deliveries to [`crate::WebhookIntake`], which calls `verify_*` first
-//! (a failure is a 401 and nothing is stored), then `parse_*`, and runs the [`crate::Intake`]
-//! when [`WebhookEvent::may_make_ready`] says so.
+//! (a failure is a 401 and nothing is stored), then `parse_*`, and runs the intake
+//! ([`foreman_domain::tracker::TicketIntake`]) when [`WebhookEvent::may_make_ready`] says so.
 //!
 //! Schemes: GitHub signs the raw body with HMAC-SHA256 in `X-Hub-Signature-256: sha256=<hex>`;
 //! Jira Cloud uses the same construction in `X-Hub-Signature`; Linear sends the bare hex HMAC
