@@ -82,7 +82,12 @@ impl LlmProvider for Instant0 {
 
 fn toolbox(root: &Path) -> Toolbox {
     let policy = CommandPolicy::with_env(CommandSettings::default(), Vec::new()).unwrap();
-    Toolbox::new(root, Arc::new(SecretScanner::default_rules()), Arc::new(policy)).unwrap()
+    Toolbox::new(
+        root,
+        Arc::new(SecretScanner::default_rules()),
+        Arc::new(policy),
+    )
+    .unwrap()
 }
 
 fn per_call(

@@ -36,11 +36,11 @@ pub use command::{
 };
 pub use context::{ContextSettings, SelectedContext};
 pub use error::SetupError;
+pub use external::{ExternalKind, ExternalRunner, ExternalSettings};
 pub use isolation::{
     Isolation, IsolationError, IsolationOptions, ResourceLimits, SandboxSettings, SandboxState,
     Wrapped,
 };
-pub use external::{ExternalKind, ExternalRunner, ExternalSettings};
 pub use observe::CostEstimator;
 pub use prompts::PromptLibrary;
 pub use sandbox::{Sandbox, SandboxError};
