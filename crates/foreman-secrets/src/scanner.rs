@@ -229,7 +229,9 @@ impl SecretScanner {
         merged
     }
 
-    /// Applies a rule's gates to one candidate and records it if it passes.
+    /// Applies a rule's gates to one candidate and records it if it passes. A match that starts
+    /// inside a redaction marker (`[REDACTED:github_token]="…"` read as an assignment to a name
+    /// ending in `token`) is not a finding, so redacting twice changes nothing.
     fn consider(
         &self,
         rule: &Rule,
@@ -239,7 +241,11 @@ impl SecretScanner {
         found: &mut Vec<Finding>,
     ) {
         let secret = &text[start..end];
-        if secret.is_empty() || secret.contains(REDACTION_PREFIX) || !rule.entropy_ok(secret) {
+        if secret.is_empty()
+            || secret.contains(REDACTION_PREFIX)
+            || inside_marker(text, wstart)
+            || !rule.entropy_ok(secret)
+        {
             return;
         }
         let mut lists = rule.allowlists.iter().chain(&self.allowlists).peekable();
@@ -295,6 +301,13 @@ impl SecretScanner {
         v.retain(|f| f.strong);
         v
     }
+}
+
+/// Whether byte `pos` of `text` lies inside a `[REDACTED:<rule>]` marker.
+fn inside_marker(text: &str, pos: usize) -> bool {
+    text[..pos]
+        .rfind(REDACTION_PREFIX)
+        .is_some_and(|open| !text[open..pos].contains(']'))
 }
 
 #[cfg(test)]
