@@ -934,6 +934,8 @@ impl PidsCgroup {
         if !parent.is_dir() {
             std::fs::create_dir(&parent).ok()?;
         }
+        static SWEPT: OnceLock<()> = OnceLock::new();
+        SWEPT.get_or_init(|| Self::sweep_stale(&parent));
         if base.join("cgroup.subtree_control").exists() {
             // cgroup v2: the controller must be enabled on the way down.
             let _ = std::fs::write(base.join("cgroup.subtree_control"), "+pids");
@@ -951,6 +953,29 @@ impl PidsCgroup {
             return None;
         }
         Some(cg)
+    }
+
+    /// Removes the empty cgroups of processes that are gone (`cmd-<pid>-<n>` whose server exited
+    /// before its background removal finished), once per process, so they do not pile up.
+    fn sweep_stale(parent: &Path) {
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("cmd-"))
+                .and_then(|rest| rest.split('-').next())
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                // rmdir fails (harmlessly) while the cgroup still lists a process
+                let _ = std::fs::remove_dir(entry.path());
+            }
+        }
     }
 
     fn find_base() -> Option<PathBuf> {
