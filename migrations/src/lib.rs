@@ -15,6 +15,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20260101_000001_foundation;
 mod m20261203_000001_file_reservations;
+mod m20261207_000002_task_checkpoints;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260101_000001_foundation::Migration),
             Box::new(m20261203_000001_file_reservations::Migration),
+            Box::new(m20261207_000002_task_checkpoints::Migration),
         ]
     }
 }

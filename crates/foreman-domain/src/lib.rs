@@ -57,7 +57,9 @@ pub use storage::{
     CostLedger, DAEMON_STATE_KEY, DaemonState, EventLog, Outbox, OutboxEntry, SettingsStore, Store,
     TaskStore, TicketStore, TokenStore, UsageKey, UsageRow, daemon_state,
 };
-pub use task::{NewTask, Task, TaskContextStats, TaskPatch};
+pub use task::{
+    NewTask, Task, TaskCheckpoint, TaskContextStats, TaskFeedback, TaskPatch, TaskPhase,
+};
 pub use ticket::{
     Claim, ClaimRequest, FencingToken, MAX_PAGE_LIMIT, NewTicket, Page, Ticket, TicketCursor,
     TicketFilter, TicketPatch, TicketSort,

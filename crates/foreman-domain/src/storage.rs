@@ -166,7 +166,10 @@ pub trait TaskStore: Send + Sync {
         fence: Option<FencingToken>,
     ) -> StoreResult<TaskRequeue>;
 
-    /// Changes fields; with `fence`, checked against the owning ticket.
+    /// Changes fields; with `fence`, checked against the owning ticket. A checkpoint
+    /// ([`TaskPatch::checkpoint`]) is written whole, with the other fields of the patch, in the
+    /// same transaction as the fence check, so a worker that lost its lease cannot record a
+    /// phase.
     async fn update_task(
         &self,
         id: &TaskId,

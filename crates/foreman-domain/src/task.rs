@@ -1,11 +1,15 @@
 //! Tasks: the steps a plan splits a ticket into, each implemented test-first.
 
+use std::fmt;
+use std::str::FromStr;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{TaskId, TicketId};
 use crate::money::Micros;
-use crate::status::TaskStatus;
+use crate::pipeline::FailureClass;
+use crate::status::{TaskStatus, UnknownStatus, string_enum};
 
 /// A task.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,12 +54,92 @@ pub struct Task {
     pub context: Option<TaskContextStats>,
     /// Last error, for people.
     pub last_error: Option<String>,
+    /// How far the task's work got: checkpointed as each phase completes, so a run that
+    /// resumes after a crash starts at the first unfinished phase.
+    pub checkpoint: TaskCheckpoint,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Started.
     pub started_at: Option<DateTime<Utc>>,
     /// Reached a terminal status.
     pub completed_at: Option<DateTime<Utc>>,
+}
+
+string_enum!(
+    /// The last phase a task's open attempt completed. Phases complete in this order; a run
+    /// that resumes the task starts at the phase after it, so finished work (and the LLM calls
+    /// that made it) is not done again.
+    TaskPhase, "task phase" {
+        /// No attempt is open: the next run starts one (the first, or the one after a
+        /// rejection), which counts against `max_implementation_retries`.
+        Idle = "idle",
+        /// An attempt is open (and counted); the implementer has not finished its first step.
+        Started = "started",
+        /// The implementer wrote the tests; they are committed on the task branch.
+        TestsWritten = "tests_written",
+        /// The new tests fail on an assertion before the change.
+        RedProven = "red_proven",
+        /// The implementer changed the code; the change is committed on the task branch.
+        ImplementationWritten = "implementation_written",
+        /// The tests pass after the change.
+        GreenProven = "green_proven",
+        /// The project's gates (the linter) passed.
+        GatesPassed = "gates_passed",
+        /// The spec reviewer approved.
+        SpecReviewPassed = "spec_review_passed",
+        /// The quality reviewer approved.
+        QualityReviewPassed = "quality_review_passed",
+        /// The change passed the commit gate and its commit is recorded.
+        Committed = "committed",
+    }
+);
+
+#[allow(clippy::derivable_impls)] // the variants come from `string_enum!`
+impl Default for TaskPhase {
+    fn default() -> Self {
+        Self::Idle
+    }
+}
+
+/// Why the implementer's next run must change its work: a rejection (a failed proof or gate, a
+/// reviewer's issues, a refused commit) kept until that run has finished its step, so a crash
+/// in between does not lose it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFeedback {
+    /// The class the task fails under if the attempts run out on this rejection.
+    pub class: FailureClass,
+    /// The rendered feedback for the implementer.
+    pub text: String,
+}
+
+/// A task's checkpoint: where its work stands, in the store beside the work itself on the task
+/// branch.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TaskCheckpoint {
+    /// The last phase the open attempt completed ([`TaskPhase::Idle`]: none is open).
+    pub phase: TaskPhase,
+    /// Red was proven in this or an earlier attempt: later attempts skip the tests phase.
+    pub red_proven: bool,
+    /// The commit on the task branch holding the task's work as of `phase` (`None`: nothing
+    /// written yet). A resumed run resets the branch to it: anything later is unrecorded.
+    pub sha: Option<String>,
+    /// The rejection the implementer's next run answers.
+    pub feedback: Option<TaskFeedback>,
+}
+
+impl TaskCheckpoint {
+    /// Whether an attempt is open (started and counted, not yet rejected or finished), so a
+    /// run that finds it continues it instead of starting (and counting) another.
+    #[must_use]
+    pub fn attempt_open(&self) -> bool {
+        self.phase != TaskPhase::Idle
+    }
+
+    /// Whether the open attempt has completed `phase`.
+    #[must_use]
+    pub fn reached(&self, phase: TaskPhase) -> bool {
+        self.phase >= phase
+    }
 }
 
 /// Context budget and utilisation for a task (`GET /api/tasks/{id}/context`).
@@ -129,6 +213,7 @@ impl Task {
             cost: Micros::ZERO,
             context: None,
             last_error: None,
+            checkpoint: TaskCheckpoint::default(),
             created_at: now,
             started_at: None,
             completed_at: None,
@@ -153,6 +238,8 @@ pub struct TaskPatch {
     pub last_error: Option<Option<String>>,
     /// New start time.
     pub started_at: Option<Option<DateTime<Utc>>>,
+    /// New checkpoint (replaces the whole checkpoint).
+    pub checkpoint: Option<TaskCheckpoint>,
 }
 
 #[cfg(test)]
@@ -168,5 +255,24 @@ mod tests {
         };
         assert_eq!(s.utilization_pct(), 69.1);
         assert_eq!(TaskContextStats::default().utilization_pct(), 0.0);
+    }
+
+    #[test]
+    fn phases_order_as_they_complete_and_round_trip_their_strings() {
+        for pair in TaskPhase::ALL.windows(2) {
+            assert!(pair[0] < pair[1], "{pair:?}");
+        }
+        for &p in TaskPhase::ALL {
+            assert_eq!(p.as_str().parse::<TaskPhase>().unwrap(), p);
+        }
+        assert!("halfway".parse::<TaskPhase>().is_err());
+        let c = TaskCheckpoint {
+            phase: TaskPhase::GreenProven,
+            ..TaskCheckpoint::default()
+        };
+        assert!(c.attempt_open());
+        assert!(c.reached(TaskPhase::ImplementationWritten));
+        assert!(!c.reached(TaskPhase::GatesPassed));
+        assert!(!TaskCheckpoint::default().attempt_open());
     }
 }

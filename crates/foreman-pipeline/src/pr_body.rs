@@ -154,6 +154,7 @@ mod tests {
             cost: Micros::ZERO,
             context: None,
             last_error: None,
+            checkpoint: foreman_domain::TaskCheckpoint::default(),
             created_at: foreman_domain::now(),
             started_at: None,
             completed_at: None,

@@ -6,8 +6,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use foreman_domain::{
     ApiToken, Event, EventId, EventType, FencingToken, LlmCall, LlmCallId, LlmCallStatus, Micros,
-    OutboxEntry, Scope, Severity, StoreError, Task, TaskContextStats, TaskId, TaskStatus, Ticket,
-    TicketId, TicketStatus, TokenId, micros_to_time, time_to_micros,
+    OutboxEntry, Scope, Severity, StoreError, Task, TaskCheckpoint, TaskContextStats, TaskFeedback,
+    TaskId, TaskPhase, TaskStatus, Ticket, TicketId, TicketStatus, TokenId, micros_to_time, time_to_micros,
 };
 use sea_orm::ActiveValue::Set;
 use serde::Serialize;
@@ -138,6 +138,16 @@ impl TryFrom<tasks::Model> for Task {
             commit_sha: m.commit_sha,
             cost: Micros(m.cost_micros),
             last_error: m.last_error,
+            checkpoint: TaskCheckpoint {
+                phase: parse::<TaskPhase>("tasks.phase", &m.phase)?,
+                red_proven: m.red_proven,
+                sha: m.checkpoint_sha,
+                feedback: m
+                    .feedback
+                    .as_deref()
+                    .map(|f| from_json::<TaskFeedback>("tasks.feedback", f))
+                    .transpose()?,
+            },
             created_at: time(m.created_at),
             started_at: m.started_at.map(time),
             completed_at: m.completed_at.map(time),
@@ -170,6 +180,10 @@ pub(crate) fn task_row(t: &Task) -> Result<tasks::ActiveModel, StoreError> {
         created_at: Set(ts(t.created_at)),
         started_at: Set(t.started_at.map(ts)),
         completed_at: Set(t.completed_at.map(ts)),
+        phase: Set(t.checkpoint.phase.as_str().to_owned()),
+        red_proven: Set(t.checkpoint.red_proven),
+        checkpoint_sha: Set(t.checkpoint.sha.clone()),
+        feedback: Set(t.checkpoint.feedback.as_ref().map(to_json).transpose()?),
     })
 }
 

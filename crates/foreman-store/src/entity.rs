@@ -75,6 +75,10 @@ pub mod tasks {
         pub created_at: i64,
         pub started_at: Option<i64>,
         pub completed_at: Option<i64>,
+        pub phase: String,
+        pub red_proven: bool,
+        pub checkpoint_sha: Option<String>,
+        pub feedback: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

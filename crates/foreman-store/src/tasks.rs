@@ -161,6 +161,7 @@ impl TaskStore for SqlStore {
             context,
             last_error,
             started_at,
+            checkpoint,
         } = patch;
         let txn = self.write().await?;
         let task = require_task(&txn, id.as_str()).await?;
@@ -188,6 +189,13 @@ impl TaskStore for SqlStore {
         }
         if let Some(v) = started_at {
             sets.push((C::StartedAt, v.map(ts).into()));
+        }
+        if let Some(c) = checkpoint {
+            sets.push((C::Phase, c.phase.as_str().into()));
+            sets.push((C::RedProven, c.red_proven.into()));
+            sets.push((C::CheckpointSha, c.sha.into()));
+            let feedback = c.feedback.as_ref().map(to_json).transpose()?;
+            sets.push((C::Feedback, feedback.into()));
         }
         let changed = !sets.is_empty();
         let mut u = tasks::Entity::update_many().filter(C::Id.eq(id.as_str()));

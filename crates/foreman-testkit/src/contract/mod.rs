@@ -21,6 +21,7 @@ use foreman_domain::{NewTicket, Store, StoreError, StoreResult};
 
 use crate::MemoryStore;
 
+pub mod checkpoints;
 pub mod costs;
 pub mod events;
 pub mod leases;
@@ -195,6 +196,10 @@ macro_rules! __store_contract_cases {
             duplicate_sequences_are_refused,
             transitions_track_start_and_completion,
             update_applies_a_patch,
+        });
+        $emit!($factory; checkpoints {
+            checkpoints_round_trip_every_phase,
+            a_stale_worker_cannot_record_a_phase,
         });
         $emit!($factory; events {
             append_assigns_increasing_seq,

@@ -245,6 +245,7 @@ pub async fn update_applies_a_patch(store: Arc<dyn Store>) {
                 context: Some(ctx),
                 last_error: Some(Some("tests failed".into())),
                 started_at: None,
+                checkpoint: None,
             },
             None,
         )

@@ -112,6 +112,7 @@ impl TaskStore for MemoryStore {
             context,
             last_error,
             started_at,
+            checkpoint,
         } = patch;
         if let Some(v) = implementation_attempts {
             task.implementation_attempts = v;
@@ -133,6 +134,9 @@ impl TaskStore for MemoryStore {
         }
         if let Some(v) = started_at {
             task.started_at = v.map(|d| foreman_domain::micros_to_time(d.timestamp_micros()));
+        }
+        if let Some(v) = checkpoint {
+            task.checkpoint = v;
         }
         Ok(task.clone())
     }
