@@ -16,6 +16,7 @@ use sea_orm_migration::prelude::*;
 mod m20260101_000001_foundation;
 mod m20261203_000001_file_reservations;
 mod m20261207_000002_task_checkpoints;
+mod m20261207_000003_exactly_once;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000001_foundation::Migration),
             Box::new(m20261203_000001_file_reservations::Migration),
             Box::new(m20261207_000002_task_checkpoints::Migration),
+            Box::new(m20261207_000003_exactly_once::Migration),
         ]
     }
 }

@@ -180,6 +180,9 @@ event_types! {
     PrClosed = "pr_closed" => Warning,
     /// A comment was posted on the tracker ticket.
     TrackerCommentPosted = "tracker_comment_posted" => Info,
+    /// A write to the tracker (comment, pull request link, status, label) failed; it is retried
+    /// from the outbox with backoff, or was given up (`details.gave_up`). The ticket goes on.
+    TrackerUpdateFailed = "tracker_update_failed" => Warning,
     /// A tracker or git host webhook was verified and acted on.
     WebhookReceived = "webhook_received" => Info,
     /// A webhook was verified but could not be used (malformed payload, storage failure).

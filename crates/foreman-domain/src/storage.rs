@@ -328,7 +328,15 @@ pub async fn daemon_state(settings: &dyn SettingsStore) -> StoreResult<DaemonSta
     }
 }
 
-/// An external side effect waiting to be done exactly once (PR creation, tracker comment).
+/// An external side effect waiting to be done exactly once: one entry per effect (the pull
+/// request, each tracker comment, the pull request link, each status update, each label
+/// change), keyed by its idempotency key.
+///
+/// Life of an entry: [`Outbox::enqueue`] (pending, due at once) → a performer
+/// [`Outbox::claim_outbox`]s it (one attempt counted, held until the claim's `until`) → it
+/// performs the effect → [`Outbox::complete_outbox`] (done, with the result) or
+/// [`Outbox::fail_outbox`] (pending again from `retry_at`, or failed for good). A performer that
+/// dies between its claim and its answer lets the entry fall due again at `until`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutboxEntry {
     /// Idempotency key (e.g. `pr:<ticket_id>`).
@@ -343,12 +351,25 @@ pub struct OutboxEntry {
     pub state: String,
     /// What the side effect returned (e.g. the PR URL).
     pub result: Option<serde_json::Value>,
-    /// Attempts made.
+    /// Attempts made (claims: [`Outbox::claim_outbox`] counts one each).
     pub attempts: i32,
+    /// When a pending entry may be attempted (again): its creation, a backoff after a failure,
+    /// or the end of the hold of the performer that claimed it.
+    pub next_attempt_at: DateTime<Utc>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+}
+
+/// Outbox entry states ([`OutboxEntry::state`]).
+pub mod outbox_state {
+    /// Waiting to be performed (or retried).
+    pub const PENDING: &str = "pending";
+    /// Performed; `result` holds what it returned.
+    pub const DONE: &str = "done";
+    /// Given up; `result` holds the last error.
+    pub const FAILED: &str = "failed";
 }
 
 /// The outbox of external side effects.
@@ -366,14 +387,37 @@ pub trait Outbox: Send + Sync {
     /// An entry by key.
     async fn get_outbox(&self, key: &str) -> StoreResult<Option<OutboxEntry>>;
 
-    /// Pending entries, oldest first.
+    /// Pending entries, oldest first (due or not).
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
 
-    /// Marks an entry done with its result.
+    /// Pending entries due at `now` (`next_attempt_at <= now`), oldest first: what a drain
+    /// retries.
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<OutboxEntry>>;
+
+    /// Takes a pending entry that is due at `now` to perform it, in one compare-and-set: counts
+    /// an attempt, moves `next_attempt_at` to `until` (so nobody else takes it meanwhile) and
+    /// returns the entry as it now is. `None` when it is done, failed, not due yet or held by
+    /// another performer: then the caller must not perform it. Unknown keys are
+    /// [`crate::StoreError::NotFound`].
+    async fn claim_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<OutboxEntry>>;
+
+    /// Marks an entry done with its result (whatever its state: a late success counts).
     async fn complete_outbox(&self, key: &str, result: serde_json::Value) -> StoreResult<()>;
 
-    /// Counts a failed attempt; `give_up` marks it failed.
-    async fn fail_outbox(&self, key: &str, error: &str, give_up: bool) -> StoreResult<()>;
+    /// Records a failed attempt of a pending entry: keeps `{"error": error}` as its result and
+    /// makes it due again at `retry_at`, or, with `None`, gives up (state `failed`).
+    /// [`crate::StoreError::Conflict`] when it is no longer pending.
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
 }
 
 /// Every storage port in one object, for adapters that implement them all.

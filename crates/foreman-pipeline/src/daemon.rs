@@ -438,8 +438,12 @@ impl Daemon {
         metrics::gauge!("foreman_tickets_active").decrement(1.0);
     }
 
-    /// Follows pull requests, decompositions and clarifications, and polls trackers.
+    /// Follows pull requests, decompositions and clarifications, retries due tracker writes
+    /// from the outbox, and polls trackers.
     async fn housekeeping(&self) -> Result<(), crate::PipelineError> {
+        if let Err(e) = crate::outbox::drain(&self.engine).await {
+            tracing::warn!(error = %e, "cannot retry tracker writes");
+        }
         self.track_pull_requests().await?;
         self.track_decompositions().await?;
         if self.engine.settings().enable_clarification {
@@ -545,10 +549,12 @@ impl Daemon {
                 )
                 .await;
             if to == TicketStatus::Merged {
-                if let Err(e) = project
-                    .tracker
-                    .update_status(&t.external_id, TrackerStatus::Done)
-                    .await
+                // through the outbox: retried with backoff when the tracker fails
+                let done = crate::outbox::TrackerEffect::Status {
+                    status: TrackerStatus::Done,
+                };
+                if let Err(e) =
+                    crate::outbox::write_to_tracker(&self.engine, project, t, "merged", done).await
                 {
                     tracing::warn!(ticket = %t.id, error = %e, "cannot close the tracker ticket");
                 }

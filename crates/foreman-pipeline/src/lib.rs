@@ -10,6 +10,7 @@ pub mod dag;
 pub mod engine;
 pub mod error;
 pub mod intake;
+pub mod outbox;
 pub mod plan;
 pub mod pr_body;
 pub mod reservations;

@@ -310,6 +310,7 @@ impl TryFrom<outbox::Model> for OutboxEntry {
             kind: m.kind,
             state: m.state,
             attempts: m.attempts,
+            next_attempt_at: time(m.next_attempt_at),
             created_at: time(m.created_at),
             updated_at: time(m.updated_at),
         })

@@ -240,6 +240,7 @@ pub mod outbox {
         pub attempts: i32,
         pub created_at: i64,
         pub updated_at: i64,
+        pub next_attempt_at: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

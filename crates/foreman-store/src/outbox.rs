@@ -1,6 +1,10 @@
-//! `Outbox` on SQL: external side effects keyed by their idempotency key.
+//! `Outbox` on SQL: external side effects keyed by their idempotency key. A performer takes an
+//! entry with one conditional `UPDATE` (`claim_outbox`), so of two performers (a worker and the
+//! daemon's drain, or two nodes) exactly one runs the effect.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use foreman_domain::storage::outbox_state::{DONE, FAILED, PENDING};
 use foreman_domain::{MAX_PAGE_LIMIT, Outbox, OutboxEntry, StoreError, StoreResult, TicketId};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -9,9 +13,7 @@ use crate::convert::{all, to_json, ts};
 use crate::entity::outbox;
 use crate::{SqlStore, be};
 
-const PENDING: &str = "pending";
-const DONE: &str = "done";
-const FAILED: &str = "failed";
+use outbox::Column as O;
 
 async fn require_entry(c: &impl sea_orm::ConnectionTrait, key: &str) -> StoreResult<OutboxEntry> {
     outbox::Entity::find_by_id(key.to_owned())
@@ -21,6 +23,35 @@ async fn require_entry(c: &impl sea_orm::ConnectionTrait, key: &str) -> StoreRes
         .map(OutboxEntry::try_from)
         .transpose()?
         .ok_or_else(|| StoreError::not_found("outbox entry", key))
+}
+
+fn page(limit: u32) -> u64 {
+    u64::from(match limit {
+        0 => 50,
+        n => Ord::min(n, MAX_PAGE_LIMIT),
+    })
+}
+
+impl SqlStore {
+    /// Pending entries, oldest first; with `due`, only those due then.
+    async fn pending_where(
+        &self,
+        due: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> StoreResult<Vec<OutboxEntry>> {
+        let mut q = outbox::Entity::find().filter(O::State.eq(PENDING));
+        if let Some(now) = due {
+            q = q.filter(O::NextAttemptAt.lte(ts(now)));
+        }
+        let rows = q
+            .order_by_asc(O::CreatedAt)
+            .order_by_asc(O::Key)
+            .limit(page(limit))
+            .all(self.reader())
+            .await
+            .map_err(be)?;
+        all(rows)
+    }
 }
 
 #[async_trait]
@@ -47,12 +78,9 @@ impl Outbox for SqlStore {
             attempts: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
+            next_attempt_at: Set(now),
         })
-        .on_conflict(
-            OnConflict::column(outbox::Column::Key)
-                .do_nothing()
-                .to_owned(),
-        )
+        .on_conflict(OnConflict::column(O::Key).do_nothing().to_owned())
         .exec_without_returning(&txn)
         .await
         .map_err(be)?;
@@ -71,28 +99,44 @@ impl Outbox for SqlStore {
     }
 
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
-        let limit = match limit {
-            0 => 50,
-            n => Ord::min(n, MAX_PAGE_LIMIT),
-        };
-        let rows = outbox::Entity::find()
-            .filter(outbox::Column::State.eq(PENDING))
-            .order_by_asc(outbox::Column::CreatedAt)
-            .order_by_asc(outbox::Column::Key)
-            .limit(u64::from(limit))
-            .all(self.reader())
+        self.pending_where(None, limit).await
+    }
+
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
+        self.pending_where(Some(now), limit).await
+    }
+
+    async fn claim_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<OutboxEntry>> {
+        let txn = self.write().await?;
+        // One statement decides: of concurrent claimers, the first to write moves
+        // `next_attempt_at` past `now` and the others match no row (PostgreSQL re-checks the
+        // row after the winner commits; SQLite's single writer runs them in turn).
+        let n = outbox::Entity::update_many()
+            .col_expr(O::Attempts, Expr::col(O::Attempts).add(1))
+            .col_expr(O::NextAttemptAt, Expr::val(ts(until)))
+            .col_expr(O::UpdatedAt, Expr::val(ts(foreman_domain::now())))
+            .filter(O::Key.eq(key))
+            .filter(O::State.eq(PENDING))
+            .filter(O::NextAttemptAt.lte(ts(now)))
+            .exec(&txn)
             .await
-            .map_err(be)?;
-        all(rows)
+            .map_err(be)?
+            .rows_affected;
+        let entry = require_entry(&txn, key).await?;
+        self.commit(txn).await?;
+        Ok((n == 1).then_some(entry))
     }
 
     async fn complete_outbox(&self, key: &str, result: serde_json::Value) -> StoreResult<()> {
-        use outbox::Column as O;
         let txn = self.write().await?;
         let n = outbox::Entity::update_many()
             .col_expr(O::State, Expr::val(DONE))
             .col_expr(O::Result, Expr::val(Some(to_json(&result)?)))
-            .col_expr(O::Attempts, Expr::col(O::Attempts).add(1))
             .col_expr(O::UpdatedAt, Expr::val(ts(foreman_domain::now())))
             .filter(O::Key.eq(key))
             .exec(&txn)
@@ -106,18 +150,25 @@ impl Outbox for SqlStore {
         Ok(())
     }
 
-    async fn fail_outbox(&self, key: &str, error: &str, give_up: bool) -> StoreResult<()> {
-        use outbox::Column as O;
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
         let txn = self.write().await?;
-        let state = if give_up { FAILED } else { PENDING };
-        let n = outbox::Entity::update_many()
-            .col_expr(O::State, Expr::val(state))
+        let now = ts(foreman_domain::now());
+        let mut u = outbox::Entity::update_many()
             .col_expr(
                 O::Result,
                 Expr::val(Some(to_json(&serde_json::json!({ "error": error }))?)),
             )
-            .col_expr(O::Attempts, Expr::col(O::Attempts).add(1))
-            .col_expr(O::UpdatedAt, Expr::val(ts(foreman_domain::now())))
+            .col_expr(O::UpdatedAt, Expr::val(now));
+        u = match retry_at {
+            Some(at) => u.col_expr(O::NextAttemptAt, Expr::val(ts(at))),
+            None => u.col_expr(O::State, Expr::val(FAILED)),
+        };
+        let n = u
             .filter(O::Key.eq(key))
             .filter(O::State.eq(PENDING))
             .exec(&txn)

@@ -1,5 +1,6 @@
 //! The pull request: opened once (through the outbox) from the integrated ticket branch; then,
-//! in `pr_created`, its link posted to the tracker before the ticket waits for the merge.
+//! in `pr_created`, the tracker told (comment, link, status: one outbox entry each) before the
+//! ticket waits for the merge.
 
 use foreman_domain::git::{Lease as PushLease, NewPullRequest, PullRequest, Worktree};
 use foreman_domain::tracker::TrackerStatus;
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 use super::base::Step;
 use super::context::Ctx;
 use crate::error::PipelineResult;
+use crate::outbox::{TrackerEffect, write_to_tracker};
 use crate::pr_body::{self, TestEvidence};
 
 /// Pushes the ticket branch and opens (or brings up to date) its pull request.
@@ -122,38 +124,27 @@ async fn create_pr_once(
     Ok(pr)
 }
 
+/// Tells the tracker about the open pull request — the comment with its link, the link itself
+/// and the `in_review` status, each its own outbox entry (so a retry after a partial failure
+/// repeats only what failed) — then waits for the merge. A tracker that fails does not stop the
+/// ticket: the write is retried from the outbox and reported (`tracker_update_failed`).
 pub(super) async fn after_pr(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
-    let key = format!("comment:pr:{}", t.id);
-    let entry = ctx
-        .store()
-        .enqueue(
-            &key,
-            Some(&t.id),
-            "tracker_comment",
-            json!({"pr_url": t.pr_url}),
-        )
-        .await?;
-    if entry.state != "done" {
-        let tracker = &ctx.project.tracker;
-        let body = format!("Foreman opened a pull request: {}", t.pr_url);
-        tracker.add_comment(&t.external_id, &body).await?;
-        tracker
-            .attach_pr(&t.external_id, &t.pr_url, &t.title)
-            .await?;
-        tracker
-            .update_status(&t.external_id, TrackerStatus::InReview)
-            .await?;
-        ctx.store()
-            .complete_outbox(&key, json!({"posted": true}))
-            .await?;
-        ctx.emit(
-            NewEvent::new(
-                EventType::TrackerCommentPosted,
-                "pull request link posted to the tracker",
-            )
-            .ticket(&t.id),
-        )
-        .await;
+    // the occasion is the pull request: a run that comes back here (a crash, a lost lease)
+    // finds its writes done; a retried partial ticket keeps its pull request and so its writes
+    let occasion = format!("pr{}", t.pr_number.unwrap_or_default());
+    for effect in [
+        TrackerEffect::Comment {
+            body: format!("Foreman opened a pull request: {}", t.pr_url),
+        },
+        TrackerEffect::AttachPr {
+            url: t.pr_url.clone(),
+            title: t.title.clone(),
+        },
+        TrackerEffect::Status {
+            status: TrackerStatus::InReview,
+        },
+    ] {
+        write_to_tracker(&ctx.engine, &ctx.project, t, &occasion, effect).await?;
     }
     let to = if t.is_partial {
         TicketStatus::Partial

@@ -123,7 +123,7 @@ pub async fn settings_round_trip(store: Arc<dyn Store>) {
 }
 
 /// Outbox: enqueue is idempotent on its key; pending lists oldest first; complete stores the
-/// result; fail counts attempts and gives up on request.
+/// result; a claim counts an attempt; fail schedules the next attempt or gives up.
 pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
     let t = create(&*store, "OB-1").await;
     let payload = serde_json::json!({"title": "Add login", "draft": false});
@@ -180,27 +180,36 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
     );
     assert!(done.updated_at >= pr.updated_at);
 
+    let now = foreman_domain::now();
+    let claimed = store
+        .claim_outbox(&comment.key, now, now + Duration::seconds(60))
+        .await
+        .unwrap()
+        .expect("a due entry is claimed");
+    assert_eq!(claimed.attempts, 1);
+    let retry_at = now + Duration::seconds(30);
     store
-        .fail_outbox(&comment.key, "tracker timed out", false)
+        .fail_outbox(&comment.key, "tracker timed out", Some(retry_at))
         .await
         .unwrap();
     let retrying = store.get_outbox(&comment.key).await.unwrap().unwrap();
     assert_eq!(retrying.state, "pending");
     assert_eq!(retrying.attempts, 1);
+    assert_eq!(retrying.next_attempt_at, retry_at);
     store
-        .fail_outbox(&comment.key, "tracker said 403", true)
+        .fail_outbox(&comment.key, "tracker said 403", None)
         .await
         .unwrap();
     let failed = store.get_outbox(&comment.key).await.unwrap().unwrap();
     assert_eq!(failed.state, "failed");
-    assert_eq!(failed.attempts, 2);
+    assert_eq!(failed.attempts, 1);
     assert_eq!(
         failed.result,
         Some(serde_json::json!({"error": "tracker said 403"}))
     );
     assert_eq!(
         expect_err(
-            store.fail_outbox(&comment.key, "again", false).await,
+            store.fail_outbox(&comment.key, "again", Some(now)).await,
             "fail after giving up"
         )
         .code(),
@@ -217,7 +226,7 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
         "not_found"
     );
     assert_eq!(
-        expect_err(store.fail_outbox("missing", "x", true).await, "unknown key").code(),
+        expect_err(store.fail_outbox("missing", "x", None).await, "unknown key").code(),
         "not_found"
     );
     assert_eq!(
@@ -228,4 +237,115 @@ pub async fn outbox_lifecycle(store: Arc<dyn Store>) {
         .code(),
         "invalid"
     );
+}
+
+/// Outbox claims: a due entry is taken once (a second claim before `until` gets nothing), it is
+/// not due while held, falls due again at `until` (the performer died), and a backoff
+/// (`fail_outbox` with a time) keeps it out of `due_outbox` until then; done and failed entries
+/// are never claimed.
+pub async fn outbox_claims_take_an_entry_once(store: Arc<dyn Store>) {
+    let t = create(&*store, "OB-2").await;
+    let key = format!("tracker:{}:comment:pr", t.id);
+    let entry = store
+        .enqueue(
+            &key,
+            Some(&t.id),
+            "tracker",
+            serde_json::json!({"comment": "hi"}),
+        )
+        .await
+        .unwrap();
+    let now = entry.next_attempt_at;
+    assert_eq!(store.due_outbox(now, 10).await.unwrap(), [entry.clone()]);
+    assert!(
+        store
+            .claim_outbox(&key, now - Duration::seconds(1), now)
+            .await
+            .unwrap()
+            .is_none(),
+        "not due before its time"
+    );
+    let until = now + Duration::seconds(60);
+    let held = store.claim_outbox(&key, now, until).await.unwrap().unwrap();
+    assert_eq!((held.attempts, held.next_attempt_at), (1, until));
+    assert!(
+        store
+            .claim_outbox(&key, now, until)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.due_outbox(now, 10).await.unwrap().is_empty());
+    // the holder died: due again once its hold ends
+    assert_eq!(store.due_outbox(until, 10).await.unwrap().len(), 1);
+    let again = store
+        .claim_outbox(&key, until, until + Duration::seconds(60))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.attempts, 2);
+    let later = until + Duration::seconds(300);
+    store
+        .fail_outbox(&key, "tracker answered 503", Some(later))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_outbox(later - Duration::seconds(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.due_outbox(later, 10).await.unwrap().len(), 1);
+    store
+        .complete_outbox(&key, serde_json::json!({"posted": true}))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outbox(&key, later, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.due_outbox(later, 10).await.unwrap().is_empty());
+    assert_eq!(
+        expect_err(
+            store.claim_outbox("missing", now, until).await,
+            "unknown key"
+        )
+        .code(),
+        "not_found"
+    );
+}
+
+/// Eight performers claiming one due entry at once: exactly one gets it.
+pub async fn concurrent_outbox_claims_take_effect_once(store: Arc<dyn Store>) {
+    let entry = store
+        .enqueue("tracker:race:status", None, "tracker", serde_json::json!(1))
+        .await
+        .unwrap();
+    let now = entry.next_attempt_at;
+    let mut racers = Vec::new();
+    for _ in 0..8 {
+        let store = Arc::clone(&store);
+        racers.push(tokio::spawn(async move {
+            store
+                .claim_outbox("tracker:race:status", now, now + Duration::seconds(60))
+                .await
+        }));
+    }
+    let mut won = 0;
+    for r in racers {
+        if r.await.expect("racer").unwrap().is_some() {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1, "exactly one claim wins");
+    let e = store
+        .get_outbox("tracker:race:status")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.attempts, 1);
 }

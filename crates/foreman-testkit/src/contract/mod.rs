@@ -237,6 +237,8 @@ macro_rules! __store_contract_cases {
             tokens_lifecycle,
             settings_round_trip,
             outbox_lifecycle,
+            outbox_claims_take_an_entry_once,
+            concurrent_outbox_claims_take_effect_once,
         });
     };
 }

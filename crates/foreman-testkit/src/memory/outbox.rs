@@ -1,14 +1,20 @@
-//! `Outbox` in memory: entries keyed by their idempotency key.
+//! `Outbox` in memory: entries keyed by their idempotency key; a claim is one critical section.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use foreman_domain::storage::outbox_state::{DONE, FAILED, PENDING};
 use foreman_domain::{Outbox, OutboxEntry, StoreError, StoreResult, TicketId};
 
 use super::{MemoryStore, cap};
 
-/// Outbox entry states.
-const OUTBOX_PENDING: &str = "pending";
-const OUTBOX_DONE: &str = "done";
-const OUTBOX_FAILED: &str = "failed";
+fn oldest_first(out: &mut Vec<OutboxEntry>, limit: u32) {
+    out.sort_by(|a, b| {
+        a.created_at
+            .cmp(&b.created_at)
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    out.truncate(cap(limit));
+}
 
 #[async_trait]
 impl Outbox for MemoryStore {
@@ -32,9 +38,10 @@ impl Outbox for MemoryStore {
             ticket_id: ticket_id.cloned(),
             kind: kind.to_owned(),
             payload,
-            state: OUTBOX_PENDING.to_owned(),
+            state: PENDING.to_owned(),
             result: None,
             attempts: 0,
+            next_attempt_at: now,
             created_at: now,
             updated_at: now,
         };
@@ -47,20 +54,47 @@ impl Outbox for MemoryStore {
     }
 
     async fn pending_outbox(&self, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
-        let s = self.lock();
-        let mut out: Vec<OutboxEntry> = s
+        let mut out: Vec<OutboxEntry> = self
+            .lock()
             .outbox
             .values()
-            .filter(|e| e.state == OUTBOX_PENDING)
+            .filter(|e| e.state == PENDING)
             .cloned()
             .collect();
-        out.sort_by(|a, b| {
-            a.created_at
-                .cmp(&b.created_at)
-                .then_with(|| a.key.cmp(&b.key))
-        });
-        out.truncate(cap(limit));
+        oldest_first(&mut out, limit);
         Ok(out)
+    }
+
+    async fn due_outbox(&self, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<OutboxEntry>> {
+        let mut out: Vec<OutboxEntry> = self
+            .lock()
+            .outbox
+            .values()
+            .filter(|e| e.state == PENDING && e.next_attempt_at <= now)
+            .cloned()
+            .collect();
+        oldest_first(&mut out, limit);
+        Ok(out)
+    }
+
+    async fn claim_outbox(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<Option<OutboxEntry>> {
+        let mut s = self.lock();
+        let e = s
+            .outbox
+            .get_mut(key)
+            .ok_or_else(|| StoreError::not_found("outbox entry", key))?;
+        if e.state != PENDING || e.next_attempt_at > now {
+            return Ok(None);
+        }
+        e.attempts += 1;
+        e.next_attempt_at = until;
+        e.updated_at = foreman_domain::now();
+        Ok(Some(e.clone()))
     }
 
     async fn complete_outbox(&self, key: &str, result: serde_json::Value) -> StoreResult<()> {
@@ -69,31 +103,35 @@ impl Outbox for MemoryStore {
             .outbox
             .get_mut(key)
             .ok_or_else(|| StoreError::not_found("outbox entry", key))?;
-        e.state = OUTBOX_DONE.to_owned();
+        e.state = DONE.to_owned();
         e.result = Some(result);
-        e.attempts += 1;
         e.updated_at = foreman_domain::now();
         Ok(())
     }
 
-    async fn fail_outbox(&self, key: &str, error: &str, give_up: bool) -> StoreResult<()> {
+    async fn fail_outbox(
+        &self,
+        key: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
         let mut s = self.lock();
         let e = s
             .outbox
             .get_mut(key)
             .ok_or_else(|| StoreError::not_found("outbox entry", key))?;
-        if e.state != OUTBOX_PENDING {
+        if e.state != PENDING {
             return Err(StoreError::Conflict {
                 entity: "outbox entry",
                 id: key.to_owned(),
                 current: e.state.clone(),
-                expected: OUTBOX_PENDING.to_owned(),
+                expected: PENDING.to_owned(),
             });
         }
-        e.attempts += 1;
         e.result = Some(serde_json::json!({ "error": error }));
-        if give_up {
-            e.state = OUTBOX_FAILED.to_owned();
+        match retry_at {
+            Some(at) => e.next_attempt_at = at,
+            None => e.state = FAILED.to_owned(),
         }
         e.updated_at = foreman_domain::now();
         Ok(())
