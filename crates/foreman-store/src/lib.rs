@@ -131,6 +131,8 @@ pub struct SqlStore {
 }
 
 pub use cache::PROBE_WINDOW;
+#[doc(hidden)]
+pub use rows::fence_probe;
 
 fn backend_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::backend(e)

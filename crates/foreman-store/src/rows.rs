@@ -4,7 +4,9 @@
 use foreman_domain::fence::check_fence;
 use foreman_domain::{FencingToken, StoreError, StoreResult, Task, Ticket};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use crate::be;
 use crate::convert::ts;
@@ -27,8 +29,43 @@ pub(crate) async fn require_ticket(c: &impl ConnectionTrait, id: &str) -> StoreR
         .ok_or_else(|| StoreError::not_found("ticket", id))
 }
 
-/// Reads the ticket inside `c` and checks `fence` against it.
+/// Reads the ticket inside `c` and checks `fence` against it, for a write that the statement
+/// itself does not fence (a ticket update whose `WHERE` names the token needs only
+/// [`checked_ticket`]). With a fence, the read locks the ticket row until the transaction ends
+/// (`SELECT … FOR SHARE` on PostgreSQL): under READ COMMITTED a plain read does not stop a
+/// lease takeover from committing between the check and the write, which would let a worker
+/// that lost its lease write after the new holder took over; with the lock the takeover waits
+/// for this transaction. (SQLite takes the database's write lock at `BEGIN IMMEDIATE`, before
+/// the read, so nothing can commit in between there; sea-query writes no lock clause for it.)
 pub(crate) async fn fenced_ticket(
+    c: &impl ConnectionTrait,
+    id: &str,
+    fence: Option<FencingToken>,
+) -> StoreResult<Ticket> {
+    let probe = fence_probe::take(id);
+    let lock = fence.is_some() && probe.as_ref().is_none_or(|p| p.lock);
+    let mut q = tickets::Entity::find_by_id(id.to_owned());
+    if lock {
+        q = q.lock_shared();
+    }
+    let t = q
+        .one(c)
+        .await
+        .map_err(be)?
+        .map(Ticket::try_from)
+        .transpose()?
+        .ok_or_else(|| StoreError::not_found("ticket", id))?;
+    check_fence(&t, fence)?;
+    if let Some(p) = probe {
+        (p.hook)().await;
+    }
+    Ok(t)
+}
+
+/// Reads the ticket inside `c` and checks `fence` against it, without a lock: for a write to
+/// the ticket row whose statement carries the fence itself, or to say why such a write matched
+/// nothing.
+pub(crate) async fn checked_ticket(
     c: &impl ConnectionTrait,
     id: &str,
     fence: Option<FencingToken>,
@@ -36,6 +73,56 @@ pub(crate) async fn fenced_ticket(
     let t = require_ticket(c, id).await?;
     check_fence(&t, fence)?;
     Ok(t)
+}
+
+/// Test support for the fence: a hook that runs inside one fenced write of a ticket, right after
+/// its fence was read and checked and before the write, and whether that read locks the row
+/// (`lock: false` is the control: the plain read the store made before). One-shot, per ticket.
+#[doc(hidden)]
+pub mod fence_probe {
+    use std::collections::HashMap;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::{Arc, Mutex, OnceLock};
+
+    /// What the hook runs.
+    pub type Hook = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+    /// A probe set for one ticket.
+    pub struct Probe {
+        /// Lock the ticket row on read (the store's behaviour); `false` for the control.
+        pub lock: bool,
+        /// Runs between the fence check and the write.
+        pub hook: Hook,
+    }
+
+    impl std::fmt::Debug for Probe {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Probe")
+                .field("lock", &self.lock)
+                .finish_non_exhaustive()
+        }
+    }
+
+    fn probes() -> &'static Mutex<HashMap<String, Probe>> {
+        static PROBES: OnceLock<Mutex<HashMap<String, Probe>>> = OnceLock::new();
+        PROBES.get_or_init(Mutex::default)
+    }
+
+    /// Arms a probe for the next fenced write of `ticket`.
+    pub fn arm(ticket: &str, probe: Probe) {
+        probes()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(ticket.to_owned(), probe);
+    }
+
+    pub(crate) fn take(ticket: &str) -> Option<Probe> {
+        probes()
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(ticket)
+    }
 }
 
 /// A task by id.

@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrde
 
 use crate::convert::{all, ticket_row, to_json, ts};
 use crate::entity::{events, tasks, tickets};
-use crate::rows::{fenced_ticket, load_ticket, require_ticket, write_task_reset};
+use crate::rows::{checked_ticket, load_ticket, require_ticket, write_task_reset};
 use crate::{Backend, SqlStore, be, db_err};
 
 use tickets::Column as C;
@@ -249,7 +249,7 @@ impl TicketStore for SqlStore {
             }
         }
         // Nothing changed: say why, by the same rules the memory store applies.
-        let current = fenced_ticket(&txn, id.as_str(), fence).await?;
+        let current = checked_ticket(&txn, id.as_str(), fence).await?;
         check_ticket_transition(&current, from, to)?;
         Err(StoreError::Conflict {
             entity: "ticket",
@@ -266,7 +266,7 @@ impl TicketStore for SqlStore {
     ) -> StoreResult<TicketRequeue> {
         let now = foreman_domain::now();
         let txn = self.write().await?;
-        let before = fenced_ticket(&txn, id.as_str(), fence).await?;
+        let before = checked_ticket(&txn, id.as_str(), fence).await?;
         let after = requeued_ticket(&before, now)?;
         // Compare-and-set on the status and token read above: of concurrent requeuers, the
         // first to write wins; the others match no row (PostgreSQL re-reads the row once the
@@ -285,7 +285,7 @@ impl TicketStore for SqlStore {
             .map_err(be)?
             .rows_affected;
         if written != 1 {
-            let current = fenced_ticket(&txn, id.as_str(), fence).await?;
+            let current = checked_ticket(&txn, id.as_str(), fence).await?;
             requeued_ticket(&current, now)?;
             return Err(StoreError::Conflict {
                 entity: "ticket",
@@ -392,7 +392,7 @@ impl TicketStore for SqlStore {
         let txn = self.write().await?;
         if u.exec(&txn).await.map_err(be)?.rows_affected == 0 {
             // Not found or stale: say which.
-            fenced_ticket(&txn, id.as_str(), fence).await?;
+            checked_ticket(&txn, id.as_str(), fence).await?;
             return Err(StoreError::not_found("ticket", id.as_str()));
         }
         let t = require_ticket(&txn, id.as_str()).await?;

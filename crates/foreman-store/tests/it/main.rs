@@ -3,6 +3,7 @@
 
 mod backends;
 mod cache;
+mod fence;
 
 mod sqlite {
     use std::sync::Arc;
