@@ -211,7 +211,7 @@ async fn sqlite_control_a_fence_read_apart_from_the_write_lets_a_stale_write_lan
         .expect("the stale write lands");
     let t = store.get_ticket(&ticket).await.unwrap().unwrap();
     assert_eq!(t.fencing_token, b);
-    assert_eq!(last_error(&*store, &task).await.as_deref(), Some("stale"));
+    assert_eq!(last_error(&store, &task).await.as_deref(), Some("stale"));
 }
 
 async fn postgres() -> Option<(Arc<dyn Store>, TestSchema)> {
