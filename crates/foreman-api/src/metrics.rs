@@ -148,8 +148,8 @@ pub const CONTRACT_METRICS: &[MetricDef] = &[
     def(
         "foreman_secrets_detected_total",
         Counter,
-        &["where"],
-        "secrets detected and excluded from prompts, by where they were found",
+        &[],
+        "secrets detected and excluded from prompts (by where: foreman_secrets_detected_by_where_total)",
     ),
     def(
         "foreman_hook_executions_total",
@@ -165,8 +165,15 @@ pub const CONTRACT_METRICS: &[MetricDef] = &[
     ),
 ];
 
-/// Metrics the API and the event hub emit themselves.
+/// Metrics the API and the event hub emit themselves, and the breakdowns of contract metrics
+/// whose contract labels are fewer than Foreman records (see [`FOLDED`]).
 pub const API_METRICS: &[MetricDef] = &[
+    def(
+        "foreman_secrets_detected_by_where_total",
+        Counter,
+        &["where"],
+        "secrets detected and excluded, by where they were found (system, message, tool_input, tool_result, tool_output, file, diff, commit)",
+    ),
     def(
         "foreman_http_requests_total",
         Counter,
@@ -312,12 +319,13 @@ fn describe_all() {
     }
 }
 
-/// The Prometheus text exposition: process metrics refreshed, then every recorded family, then
-/// `# HELP`/`# TYPE` for known families that have no samples yet.
+/// The Prometheus text exposition: process metrics refreshed, then every recorded family made
+/// to match the contract ([`conform`]), then `# HELP`/`# TYPE` for known families that have no
+/// samples yet.
 #[must_use]
 pub fn render(handle: &PrometheusHandle) -> String {
     record_process_metrics();
-    let mut out = handle.render();
+    let mut out = conform(&handle.render());
     for m in CONTRACT_METRICS.iter().chain(API_METRICS) {
         let present = out.lines().any(|l| {
             l.strip_prefix("# TYPE ")
@@ -328,6 +336,94 @@ pub fn render(handle: &PrometheusHandle) -> String {
             let _ = writeln!(out, "# TYPE {} {}", m.name, m.kind.as_str());
             out.push('\n');
         }
+    }
+    out
+}
+
+/// Contract metrics recorded with labels the contract does not give them: the exposition shows
+/// the contract's family as the sum over those labels, and the recorded series under the second
+/// name. (`foreman_secrets_detected_total` is recorded by `where` in four crates; the contract
+/// gives it no labels.)
+pub const FOLDED: &[(&str, &str)] = &[(
+    "foreman_secrets_detected_total",
+    "foreman_secrets_detected_by_where_total",
+)];
+
+/// Makes a recorder's exposition match the contract:
+/// - a family the contract calls a counter is declared `counter` even when it is recorded
+///   through a gauge handle: `foreman_cost_usd_total` counts fractional dollars, which the
+///   facade's integer counters cannot hold, so it is recorded with increments of a gauge and
+///   only ever grows;
+/// - each [`FOLDED`] family is summed over its labels, its labelled series renamed.
+#[must_use]
+pub fn conform(exposition: &str) -> String {
+    let mut out = String::with_capacity(exposition.len() + 256);
+    let mut folded: Vec<(usize, f64, Vec<String>)> = vec![(0, 0.0, Vec::new()); FOLDED.len()];
+    let mut seen = vec![false; FOLDED.len()];
+    for line in exposition.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (name, kind) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            if let Some(m) = CONTRACT_METRICS.iter().find(|m| m.name == name)
+                && kind != m.kind.as_str()
+            {
+                let _ = writeln!(out, "# TYPE {name} {}", m.kind.as_str());
+                continue;
+            }
+        }
+        let sample_of = |name: &str| {
+            line.strip_prefix(name)
+                .filter(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        };
+        if let Some(i) = FOLDED
+            .iter()
+            .position(|(name, _)| sample_of(name).is_some())
+        {
+            let rest = sample_of(FOLDED[i].0).unwrap_or_default();
+            let value: f64 = rest
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            if !seen[i] {
+                seen[i] = true;
+                folded[i].0 = out.len();
+            }
+            folded[i].1 += value;
+            if rest.starts_with('{') {
+                folded[i].2.push(format!("{}{rest}", FOLDED[i].1));
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    // the sums where the first sample was (last position first, so earlier ones stay valid),
+    // the breakdowns as families of their own at the end
+    let mut sums: Vec<(usize, String)> = (0..FOLDED.len())
+        .filter(|&i| seen[i])
+        .map(|i| (folded[i].0, format!("{} {}\n", FOLDED[i].0, folded[i].1)))
+        .collect();
+    sums.sort_by(|a, b| b.0.cmp(&a.0));
+    for (at, line) in sums {
+        out.insert_str(at, &line);
+    }
+    for (i, (_, _, series)) in folded.iter().enumerate() {
+        if series.is_empty() {
+            continue;
+        }
+        let detail = FOLDED[i].1;
+        let help = API_METRICS
+            .iter()
+            .find(|m| m.name == detail)
+            .map_or("", |m| m.help);
+        let _ = writeln!(out, "# HELP {detail} {help}");
+        let _ = writeln!(out, "# TYPE {detail} counter");
+        for s in series {
+            out.push_str(s);
+            out.push('\n');
+        }
+        out.push('\n');
     }
     out
 }
@@ -412,6 +508,134 @@ fn parse_stat(stat: &str) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The contract table of seed 000 (name, type, labels), as given there.
+    const SEED: &[(&str, &str, &[&str])] = &[
+        ("foreman_tickets_total", "counter", &["status"]),
+        ("foreman_tickets_active", "gauge", &[]),
+        ("foreman_tasks_total", "counter", &["status"]),
+        (
+            "foreman_llm_calls_total",
+            "counter",
+            &["role", "model", "status"],
+        ),
+        (
+            "foreman_llm_tokens_total",
+            "counter",
+            &["direction", "model"],
+        ),
+        (
+            "foreman_llm_duration_seconds",
+            "histogram",
+            &["role", "model"],
+        ),
+        ("foreman_cost_usd_total", "counter", &["model"]),
+        ("foreman_pipeline_duration_seconds", "histogram", &[]),
+        ("foreman_test_runs_total", "counter", &["result"]),
+        ("foreman_retries_total", "counter", &["role"]),
+        ("foreman_rate_limits_total", "counter", &["provider"]),
+        ("foreman_tdd_verify_total", "counter", &["result"]),
+        ("foreman_partial_prs_total", "counter", &[]),
+        ("foreman_clarifications_total", "counter", &[]),
+        ("foreman_secrets_detected_total", "counter", &[]),
+        ("foreman_hook_executions_total", "counter", &["hook"]),
+        (
+            "foreman_skill_executions_total",
+            "counter",
+            &["skill", "status"],
+        ),
+    ];
+
+    #[test]
+    fn the_catalogue_is_the_seed_contract() {
+        let ours: Vec<(&str, &str, &[&str])> = CONTRACT_METRICS
+            .iter()
+            .map(|m| (m.name, m.kind.as_str(), m.labels))
+            .collect();
+        assert_eq!(ours, SEED);
+    }
+
+    /// `(type, label names of every sample)` per family of an exposition.
+    fn families(text: &str) -> std::collections::BTreeMap<String, (String, Vec<Vec<String>>)> {
+        let mut out = std::collections::BTreeMap::<String, (String, Vec<Vec<String>>)>::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap();
+                out.entry(name.to_owned()).or_default().0 = kind.to_owned();
+            } else if !line.starts_with('#') && !line.is_empty() {
+                let (series, _) = line.rsplit_once(' ').unwrap();
+                let (name, labels) = series.split_once('{').unwrap_or((series, ""));
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|f| out.contains_key(*f)))
+                    .unwrap_or(name);
+                let names: Vec<String> = labels
+                    .trim_end_matches('}')
+                    .split(',')
+                    .filter(|kv| !kv.is_empty())
+                    .map(|kv| kv.split('=').next().unwrap().to_owned())
+                    .filter(|k| k != "le")
+                    .collect();
+                out.entry(family.to_owned()).or_default().1.push(names);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_exposition_has_the_contract_types_and_labels() {
+        // as `handle()` builds it, but not installed
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), SECONDS_BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe_all();
+            // recorded the way the crates record them
+            metrics::gauge!("foreman_cost_usd_total", "model" => "m").increment(0.25);
+            metrics::gauge!("foreman_cost_usd_total", "model" => "m").increment(0.5);
+            metrics::counter!("foreman_secrets_detected_total", "where" => "message").increment(2);
+            metrics::counter!("foreman_secrets_detected_total", "where" => "commit").increment(1);
+            metrics::counter!("foreman_tickets_total", "status" => "merged").increment(1);
+            metrics::histogram!("foreman_llm_duration_seconds", "role" => "planner", "model" => "m")
+                .record(0.5);
+        });
+        let text = render(&handle);
+        let found = families(&text);
+        for m in CONTRACT_METRICS {
+            let (kind, samples) = &found[m.name];
+            assert_eq!(kind, m.kind.as_str(), "{}: {text}", m.name);
+            for labels in samples {
+                assert_eq!(labels, m.labels, "{}: {text}", m.name);
+            }
+        }
+        assert!(
+            text.contains("\nforeman_cost_usd_total{model=\"m\"} 0.75\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nforeman_secrets_detected_total 3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("foreman_secrets_detected_by_where_total{where=\"message\"} 2\n"),
+            "{text}"
+        );
+        assert_eq!(
+            found["foreman_secrets_detected_by_where_total"].0,
+            "counter"
+        );
+        // control: the recorder alone says what the contract does not
+        let raw = families(&handle.render());
+        assert_eq!(raw["foreman_cost_usd_total"].0, "gauge");
+        assert!(
+            raw["foreman_secrets_detected_total"]
+                .1
+                .iter()
+                .any(|l| l == &["where"])
+        );
+    }
 
     #[test]
     fn contract_has_seventeen_metrics() {

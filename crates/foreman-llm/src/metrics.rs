@@ -15,17 +15,19 @@ pub const LLM_CALLS_TOTAL: &str = "foreman_llm_calls_total";
 pub const LLM_TOKENS_TOTAL: &str = "foreman_llm_tokens_total";
 /// Call latency by `role`, `model` (histogram, seconds).
 pub const LLM_DURATION_SECONDS: &str = "foreman_llm_duration_seconds";
-/// Cost by `model`, in US dollars. Fractional dollars do not fit an integer counter, so it is
-/// recorded as a gauge that only ever increases.
+/// Cost by `model`, in US dollars (a counter in the contract). Fractional dollars do not fit the
+/// facade's integer counters, so it is recorded through a gauge handle that only ever increases;
+/// the API's exposition (`foreman_api::metrics::conform`) declares the family a `counter`.
 pub const COST_USD_TOTAL: &str = "foreman_cost_usd_total";
 /// Retries by `role` (counter).
 pub const RETRIES_TOTAL: &str = "foreman_retries_total";
 /// Provider rate-limit answers (HTTP 429) by `provider` (counter).
 pub const RATE_LIMITS_TOTAL: &str = "foreman_rate_limits_total";
-/// Secrets redacted before text reached a model (or refused at a commit), by `where`
+/// Secrets redacted before text reached a model (or refused at a commit), recorded by `where`
 /// (counter; the labels are [`Where`]: `system`, `message`, `tool_input`, `tool_result` from
 /// this crate's egress scan, `tool_output`, `file`, `diff`, `commit` from the agent and the
-/// commit gate).
+/// commit gate). The contract gives the family no labels: the API exposes the sum under this
+/// name and the series by `where` as `foreman_secrets_detected_by_where_total`.
 pub const SECRETS_DETECTED_TOTAL: &str = foreman_secrets::SECRETS_DETECTED_TOTAL;
 
 /// Describes the metrics (units and help text) to the installed recorder.
@@ -37,7 +39,7 @@ pub fn describe() {
         metrics::Unit::Seconds,
         "LLM call latency"
     );
-    metrics::describe_gauge!(COST_USD_TOTAL, "Total cost by model");
+    metrics::describe_counter!(COST_USD_TOTAL, "Total cost by model");
     metrics::describe_counter!(RETRIES_TOTAL, "Retry counts by pipeline role");
     metrics::describe_counter!(RATE_LIMITS_TOTAL, "Rate limit hits by provider");
     metrics::describe_counter!(

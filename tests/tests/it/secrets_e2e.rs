@@ -149,7 +149,9 @@ fn remote_history(remote: &Path) -> String {
     git(remote, &["--git-dir", ".", "log", "-p", "--all"])
 }
 
-/// `foreman_secrets_detected_total` by `where`, from `/api/metrics`.
+/// `foreman_secrets_detected_total` by `where` (exposed as
+/// `foreman_secrets_detected_by_where_total`: the contract family has no labels), from
+/// `/api/metrics`.
 async fn secrets_detected(rig: &Rig) -> Vec<(String, f64)> {
     let r = crate::support::http()
         .get(rig.server.as_ref().unwrap().url("/api/metrics"))
@@ -161,7 +163,7 @@ async fn secrets_detected(rig: &Rig) -> Vec<(String, f64)> {
     let text = r.text().await.unwrap();
     let mut out: Vec<(String, f64)> = text
         .lines()
-        .filter(|l| l.starts_with("foreman_secrets_detected_total{"))
+        .filter(|l| l.starts_with("foreman_secrets_detected_by_where_total{"))
         .filter_map(|l| {
             let site = l.split("where=\"").nth(1)?.split('"').next()?.to_owned();
             let value = l.rsplit(' ').next()?.parse().ok()?;
