@@ -323,6 +323,12 @@ fn spawn_daemon_waker(
 #[must_use]
 pub fn api_config(config: &Config, data_dir: &Path) -> foreman_api::ApiConfig {
     let d = &config.dashboard;
+    let [
+        header_read_timeout,
+        keep_alive_timeout,
+        write_timeout,
+        ws_pong_timeout,
+    ] = config.serving_timeouts();
     foreman_api::ApiConfig {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         cors_allowed_origins: d.cors_allowed_origins.clone(),
@@ -336,6 +342,14 @@ pub fn api_config(config: &Config, data_dir: &Path) -> foreman_api::ApiConfig {
         }),
         auth_token: (!d.auth_token.is_empty()).then(|| d.auth_token.clone()),
         requests_per_minute: d.requests_per_minute,
+        write_requests_per_minute: d.write_requests_per_minute,
+        // `Config::validate` has rejected entries that do not parse
+        trusted_proxies: foreman_api::parse_trusted_proxies(&d.trusted_proxies).unwrap_or_default(),
+        header_read_timeout,
+        keep_alive_timeout,
+        write_timeout,
+        max_connections: usize::try_from(d.max_connections).unwrap_or(usize::MAX),
+        ws_pong_timeout,
         runner_mode: config.runner.effective_mode().to_owned(),
         ..Default::default()
     }

@@ -11,6 +11,26 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Default time a request may take before it is answered with 503.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Default time a client has to send a complete request head.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Default time an idle keep-alive connection stays open after its last response.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default time a write to a client may stall (response, SSE or WebSocket) before the
+/// connection is dropped.
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Default number of connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// Default allowance of mutating requests (POST, PUT, PATCH, DELETE) per identity per minute.
+pub const DEFAULT_WRITE_REQUESTS_PER_MINUTE: u32 = 120;
+
+/// Shortest and longest live-stream keepalive interval; configured values are clamped to it.
+pub const KEEPALIVE_BOUNDS: (Duration, Duration) =
+    (Duration::from_millis(10), Duration::from_secs(60));
+
 /// Certificate and key files (PEM) for serving HTTPS.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
@@ -21,7 +41,8 @@ pub struct TlsFiles {
 }
 
 /// Settings of the API. `Default` gives a loopback-friendly configuration with no CORS, a 1 MiB
-/// body limit, a 30 s request timeout, no rate limit and no budgets.
+/// body limit, a 30 s request timeout, a 10 s header-read timeout, 4096 connections at most,
+/// 120 mutating requests per minute per identity (reads not limited) and no budgets.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     /// Reported by `/api/health` and `/api/status` (the build's version).
@@ -43,12 +64,35 @@ pub struct ApiConfig {
     /// A static token from `[dashboard] auth_token`, accepted with every scope besides the
     /// stored tokens. `None` or empty: only stored tokens.
     pub auth_token: Option<String>,
-    /// Requests per minute allowed per client IP (`[rate_limit] requests_per_minute`); 0: no
-    /// limit.
+    /// Reads (GET, HEAD) allowed per identity per minute (`[dashboard] requests_per_minute`);
+    /// 0: reads are not limited.
     pub requests_per_minute: u32,
+    /// Mutating requests (POST, PUT, PATCH, DELETE) allowed per identity per minute
+    /// (`[dashboard] write_requests_per_minute`); 0: not limited. An identity is the
+    /// authenticated token, else the client address.
+    pub write_requests_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed when finding a client's address: addresses
+    /// or networks (`10.0.0.0/8`). Empty: the peer address is the client address.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a client has to send a complete request head, counted from the connection's
+    /// opening or the end of the previous response; a slower client is disconnected.
+    pub header_read_timeout: Duration,
+    /// How long a keep-alive connection that has been answered may stay idle before it is
+    /// closed.
+    pub keep_alive_timeout: Duration,
+    /// How long one write to a client may stall before the connection is dropped (responses,
+    /// SSE and WebSocket alike).
+    pub write_timeout: Duration,
+    /// Connections served at once. Beyond it the longest-open idle connection is closed to make
+    /// room, and when none is idle the new connection is answered 503. 0: no cap.
+    pub max_connections: usize,
+    /// How long a WebSocket client has to answer a ping (with a pong or any frame) before it is
+    /// closed.
+    pub ws_pong_timeout: Duration,
     /// Project used for tickets created through `POST /api/tickets` when the body names none.
     pub default_project: String,
-    /// How often live streams send a keepalive (SSE comment, WebSocket ping).
+    /// How often live streams send a keepalive (SSE comment, WebSocket ping); clamped to
+    /// [`KEEPALIVE_BOUNDS`].
     pub keepalive: Duration,
     /// Per-subscriber buffer of the live stream before a subscriber counts as lagging.
     pub live_buffer: usize,
@@ -68,10 +112,25 @@ impl Default for ApiConfig {
             tls: None,
             auth_token: None,
             requests_per_minute: 0,
+            write_requests_per_minute: DEFAULT_WRITE_REQUESTS_PER_MINUTE,
+            trusted_proxies: Vec::new(),
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            ws_pong_timeout: Duration::from_secs(30),
             default_project: foreman_domain::DEFAULT_PROJECT.to_owned(),
             keepalive: Duration::from_secs(15),
             live_buffer: foreman_events::DEFAULT_CAPACITY,
             runner_mode: "sandbox".to_owned(),
         }
+    }
+}
+
+impl ApiConfig {
+    /// The live-stream keepalive interval, clamped to [`KEEPALIVE_BOUNDS`].
+    #[must_use]
+    pub fn keepalive_interval(&self) -> Duration {
+        self.keepalive.clamp(KEEPALIVE_BOUNDS.0, KEEPALIVE_BOUNDS.1)
     }
 }

@@ -5,7 +5,7 @@
 //! Prometheus endpoint (`/api/metrics`), the OpenAPI document (`/api/openapi.json`), bearer-token
 //! authentication with scopes, the tracker and git host webhook receivers (`/api/webhooks/*`,
 //! authenticated by signature through a `foreman_domain::webhook::WebhookSink`), the JSON error
-//! body, ETags, CORS, body limits, timeouts, per-IP rate limits and TLS.
+//! body, ETags, CORS, body limits, timeouts, a connection cap, rate limits per identity and TLS.
 //!
 //! It must not know which storage adapter, tracker, LLM provider or pipeline is behind it: it
 //! speaks only the `foreman-domain` ports (`Arc<dyn Store>`) and the `foreman-events` hub. DTOs
@@ -48,11 +48,10 @@ mod state;
 mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use foreman_domain::Store;
@@ -66,7 +65,11 @@ pub use auth::{
     AdminAuth, AdminScope, AuthError, Authed, Caller, ReadAuth, ReadScope, RequiredScope,
     WriteAuth, WriteScope, authenticate, bearer_from_header,
 };
-pub use config::{ApiConfig, DEFAULT_BODY_LIMIT, DEFAULT_REQUEST_TIMEOUT, TlsFiles};
+pub use config::{
+    ApiConfig, DEFAULT_BODY_LIMIT, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_REQUEST_TIMEOUT, DEFAULT_WRITE_REQUESTS_PER_MINUTE,
+    DEFAULT_WRITE_TIMEOUT, KEEPALIVE_BOUNDS, TlsFiles,
+};
 pub use dto::*;
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use health::{ChannelHealth, Connectivity, McpHealth};
@@ -76,6 +79,8 @@ pub use routes::stats::{PROMPT_VERSION_CALLS, TEAM_STATS_SCAN_LIMIT};
 pub use routes::system::{format_uptime, redact};
 pub use routes::tickets::TICKET_EVENTS_LIMIT;
 pub use serve::tls_config;
+pub use middleware::{API_BODY_LIMIT, NO_BODY_LIMIT};
+pub use rate_limit::parse_trusted_proxies;
 pub use state::AppState;
 
 /// The OpenAPI document of every route, as pretty JSON with stable ordering and a trailing
@@ -198,7 +203,7 @@ impl App {
         };
         let router = api
             .fallback(move |req: Request| fallback(ui.clone(), req))
-            .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+            // body limits per route (`middleware::body_limit`) are set by this layer
             .layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 middleware::request,
@@ -286,26 +291,16 @@ pub async fn serve(
         closer.close_live_streams();
     };
     let router = app.router();
-    match tls {
+    let tls = match tls {
         Some(files) => {
-            let config = tls_config(&files)?;
             tracing::info!(addr = %local, "serving https");
-            serve::serve_tls(listener, router, config, shutdown).await
+            Some(tls_config(&files)?)
         }
         None => {
             tracing::info!(addr = %local, "serving http");
-            // no Nagle delay: a response or a batch of live events goes out when written
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-                }
-            });
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown)
-            .await
+            None
         }
-    }
+    };
+    let options = serve::ServeOptions::new(app.state.config(), tls);
+    serve::serve_connections(listener, router, options, shutdown).await
 }

@@ -1,18 +1,28 @@
-//! Cross-cutting request handling: JSON error bodies, ETags, timeouts, rate limits, metrics.
-//! [`request`] applies them all as one layer.
+//! Cross-cutting request handling: JSON error bodies, ETags, timeouts, rate limits, body
+//! limits, metrics. [`request`] applies them all as one layer.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::{Layer, ServiceExt};
 
+use crate::config::ApiConfig;
 use crate::error::{ApiError, ErrorBody};
 use crate::etag::{etag_matches, etag_of};
+use crate::rate_limit::{Class, Identity};
 use crate::state::AppState;
+
+/// Largest body of a JSON API request (creating a ticket, a token, ...); the configured
+/// `body_limit_bytes` applies when it is smaller. Webhooks get the whole `body_limit_bytes`.
+pub const API_BODY_LIMIT: usize = 256 * 1024;
+
+/// Largest body of a request whose method carries none (GET, HEAD, DELETE, OPTIONS).
+pub const NO_BODY_LIMIT: usize = 4 * 1024;
 
 /// Largest response body the ETag layer buffers to hash; larger ones pass through untagged.
 const ETAG_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -35,16 +45,32 @@ pub(crate) async fn request(State(state): State<AppState>, req: Request, next: N
     json_errors(response)
 }
 
-/// The rate limit, then the handler under the timeout, with `ETag`s on GET responses.
+/// The rate limit and the body limit, then the handler under the timeout, with `ETag`s on GET
+/// responses.
 async fn limited(state: &AppState, req: Request, next: Next) -> Response {
-    if let Some(refused) = rate_limit(state, &req) {
+    if let Some(pending) = rate_limited(state, &req)
+        && let Some(refused) = rate_limit(state, pending).await
+    {
         return refused;
+    }
+    let body_limit = body_limit(state.config(), req.method(), req.uri().path());
+    if content_length(req.headers()).is_some_and(|n| n > body_limit as u64) {
+        // refused before any handler work; the JSON body is added by `json_errors`
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
     let if_none_match =
         (req.method() == Method::GET).then(|| req.headers().get(header::IF_NONE_MATCH).cloned());
     let limit = state.config().request_timeout;
     let handled = async {
-        let response = next.run(req).await;
+        // axum's extractors read at most this much of a body without a length (chunked)
+        let response = match DefaultBodyLimit::max(body_limit)
+            .layer(next)
+            .oneshot(req)
+            .await
+        {
+            Ok(r) => r,
+            Err(never) => match never {},
+        };
         match if_none_match {
             Some(condition) => etag(response, condition).await,
             None => response,
@@ -135,23 +161,91 @@ async fn etag(response: Response, if_none_match: Option<HeaderValue>) -> Respons
     Response::from_parts(parts, body)
 }
 
-/// Refuses clients over their per-minute allowance with 429 and `Retry-After`.
-fn rate_limit(state: &AppState, req: &Request) -> Option<Response> {
-    let limiter = &state.inner.rate;
-    if limiter.per_minute == 0 || req.uri().path() == "/api/health" {
+/// The body limit of a request: webhooks get the configured limit, JSON API requests at most
+/// [`API_BODY_LIMIT`], requests whose method carries no body at most [`NO_BODY_LIMIT`].
+pub(crate) fn body_limit(config: &ApiConfig, method: &Method, path: &str) -> usize {
+    let route_limit = if path.starts_with("/api/webhooks/") {
+        usize::MAX
+    } else if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+        API_BODY_LIMIT
+    } else {
+        NO_BODY_LIMIT
+    };
+    config.body_limit_bytes.min(route_limit)
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A request a rate limit applies to, with what finding its identity needs (taken from the
+/// request before waiting: a request is not `Sync`).
+struct Limited {
+    class: Class,
+    bearer: Option<String>,
+    addr: IpAddr,
+}
+
+fn rate_limited(state: &AppState, req: &Request) -> Option<Limited> {
+    let limits = &state.inner.rate;
+    let class = Class::of(req.method(), req.uri().path())?;
+    if !limits.applies(class) {
         return None;
     }
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(ip) = ip
-        && let Err(retry_after) = limiter.check(ip, Instant::now())
-    {
-        metrics::counter!("foreman_api_rate_limited_total").increment(1);
-        return Some(ApiError::RateLimited(retry_after).into_response());
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+    Some(Limited {
+        class,
+        bearer: crate::auth::bearer_from_header(req.headers())
+            .ok()
+            .flatten(),
+        addr: limits.client_addr(peer, req.headers()),
+    })
+}
+
+/// Refuses identities over their per-minute allowance of the request's class with 429,
+/// `Retry-After` and the JSON error body.
+async fn rate_limit(state: &AppState, request: Limited) -> Option<Response> {
+    let who = identity(state, request.bearer, request.addr).await;
+    match state.inner.rate.check(request.class, &who) {
+        Ok(()) => None,
+        Err(retry_after) => {
+            metrics::counter!("foreman_api_rate_limited_total").increment(1);
+            Some(ApiError::RateLimited(retry_after).into_response())
+        }
     }
-    None
+}
+
+/// Who a request counts against: its bearer token when that token is valid (stored, not
+/// revoked, not expired, or the static token), else the client address. An invalid token
+/// counts against the address, so inventing tokens gains no allowance.
+async fn identity(state: &AppState, bearer: Option<String>, addr: IpAddr) -> Identity {
+    if let Some(token) = bearer {
+        let hash = foreman_domain::hash_token(&token);
+        if state
+            .inner
+            .static_token_hash
+            .as_ref()
+            .is_some_and(|expected| foreman_domain::hashes_match(&hash, expected))
+        {
+            return Identity::StaticToken;
+        }
+        if let Ok(Some(stored)) = state.store().find_token_by_hash(&hash).await
+            && foreman_domain::hashes_match(&stored.token_hash, &hash)
+            && stored.revoked_at.is_none()
+            && stored
+                .expires_at
+                .is_none_or(|at| at > foreman_domain::now())
+        {
+            return Identity::Token(stored.id.to_string());
+        }
+    }
+    Identity::Addr(addr)
 }
 
 #[cfg(test)]
@@ -164,7 +258,7 @@ mod tests {
     async fn slow_handlers_time_out_with_the_json_body() {
         use tower::ServiceExt;
 
-        let config = crate::ApiConfig {
+        let config = ApiConfig {
             request_timeout: Duration::from_millis(20),
             ..Default::default()
         };

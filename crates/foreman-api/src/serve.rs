@@ -1,26 +1,42 @@
-//! Serving the router over plain TCP or TLS, with graceful shutdown.
+//! Serving the router over plain TCP or TLS, with graceful shutdown, on hyper's HTTP/1
+//! connection builder: a header-read timeout (hyper's, with Tokio's timer), a keep-alive
+//! timeout, a write timeout on every socket (responses, SSE and upgraded WebSockets alike) and
+//! a cap on the connections served at once.
+//!
+//! At the cap, a new connection takes the place of the longest-open connection that has no
+//! request in flight (an idle keep-alive or a client that never sent a request), so idle
+//! connections cannot lock clients out; when every connection is busy, the new one is answered
+//! `503` with the JSON error body and closed.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use axum::http::{Request, StatusCode};
+use hyper::body::{Frame, Incoming, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tower::ServiceExt;
 
-use crate::config::TlsFiles;
+use crate::config::{ApiConfig, TlsFiles};
+use crate::error::ErrorBody;
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -55,14 +71,51 @@ pub fn tls_config(files: &TlsFiles) -> io::Result<rustls::ServerConfig> {
     Ok(config)
 }
 
-/// Serves `router` over TLS until `shutdown` completes, then lets open connections finish.
-pub(crate) async fn serve_tls(
+/// How the listener serves connections: the socket-level limits of [`ApiConfig`] and TLS.
+pub(crate) struct ServeOptions {
+    pub header_read_timeout: Duration,
+    pub keep_alive_timeout: Duration,
+    pub write_timeout: Duration,
+    pub max_connections: usize,
+    pub tls: Option<TlsAcceptor>,
+}
+
+impl ServeOptions {
+    pub fn new(config: &ApiConfig, tls: Option<rustls::ServerConfig>) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout,
+            keep_alive_timeout: config.keep_alive_timeout,
+            write_timeout: config.write_timeout,
+            max_connections: config.max_connections,
+            tls: tls.map(|c| TlsAcceptor::from(Arc::new(c))),
+        }
+    }
+}
+
+/// Connections answered 503 at once at most; beyond it, refused connections are just closed.
+const REFUSALS_AT_ONCE: usize = 64;
+
+/// How long answering a refused connection may take (TLS handshake, reading its request head,
+/// writing the 503).
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets open connections finish.
+pub(crate) async fn serve_connections(
     listener: TcpListener,
     router: Router,
-    config: rustls::ServerConfig,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_read_timeout)
+        .keep_alive(true)
+        .max_headers(128);
+    let builder = Arc::new(builder);
+    let tracker = Arc::new(Tracker::new(options.max_connections));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let options = Arc::new(options);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -80,47 +133,514 @@ pub(crate) async fn serve_tls(
             },
             () = &mut shutdown => break,
         };
+        // no Nagle delay: a response or a batch of live events goes out when written
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(peer = %peer, error = %e, "cannot set TCP_NODELAY");
         }
-        let acceptor = acceptor.clone();
-        let router = router.clone();
-        let mut stop = stop_rx.clone();
-        connections.spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(peer = %peer, error = %e, "tls handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(peer = %peer, "tls handshake timed out");
-                    return;
-                }
-            };
-            let service = router.map_request(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                req
-            });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(tls), TowerToHyperService::new(service))
-                .with_upgrades();
-            tokio::pin!(conn);
-            tokio::select! {
-                result = conn.as_mut() => {
-                    if let Err(e) = result {
-                        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
-                    }
-                }
-                () = crate::routes::live::closed(&mut stop) => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = conn.await;
-                }
-            }
-        });
+        let Some(permit) = tracker.admit() else {
+            refuse(tcp, peer, options.tls.clone(), &refusals);
+            continue;
+        };
+        let connection = Connection {
+            permit,
+            peer,
+            router: router.clone(),
+            builder: builder.clone(),
+            options: options.clone(),
+            stop: stop_rx.clone(),
+        };
+        connections.spawn(connection.run(tcp));
     }
     drop(listener);
     let _ = stop_tx.send(true);
     while connections.join_next().await.is_some() {}
     Ok(())
+}
+
+/// One accepted connection and what serving it needs.
+struct Connection {
+    permit: Arc<Permit>,
+    peer: SocketAddr,
+    router: Router,
+    builder: Arc<hyper::server::conn::http1::Builder>,
+    options: Arc<ServeOptions>,
+    stop: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Connection {
+    async fn run(self, tcp: TcpStream) {
+        let peer = self.peer;
+        let write_timeout = self.options.write_timeout;
+        match self.options.tls.clone() {
+            None => self.serve(TimedIo::new(tcp, write_timeout)).await,
+            Some(acceptor) => {
+                let handshake = acceptor.accept(TimedIo::new(tcp, write_timeout));
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Ok(tls)) => self.serve(tls).await,
+                    Ok(Err(e)) => tracing::debug!(peer = %peer, error = %e, "tls handshake failed"),
+                    Err(_) => tracing::debug!(peer = %peer, "tls handshake timed out"),
+                }
+            }
+        }
+    }
+
+    async fn serve<S>(mut self, io: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let peer = self.peer;
+        let slot = self.permit.slot.clone();
+        let permit = self.permit.clone();
+        let router = self.router.clone();
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            let busy = Busy::new(&permit);
+            let extensions = req.extensions_mut();
+            extensions.insert(ConnectInfo::<SocketAddr>(peer));
+            extensions.insert(ConnectionLease(permit.clone()));
+            let response = router.clone().oneshot(req);
+            async move {
+                let response = match response.await {
+                    Ok(r) => r,
+                    Err(never) => match never {},
+                };
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|body| Tracked { body, _busy: busy }),
+                )
+            }
+        });
+        let conn = self
+            .builder
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        let keep_alive = self.options.keep_alive_timeout;
+        let idle_check = tokio::time::sleep(keep_alive);
+        tokio::pin!(idle_check);
+        let mut closing = false;
+        loop {
+            tokio::select! {
+                result = conn.as_mut() => {
+                    if let Err(e) = result {
+                        tracing::debug!(peer = %peer, error = %e, "connection ended with an error");
+                    }
+                    return;
+                }
+                () = slot.evict.notified() => {
+                    tracing::debug!(peer = %peer, "idle connection closed to make room");
+                    return;
+                }
+                () = crate::routes::live::closed(&mut self.stop), if !closing => {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+                () = &mut idle_check, if !closing => {
+                    match slot.idle_for(keep_alive) {
+                        None => {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                        Some(wait) => idle_check.as_mut().reset(tokio::time::Instant::now() + wait),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Answers a connection beyond the cap with `503` and closes it, unless too many refusals are
+/// already under way, in which case it is closed at once.
+fn refuse(tcp: TcpStream, peer: SocketAddr, tls: Option<TlsAcceptor>, refusals: &Arc<Semaphore>) {
+    tracing::debug!(peer = %peer, "connection refused: at the connection cap");
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let answer = async {
+            match tls {
+                None => answer_refused(tcp).await,
+                Some(acceptor) => answer_refused(acceptor.accept(tcp).await?).await,
+            }
+        };
+        let _ = tokio::time::timeout(REFUSAL_TIMEOUT, answer).await;
+    });
+}
+
+/// The `503` of a refused connection, in the API's JSON error format.
+pub(crate) fn refused_response() -> Vec<u8> {
+    let body = serde_json::to_string(&ErrorBody {
+        error: "the server is at its connection limit; retry shortly".to_owned(),
+        code: StatusCode::SERVICE_UNAVAILABLE.as_u16(),
+    })
+    .unwrap_or_default();
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Reads the request head (so closing does not reset the connection under the client's
+/// request), writes the 503 and closes.
+async fn answer_refused<S: AsyncRead + AsyncWrite + Unpin>(mut io: S) -> io::Result<()> {
+    let mut head = Vec::with_capacity(1024);
+    let mut buf = [0u8; 1024];
+    while head.len() < 16 * 1024 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = io.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    io.write_all(&refused_response()).await?;
+    io.shutdown().await
+}
+
+/// The connections being served, oldest first.
+#[derive(Debug)]
+struct Tracker {
+    max: usize,
+    started: Instant,
+    next_id: AtomicU64,
+    open: Mutex<BTreeMap<u64, Arc<Slot>>>,
+}
+
+/// What the server knows of one connection.
+#[derive(Debug)]
+struct Slot {
+    id: u64,
+    /// Requests whose response has not been written completely, and upgraded WebSockets.
+    in_flight: AtomicUsize,
+    /// Whether a response has been written: before that only the header-read timeout applies.
+    answered: AtomicBool,
+    /// When the last response was written, in ms since the tracker started.
+    idle_since_ms: AtomicU64,
+    started: Instant,
+    /// Woken when the connection must close to make room for a new one.
+    evict: Notify,
+}
+
+impl Slot {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// `None` when the connection has been idle after a response for `keep_alive` or longer,
+    /// else how long to wait before looking again.
+    fn idle_for(&self, keep_alive: Duration) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Acquire) > 0 || !self.answered.load(Ordering::Acquire) {
+            return Some(keep_alive);
+        }
+        let idle = Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.idle_since_ms.load(Ordering::Acquire)),
+        );
+        keep_alive.checked_sub(idle).filter(|d| !d.is_zero())
+    }
+}
+
+impl Tracker {
+    fn new(max: usize) -> Self {
+        Self {
+            max,
+            started: Instant::now(),
+            next_id: AtomicU64::new(0),
+            open: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// A place for a new connection: free, or taken from the longest-open idle connection
+    /// (which is told to close); `None` when every connection is busy.
+    fn admit(self: &Arc<Self>) -> Option<Arc<Permit>> {
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.max > 0 && open.len() >= self.max {
+            let idle = open
+                .iter()
+                .find(|(_, slot)| slot.in_flight.load(Ordering::Acquire) == 0)
+                .map(|(id, _)| *id)?;
+            if let Some(slot) = open.remove(&idle) {
+                slot.evict.notify_one();
+            }
+        }
+        let slot = Arc::new(Slot {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            in_flight: AtomicUsize::new(0),
+            answered: AtomicBool::new(false),
+            idle_since_ms: AtomicU64::new(0),
+            started: self.started,
+            evict: Notify::new(),
+        });
+        open.insert(slot.id, slot.clone());
+        Some(Arc::new(Permit {
+            slot,
+            tracker: self.clone(),
+        }))
+    }
+}
+
+/// A connection's place under the cap, released when the connection (and any WebSocket
+/// upgraded from it) is gone.
+#[derive(Debug)]
+pub(crate) struct Permit {
+    slot: Arc<Slot>,
+    tracker: Arc<Tracker>,
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.tracker
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.slot.id);
+    }
+}
+
+/// The connection a request came on, as a request extension: a WebSocket keeps it (and
+/// [`ConnectionLease::busy`]) for as long as it runs, so it counts under the cap and is never
+/// taken as idle.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionLease(Arc<Permit>);
+
+impl ConnectionLease {
+    /// Marks the connection busy until the guard is dropped.
+    pub fn busy(&self) -> Busy {
+        Busy::new(&self.0)
+    }
+}
+
+/// A request (or upgraded WebSocket) in flight on a connection.
+#[derive(Debug)]
+pub(crate) struct Busy(Arc<Permit>);
+
+impl Busy {
+    fn new(permit: &Arc<Permit>) -> Self {
+        permit.slot.in_flight.fetch_add(1, Ordering::AcqRel);
+        Self(permit.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let slot = &self.0.slot;
+        slot.idle_since_ms.store(slot.now_ms(), Ordering::Release);
+        slot.answered.store(true, Ordering::Release);
+        slot.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its connection busy until it has been written (or dropped).
+struct Tracked {
+    body: Body,
+    _busy: Busy,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// A socket whose writes fail with `TimedOut` once one has made no progress for `timeout`: a
+/// client that stops reading cannot hold a response, an SSE stream or a WebSocket for ever.
+struct TimedIo<T> {
+    inner: T,
+    timeout: Duration,
+    /// Armed while a write is pending.
+    stalled: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl<T> TimedIo<T> {
+    fn new(inner: T, timeout: Duration) -> Self {
+        Self {
+            inner,
+            timeout,
+            stalled: None,
+            armed: false,
+        }
+    }
+
+    /// After a write attempt: disarms on progress; on `Pending`, arms the deadline (or polls
+    /// it) and fails once it has passed.
+    fn check<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<R>>,
+    ) -> Poll<io::Result<R>> {
+        if polled.is_ready() {
+            self.armed = false;
+            return polled;
+        }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let sleep = match &mut self.stalled {
+            Some(sleep) => {
+                if !self.armed {
+                    sleep.as_mut().reset(deadline);
+                }
+                sleep
+            }
+            None => self
+                .stalled
+                .insert(Box::pin(tokio::time::sleep_until(deadline))),
+        };
+        self.armed = true;
+        if sleep.as_mut().poll(cx).is_ready() {
+            self.armed = false;
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write to the client stalled",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for TimedIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.check(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.check(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_flush(cx);
+        self.check(cx, polled)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let polled = Pin::new(&mut self.inner).poll_shutdown(cx);
+        self.check(cx, polled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn busy_all(tracker: &Arc<Tracker>, permits: &[Arc<Permit>]) -> Vec<Busy> {
+        let _ = tracker;
+        permits.iter().map(Busy::new).collect()
+    }
+
+    #[test]
+    fn at_the_cap_the_oldest_idle_connection_makes_room() {
+        let tracker = Arc::new(Tracker::new(3));
+        let permits: Vec<_> = (0..3).map(|_| tracker.admit().unwrap()).collect();
+        // every connection busy: no room
+        let busy = busy_all(&tracker, &permits);
+        assert!(tracker.admit().is_none());
+        // the second goes idle: it is the one taken
+        drop(busy);
+        let _busy0 = Busy::new(&permits[0]);
+        let _busy2 = Busy::new(&permits[2]);
+        let fourth = tracker.admit().expect("room made");
+        let open: Vec<u64> = tracker.open.lock().unwrap().keys().copied().collect();
+        assert_eq!(
+            open,
+            [permits[0].slot.id, permits[2].slot.id, fourth.slot.id]
+        );
+        // a closed connection frees its place
+        drop(fourth);
+        assert_eq!(tracker.open.lock().unwrap().len(), 2);
+        // control: without a cap nothing is ever refused or taken
+        let unlimited = Arc::new(Tracker::new(0));
+        let all: Vec<_> = (0..100).map(|_| unlimited.admit().unwrap()).collect();
+        assert_eq!(unlimited.open.lock().unwrap().len(), all.len());
+    }
+
+    #[test]
+    fn keep_alive_counts_from_the_last_response() {
+        let tracker = Arc::new(Tracker::new(0));
+        let permit = tracker.admit().unwrap();
+        let ka = Duration::from_secs(5);
+        // never answered: only the header-read timeout applies
+        assert_eq!(permit.slot.idle_for(ka), Some(ka));
+        drop(Busy::new(&permit));
+        assert!(permit.slot.idle_for(ka).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_write_that_stalls_past_the_timeout_fails() {
+        // the other end never reads: the 64-byte pipe fills and the write stalls
+        let (near, _far) = tokio::io::duplex(64);
+        let mut io = TimedIo::new(near, Duration::from_millis(50));
+        let err = io.write_all(&[0u8; 4096]).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+
+        // control: a reader keeps it going, however long the whole write takes
+        let (near, mut far) = tokio::io::duplex(64);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 16];
+            while let Ok(n) = far.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            got.len()
+        });
+        let mut io = TimedIo::new(near, Duration::from_millis(50));
+        io.write_all(&[0u8; 4096]).await.unwrap();
+        io.shutdown().await.unwrap();
+        drop(io);
+        assert_eq!(reader.await.unwrap(), 4096);
+    }
+
+    #[test]
+    fn the_refusal_is_the_json_error_format() {
+        let text = String::from_utf8(refused_response()).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains("retry-after: 1"));
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["code"], 503);
+        assert!(body["error"].as_str().unwrap().contains("connection limit"));
+    }
 }

@@ -14,7 +14,7 @@ use crate::config::ApiConfig;
 use crate::health::Connectivity;
 use crate::http_metrics::HttpMetrics;
 use crate::live::Live;
-use crate::rate_limit::RateLimiter;
+use crate::rate_limit::RateLimits;
 use crate::response_cache::RenderedResponses;
 
 /// Shared state: one `Clone` handle over `Arc`s.
@@ -34,7 +34,7 @@ pub(crate) struct Inner {
     /// Recently rendered ticket pages and details.
     pub rendered: RenderedResponses,
     pub live: Arc<Live>,
-    pub rate: RateLimiter,
+    pub rate: RateLimits,
     pub http: HttpMetrics,
     /// Usage recorded outside Foreman (`/api/usage/claude-code`); `None`: nothing to read.
     pub usage_source: Mutex<Option<Arc<dyn UsageSource>>>,
@@ -61,7 +61,11 @@ impl AppState {
             .filter(|t| !t.is_empty())
             .map(foreman_domain::hash_token);
         let live = Live::new(store.clone(), hub, config.live_buffer);
-        let rate = RateLimiter::new(config.requests_per_minute);
+        let rate = RateLimits::new(
+            config.requests_per_minute,
+            config.write_requests_per_minute,
+            config.trusted_proxies.clone(),
+        );
         Self {
             inner: Arc::new(Inner {
                 store,

@@ -1,6 +1,9 @@
 //! The server side of the WebSocket protocol (RFC 6455) as `/ws/events` uses it: the opening
 //! handshake, unmasked frames to the client, and a reader for what a client sends (close,
-//! ping, pong; data frames are read and ignored).
+//! ping, pong; data frames are read and ignored). The reader enforces the protocol's limits:
+//! control frames at most 125 bytes and unfragmented, data frames at most
+//! [`MAX_CLIENT_PAYLOAD`], no reserved bits or opcodes, masked frames, and close frames whose
+//! code a server may echo (RFC 6455 §5.5, §7.4).
 //!
 //! Live events are sent to every subscriber as the same bytes, so each event's frame is
 //! encoded once (see [`frame`]) and a subscriber's writer only copies the frames of a batch into
@@ -23,8 +26,29 @@ pub(crate) mod opcode {
     pub const PONG: u8 = 0xA;
 }
 
-/// Largest frame payload accepted from a client: it has nothing to send but control frames.
-const MAX_CLIENT_PAYLOAD: u64 = 64 * 1024;
+/// Largest data frame payload accepted from a client: it has nothing to send but control frames.
+pub(crate) const MAX_CLIENT_PAYLOAD: u64 = 4 * 1024;
+
+/// Largest control frame payload (ping, pong, close), RFC 6455 §5.5.
+pub(crate) const MAX_CONTROL_PAYLOAD: u64 = 125;
+
+/// Close codes of RFC 6455 §7.4 the server answers with.
+pub(crate) mod close {
+    pub const NORMAL: u16 = 1000;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_DATA: u16 = 1007;
+    pub const POLICY: u16 = 1008;
+    pub const TOO_BIG: u16 = 1009;
+    pub const INTERNAL: u16 = 1011;
+}
+
+/// Whether a client may send `code` in a close frame (so the server may echo it): the codes
+/// RFC 6455 and the IANA registry define for use on the wire, and the 3000–4999 range of
+/// libraries and applications. 1004–1006 and 1015 are reserved and never sent.
+pub(crate) fn valid_close_code(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
 
 /// Why a request cannot be upgraded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,40 +153,65 @@ pub(crate) fn close_frame(code: u16, reason: &str) -> Bytes {
     frame(opcode::CLOSE, &payload)
 }
 
-/// What a client sent that the writer must answer.
+/// What a client sent. Every frame counts as a sign of life (the pong deadline); pings and
+/// closes must be answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum FromClient {
-    /// A ping: answer with a pong carrying the same payload.
+    /// A ping: answer with a pong carrying the same payload (at most 125 bytes).
     Ping(Vec<u8>),
-    /// A close: answer with a close frame and stop.
+    /// A pong.
+    Pong,
+    /// A data frame (read and ignored).
+    Data,
+    /// A valid close: answer with a close frame carrying this code (1000 when the client gave
+    /// none) and stop.
     Close(Option<u16>),
+    /// The client broke the protocol: answer with a close frame with this code and reason,
+    /// and stop. An invalid close code is answered so, never echoed.
+    Violation(u16, &'static str),
 }
 
-/// Reads client frames until a close, the end of the stream or a protocol error, reporting
-/// pings and the close to `report`. Data and pong frames are read and ignored.
+/// Reads client frames until a close, the end of the stream or a protocol error, reporting each
+/// frame to `report` (a violation is reported, then returned as an error).
 ///
 /// # Errors
-/// I/O errors, and `InvalidData` for unmasked or oversized frames.
+/// I/O errors, and `InvalidData` for protocol violations.
 pub(crate) async fn read_client<R, F>(mut reader: R, mut report: F) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin,
     F: FnMut(FromClient),
 {
-    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     loop {
         let mut head = [0u8; 2];
         reader.read_exact(&mut head).await?;
-        let op = head[0] & 0x0F;
+        let (fin, rsv, op) = (head[0] & 0x80 != 0, head[0] & 0x70, head[0] & 0x0F);
+        let control = op & 0x08 != 0;
+        let mut violation = |code: u16, why: &'static str| {
+            report(FromClient::Violation(code, why));
+            Err(std::io::Error::new(std::io::ErrorKind::InvalidData, why))
+        };
         if head[1] & 0x80 == 0 {
-            return Err(invalid("client frames must be masked"));
+            return violation(close::PROTOCOL_ERROR, "client frames must be masked");
+        }
+        if rsv != 0 {
+            return violation(close::PROTOCOL_ERROR, "reserved bits set");
+        }
+        if !matches!(op, 0x0..=0x2 | opcode::CLOSE | opcode::PING | opcode::PONG) {
+            return violation(close::PROTOCOL_ERROR, "unknown opcode");
         }
         let len = match head[1] & 0x7F {
             126 => u64::from(reader.read_u16().await?),
             127 => reader.read_u64().await?,
             n => u64::from(n),
         };
+        if control && (len > MAX_CONTROL_PAYLOAD || !fin) {
+            return violation(
+                close::PROTOCOL_ERROR,
+                "control frames carry at most 125 bytes, unfragmented",
+            );
+        }
         if len > MAX_CLIENT_PAYLOAD {
-            return Err(invalid("client frame too large"));
+            return violation(close::TOO_BIG, "frame too large");
         }
         let mut mask = [0u8; 4];
         reader.read_exact(&mut mask).await?;
@@ -173,13 +222,36 @@ where
         }
         match op {
             opcode::PING => report(FromClient::Ping(payload)),
+            opcode::PONG => report(FromClient::Pong),
             opcode::CLOSE => {
-                let code =
-                    (payload.len() >= 2).then(|| u16::from_be_bytes([payload[0], payload[1]]));
-                report(FromClient::Close(code));
-                return Ok(());
+                return match close_of(&payload) {
+                    Ok(code) => {
+                        report(FromClient::Close(code));
+                        Ok(())
+                    }
+                    Err((code, why)) => violation(code, why),
+                };
             }
-            _ => {}
+            _ => report(FromClient::Data),
+        }
+    }
+}
+
+/// The code of a close frame's payload; a violation for a one-byte payload, a code a client
+/// may not send, or a reason that is not UTF-8.
+fn close_of(payload: &[u8]) -> Result<Option<u16>, (u16, &'static str)> {
+    match payload {
+        [] => Ok(None),
+        [_] => Err((close::PROTOCOL_ERROR, "close payload of one byte")),
+        [hi, lo, reason @ ..] => {
+            let code = u16::from_be_bytes([*hi, *lo]);
+            if !valid_close_code(code) {
+                return Err((close::PROTOCOL_ERROR, "invalid close code"));
+            }
+            if std::str::from_utf8(reason).is_err() {
+                return Err((close::INVALID_DATA, "close reason is not utf-8"));
+            }
+            Ok(Some(code))
         }
     }
 }
@@ -263,7 +335,9 @@ mod tests {
         assert_eq!(
             seen,
             [
+                FromClient::Data,
                 FromClient::Ping(b"are you there".to_vec()),
+                FromClient::Pong,
                 FromClient::Close(Some(1000))
             ]
         );
@@ -272,5 +346,89 @@ mod tests {
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
         // the end of the stream is an error the caller treats as "gone"
         assert!(read_client(&[][..], |_| {}).await.is_err());
+    }
+
+    async fn verdict(input: Vec<u8>) -> Vec<FromClient> {
+        let mut seen = Vec::new();
+        let _ = read_client(&input[..], |m| seen.push(m)).await;
+        seen
+    }
+
+    #[tokio::test]
+    async fn oversized_and_malformed_frames_are_violations() {
+        // a ping of 126 bytes is over the control frame limit; 125 is fine (control)
+        assert_eq!(
+            verdict(masked(opcode::PING, &[0; 126])).await,
+            [FromClient::Violation(
+                close::PROTOCOL_ERROR,
+                "control frames carry at most 125 bytes, unfragmented"
+            )]
+        );
+        assert_eq!(
+            verdict(masked(opcode::PING, &[7; 125])).await,
+            [FromClient::Ping(vec![7; 125])]
+        );
+        // data frames: the cap, and one byte over it
+        assert_eq!(
+            verdict(masked(opcode::TEXT, &vec![b'a'; 4096])).await,
+            [FromClient::Data]
+        );
+        assert_eq!(
+            verdict(masked(opcode::TEXT, &vec![b'a'; 4097])).await,
+            [FromClient::Violation(close::TOO_BIG, "frame too large")]
+        );
+        // a fragmented ping, reserved bits, an unknown opcode
+        let mut unfinished = masked(opcode::PING, b"x");
+        unfinished[0] &= 0x7F;
+        let mut reserved = masked(opcode::TEXT, b"x");
+        reserved[0] |= 0x40;
+        for input in [unfinished, reserved, masked(0x3, b"")] {
+            let seen = verdict(input).await;
+            assert!(
+                matches!(seen[..], [FromClient::Violation(close::PROTOCOL_ERROR, _)]),
+                "{seen:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn close_codes_are_validated() {
+        for code in [1000u16, 1001, 1003, 1007, 1011, 1014, 3000, 4999] {
+            assert_eq!(
+                verdict(masked(opcode::CLOSE, &code.to_be_bytes())).await,
+                [FromClient::Close(Some(code))],
+                "{code}"
+            );
+        }
+        for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
+            assert_eq!(
+                verdict(masked(opcode::CLOSE, &code.to_be_bytes())).await,
+                [FromClient::Violation(
+                    close::PROTOCOL_ERROR,
+                    "invalid close code"
+                )],
+                "{code}"
+            );
+        }
+        assert_eq!(
+            verdict(masked(opcode::CLOSE, b"")).await,
+            [FromClient::Close(None)]
+        );
+        assert_eq!(
+            verdict(masked(opcode::CLOSE, &[3])).await,
+            [FromClient::Violation(
+                close::PROTOCOL_ERROR,
+                "close payload of one byte"
+            )]
+        );
+        let mut bad_reason = 1000u16.to_be_bytes().to_vec();
+        bad_reason.extend([0xff, 0xfe]);
+        assert_eq!(
+            verdict(masked(opcode::CLOSE, &bad_reason)).await,
+            [FromClient::Violation(
+                close::INVALID_DATA,
+                "close reason is not utf-8"
+            )]
+        );
     }
 }

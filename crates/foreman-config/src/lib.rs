@@ -76,8 +76,23 @@ pub struct DashboardConfig {
     pub body_limit_bytes: u64,
     /// Request timeout, e.g. `30s`.
     pub request_timeout: String,
-    /// Per-client requests per minute on the API (0: unlimited).
+    /// Reads (GET, HEAD) per identity per minute on the API (0: unlimited). An identity is the
+    /// authenticated token, else the client address.
     pub requests_per_minute: u32,
+    /// Mutating requests (POST, PUT, PATCH, DELETE) per identity per minute (0: unlimited).
+    pub write_requests_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` is believed: addresses or networks (`10.0.0.0/8`).
+    pub trusted_proxies: Vec<String>,
+    /// Time a client has to send a complete request head, e.g. `10s`.
+    pub header_read_timeout: String,
+    /// Time an answered keep-alive connection may stay idle, e.g. `5s`.
+    pub keep_alive_timeout: String,
+    /// Time one write to a client may stall (responses, SSE, WebSocket), e.g. `30s`.
+    pub write_timeout: String,
+    /// Connections served at once (0: no cap); beyond it idle connections make room, else 503.
+    pub max_connections: u32,
+    /// Time a WebSocket client has to answer a ping, e.g. `30s`.
+    pub ws_pong_timeout: String,
 }
 
 impl Default for DashboardConfig {
@@ -93,6 +108,13 @@ impl Default for DashboardConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout: "30s".into(),
             requests_per_minute: 0,
+            write_requests_per_minute: 120,
+            trusted_proxies: Vec::new(),
+            header_read_timeout: "10s".into(),
+            keep_alive_timeout: "5s".into(),
+            write_timeout: "30s".into(),
+            max_connections: 4096,
+            ws_pong_timeout: "30s".into(),
         }
     }
 }
@@ -880,6 +902,27 @@ impl Config {
             (
                 "pipeline.max_quality_review_cycles",
                 p.max_quality_review_cycles,
+        for (key, value) in [
+            ("dashboard.header_read_timeout", &d.header_read_timeout),
+            ("dashboard.keep_alive_timeout", &d.keep_alive_timeout),
+            ("dashboard.write_timeout", &d.write_timeout),
+            ("dashboard.ws_pong_timeout", &d.ws_pong_timeout),
+        ] {
+            check_duration(key, value)?;
+            if parse_duration(value).is_ok_and(|t| t.is_zero()) {
+                return Err(ConfigError::invalid(key, value, "must be positive"));
+            }
+        }
+        for proxy in &d.trusted_proxies {
+            let p = proxy.trim();
+            if p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::invalid(
+                    "dashboard.trusted_proxies",
+                    proxy,
+                    "expected an address (10.0.0.1) or a network (10.0.0.0/8)",
+                ));
+            }
+        }
             ),
             ("pipeline.max_llm_calls_per_task", p.max_llm_calls_per_task),
         ] {
@@ -1038,3 +1081,17 @@ pub fn expand_home(path: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+    /// Parsed serving timeouts of `[dashboard]`: header read, keep-alive, write, WebSocket pong
+    /// (each falls back to its default when unparsable; `validate` rejects those).
+    #[must_use]
+    pub fn serving_timeouts(&self) -> [Duration; 4] {
+        let d = &self.dashboard;
+        let or = |v: &str, secs: u64| parse_duration(v).unwrap_or(Duration::from_secs(secs));
+        [
+            or(&d.header_read_timeout, 10),
+            or(&d.keep_alive_timeout, 5),
+            or(&d.write_timeout, 30),
+            or(&d.ws_pong_timeout, 30),
+        ]
+    }

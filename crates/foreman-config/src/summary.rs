@@ -94,6 +94,10 @@ impl Config {
                 "port": self.dashboard.port,
                 "tls": !self.dashboard.tls_cert.is_empty(),
                 "auth_token": redact_secret(&self.dashboard.auth_token),
+                "requests_per_minute": self.dashboard.requests_per_minute,
+                "write_requests_per_minute": self.dashboard.write_requests_per_minute,
+                "trusted_proxies": self.dashboard.trusted_proxies,
+                "max_connections": self.dashboard.max_connections,
             },
             "projects": self.project_names(),
         })

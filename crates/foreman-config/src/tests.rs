@@ -413,3 +413,28 @@ fn summary_shows_the_agent_runner_but_not_its_command_line() {
     assert_eq!(s["agent_runner"]["max_cost_usd"], 2.0);
     assert!(!s.to_string().contains("sk-secret"), "{s}");
 }
+
+#[test]
+fn serving_limits_and_trusted_proxies_are_parsed_and_checked() {
+    let c = parse("", &[]).unwrap();
+    assert_eq!(c.dashboard.write_requests_per_minute, 120);
+    assert_eq!(c.dashboard.requests_per_minute, 0);
+    assert_eq!(c.dashboard.max_connections, 4096);
+    assert_eq!(
+        c.serving_timeouts(),
+        [10, 5, 30, 30].map(Duration::from_secs)
+    );
+    let c = parse(
+        "[dashboard]\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nheader_read_timeout = \"3s\"\n\
+         write_requests_per_minute = 0\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.dashboard.trusted_proxies, ["10.0.0.0/8", "::1"]);
+    assert_eq!(c.serving_timeouts()[0], Duration::from_secs(3));
+    let rejected = |text: &str| parse(text, &[]).unwrap_err().to_string();
+    let err = rejected("[dashboard]\ntrusted_proxies = [\"proxy.local\"]\n");
+    assert!(err.contains("dashboard.trusted_proxies"), "{err}");
+    let err = rejected("[dashboard]\nheader_read_timeout = \"0s\"\n");
+    assert!(err.contains("dashboard.header_read_timeout"), "{err}");
+}

@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -29,8 +30,9 @@ use crate::dto::LiveEventDto;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::live::{LiveEvent, LiveFilter, dropped_message};
+use crate::serve::ConnectionLease;
 use crate::state::AppState;
-use crate::ws::{self, FromClient};
+use crate::ws::{self, FromClient, close};
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,15 +146,22 @@ pub(crate) async fn ws_events(
         .remove::<hyper::upgrade::OnUpgrade>()
         .ok_or_else(|| not_upgradable(&"the connection cannot be upgraded"))?;
     let follower = state.inner.live.follow(filter).await?;
-    let keepalive = state.config().keepalive;
+    let limits = WsLimits::of(state.config());
     let closing = state.inner.closing.subscribe();
+    // the connection stays busy (under the connection cap, never taken as idle) while the
+    // WebSocket runs
+    let busy = req
+        .extensions()
+        .get::<ConnectionLease>()
+        .map(ConnectionLease::busy);
     tokio::spawn(async move {
+        let _busy = busy;
         match on_upgrade.await {
             Ok(upgraded) => {
                 run_ws(
                     hyper_util::rt::TokioIo::new(upgraded),
                     follower,
-                    keepalive,
+                    limits,
                     closing,
                 )
                 .await;
@@ -172,32 +181,73 @@ const WS_BATCH_BYTES: usize = 512 * 1024;
 /// Batches written on one wake-up before pings, client messages and shutdown are looked at.
 const WS_BATCHES_PER_WAKE: usize = 4;
 
+/// The time limits of one WebSocket.
+#[derive(Debug, Clone, Copy)]
+struct WsLimits {
+    /// How often the server pings.
+    keepalive: Duration,
+    /// How long the client has to answer a ping (with a pong or any other frame).
+    pong_timeout: Duration,
+    /// How long one write may stall.
+    write_timeout: Duration,
+}
+
+impl WsLimits {
+    fn of(config: &crate::config::ApiConfig) -> Self {
+        Self {
+            keepalive: config.keepalive_interval(),
+            pong_timeout: config.ws_pong_timeout,
+            write_timeout: config.write_timeout,
+        }
+    }
+}
+
 /// Sends the follower's events until the client goes, the server shuts down or the log fails.
 /// Each event's frame was encoded once by the relay; a batch of them is written with one
-/// vectored write.
+/// vectored write. A client that does not answer a ping within the pong timeout is closed
+/// (1008), and so is one whose writes stall beyond the write timeout (dropped: nothing more can
+/// be written to it).
 async fn run_ws<S>(
     socket: S,
     mut follower: Follower<Arc<LiveEvent>>,
-    keepalive: Duration,
+    limits: WsLimits,
     mut closing: watch::Receiver<bool>,
 ) where
     S: AsyncRead + AsyncWrite + Send + 'static,
 {
     let _gauge = SubscriberGauge::new("websocket");
-    let (reader, mut writer) = tokio::io::split(socket);
+    let (reader, writer) = tokio::io::split(socket);
+    let mut writer = TimedWriter {
+        inner: writer,
+        timeout: limits.write_timeout,
+    };
+    // When the client was last heard from, in ms since `started`.
+    let started = tokio::time::Instant::now();
+    let heard = Arc::new(AtomicU64::new(0));
     // What the client sends (pongs, pings, close) is read by a task of its own, so the writer
     // never polls the socket for reading beside every batch.
     let (from_client, mut client) = tokio::sync::mpsc::channel::<FromClient>(8);
+    let reader_heard = heard.clone();
     let _reader = AbortOnDrop(tokio::spawn(async move {
         // a client that pings faster than its pongs go out loses pongs, not memory; the
         // reader ends at the client's close, and the writer sees the channel close with it
         let _ = ws::read_client(reader, |m| {
-            let _ = from_client.try_send(m);
+            reader_heard.store(millis_since(started), Ordering::Release);
+            if matches!(
+                m,
+                FromClient::Ping(_) | FromClient::Close(_) | FromClient::Violation(..)
+            ) {
+                let _ = from_client.try_send(m);
+            }
         })
         .await;
     }));
-    let mut ping = tokio::time::interval(keepalive);
+    let mut ping = tokio::time::interval(limits.keepalive);
     ping.tick().await;
+    // The time of the ping a pong is awaited for, and the deadline of that pong.
+    let mut awaiting: Option<u64> = None;
+    let pong_deadline = tokio::time::sleep(limits.pong_timeout);
+    tokio::pin!(pong_deadline);
     let mut batch: Vec<Frame> = Vec::with_capacity(WS_BATCH);
     loop {
         let out: Option<Frame> = tokio::select! {
@@ -219,7 +269,7 @@ async fn run_ws<S>(
                                 next = follower.try_next();
                             }
                         }
-                        if send_all(&mut writer, &batch).await.is_err() {
+                        if writer.send_all(&batch).await.is_err() {
                             return;
                         }
                         next = follower.try_next();
@@ -227,12 +277,12 @@ async fn run_ws<S>(
                     next.map(Frame::from)
                 }
                 Ok(None) => {
-                    let _ = send(&mut writer, &ws::close_frame(1001, "server shutting down")).await;
+                    let _ = writer.send(&ws::close_frame(close::GOING_AWAY, "server shutting down")).await;
                     return;
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "live stream could not read the event log");
-                    let _ = send(&mut writer, &ws::close_frame(1011, "event log unavailable")).await;
+                    let _ = writer.send(&ws::close_frame(close::INTERNAL, "event log unavailable")).await;
                     return;
                 }
             },
@@ -241,22 +291,41 @@ async fn run_ws<S>(
                     Some(Frame::Own(ws::frame(ws::opcode::PONG, &payload)))
                 }
                 Some(FromClient::Close(code)) => {
-                    let _ = send(&mut writer, &ws::close_frame(code.unwrap_or(1000), "")).await;
+                    let code = code.unwrap_or(close::NORMAL);
+                    let _ = writer.send(&ws::close_frame(code, "")).await;
                     return;
                 }
-                // the client went (or broke the protocol)
-                None => return,
+                Some(FromClient::Violation(code, why)) => {
+                    tracing::debug!(code, reason = why, "websocket client broke the protocol");
+                    let _ = writer.send(&ws::close_frame(code, why)).await;
+                    return;
+                }
+                // the client went
+                Some(FromClient::Pong | FromClient::Data) | None => return,
             },
             () = closed(&mut closing) => {
-                let _ = send(&mut writer, &ws::close_frame(1001, "server shutting down")).await;
+                let _ = writer.send(&ws::close_frame(close::GOING_AWAY, "server shutting down")).await;
                 return;
             }
-            _ = ping.tick() => Some(Frame::Own(ws::frame(ws::opcode::PING, b""))),
+            () = &mut pong_deadline, if awaiting.is_some() => {
+                if awaiting.is_some_and(|sent| heard.load(Ordering::Acquire) < sent) {
+                    tracing::debug!("websocket client did not answer a ping in time");
+                    let _ = writer.send(&ws::close_frame(close::POLICY, "no pong within the deadline")).await;
+                    return;
+                }
+                awaiting = None;
+                None
+            }
+            _ = ping.tick() => {
+                if awaiting.is_none() {
+                    awaiting = Some(millis_since(started));
+                    pong_deadline.as_mut().reset(tokio::time::Instant::now() + limits.pong_timeout);
+                }
+                Some(Frame::Own(ws::frame(ws::opcode::PING, b"")))
+            }
         };
         if let Some(frame) = out
-            && send_all(&mut writer, std::slice::from_ref(&frame))
-                .await
-                .is_err()
+            && writer.send_all(std::slice::from_ref(&frame)).await.is_err()
         {
             return;
         }
@@ -291,27 +360,59 @@ impl From<FollowItem<Arc<LiveEvent>>> for Frame {
     }
 }
 
-async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> std::io::Result<()> {
-    writer.write_all(bytes).await?;
-    writer.flush().await
+fn millis_since(started: tokio::time::Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// Writes the frames with as few vectored writes as the socket allows (one, usually): the
-/// kernel copies them straight from the relay's buffers.
-async fn send_all<W: AsyncWrite + Unpin>(writer: &mut W, frames: &[Frame]) -> std::io::Result<()> {
-    let mut slices: Vec<std::io::IoSlice<'_>> = frames
-        .iter()
-        .map(|f| std::io::IoSlice::new(f.bytes()))
-        .collect();
-    let mut rest = &mut slices[..];
-    while !rest.is_empty() {
-        let n = writer.write_vectored(rest).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
+/// The WebSocket's writing half; each write fails with `TimedOut` when it stalls longer than
+/// `timeout` (a client that stopped reading).
+struct TimedWriter<W> {
+    inner: W,
+    timeout: Duration,
+}
+
+impl<W: AsyncWrite + Unpin> TimedWriter<W> {
+    async fn within(
+        &mut self,
+        write: impl AsyncFnOnce(&mut W) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match tokio::time::timeout(self.timeout, write(&mut self.inner)).await {
+            Ok(done) => done,
+            Err(_) => {
+                tracing::debug!("websocket write stalled; dropping the client");
+                Err(std::io::ErrorKind::TimedOut.into())
+            }
         }
-        std::io::IoSlice::advance_slices(&mut rest, n);
     }
-    writer.flush().await
+
+    async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.within(async |w: &mut W| {
+            w.write_all(bytes).await?;
+            w.flush().await
+        })
+        .await
+    }
+
+    /// Writes the frames with as few vectored writes as the socket allows (one, usually): the
+    /// kernel copies them straight from the relay's buffers.
+    async fn send_all(&mut self, frames: &[Frame]) -> std::io::Result<()> {
+        self.within(async |w: &mut W| {
+            let mut slices: Vec<std::io::IoSlice<'_>> = frames
+                .iter()
+                .map(|f| std::io::IoSlice::new(f.bytes()))
+                .collect();
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                let n = w.write_vectored(rest).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                std::io::IoSlice::advance_slices(&mut rest, n);
+            }
+            w.flush().await
+        })
+        .await
+    }
 }
 
 /// Aborts a task when dropped.
@@ -361,7 +462,7 @@ pub(crate) async fn sse_stream(
     };
     let filter = q.filter(last_event_id.or(q.since_seq))?;
     let follower = state.inner.live.follow(filter).await?;
-    let keepalive = state.config().keepalive;
+    let keepalive = state.config().keepalive_interval();
     let closing = state.inner.closing.subscribe();
     Ok(Sse::new(sse_events(follower, closing))
         .keep_alive(KeepAlive::new().interval(keepalive).text("keepalive"))
