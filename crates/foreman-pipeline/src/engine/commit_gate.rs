@@ -48,6 +48,15 @@ fn describe(findings: &[DiffFinding]) -> Vec<String> {
 }
 
 impl TaskRun {
+    /// Whether the commit gate would let `diff` through (the commit path policy and no added
+    /// secret), checked silently: a checkpoint commits the implementer's work only then, so
+    /// what the gate refuses never enters the task branch's history, where the final push
+    /// would carry it to the remote.
+    pub(super) async fn gate_would_pass(&self, task: &Task, diff: &str) -> bool {
+        check_commit(changed_paths(diff), &commit_rules(task)).is_empty()
+            && secrets_in(diff).await.is_empty()
+    }
+
     /// Checks the task's change before its commit: the commit path policy, then the secrets its
     /// diff adds. `None` lets the commit go on; otherwise the feedback to send the attempt back
     /// with, failing the task as `sandbox_violation` or `secret` when the attempts run out.

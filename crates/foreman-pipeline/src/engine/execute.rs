@@ -1,13 +1,14 @@
 //! What a task attempt runs: the implementer agent (with the phase's instruction and the
-//! feedback of the last attempt) and the project's test command.
+//! feedback of the last attempt, which the task's checkpoint keeps until the agent has
+//! answered it) and the project's test command.
 
 use foreman_domain::agent::{AgentOutcome, AgentRequest, AgentStopReason, AgentTask};
 use foreman_domain::git::Worktree;
-use foreman_domain::pipeline::{FailureClass, Phase};
-use foreman_domain::{EventType, NewEvent, Task, TaskPatch, TaskStatus};
+use foreman_domain::pipeline::Phase;
+use foreman_domain::{EventType, NewEvent, Task, TaskPatch};
 use serde_json::json;
 
-use super::implement::{Feedback, TaskRun, Why, event};
+use super::implement::{Feedback, TaskRun, event};
 use super::llm::Instruction;
 use crate::classify::{TestOutcome, classify_test_run};
 use crate::error::{PipelineError, PipelineResult};
@@ -20,32 +21,8 @@ impl TaskRun {
         self.ctx.emit(event).await;
     }
 
-    /// Runs the implementer in `phase`, then (`verifying`) the tests: their outcome and output,
-    /// or, when the agent stopped without completing, the feedback to send it back with.
-    pub(super) async fn work_then_test(
-        &self,
-        task: &mut Task,
-        wt: &Worktree,
-        phase: Phase,
-        feedback: Option<Feedback>,
-    ) -> PipelineResult<Result<(TestOutcome, String), Feedback>> {
-        let ctx = &self.ctx;
-        let outcome = self.agent(task, wt, phase, feedback).await?;
-        if !outcome.is_completed() {
-            return Ok(Err(self.feedback(
-                Why::Incomplete,
-                FailureClass::TestAssertion,
-                json!({"stop_reason": outcome.stop_reason.to_string(), "phase": phase}),
-            )?));
-        }
-        *task = ctx
-            .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Verifying)
-            .await?;
-        Ok(Ok(self.run_tests(wt).await?))
-    }
-
     /// Runs the project's test command in the task's worktree and classifies the run.
-    async fn run_tests(&self, wt: &Worktree) -> PipelineResult<(TestOutcome, String)> {
+    pub(super) async fn run_tests(&self, wt: &Worktree) -> PipelineResult<(TestOutcome, String)> {
         let ctx = &self.ctx;
         let out = ctx
             .engine
@@ -71,7 +48,7 @@ impl TaskRun {
     }
 
     /// Runs the implementer in `phase`, with the phase's instruction before any feedback.
-    async fn agent(
+    pub(super) async fn agent(
         &self,
         task: &Task,
         wt: &Worktree,

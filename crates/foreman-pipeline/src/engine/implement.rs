@@ -1,12 +1,23 @@
-//! One task, test-first: [`TaskRun::prove_red`] (the new tests fail on an assertion),
-//! [`TaskRun::prove_green`] (they pass after the change), [`TaskRun::gates`] (the linter),
+//! One task, test-first: the implementer writes the tests ([`TaskRun::write`]),
+//! [`TaskRun::prove_red`] (they fail on an assertion), the implementer changes the code,
+//! [`TaskRun::prove_green`] (the tests pass), [`TaskRun::gates`] (the linter),
 //! [`TaskRun::review_round`] (spec, then quality), [`TaskRun::commit`]. A step that rejects
 //! the attempt sends it back to the implementer with feedback, until the attempts run out.
+//!
+//! Each phase is checkpointed as it completes (`Task::checkpoint`: the phase in the store, the
+//! written work as a commit on the task branch), so a run that resumes the task after a crash
+//! or a lost lease starts at the first unfinished phase: an interrupted attempt is continued,
+//! not counted again, and finished LLM work (the tests, the code, a review's verdict) is not
+//! asked for again.
 
-use foreman_domain::git::{DiffSpec, Lease as PushLease, Worktree};
+use foreman_domain::git::{DiffSpec, GitError, Lease as PushLease, Worktree};
 use foreman_domain::pipeline::{FailureClass, Phase, ReviewKind, Role};
-use foreman_domain::{EventType, NewEvent, Task, TaskPatch, TaskStatus, Ticket, TicketPatch};
+use foreman_domain::{
+    EventType, NewEvent, Task, TaskCheckpoint, TaskFeedback, TaskPatch, TaskPhase, TaskStatus,
+    Ticket, TicketPatch,
+};
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::base::{TICKET_WORKTREE, kept_tail, tail};
 use super::context::Ctx;
@@ -19,24 +30,28 @@ use crate::error::PipelineResult;
 pub(crate) struct TaskRun {
     pub(super) ctx: Ctx,
     pub(super) ticket: Ticket,
+    /// The worktree holds work the commit gate would refuse, so it was not checkpointed: until
+    /// a later checkpoint commits it, phases are tracked in memory only (a restart goes back to
+    /// the last recorded phase and its commit).
+    unrecorded: AtomicBool,
 }
 
 /// What a step decided about the attempt.
-enum Next {
-    /// Go on with the next step.
+pub(super) enum Next {
+    /// Go on with the next step (the step checkpointed its phase).
     Pass,
     /// Back to the implementer with this feedback.
     Retry(Feedback),
+    /// Back to the implementer; the step recorded the rejection itself, in the same write as
+    /// what it counted.
+    Rejected,
     /// The task fails now.
     Fail(FailureClass, String),
 }
 
 /// Feedback for the implementer's next attempt, with the class the task fails under if the
-/// attempts run out on it.
-pub(super) struct Feedback {
-    pub(super) class: FailureClass,
-    pub(super) text: String,
-}
+/// attempts run out on it (kept in the task's checkpoint until the implementer has answered).
+pub(super) type Feedback = TaskFeedback;
 
 /// Why an attempt goes back to the implementer: the `kind` of the feedback template.
 #[derive(Debug, Clone, Copy)]
@@ -77,24 +92,6 @@ impl Why {
     }
 }
 
-/// Review rounds taken in this run, by kind.
-#[derive(Debug, Default)]
-struct Rounds {
-    spec: u32,
-    quality: u32,
-}
-
-impl Rounds {
-    fn count(&mut self, kind: ReviewKind) -> u32 {
-        let n = match kind {
-            ReviewKind::Spec => &mut self.spec,
-            ReviewKind::Quality => &mut self.quality,
-        };
-        *n += 1;
-        *n
-    }
-}
-
 pub(super) fn event(kind: EventType, message: String, task: &Task) -> NewEvent {
     NewEvent::new(kind, message)
         .ticket(&task.ticket_id)
@@ -103,7 +100,11 @@ pub(super) fn event(kind: EventType, message: String, task: &Task) -> NewEvent {
 
 impl TaskRun {
     pub(crate) fn new(ctx: Ctx, ticket: Ticket) -> Self {
-        Self { ctx, ticket }
+        Self {
+            ctx,
+            ticket,
+            unrecorded: AtomicBool::new(false),
+        }
     }
 
     /// Runs the task; a failure other than an interruption or a budget is recorded on it.
@@ -139,7 +140,7 @@ impl TaskRun {
     async fn attempt(&self, task: Task) -> PipelineResult<()> {
         let ctx = &self.ctx;
         let settings = ctx.engine.settings.clone();
-        let wt = task_worktree(ctx, &self.ticket, &task).await?;
+        let (wt, restored) = task_worktree(ctx, &self.ticket, &task).await?;
         let mut task = task;
         if let Some(sha) = task.commit_sha.clone()
             && matches!(
@@ -161,95 +162,70 @@ impl TaskRun {
         }
         if task.status == TaskStatus::Pending {
             task = self.start(&task).await?;
+        } else if !restored && task.checkpoint.sha.is_some() {
+            // The checkpointed work is not here (another node wrote it and never pushed it):
+            // the open attempt starts over from unchanged code, still not counted again.
+            let cp = TaskCheckpoint {
+                phase: if task.checkpoint.attempt_open() {
+                    TaskPhase::Started
+                } else {
+                    TaskPhase::Idle
+                },
+                red_proven: false,
+                sha: None,
+                feedback: task.checkpoint.feedback.clone(),
+            };
+            task = self.checkpoint(&task, cp, TaskPatch::default()).await?;
         }
-        let mut feedback = match task.last_error.clone() {
-            Some(error) => {
-                let mut f = self.feedback(
-                    Why::PreviousAttempt,
-                    FailureClass::TestAssertion,
-                    json!({"error": error}),
-                )?;
-                // attempts that ran out on a rejection keep the rejection's class
-                if let Some(class) = ctx.task_failure_class(&task).await.filter(|c| {
-                    matches!(
-                        c,
-                        FailureClass::Spec
-                            | FailureClass::Quality
-                            | FailureClass::Secret
-                            | FailureClass::SandboxViolation
-                    )
-                }) {
-                    f.class = class;
-                }
-                Some(f)
-            }
-            None => None,
-        };
-        let mut red_proven = !settings.enable_tdd_verification;
-        let mut rounds = Rounds::default();
+        let mut previous = self.previous_failure(&task).await?;
         loop {
             ctx.check()?;
             task = ctx.task(&task.id).await?;
-            if u32::try_from(task.implementation_attempts).unwrap_or(0)
-                >= settings.max_implementation_retries
-            {
-                let (class, msg) = feedback.map_or(
-                    (
-                        FailureClass::TestAssertion,
-                        "no passing implementation".to_owned(),
-                    ),
-                    |f| (f.class, f.text),
-                );
-                ctx.fail_task(&task, class, &msg).await?;
-                return Ok(());
+            if !task.checkpoint.attempt_open() {
+                if u32::try_from(task.implementation_attempts).unwrap_or(0)
+                    >= settings.max_implementation_retries
+                {
+                    let (class, msg) = task.checkpoint.feedback.clone().or(previous).map_or(
+                        (
+                            FailureClass::TestAssertion,
+                            "no passing implementation".to_owned(),
+                        ),
+                        |f| (f.class, f.text),
+                    );
+                    ctx.fail_task(&task, class, &msg).await?;
+                    return Ok(());
+                }
+                // A new attempt: counted and opened in one write, so an attempt a crash
+                // interrupts is continued by the next run, never counted twice.
+                let mut cp = task.checkpoint.clone();
+                cp.phase = TaskPhase::Started;
+                if cp.feedback.is_none() {
+                    cp.feedback = previous.take();
+                }
+                task = self
+                    .checkpoint(
+                        &task,
+                        cp,
+                        TaskPatch {
+                            implementation_attempts: Some(task.implementation_attempts + 1),
+                            ..TaskPatch::default()
+                        },
+                    )
+                    .await?;
+                if task.implementation_attempts > 1 {
+                    metrics::counter!("foreman_retries_total", "role" => Role::Implementer.as_str())
+                        .increment(1);
+                }
             }
-            task = ctx
-                .patch_task(
-                    &task,
-                    TaskPatch {
-                        implementation_attempts: Some(task.implementation_attempts + 1),
-                        ..TaskPatch::default()
-                    },
-                )
-                .await?;
-            task = ctx.set_task_status(&task, TaskStatus::Implementing).await?;
-            if task.implementation_attempts > 1 {
-                metrics::counter!("foreman_retries_total", "role" => Role::Implementer.as_str())
-                    .increment(1);
-            }
-            let steps = async {
-                if !red_proven {
-                    match self.prove_red(&mut task, &wt, feedback.take()).await? {
-                        Next::Pass => red_proven = true,
-                        other => return Ok(other),
-                    }
-                }
-                let next = self.prove_green(&mut task, &wt, feedback.take()).await?;
-                if !matches!(next, Next::Pass) {
-                    return Ok(next);
-                }
-                let next = self.gates(&task, &wt).await?;
-                if !matches!(next, Next::Pass) {
-                    return Ok(next);
-                }
-                let diff = ctx.project.repo.diff(&wt, &DiffSpec::WorkingTree).await?;
-                for kind in [ReviewKind::Spec, ReviewKind::Quality] {
-                    let round = rounds.count(kind);
-                    let next = self
-                        .review_round(kind, &mut task, &diff.text, round)
-                        .await?;
-                    if !matches!(next, Next::Pass) {
-                        return Ok(next);
-                    }
-                }
-                self.commit(&mut task, &wt, &diff.text).await
-            };
-            match steps.await? {
+            match self.steps(&mut task, &wt).await? {
                 Next::Pass => {
                     let sha = task.commit_sha.clone().unwrap_or_default();
                     return self.finish_done(&task, &sha, &wt).await;
                 }
-                Next::Retry(f) => feedback = Some(f),
+                Next::Retry(f) => {
+                    self.reject(&task, f, TaskPatch::default()).await?;
+                }
+                Next::Rejected => {}
                 Next::Fail(class, msg) => {
                     ctx.fail_task(&task, class, &msg).await?;
                     return Ok(());
@@ -258,19 +234,140 @@ impl TaskRun {
         }
     }
 
-    /// `pending` → `implementing`, with `started_at` and `task_started`.
+    /// The failure an earlier run recorded on the task (its last error), as feedback for the
+    /// first attempt this run opens.
+    async fn previous_failure(&self, task: &Task) -> PipelineResult<Option<Feedback>> {
+        let Some(error) = task.last_error.clone() else {
+            return Ok(None);
+        };
+        let mut f = self.feedback(
+            Why::PreviousAttempt,
+            FailureClass::TestAssertion,
+            json!({"error": error}),
+        )?;
+        // attempts that ran out on a rejection keep the rejection's class
+        if let Some(class) = self.ctx.task_failure_class(task).await.filter(|c| {
+            matches!(
+                c,
+                FailureClass::Spec
+                    | FailureClass::Quality
+                    | FailureClass::Secret
+                    | FailureClass::SandboxViolation
+            )
+        }) {
+            f.class = class;
+        }
+        Ok(Some(f))
+    }
+
+    /// Runs the open attempt from the phase after its checkpoint up to the commit, each step
+    /// checkpointing the phase it completes.
+    async fn steps(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
+        let tdd = self.ctx.settings().enable_tdd_verification;
+        loop {
+            self.ctx.check()?;
+            let cp = &task.checkpoint;
+            let next = match cp.phase {
+                TaskPhase::Idle | TaskPhase::Started if tdd && !cp.red_proven => {
+                    self.write(task, wt, Phase::Tests).await?
+                }
+                TaskPhase::Idle | TaskPhase::Started | TaskPhase::RedProven => {
+                    self.write(task, wt, Phase::Implement).await?
+                }
+                TaskPhase::TestsWritten => self.prove_red(task, wt).await?,
+                TaskPhase::ImplementationWritten => self.prove_green(task, wt).await?,
+                TaskPhase::GreenProven => self.gates(task, wt).await?,
+                TaskPhase::GatesPassed => self.review_round(ReviewKind::Spec, task, wt).await?,
+                TaskPhase::SpecReviewPassed => {
+                    self.review_round(ReviewKind::Quality, task, wt).await?
+                }
+                TaskPhase::QualityReviewPassed => self.commit(task, wt).await?,
+                TaskPhase::Committed => return Ok(Next::Pass),
+            };
+            if !matches!(next, Next::Pass) {
+                return Ok(next);
+            }
+        }
+    }
+
+    /// Writes `cp` (and `also`) in one fenced write.
+    async fn checkpoint(
+        &self,
+        task: &Task,
+        cp: TaskCheckpoint,
+        also: TaskPatch,
+    ) -> PipelineResult<Task> {
+        self.ctx
+            .patch_task(
+                task,
+                TaskPatch {
+                    checkpoint: Some(cp),
+                    ..also
+                },
+            )
+            .await
+    }
+
+    /// Checkpoints `phase` as completed by the open attempt (with `also` in the same write).
+    async fn reach(
+        &self,
+        task: &mut Task,
+        phase: TaskPhase,
+        also: TaskPatch,
+    ) -> PipelineResult<Next> {
+        let mut cp = task.checkpoint.clone();
+        cp.phase = phase;
+        if phase == TaskPhase::RedProven {
+            cp.red_proven = true;
+        }
+        if self.unrecorded.load(Ordering::Relaxed) {
+            // the work this phase stands on is not committed: count what `also` counts, but
+            // keep the phase in memory
+            if also != TaskPatch::default() {
+                *task = self.ctx.patch_task(task, also).await?;
+            }
+            task.checkpoint = cp;
+            return Ok(Next::Pass);
+        }
+        *task = self.checkpoint(task, cp, also).await?;
+        Ok(Next::Pass)
+    }
+
+    /// Closes the open attempt on a rejection: the feedback waits in the checkpoint for the
+    /// implementer's next run (with `also` in the same write).
+    async fn reject(
+        &self,
+        task: &Task,
+        feedback: Feedback,
+        also: TaskPatch,
+    ) -> PipelineResult<Task> {
+        // with unrecorded work, the phases since the last checkpoint exist only in memory: the
+        // recorded checkpoint is the one to close (the work stays in the worktree meanwhile)
+        let mut cp = if self.unrecorded.load(Ordering::Relaxed) {
+            self.ctx.task(&task.id).await?.checkpoint
+        } else {
+            task.checkpoint.clone()
+        };
+        cp.phase = TaskPhase::Idle;
+        cp.feedback = Some(feedback);
+        self.checkpoint(task, cp, also).await
+    }
+
+    /// `pending` → `implementing`, with `started_at` and `task_started`. A checkpoint left from
+    /// before a retry is cleared first: the retried task starts from unchanged code.
     async fn start(&self, task: &Task) -> PipelineResult<Task> {
         let ctx = &self.ctx;
-        let task = ctx.set_task_status(task, TaskStatus::Implementing).await?;
         let task = ctx
             .patch_task(
-                &task,
+                task,
                 TaskPatch {
                     started_at: Some(Some(foreman_domain::now())),
+                    checkpoint: Some(TaskCheckpoint::default()),
                     ..TaskPatch::default()
                 },
             )
             .await?;
+        let task = ctx.set_task_status(&task, TaskStatus::Implementing).await?;
         ctx.emit(event(
             EventType::TaskStarted,
             format!("task {}: {}", task.sequence, task.title),
@@ -280,28 +377,123 @@ impl TaskRun {
         Ok(task)
     }
 
-    /// Red: the implementer writes the tests, which must fail on an assertion before the
-    /// change.
-    async fn prove_red(
-        &self,
-        task: &mut Task,
-        wt: &Worktree,
-        feedback: Option<Feedback>,
-    ) -> PipelineResult<Next> {
+    /// The implementer's step of `phase` (the tests, or the code), answering the feedback the
+    /// checkpoint holds; what it wrote is committed on the task branch and checkpointed.
+    async fn write(&self, task: &mut Task, wt: &Worktree, phase: Phase) -> PipelineResult<Next> {
         let ctx = &self.ctx;
-        let (red, output) = match self
-            .work_then_test(task, wt, Phase::Tests, feedback)
-            .await?
-        {
-            Ok(run) => run,
-            Err(retry) => return Ok(Next::Retry(retry)),
+        *task = ctx
+            .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Implementing)
+            .await?;
+        let feedback = task.checkpoint.feedback.clone();
+        let outcome = self.agent(task, wt, phase, feedback).await?;
+        if !outcome.is_completed() {
+            return Ok(Next::Retry(self.feedback(
+                Why::Incomplete,
+                FailureClass::TestAssertion,
+                json!({"stop_reason": outcome.stop_reason.to_string(), "phase": phase}),
+            )?));
+        }
+        let sha = self.checkpoint_work(task, wt, phase).await?;
+        let mut cp = task.checkpoint.clone();
+        cp.phase = match phase {
+            Phase::Tests => TaskPhase::TestsWritten,
+            Phase::Implement => TaskPhase::ImplementationWritten,
         };
+        cp.feedback = None;
+        let Some(sha) = sha else {
+            self.unrecorded.store(true, Ordering::Relaxed);
+            task.checkpoint = cp;
+            return Ok(Next::Pass);
+        };
+        self.unrecorded.store(false, Ordering::Relaxed);
+        cp.sha = Some(sha);
+        *task = self.checkpoint(task, cp, TaskPatch::default()).await?;
+        // recorded first (what a restart here resumes from), then offered to other nodes
+        if let Err(e) = self
+            .ctx
+            .project
+            .repo
+            .push(&wt.branch, &PushLease::Tracking)
+            .await
+        {
+            tracing::warn!(task = %task.id, error = %e, "cannot push a task checkpoint");
+        }
+        Ok(Next::Pass)
+    }
+
+    /// Commits what the implementer wrote on the task branch (pushed, best effort, once
+    /// recorded: the local commit is what a restart on this node resumes from; the pushed one
+    /// lets another node resume). `None` when the commit gate
+    /// would refuse the work (or `foreman-git`'s commit policy refuses it): it stays in the
+    /// worktree, uncommitted, for the commit gate to send back.
+    async fn checkpoint_work(
+        &self,
+        task: &Task,
+        wt: &Worktree,
+        phase: Phase,
+    ) -> PipelineResult<Option<String>> {
+        let repo = &self.ctx.project.repo;
+        let pending = repo.diff(wt, &DiffSpec::WorkingTree).await?;
+        if pending.truncated || !self.gate_would_pass(task, &pending.text).await {
+            tracing::info!(task = %task.id, "work not checkpointed: the commit gate would refuse it");
+            return Ok(None);
+        }
+        let message = match phase {
+            Phase::Tests => format!(
+                "{}: tests for {}\n\nTask {} of {}, written first.",
+                self.ticket.external_id, task.title, task.sequence, self.ticket.title
+            ),
+            Phase::Implement => self.commit_message(task),
+        };
+        let sha = match repo.commit_all(wt, &message).await {
+            Ok(Some(sha)) => sha,
+            Ok(None) => repo.head(wt).await?,
+            Err(GitError::CommitRefused { violations }) => {
+                tracing::info!(task = %task.id, refused = violations.len(), "work not checkpointed: the commit policy refuses it");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Some(sha))
+    }
+
+    /// The task's commit message.
+    fn commit_message(&self, task: &Task) -> String {
+        format!(
+            "{}: {}\n\nTask {} of {}.",
+            self.ticket.external_id, task.title, task.sequence, self.ticket.title
+        )
+    }
+
+    /// The task's whole change: what its branch has committed since it left the ticket branch,
+    /// and anything not committed yet.
+    async fn change(&self, wt: &Worktree) -> PipelineResult<String> {
+        let repo = &self.ctx.project.repo;
+        let committed = repo
+            .diff(
+                wt,
+                &DiffSpec::Range {
+                    base: self.ticket.branch_name.clone(),
+                    head: wt.branch.clone(),
+                },
+            )
+            .await?;
+        let pending = repo.diff(wt, &DiffSpec::WorkingTree).await?;
+        Ok(committed.text + &pending.text)
+    }
+
+    /// Red: the tests the implementer wrote must fail on an assertion before the change.
+    async fn prove_red(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
+        let ctx = &self.ctx;
+        *task = ctx
+            .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Verifying)
+            .await?;
+        let (red, output) = self.run_tests(wt).await?;
         let why = match red {
             TestOutcome::AssertionFailure => {
-                *task = ctx
-                    .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Implementing)
-                    .await?;
-                return Ok(Next::Pass);
+                return self
+                    .reach(task, TaskPhase::RedProven, TaskPatch::default())
+                    .await;
             }
             TestOutcome::Passed | TestOutcome::NoTests => {
                 self.tdd_verdict(
@@ -342,22 +534,14 @@ impl TaskRun {
         )?))
     }
 
-    /// Green: the implementer changes the code, and the tests pass.
-    async fn prove_green(
-        &self,
-        task: &mut Task,
-        wt: &Worktree,
-        feedback: Option<Feedback>,
-    ) -> PipelineResult<Next> {
+    /// Green: after the implementer's change, the tests pass.
+    async fn prove_green(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
         let ctx = &self.ctx;
         let tdd = ctx.settings().enable_tdd_verification;
-        let (green, output) = match self
-            .work_then_test(task, wt, Phase::Implement, feedback)
-            .await?
-        {
-            Ok(run) => run,
-            Err(retry) => return Ok(Next::Retry(retry)),
-        };
+        *task = ctx
+            .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Verifying)
+            .await?;
+        let (green, output) = self.run_tests(wt).await?;
         let passed = green == TestOutcome::Passed;
         let (result, tdd_event, tdd_message, tests_event, tests_message) = if passed {
             (
@@ -384,7 +568,9 @@ impl TaskRun {
         let tests = event(tests_event, message(tests_message), task);
         if passed {
             ctx.emit(tests).await;
-            return Ok(Next::Pass);
+            return self
+                .reach(task, TaskPhase::GreenProven, TaskPatch::default())
+                .await;
         }
         ctx.emit(tests.details(json!({"output_tail": kept_tail(&output, 1500)})))
             .await;
@@ -396,10 +582,12 @@ impl TaskRun {
     }
 
     /// The project's gates on a green change: its linter, when one is configured.
-    async fn gates(&self, task: &Task, wt: &Worktree) -> PipelineResult<Next> {
+    async fn gates(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
         let ctx = &self.ctx;
         let Some(lint) = &ctx.project.lint_command else {
-            return Ok(Next::Pass);
+            return self
+                .reach(task, TaskPhase::GatesPassed, TaskPatch::default())
+                .await;
         };
         let out = ctx
             .engine
@@ -427,34 +615,38 @@ impl TaskRun {
             task,
         ))
         .await;
-        Ok(Next::Pass)
+        self.reach(task, TaskPhase::GatesPassed, TaskPatch::default())
+            .await
     }
 
-    /// One review round of `kind` (this run's `round`-th) over the change: pass, back to the
-    /// implementer with the issues, or — once the kind's rounds are used up — fail.
+    /// One review round of `kind` over the change: pass, back to the implementer with the
+    /// issues, or — once the kind's rounds (counted on the task, so a crash does not reset
+    /// them) are used up — fail. The verdict and its count are one write.
     async fn review_round(
         &self,
         kind: ReviewKind,
         task: &mut Task,
-        diff: &str,
-        round: u32,
+        wt: &Worktree,
     ) -> PipelineResult<Next> {
         let ctx = &self.ctx;
-        let (max_rounds, fail_event, pass_event) = match kind {
+        let (max_rounds, fail_event, pass_event, passed) = match kind {
             ReviewKind::Spec => (
                 ctx.settings().max_spec_review_cycles,
                 EventType::TaskSpecReviewFail,
                 EventType::TaskSpecReviewPass,
+                TaskPhase::SpecReviewPassed,
             ),
             ReviewKind::Quality => (
                 ctx.settings().max_quality_review_cycles,
                 EventType::TaskQualityReviewFail,
                 EventType::TaskQualityReviewPass,
+                TaskPhase::QualityReviewPassed,
             ),
         };
         *task = ctx
             .set_task_status(&ctx.task(&task.id).await?, kind.task_status())
             .await?;
+        let diff = self.change(wt).await?;
         let user = format!(
             "{}\n\n## Task {}: {}\n{}\n\n### Acceptance criteria\n{}\n\n## The change\n```diff\n{}\n```",
             ticket_brief(&self.ticket),
@@ -462,22 +654,27 @@ impl TaskRun {
             task.title,
             task.description,
             task.acceptance_criteria,
-            tail(diff, 60_000)
+            tail(&diff, 60_000)
         );
         let review: Review = ctx
             .ask(kind.role(), &self.ticket, Some(task), user, Tool::review())
             .await?;
-        let patch = match kind {
-            ReviewKind::Spec => TaskPatch {
-                spec_review_attempts: Some(task.spec_review_attempts + 1),
-                ..TaskPatch::default()
-            },
-            ReviewKind::Quality => TaskPatch {
-                quality_review_attempts: Some(task.quality_review_attempts + 1),
-                ..TaskPatch::default()
-            },
+        let (round, count) = match kind {
+            ReviewKind::Spec => (
+                task.spec_review_attempts + 1,
+                TaskPatch {
+                    spec_review_attempts: Some(task.spec_review_attempts + 1),
+                    ..TaskPatch::default()
+                },
+            ),
+            ReviewKind::Quality => (
+                task.quality_review_attempts + 1,
+                TaskPatch {
+                    quality_review_attempts: Some(task.quality_review_attempts + 1),
+                    ..TaskPatch::default()
+                },
+            ),
         };
-        *task = ctx.patch_task(task, patch).await?;
         if review.approved {
             ctx.emit(event(
                 pass_event,
@@ -485,7 +682,7 @@ impl TaskRun {
                 task,
             ))
             .await;
-            return Ok(Next::Pass);
+            return self.reach(task, passed, count).await;
         }
         ctx.emit(
             event(
@@ -502,40 +699,42 @@ impl TaskRun {
             kind.failure_class(),
             json!({"review": kind, "issues": review.issues}),
         )?;
-        if round >= max_rounds {
+        if u32::try_from(round).unwrap_or(u32::MAX) >= max_rounds {
+            *task = ctx.patch_task(task, count).await?;
             return Ok(Next::Fail(feedback.class, feedback.text));
         }
-        Ok(Next::Retry(feedback))
+        *task = self.reject(task, feedback, count).await?;
+        Ok(Next::Rejected)
     }
 
     /// Commits the approved change on the task branch, pushes it and records the commit.
     /// The commit gate first ([`TaskRun::commit_gate`]): a refusal goes back to the
-    /// implementer.
-    async fn commit(&self, task: &mut Task, wt: &Worktree, diff: &str) -> PipelineResult<Next> {
+    /// implementer. The implementer's last checkpoint usually holds the whole change already:
+    /// its commit is then the task's.
+    async fn commit(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
         let ctx = &self.ctx;
         let repo = &ctx.project.repo;
-        if let Some(refused) = self.commit_gate(task, diff).await? {
+        let diff = self.change(wt).await?;
+        if let Some(refused) = self.commit_gate(task, &diff).await? {
             return Ok(Next::Retry(refused));
         }
-        let message = format!(
-            "{}: {}\n\nTask {} of {}.",
-            self.ticket.external_id, task.title, task.sequence, self.ticket.title
-        );
-        let sha = match repo.commit_all(wt, &message).await? {
+        let sha = match repo.commit_all(wt, &self.commit_message(task)).await? {
             Some(sha) => sha,
             None => repo.head(wt).await?,
         };
         repo.push(&wt.branch, &PushLease::Tracking).await?;
-        *task = ctx
-            .patch_task(
-                task,
-                TaskPatch {
-                    commit_sha: Some(Some(sha.clone())),
-                    last_error: Some(None),
-                    ..TaskPatch::default()
-                },
-            )
-            .await?;
+        // the commit and the phase in one write
+        let cp = TaskCheckpoint {
+            phase: TaskPhase::Committed,
+            sha: Some(sha.clone()),
+            ..task.checkpoint.clone()
+        };
+        let recorded = TaskPatch {
+            commit_sha: Some(Some(sha.clone())),
+            last_error: Some(None),
+            ..TaskPatch::default()
+        };
+        *task = self.checkpoint(task, cp, recorded).await?;
         ctx.emit(
             event(
                 EventType::TaskCommitted,

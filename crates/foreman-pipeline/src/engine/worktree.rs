@@ -1,7 +1,7 @@
 //! Worktrees: the ticket's own (planning, integration, a single task's work) and each task's.
 
 use foreman_domain::git::{Worktree, WorktreeSpec, task_branch_name, ticket_branch_name};
-use foreman_domain::{EventType, NewEvent, Task, Ticket, TicketPatch};
+use foreman_domain::{EventType, NewEvent, Task, TaskStatus, Ticket, TicketPatch};
 use serde_json::json;
 
 use super::base::TICKET_WORKTREE;
@@ -83,19 +83,32 @@ impl Ctx {
     }
 }
 
-/// The task's worktree, fresh for this run. Work of an earlier run that was never recorded as
-/// committed (the process died mid-task, or a failed task is retried) is discarded and the
-/// task branch restarts from the ticket branch, so the red→green proof always starts from
-/// unchanged code. A task whose commit was recorded keeps its branch.
+/// The task's worktree for this run, and whether the work its checkpoint names is restored.
+///
+/// - A task whose commit was recorded keeps its branch as it is.
+/// - A task with a checkpoint (the implementer's tests or code, committed on the task branch
+///   as the phase completed) resumes from exactly that commit: the branch is reset to it and
+///   anything later (work the process died before recording) is discarded. When that commit
+///   is not here (another node made it and its push was lost), the branch restarts from the
+///   ticket branch and `false` tells the caller so.
+/// - Any other task (a new one, a retried one, one whose run died before its first checkpoint)
+///   restarts from the ticket branch, so the red→green proof always starts from unchanged code.
 pub(crate) async fn task_worktree(
     ctx: &Ctx,
     ticket: &Ticket,
     task: &Task,
-) -> PipelineResult<Worktree> {
+) -> PipelineResult<(Worktree, bool)> {
     let repo = &ctx.project.repo;
     let ticket_branch = ticket.branch_name.clone();
     let branch = task_branch_name(&ticket_branch, task.sequence);
     let committed = task.commit_sha.is_some();
+    // a pending task is new or retried: a checkpoint left from before the retry is not resumed
+    let resume_at = if committed || task.status == TaskStatus::Pending {
+        None
+    } else {
+        task.checkpoint.sha.clone()
+    };
+    let keep = committed || resume_at.is_some();
     let name = format!("task-{}", task.sequence);
     let worktrees = repo.ticket_worktrees(&ticket.id).await?;
     if ctx.store().list_tasks(&ticket.id).await?.len() == 1
@@ -129,30 +142,61 @@ pub(crate) async fn task_worktree(
             ..wt.clone()
         };
         repo.recover_worktree(&wt).await?;
+        if let Some(sha) = &resume_at {
+            return restore(ctx, &wt, &branch, sha, &ticket_branch).await;
+        }
         let start = (!committed).then_some(ticket_branch.as_str());
-        return Ok(repo.switch_branch(&wt, &branch, start).await?);
+        return Ok((repo.switch_branch(&wt, &branch, start).await?, true));
     }
-    if let Some(wt) = worktrees
+    let existing = worktrees
         .into_iter()
-        .find(|w| w.branch == branch || w.path.file_name() == Some(name.as_ref()))
-    {
+        .find(|w| w.branch == branch || w.path.file_name() == Some(name.as_ref()));
+    if let Some(wt) = existing {
         // stops what a dead run may still have running in it
         let wt = Worktree {
             branch: branch.clone(),
             ..wt
         };
         repo.recover_worktree(&wt).await?;
-        repo.remove_worktree(&wt, !committed).await?;
-    } else if !committed {
+        if let Some(sha) = &resume_at {
+            return restore(ctx, &wt, &branch, sha, &ticket_branch).await;
+        }
+        repo.remove_worktree(&wt, !keep).await?;
+    } else if !keep {
         repo.delete_branch(&branch).await?;
     }
     let wt = repo
         .add_worktree(&WorktreeSpec {
             ticket_id: ticket.id.clone(),
             name,
-            branch,
-            start_point: ticket_branch,
+            branch: branch.clone(),
+            start_point: ticket_branch.clone(),
         })
         .await?;
-    Ok(wt)
+    if let Some(sha) = &resume_at {
+        return restore(ctx, &wt, &branch, sha, &ticket_branch).await;
+    }
+    Ok((wt, true))
+}
+
+/// Puts the task branch (checked out, clean, in `wt`) on its checkpoint `sha`; when that
+/// commit cannot be checked out, on the ticket branch instead (`false`).
+async fn restore(
+    ctx: &Ctx,
+    wt: &Worktree,
+    branch: &str,
+    sha: &str,
+    ticket_branch: &str,
+) -> PipelineResult<(Worktree, bool)> {
+    let repo = &ctx.project.repo;
+    match repo.switch_branch(wt, branch, Some(sha)).await {
+        Ok(wt) => Ok((wt, true)),
+        Err(e) => {
+            tracing::warn!(branch, sha, error = %e, "cannot restore a task checkpoint; the attempt starts over");
+            Ok((
+                repo.switch_branch(wt, branch, Some(ticket_branch)).await?,
+                false,
+            ))
+        }
+    }
 }
