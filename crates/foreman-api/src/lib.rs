@@ -30,6 +30,7 @@
 
 mod auth;
 mod config;
+mod conn;
 mod dto;
 mod error;
 mod etag;

@@ -26,11 +26,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{authenticate, bearer_from_header};
+use crate::conn::ConnectionLease;
 use crate::dto::LiveEventDto;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::live::{LiveEvent, LiveFilter, dropped_message};
-use crate::serve::ConnectionLease;
 use crate::state::AppState;
 use crate::ws::{self, FromClient, close};
 
