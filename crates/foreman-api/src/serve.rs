@@ -108,8 +108,9 @@ pub(crate) async fn serve_connections(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
-        .keep_alive(true)
-        .max_headers(128);
+        // hyper's default limit of 100 headers stays: setting any limit moves the parser's
+        // header array from the stack to the heap
+        .keep_alive(true);
     let builder = Arc::new(builder);
     let tracker = Arc::new(Tracker::new(options.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
