@@ -70,6 +70,35 @@ pub fn check_lease_held(
     Ok(())
 }
 
+/// The `last_error_type` (and `last_error`) of a cancelled ticket.
+pub const CANCELLED: &str = "cancelled";
+
+/// The ticket cancelled at `now`: `failed` with the error `cancelled`, `completed_at` set, its
+/// lease taken away and its fencing token bumped, so a worker still running it is refused
+/// (`StaleFence`) at its next write and stops. Its tasks, calls, costs and events are kept.
+///
+/// # Errors
+/// [`StoreError::Conflict`] naming the current status when the ticket cannot move to `failed`
+/// (it is finished, already failed or blocked).
+pub fn cancelled_ticket(ticket: &Ticket, now: DateTime<Utc>) -> StoreResult<Ticket> {
+    use crate::status::TicketStatus;
+    if !TicketStatus::can_transition(ticket.status, TicketStatus::Failed) {
+        return Err(StoreError::Conflict {
+            entity: "ticket",
+            id: ticket.id.to_string(),
+            current: ticket.status.to_string(),
+            expected: "a status that can still fail".to_owned(),
+        });
+    }
+    let mut t = crate::transition::transitioned_ticket(ticket, TicketStatus::Failed, now);
+    t.last_error = Some(CANCELLED.to_owned());
+    t.last_error_type = Some(CANCELLED.to_owned());
+    t.lease_owner = None;
+    t.lease_expires_at = None;
+    t.fencing_token = FencingToken(ticket.fencing_token.0 + 1);
+    Ok(t)
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -153,6 +182,26 @@ mod tests {
         let later = crate::micros_to_time(3_000_000);
         assert!(check_lease_held(&t, "w", FencingToken(3), Some(later)).is_err());
         assert!(check_lease_held(&t, "w", FencingToken(3), None).is_ok());
+    }
+
+    #[test]
+    fn a_cancel_fails_the_ticket_and_fences_its_worker_out() {
+        let now = crate::micros_to_time(5_000_000);
+        let mut t = ticket(4);
+        t.status = crate::status::TicketStatus::Implementing;
+        t.lease_owner = Some("w".into());
+        t.lease_expires_at = Some(crate::micros_to_time(9_000_000));
+        let c = cancelled_ticket(&t, now).unwrap();
+        assert_eq!(c.status, crate::status::TicketStatus::Failed);
+        assert_eq!(c.last_error_type.as_deref(), Some(CANCELLED));
+        assert_eq!((&c.lease_owner, c.lease_expires_at), (&None, None));
+        assert!(check_fence(&c, Some(FencingToken(4))).is_err());
+        assert_eq!(c.completed_at, Some(now));
+        t.status = crate::status::TicketStatus::Merged;
+        assert!(matches!(
+            cancelled_ticket(&t, now),
+            Err(StoreError::Conflict { .. })
+        ));
     }
 
     proptest! {

@@ -150,6 +150,10 @@ pub struct LlmCall {
     pub request_id: Option<String>,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
+    /// The ticket it was made for, once that ticket was deleted: the call is then a tombstone
+    /// (`ticket_id` and `task_id` empty) that every spend window and budget still counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_ticket_id: Option<TicketId>,
 }
 
 impl NewLlmCall {
@@ -193,6 +197,17 @@ impl NewLlmCall {
 }
 
 impl LlmCall {
+    /// The call as a tombstone of its deleted ticket: no ticket or task any more, the ticket's
+    /// id kept in `deleted_ticket_id`, cost and tokens unchanged (spend stays spent).
+    #[must_use]
+    pub fn tombstoned(mut self) -> Self {
+        if let Some(t) = self.ticket_id.take() {
+            self.deleted_ticket_id = Some(t);
+        }
+        self.task_id = None;
+        self
+    }
+
     /// The record a store keeps for `new` (checked with [`NewLlmCall::validate`]), charged to
     /// `ticket_id` (from [`NewLlmCall::charged_ticket`]); a call without a status succeeded.
     #[must_use]
@@ -222,6 +237,7 @@ impl LlmCall {
             prompt_version: new.prompt_version,
             request_id: new.request_id,
             created_at: now,
+            deleted_ticket_id: None,
         }
     }
 }

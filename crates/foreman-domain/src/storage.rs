@@ -98,14 +98,28 @@ pub trait TicketStore: Send + Sync {
         fence: Option<FencingToken>,
     ) -> StoreResult<Ticket>;
 
-    /// Deletes a ticket with its tasks, events, LLM calls and reservations. `false` when it did
-    /// not exist.
+    /// Deletes a ticket with its tasks, events and reservations. `false` when it did not exist.
+    /// Its LLM calls are kept as tombstones ([`LlmCall::tombstoned`]: no ticket or task, the
+    /// deleted ticket's id in `deleted_ticket_id`): spend already made stays counted in every
+    /// spend window and budget.
     async fn delete_ticket(&self, id: &TicketId) -> StoreResult<bool>;
+
+    /// Stops a ticket for good, keeping everything it cost: in one transaction it moves to
+    /// `failed` with the error `cancelled`, loses its lease and gets a new fencing token (so a
+    /// worker still running it is refused at its next write), and its budget reservations are
+    /// released; its tasks, LLM calls and events stay ([`crate::fence::cancelled_ticket`]).
+    /// A cancelled ticket can be retried like any failed one.
+    ///
+    /// Errors: [`crate::StoreError::NotFound`], or [`crate::StoreError::Conflict`] naming the
+    /// current status when it cannot fail any more (finished, failed, blocked).
+    async fn cancel_ticket(&self, id: &TicketId) -> StoreResult<Ticket>;
 
     /// Claims the highest-priority, oldest ticket in one of `req.statuses` whose lease is free or
     /// expired, bumping its fencing token. `None` when nothing is claimable. Correct under
     /// concurrency: a ticket is held by at most one worker at a time. An empty `worker_id` or
-    /// `statuses` is [`crate::StoreError::Invalid`].
+    /// `statuses` is [`crate::StoreError::Invalid`]. Budget reservations are owned by the lease:
+    /// those the ticket still has belong to the previous holder (a worker that died or lost the
+    /// lease during an LLM call) and are released in the same transaction.
     async fn claim_next(&self, req: &ClaimRequest) -> StoreResult<Option<Claim>>;
 
     /// Extends a held lease; [`crate::StoreError::LeaseNotHeld`] if it was lost.
@@ -117,7 +131,9 @@ pub trait TicketStore: Send + Sync {
         lease: Duration,
     ) -> StoreResult<DateTime<Utc>>;
 
-    /// Gives a lease up; [`crate::StoreError::LeaseNotHeld`] if it was lost.
+    /// Gives a lease up, releasing the ticket's budget reservations with it (a node restarting
+    /// releases the leases its previous run held, and so their reservations);
+    /// [`crate::StoreError::LeaseNotHeld`] if it was lost.
     async fn release_lease(
         &self,
         id: &TicketId,
@@ -256,7 +272,10 @@ pub trait CostLedger: Send + Sync {
     /// [`crate::StoreError::BudgetExceeded`] otherwise.
     async fn reserve(&self, req: &ReservationRequest) -> StoreResult<Reservation>;
 
-    /// Replaces a reservation with the recorded call (one transaction).
+    /// Replaces a reservation with the recorded call (one transaction): the spend is recorded
+    /// in the same commit as the hold goes. [`crate::StoreError::NotFound`] when the reservation
+    /// is gone (released with its lease by a takeover, a restart or a cancel): the caller then
+    /// records the call with [`CostLedger::record_llm_call`], since the spend happened.
     async fn settle(&self, id: &ReservationId, call: NewLlmCall) -> StoreResult<LlmCall>;
 
     /// Drops a reservation without recording anything. Unknown ids are ignored.

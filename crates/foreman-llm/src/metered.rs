@@ -4,8 +4,11 @@
 //! One attempt goes: circuit breaker check → rate-limit wait → reserve the worst-case cost
 //! (estimated input + `max_tokens` at the model's price) against the task, ticket, daily and
 //! monthly budgets in one ledger transaction → call → settle the reservation with the recorded
-//! call (actual cost, or zero for a failure) → metrics, events, audit. Retryable failures go
-//! round again after the policy's backoff.
+//! call in one transaction (the spend recorded as the hold goes: the actual cost; for a failure,
+//! zero unless the provider had reported output tokens before failing, then that output and
+//! the estimated input; a reservation already released with its lease leaves the call to be
+//! recorded alone) → metrics, events, audit. Retryable failures go round again after the
+//! policy's backoff.
 //!
 //! Before any of it, every request is scanned for secrets ([`redact_request`]): the system
 //! prompt, the text of every message, the string values of every tool call's input and every
@@ -173,6 +176,50 @@ fn redact_json(redactor: &Redactor, v: &Value, n: &mut usize) -> Option<Value> {
             out.map(Value::Object)
         }
         _ => None,
+    }
+}
+
+/// Passes progress on and remembers what the provider reported of the call's usage, so a call
+/// that fails after the provider started billing it is priced by what was reported.
+struct Observed<'a> {
+    inner: &'a dyn ProgressSink,
+    output_tokens: std::sync::atomic::AtomicU64,
+    reported: std::sync::atomic::AtomicBool,
+}
+
+impl<'a> Observed<'a> {
+    fn new(inner: &'a dyn ProgressSink) -> Self {
+        Self {
+            inner,
+            output_tokens: std::sync::atomic::AtomicU64::new(0),
+            reported: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The usage of a failed call: none unless the provider reported output tokens before it
+    /// failed; then those, and the request's input (the estimate: a provider that streamed
+    /// output had read, and bills, the whole input).
+    fn usage_of_failure(&self, estimated_input: u64) -> Usage {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.reported.load(Relaxed) {
+            return Usage::default();
+        }
+        Usage {
+            input_tokens: estimated_input,
+            output_tokens: self.output_tokens.load(Relaxed),
+            ..Usage::default()
+        }
+    }
+}
+
+impl ProgressSink for Observed<'_> {
+    fn report(&self, progress: foreman_domain::llm::LlmProgress) {
+        use std::sync::atomic::Ordering::Relaxed;
+        if let foreman_domain::llm::LlmProgress::OutputTokens(n) = &progress {
+            self.output_tokens.fetch_max(*n, Relaxed);
+            self.reported.store(true, Relaxed);
+        }
+        self.inner.report(progress);
     }
 }
 
@@ -574,6 +621,33 @@ impl MeteredProvider {
         .await;
     }
 
+    /// Records the call and drops its reservation in one ledger transaction, so the spend is
+    /// recorded before the hold goes. A reservation released meanwhile with its lease (a
+    /// takeover, a restart, a cancel) leaves the call to be recorded on its own; when even that
+    /// fails the hold is dropped (the error is logged: the spend is then missing).
+    async fn settle(
+        &self,
+        reservation: &foreman_domain::ReservationId,
+        row: NewLlmCall,
+    ) -> Option<foreman_domain::LlmCall> {
+        let again = row.clone();
+        match self.ledger.settle(reservation, row).await {
+            Ok(call) => return Some(call),
+            Err(StoreError::NotFound { .. }) => {
+                tracing::info!(%reservation, "reservation released with its lease; recording the call alone");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, %reservation, "cannot settle llm call; recording it alone");
+            }
+        }
+        let recorded = self.ledger.record_llm_call(again).await;
+        if let Err(e) = &recorded {
+            tracing::error!(error = %e, %reservation, "cannot record llm call");
+        }
+        let _ = self.ledger.release(reservation).await;
+        recorded.ok()
+    }
+
     /// A refused reservation: record it, alert once, and fail the call.
     async fn refuse(
         &self,
@@ -706,7 +780,8 @@ impl MeteredProvider {
             }
         };
         let started = Instant::now();
-        let result = self.inner.complete_with_progress(a.req, progress).await;
+        let observed = Observed::new(progress);
+        let result = self.inner.complete_with_progress(a.req, &observed).await;
         let duration = started.elapsed();
         match result {
             Ok(resp) => {
@@ -733,11 +808,8 @@ impl MeteredProvider {
                     &resp.usage,
                     cost,
                 );
-                match self.ledger.settle(&reservation.id, row).await {
-                    Ok(call) => self.store_audit(a, call.id, Some(&resp), None).await,
-                    Err(e) => {
-                        tracing::error!(error = %e, reservation = %reservation.id, "cannot record llm call");
-                    }
+                if let Some(call) = self.settle(&reservation.id, row).await {
+                    self.store_audit(a, call.id, Some(&resp), None).await;
                 }
                 self.check_thresholds(a.req, &reservation, cost, at).await;
                 tracing::debug!(provider, model = %resp.model, role = a.role, attempt = a.number, cost = %cost, duration_ms = duration.as_millis(), "llm call succeeded");
@@ -750,25 +822,28 @@ impl MeteredProvider {
                     self.breaker.on_success()
                 };
                 self.breaker_transition(a.req, t, Some(&err)).await;
-                self.limiter.settle_tokens(want_tokens, 0);
+                // a failure after the provider reported usage is billed: priced like a success
+                let usage = observed.usage_of_failure(estimate);
+                let cost = price.cost(&usage);
+                self.limiter
+                    .settle_tokens(want_tokens, usage.total_input() + usage.output_tokens);
                 let status = err.call_status();
                 let mut row = self.call_row(a, &a.req.model, duration);
                 row.status = Some(status);
                 row.error = Some(self.redactor.redact(&err.to_string()));
+                row.tokens_input = to_i64(usage.input_tokens);
+                row.tokens_output = to_i64(usage.output_tokens);
+                row.cost = cost;
                 crate::metrics::record_attempt(
                     a.role,
                     &a.req.model,
                     status.as_str(),
                     duration,
-                    &Usage::default(),
-                    Micros::ZERO,
+                    &usage,
+                    cost,
                 );
-                match self.ledger.settle(&reservation.id, row).await {
-                    Ok(call) => self.store_audit(a, call.id, None, Some(&err)).await,
-                    Err(e) => {
-                        tracing::error!(error = %e, reservation = %reservation.id, "cannot record failed llm call");
-                        let _ = self.ledger.release(&reservation.id).await;
-                    }
+                if let Some(call) = self.settle(&reservation.id, row).await {
+                    self.store_audit(a, call.id, None, Some(&err)).await;
                 }
                 if let LlmError::RateLimited { retry_after, .. } = &err {
                     crate::metrics::record_rate_limit(provider);

@@ -245,6 +245,7 @@ impl TryFrom<llm_calls::Model> for LlmCall {
             prompt_version: m.prompt_version,
             request_id: m.request_id,
             created_at: time(m.created_at),
+            deleted_ticket_id: m.deleted_ticket_id.map(TicketId::from),
         })
     }
 }
@@ -270,6 +271,7 @@ pub(crate) fn llm_call_row(c: &LlmCall) -> llm_calls::ActiveModel {
         prompt_version: Set(c.prompt_version.clone()),
         request_id: Set(c.request_id.clone()),
         created_at: Set(ts(c.created_at)),
+        deleted_ticket_id: Set(c.deleted_ticket_id.as_ref().map(ToString::to_string)),
     }
 }
 

@@ -154,6 +154,7 @@ pub mod llm_calls {
         pub prompt_version: Option<String>,
         pub request_id: Option<String>,
         pub created_at: i64,
+        pub deleted_ticket_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use foreman_domain::fence::lease_expiry;
+use foreman_domain::fence::{cancelled_ticket, lease_expiry};
 use foreman_domain::transition::{CompletedAt, check_ticket_transition, requeued_ticket};
 use foreman_domain::{
     Claim, ClaimRequest, FencingToken, NewTicket, Page, StoreError, StoreResult, TaskStatus,
@@ -12,14 +12,36 @@ use foreman_domain::{
     TicketStatus, TicketStore,
 };
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, LockBehavior, LockType};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseTransaction, EntityTrait, Order, QueryFilter, QueryOrder,
+    QuerySelect, UpdateMany,
+};
 
 use crate::convert::{all, ticket_row, to_json, ts};
-use crate::entity::{events, tasks, tickets};
+use crate::entity::{cost_reservations, events, llm_calls, tasks, tickets};
 use crate::rows::{checked_ticket, load_ticket, require_ticket, write_task_reset};
 use crate::{Backend, SqlStore, be, db_err};
 
 use tickets::Column as C;
+
+/// Releases the ticket's budget reservations inside `txn`: they belong to its lease.
+async fn release_reservations(txn: &DatabaseTransaction, ticket: &str) -> StoreResult<u64> {
+    Ok(cost_reservations::Entity::delete_many()
+        .filter(cost_reservations::Column::TicketId.eq(ticket))
+        .exec(txn)
+        .await
+        .map_err(be)?
+        .rows_affected)
+}
+
+/// `u` writing the outcome fields of `after` (status, error, completion, last change).
+fn with_outcome(u: UpdateMany<tickets::Entity>, after: &Ticket) -> UpdateMany<tickets::Entity> {
+    u.col_expr(C::Status, Expr::val(after.status.as_str()))
+        .col_expr(C::LastError, Expr::val(after.last_error.clone()))
+        .col_expr(C::LastErrorType, Expr::val(after.last_error_type.clone()))
+        .col_expr(C::CompletedAt, Expr::val(after.completed_at.map(ts)))
+        .col_expr(C::UpdatedAt, Expr::val(ts(after.updated_at)))
+}
 
 fn lease_free(now: i64) -> Condition {
     Condition::any()
@@ -271,12 +293,7 @@ impl TicketStore for SqlStore {
         // Compare-and-set on the status and token read above: of concurrent requeuers, the
         // first to write wins; the others match no row (PostgreSQL re-reads the row once the
         // winner commits; SQLite's single writer runs them one after the other).
-        let written = tickets::Entity::update_many()
-            .col_expr(C::Status, Expr::val(after.status.as_str()))
-            .col_expr(C::LastError, Expr::val(after.last_error.clone()))
-            .col_expr(C::LastErrorType, Expr::val(after.last_error_type.clone()))
-            .col_expr(C::CompletedAt, Expr::val(after.completed_at.map(ts)))
-            .col_expr(C::UpdatedAt, Expr::val(ts(after.updated_at)))
+        let written = with_outcome(tickets::Entity::update_many(), &after)
             .filter(C::Id.eq(id.as_str()))
             .filter(C::Status.eq(before.status.as_str()))
             .filter(C::FencingToken.eq(before.fencing_token.0))
@@ -407,8 +424,23 @@ impl TicketStore for SqlStore {
             .exec(&txn)
             .await
             .map_err(be)?;
-        // Tasks, LLM calls, budget and file reservations go by ON DELETE CASCADE; children
-        // lose their parent by ON DELETE SET NULL.
+        // The calls stay, as tombstones (`LlmCall::tombstoned`): what was spent stays spent.
+        llm_calls::Entity::update_many()
+            .col_expr(
+                llm_calls::Column::DeletedTicketId,
+                Expr::col(llm_calls::Column::TicketId).into(),
+            )
+            .col_expr(
+                llm_calls::Column::TicketId,
+                Expr::val(Option::<String>::None),
+            )
+            .col_expr(llm_calls::Column::TaskId, Expr::val(Option::<String>::None))
+            .filter(llm_calls::Column::TicketId.eq(id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(be)?;
+        // Tasks, budget and file reservations go by ON DELETE CASCADE; children lose their
+        // parent by ON DELETE SET NULL.
         let deleted = tickets::Entity::delete_by_id(id.to_string())
             .exec(&txn)
             .await
@@ -472,8 +504,12 @@ impl TicketStore for SqlStore {
             // row lock or the single writer, but never hand out a lease we did not take).
             return Ok(None);
         }
+        let released = release_reservations(&txn, &id).await?;
         let ticket = require_ticket(&txn, &id).await?;
         self.commit(txn).await?;
+        if released > 0 {
+            tracing::info!(ticket_id = %ticket.id, released, "budget reservations of the previous lease released");
+        }
         tracing::debug!(ticket_id = %ticket.id, worker_id = %req.worker_id, fencing_token = ticket.fencing_token.0, "ticket claimed");
         Ok(Some(Claim {
             fencing_token: ticket.fencing_token,
@@ -538,7 +574,42 @@ impl TicketStore for SqlStore {
                 worker_id: worker_id.to_owned(),
             });
         }
+        release_reservations(&txn, id.as_str()).await?;
         self.commit(txn).await?;
         Ok(())
+    }
+
+    async fn cancel_ticket(&self, id: &TicketId) -> StoreResult<Ticket> {
+        let now = foreman_domain::now();
+        let txn = self.write().await?;
+        let before = require_ticket(&txn, id.as_str()).await?;
+        let after = cancelled_ticket(&before, now)?;
+        // compare-and-set on what was read: a concurrent claim or move makes this a conflict
+        let n = with_outcome(tickets::Entity::update_many(), &after)
+            .col_expr(C::LeaseOwner, Expr::val(Option::<String>::None))
+            .col_expr(C::LeaseExpiresAt, Expr::val(Option::<i64>::None))
+            .col_expr(C::FencingToken, Expr::val(after.fencing_token.0))
+            .filter(C::Id.eq(id.as_str()))
+            .filter(C::Status.eq(before.status.as_str()))
+            .filter(C::FencingToken.eq(before.fencing_token.0))
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        if n != 1 {
+            let current = require_ticket(&txn, id.as_str()).await?;
+            cancelled_ticket(&current, now)?;
+            return Err(StoreError::Conflict {
+                entity: "ticket",
+                id: id.to_string(),
+                current: current.status.to_string(),
+                expected: before.status.to_string(),
+            });
+        }
+        release_reservations(&txn, id.as_str()).await?;
+        let t = require_ticket(&txn, id.as_str()).await?;
+        self.commit(txn).await?;
+        tracing::info!(ticket_id = %id, from = %before.status, "ticket cancelled");
+        Ok(t)
     }
 }

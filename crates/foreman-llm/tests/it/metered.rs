@@ -437,3 +437,131 @@ fn metrics_use_the_contract_names() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Streams `output` tokens of progress (when given), runs `during` (a takeover, a release),
+/// then fails with a dropped connection.
+struct FailsMidStream {
+    output: Option<u64>,
+    during: Box<
+        dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
+    >,
+}
+
+#[async_trait::async_trait]
+impl LlmProvider for FailsMidStream {
+    fn name(&self) -> &str {
+        "anthropic"
+    }
+
+    async fn complete_with_progress(
+        &self,
+        _request: &foreman_domain::llm::LlmRequest,
+        progress: &dyn foreman_domain::llm::ProgressSink,
+    ) -> foreman_domain::llm::LlmResult<foreman_domain::llm::LlmResponse> {
+        progress.report(foreman_domain::llm::LlmProgress::Started { request_id: None });
+        if let Some(n) = self.output {
+            progress.report(foreman_domain::llm::LlmProgress::OutputTokens(n));
+        }
+        (self.during)().await;
+        Err(LlmError::Connection {
+            message: "connection reset mid-stream".into(),
+        })
+    }
+}
+
+fn fails_mid_stream(output: Option<u64>) -> FailsMidStream {
+    FailsMidStream {
+        output,
+        during: Box::new(|| Box::pin(async {})),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_call_is_priced_by_the_usage_the_provider_reported() {
+    let (store, ticket, task) = store_with_task().await;
+    let p = metered(shared(fails_mid_stream(Some(300))), &store)
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..quick_retries()
+        })
+        .build();
+    let req = request_for(HAIKU, "implementer", &ticket, &task);
+    let input = foreman_llm::metered::estimate_input_tokens(&req);
+    assert!(p.complete(&req).await.is_err());
+    let calls = store.list_llm_calls(&ticket).await.unwrap();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].status, LlmCallStatus::Error);
+    assert_eq!(calls[0].tokens_output, 300);
+    assert_eq!(calls[0].tokens_input, i64::try_from(input).unwrap());
+    // haiku: $1/Mtok in, $5/Mtok out
+    assert_eq!(calls[0].cost, Micros(i64::try_from(input).unwrap() + 1_500));
+    let t = foreman_domain::TicketStore::get_ticket(&store, &ticket)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.cost, calls[0].cost, "the ticket's total counts it");
+
+    // control: a failure before any usage was reported costs nothing
+    let p = metered(shared(fails_mid_stream(None)), &store)
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..quick_retries()
+        })
+        .build();
+    assert!(p.complete(&req).await.is_err());
+    let calls = store.list_llm_calls(&ticket).await.unwrap();
+    assert_eq!(calls.len(), 2);
+    assert_eq!((calls[1].cost, calls[1].tokens_output), (Micros::ZERO, 0));
+}
+
+#[tokio::test]
+async fn a_call_whose_reservation_went_with_its_lease_is_still_recorded() {
+    use foreman_domain::{ClaimRequest, ReservationRequest, TicketStatus, TicketStore};
+    let (store, ticket, task) = store_with_task().await;
+    let claim = store
+        .claim_next(&ClaimRequest {
+            worker_id: "w".into(),
+            lease: Duration::from_secs(600),
+            statuses: vec![TicketStatus::Queued],
+            project: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    // during the call the lease is released (a restart of the node): the hold goes with it
+    let (s, id, fence) = (store.clone(), ticket.clone(), claim.fencing_token);
+    let provider = FailsMidStream {
+        output: Some(100),
+        during: Box::new(move || {
+            let (s, id) = (s.clone(), id.clone());
+            Box::pin(async move { s.release_lease(&id, "w", fence).await.unwrap() })
+        }),
+    };
+    let limits = BudgetLimits {
+        ticket: Some(Micros(1_000_000)),
+        ..BudgetLimits::default()
+    };
+    let p = metered(shared(provider), &store)
+        .limits(limits)
+        .retry(RetryPolicy {
+            max_attempts: 1,
+            ..quick_retries()
+        })
+        .build();
+    let req = request_for(HAIKU, "implementer", &ticket, &task);
+    assert!(p.complete(&req).await.is_err());
+    let calls = store.list_llm_calls(&ticket).await.unwrap();
+    assert_eq!(calls.len(), 1, "recorded although its reservation was gone");
+    assert!(calls[0].cost > Micros::ZERO);
+    // nothing is held any more: the whole limit minus the spend is free
+    store
+        .reserve(&ReservationRequest {
+            ticket_id: Some(ticket.clone()),
+            task_id: None,
+            amount: Micros(1_000_000 - calls[0].cost.0),
+            limits,
+            at: foreman_domain::now(),
+        })
+        .await
+        .expect("no hold left behind");
+}

@@ -263,7 +263,9 @@ pub async fn usage_groups_by_keys(store: Arc<dyn Store>) {
     assert!(store.usage_since(later, &[]).await.unwrap().is_empty());
 }
 
-fn reservation(
+/// A request to hold `amount` for the ticket (and task) now under `limits`.
+#[must_use]
+pub fn reservation(
     t: &Ticket,
     task: Option<&TaskId>,
     amount: i64,

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use foreman_domain::{
-    ClaimRequest, FencingToken, Store, StoreError, TicketId, TicketPatch, TicketStatus,
+    BudgetLimits, ClaimRequest, FencingToken, Micros, NewLlmCall, Store, StoreError, TicketId,
+    TicketPatch, TicketStatus,
 };
 
 use super::tickets::{create, force_status};
@@ -297,4 +298,70 @@ pub async fn concurrent_claims_take_each_ticket_once(store: Arc<dyn Store>) {
     assert_eq!(claimed.len(), 200, "each ticket claimed once");
     let unique: HashSet<TicketId> = claimed.into_iter().collect();
     assert_eq!(unique, ids);
+}
+
+/// Budget reservations belong to the lease: a takeover releases those of the previous holder
+/// (a worker that died during an LLM call), a release those of the holder (a node restarting
+/// releases its old leases); settling a released one is `NotFound`, and the call is then
+/// recorded on its own.
+pub async fn reservations_go_with_the_lease(store: Arc<dyn Store>) {
+    let t = create(&*store, "RL-1").await;
+    let limits = BudgetLimits {
+        ticket: Some(Micros(1_000)),
+        ..BudgetLimits::default()
+    };
+    let hold = |amount: i64| super::costs::reservation(&t, None, amount, limits);
+    let first = store
+        .claim_next(&req("dead", Duration::from_millis(1)))
+        .await
+        .unwrap()
+        .unwrap();
+    let orphan = store.reserve(&hold(1_000)).await.unwrap();
+    assert!(store.reserve(&hold(1)).await.is_err(), "all of it held");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // the takeover
+    let second = store
+        .claim_next(&req("alive", LONG))
+        .await
+        .unwrap()
+        .expect("expired lease taken over");
+    assert!(second.fencing_token.0 > first.fencing_token.0);
+    let live = store
+        .reserve(&hold(1_000))
+        .await
+        .expect("the dead worker's hold was released");
+    // the dead worker comes back and settles: refused, and recorded on its own
+    assert_eq!(
+        expect_err(
+            store.settle(&orphan.id, NewLlmCall::default()).await,
+            "released hold"
+        )
+        .code(),
+        "not_found"
+    );
+    store
+        .record_llm_call(NewLlmCall {
+            ticket_id: Some(t.id.clone()),
+            ..NewLlmCall::default()
+        })
+        .await
+        .unwrap();
+    // a release frees the holder's reservations too
+    assert!(store.reserve(&hold(1)).await.is_err());
+    store
+        .release_lease(&t.id, "alive", second.fencing_token)
+        .await
+        .unwrap();
+    store
+        .reserve(&hold(1_000))
+        .await
+        .expect("released with the lease");
+    assert_eq!(
+        expect_err(
+            store.settle(&live.id, NewLlmCall::default()).await,
+            "released hold"
+        )
+        .code(),
+        "not_found"
+    );
 }

@@ -181,6 +181,7 @@ macro_rules! __store_contract_cases {
             update_applies_a_patch,
             fenced_writes_reject_stale_tokens,
             delete_cascades,
+            cancel_keeps_every_cost_row,
         });
         $emit!($factory; leases {
             claim_orders_by_priority_then_age,
@@ -190,6 +191,7 @@ macro_rules! __store_contract_cases {
             expired_leases_cannot_be_renewed,
             renew_and_release_need_the_holder,
             concurrent_claims_take_each_ticket_once,
+            reservations_go_with_the_lease,
         });
         $emit!($factory; tasks {
             create_list_and_get,

@@ -816,8 +816,8 @@ pub async fn fenced_writes_reject_stale_tokens(store: Arc<dyn Store>) {
         .unwrap();
 }
 
-/// Deleting a ticket removes its tasks, events, LLM calls and reservations, and nothing of
-/// other tickets; children lose their parent link.
+/// Deleting a ticket removes its tasks, events and reservations, and nothing of other tickets;
+/// its LLM calls stay as tombstones the spend still counts; children lose their parent link.
 pub async fn delete_cascades(store: Arc<dyn Store>) {
     let doomed = create(&*store, "D-1").await;
     let kept = create(&*store, "D-2").await;
@@ -870,6 +870,21 @@ pub async fn delete_cascades(store: Arc<dyn Store>) {
     assert!(store.get_task(&tasks[0].id).await.unwrap().is_none());
     assert!(store.list_tasks(&doomed.id).await.unwrap().is_empty());
     assert!(store.list_llm_calls(&doomed.id).await.unwrap().is_empty());
+    // its call is a tombstone: kept, still counted in the day's spend
+    let recent = store.recent_llm_calls(10).await.unwrap();
+    let tomb: Vec<_> = recent
+        .iter()
+        .filter(|c| c.deleted_ticket_id.as_ref() == Some(&doomed.id))
+        .collect();
+    assert_eq!(tomb.len(), 1, "{recent:?}");
+    assert_eq!((&tomb[0].ticket_id, &tomb[0].task_id), (&None, &None));
+    assert_eq!(tomb[0].cost, Micros(100));
+    let day = foreman_domain::budget_window::day_window(foreman_domain::now());
+    assert_eq!(
+        store.spend_between(day.start, day.end).await.unwrap(),
+        Micros(200),
+        "the deleted ticket's spend still counts"
+    );
     let events = store
         .list_events(&EventFilter {
             ticket_id: Some(doomed.id.clone()),
@@ -901,4 +916,78 @@ pub async fn delete_cascades(store: Arc<dyn Store>) {
     );
     let child = store.get_ticket(&child.id).await.unwrap().unwrap();
     assert_eq!(child.parent_id, None);
+}
+
+/// Cancelling keeps every cost row: the ticket is `failed` (`cancelled`), its worker is fenced
+/// out and its lease and budget reservations are released, its calls and totals stay; a
+/// finished or already failed ticket is a `Conflict`; a cancelled ticket can be retried.
+pub async fn cancel_keeps_every_cost_row(store: Arc<dyn Store>) {
+    let t = create(&*store, "CX-1").await;
+    let claim = store
+        .claim_next(&ClaimRequest {
+            worker_id: "w".into(),
+            lease: std::time::Duration::from_secs(600),
+            statuses: vec![TicketStatus::Queued],
+            project: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let fence = Some(claim.fencing_token);
+    store
+        .transition_ticket(&t.id, TicketStatus::Queued, TicketStatus::Planning, fence)
+        .await
+        .unwrap();
+    store
+        .record_llm_call(NewLlmCall {
+            ticket_id: Some(t.id.clone()),
+            cost: Micros(300),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let limits = BudgetLimits {
+        ticket: Some(Micros(1_000)),
+        ..BudgetLimits::default()
+    };
+    let hold = |amount: i64| super::costs::reservation(&t, None, amount, limits);
+    store.reserve(&hold(700)).await.unwrap();
+    assert!(
+        store.reserve(&hold(1)).await.is_err(),
+        "300 spent, 700 held"
+    );
+
+    let cancelled = store.cancel_ticket(&t.id).await.unwrap();
+    assert_eq!(cancelled.status, TicketStatus::Failed);
+    assert_eq!(cancelled.last_error_type.as_deref(), Some("cancelled"));
+    assert!(cancelled.completed_at.is_some());
+    assert_eq!(cancelled.lease_owner, None);
+    assert!(cancelled.fencing_token.0 > claim.fencing_token.0);
+    assert_eq!(cancelled.cost, Micros(300));
+    assert_eq!(cancelled.total_llm_calls, 1);
+    assert_eq!(store.list_llm_calls(&t.id).await.unwrap().len(), 1);
+    // the worker is fenced out
+    assert_eq!(
+        expect_err(
+            store
+                .update_ticket(&t.id, TicketPatch::default(), fence)
+                .await,
+            "the cancelled run's write"
+        )
+        .code(),
+        "stale_fence"
+    );
+    // its hold went with the lease: 700 fits next to the 300 spent
+    store.reserve(&hold(700)).await.expect("hold released");
+    assert_eq!(
+        expect_err(store.cancel_ticket(&t.id).await, "cancel twice").code(),
+        "conflict"
+    );
+    assert_eq!(
+        expect_err(store.cancel_ticket(&TicketId::new()).await, "unknown").code(),
+        "not_found"
+    );
+    let again = store.requeue_ticket(&t.id, None).await.unwrap();
+    assert_eq!(again.ticket.status, TicketStatus::Queued);
+    assert_eq!(again.ticket.cost, Micros(300));
 }

@@ -257,7 +257,12 @@ impl TicketStore for MemoryStore {
         }
         s.tasks.retain(|_, t| t.ticket_id != *id);
         s.events.retain(|e| e.ticket_id.as_ref() != Some(id));
-        s.calls.retain(|c| c.ticket_id.as_ref() != Some(id));
+        // the calls stay, as tombstones: what was spent stays spent
+        for c in &mut s.calls {
+            if c.ticket_id.as_ref() == Some(id) {
+                *c = c.clone().tombstoned();
+            }
+        }
         s.reservations
             .retain(|_, h| h.ticket_id.as_ref() != Some(id));
         s.files.retain(|_, (holder, _)| holder != id);
@@ -297,6 +302,9 @@ impl TicketStore for MemoryStore {
         let Some(id) = best else {
             return Ok(None);
         };
+        // the previous holder's budget reservations go with its lease
+        s.reservations
+            .retain(|_, h| h.ticket_id.as_ref() != Some(&id));
         let t = s.ticket_mut(&id)?;
         t.fencing_token = FencingToken(t.fencing_token.0 + 1);
         t.lease_owner = Some(req.worker_id.clone());
@@ -336,6 +344,18 @@ impl TicketStore for MemoryStore {
         check_lease_held(t, worker_id, fence, None)?;
         t.lease_owner = None;
         t.lease_expires_at = None;
+        s.reservations
+            .retain(|_, h| h.ticket_id.as_ref() != Some(id));
         Ok(())
+    }
+
+    async fn cancel_ticket(&self, id: &TicketId) -> StoreResult<Ticket> {
+        let mut s = self.lock();
+        let t = s.ticket_mut(id)?;
+        let cancelled = foreman_domain::fence::cancelled_ticket(t, foreman_domain::now())?;
+        *t = cancelled.clone();
+        s.reservations
+            .retain(|_, h| h.ticket_id.as_ref() != Some(id));
+        Ok(cancelled)
     }
 }
