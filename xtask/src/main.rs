@@ -3,7 +3,10 @@
 //! Commands:
 //! - `ci`: everything CI checks (fmt, tidy, the dashboard's checks, unit tests and build,
 //!   clippy, `cargo doc` without warnings, codegen drift, the whole test suite on SQLite and
-//!   PostgreSQL, the dashboard's end-to-end tests, cargo-deny when installed).
+//!   PostgreSQL, the API fuzzer, the dashboard's end-to-end tests, cargo-deny when installed).
+//! - `fuzz [--max-time SECS] [--seed N] [--keep]`: property-based fuzzing of every operation of
+//!   the served OpenAPI document with schemathesis against the debug server (`fuzz.rs`); part
+//!   of `ci`.
 //! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
 //!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
@@ -17,6 +20,7 @@
 //! The dashboard's steps need Node.js 20.19+ and npm. Without them they are skipped with a
 //! note, except when `CI` is set: there they are required.
 
+mod fuzz;
 mod imports;
 mod tidy;
 
@@ -33,6 +37,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
         Some("codegen") => codegen(&root, args.iter().any(|a| a == "--check")),
+        Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("tidy") => {
             let mut problems = tidy::check(&root)?;
             problems.extend(imports::check(&root)?);
@@ -48,7 +53,7 @@ fn main() -> Result<()> {
         Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | tidy | bench <store|api|llm|git|pipeline|sandbox> | web | run [-- SERVER_ARGS]>"
+                "usage: cargo xtask <ci | codegen [--check] | fuzz [--max-time SECS] [--seed N] [--keep] | tidy | bench <store|api|llm|git|pipeline|sandbox> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
@@ -334,6 +339,8 @@ fn ci(root: &Path) -> Result<()> {
         );
     }
     run(&mut test)?;
+    // Every operation of the served OpenAPI document, fuzzed against the binary built above.
+    fuzz::run(root, &[])?;
     // The embedding example (docs/architecture.md, "Embedding Foreman") takes a ticket to a
     // merged pull request; it exits non-zero when that stops working.
     run(cargo().args([

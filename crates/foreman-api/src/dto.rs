@@ -1,6 +1,11 @@
 //! Request and response bodies. Field names are the API contract; money is rendered as USD
 //! floats here and nowhere else.
 
+#![allow(
+    unused_qualifications,
+    reason = "utoipa's inline schema expansion qualifies the field type"
+)]
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,6 +19,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
 use crate::health::{ChannelHealth, McpHealth};
+use crate::validate::{ExpiryDays, NonEmpty, Priority, ProjectName, Text};
 
 /// Dollars from micro-dollars, for the wire.
 #[must_use]
@@ -261,26 +267,41 @@ impl From<&Ticket> for TicketSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
-    /// Title (required, 1 to 500 characters).
-    pub title: String,
+    /// Title: 1 to 500 characters, not all whitespace (stored trimmed).
+    #[schema(inline)]
+    pub title: Text<500>,
     /// Body.
     #[serde(default)]
     pub description: String,
     /// Acceptance criteria.
     #[serde(default)]
     pub acceptance_criteria: String,
-    /// Priority (higher runs first).
-    #[serde(default)]
-    pub priority: i32,
+    /// Priority from 0 to 100, higher runs first (default 0). Trackers' priorities map to 0
+    /// (none), 10 (low), 20 (medium), 30 (high) and 40 (urgent).
+    #[serde(default = "no_priority")]
+    #[schema(inline, default = 0)]
+    pub priority: Priority,
     /// Labels.
     #[serde(default)]
     pub labels: Vec<String>,
-    /// Tracker id; generated as `LOCAL-<n>` when absent.
+    /// Tracker id: 1 to 200 characters, not all whitespace (stored trimmed); generated as
+    /// `LOCAL-<n>` when absent or null.
     #[serde(default)]
-    pub external_id: Option<String>,
-    /// Project slug; the configured default when absent.
+    #[schema(inline)]
+    pub external_id: Option<Text<200>>,
+    /// Project slug; the configured default when absent, null or empty.
     #[serde(default)]
-    pub project: Option<String>,
+    #[schema(inline)]
+    pub project: Option<ProjectName>,
+}
+
+/// A new ticket's priority when none is given: the trackers' "none".
+fn no_priority() -> Priority {
+    const NONE: Priority = match Priority::new(foreman_domain::tracker::priority::NONE as i64) {
+        Some(p) => p,
+        None => panic!("the trackers' lowest priority is in the api's range"),
+    };
+    NONE
 }
 
 /// A task.
@@ -821,15 +842,29 @@ pub struct Activity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
-    /// A name for people (1 to 100 characters).
-    pub name: String,
-    /// Scopes (default `["read"]`).
+    /// A name for people: 1 to 100 characters, not all whitespace (stored trimmed).
+    #[schema(inline)]
+    pub name: Text<100>,
+    /// Scopes, at least one (default `["read"]` when absent or null).
     #[serde(default)]
-    #[schema(schema_with = scopes_schema)]
-    pub scopes: Option<Vec<Scope>>,
-    /// Days until it stops working (1 to 3650); never when absent.
+    #[schema(schema_with = new_scopes_schema)]
+    pub scopes: Option<NonEmpty<Scope>>,
+    /// Days until it stops working (1 to 3650); never when absent or null.
     #[serde(default)]
-    pub expires_in_days: Option<u32>,
+    #[schema(inline)]
+    pub expires_in_days: Option<ExpiryDays>,
+}
+
+/// Scopes of a token to create: a non-empty list, or null for the default.
+pub(crate) fn new_scopes_schema() -> RefOr<Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(string_enum(
+            Scope::ALL.iter().map(|s| s.as_str()),
+            "token scope: read < write < admin",
+        ))
+        .min_items(Some(1))
+        .into()
 }
 
 /// A stored token (never the secret).

@@ -136,7 +136,12 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
             JsonRejection::JsonDataError(e) => {
-                Self::BadRequest(format!("invalid request body: {}", lower(&e.body_text())))
+                // `invalid request body: <field>: <what is wrong> at line L column C`
+                let text = e.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+                    .unwrap_or(&text);
+                Self::BadRequest(format!("invalid request body: {}", lower(detail)))
             }
             JsonRejection::JsonSyntaxError(e) => {
                 Self::BadRequest(format!("malformed json: {}", lower(&e.body_text())))
@@ -153,8 +158,14 @@ impl From<JsonRejection> for ApiError {
 }
 
 impl From<QueryRejection> for ApiError {
+    /// `invalid query: <parameter>: <what is wrong>` (axum reports serde's path, so the message
+    /// names the parameter).
     fn from(r: QueryRejection) -> Self {
-        Self::BadRequest(format!("invalid query: {}", lower(&r.body_text())))
+        let text = r.body_text();
+        let detail = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
+        Self::BadRequest(format!("invalid query: {}", lower(detail)))
     }
 }
 
@@ -201,3 +212,17 @@ impl IntoResponse for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The answer to a request whose handling panicked (the handler of tower-http's
+/// `CatchPanicLayer`): the JSON 500 of every internal error, with the panic's message logged
+/// and never sent.
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let cause = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned());
+    tracing::error!(panic = %cause, "request handler panicked");
+    let body = ApiError::Internal(cause.into()).body();
+    (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+}

@@ -46,6 +46,7 @@ mod response_cache;
 mod routes;
 mod serve;
 mod state;
+mod validate;
 mod ws;
 
 use std::future::Future;
@@ -75,14 +76,17 @@ pub use dto::*;
 pub use error::{ApiError, ApiResult, ErrorBody};
 pub use health::{ChannelHealth, Connectivity, McpHealth};
 pub use metrics::{API_METRICS, CONTRACT_METRICS, MetricDef, MetricKind};
+pub use middleware::{API_BODY_LIMIT, NO_BODY_LIMIT};
+pub use rate_limit::parse_trusted_proxies;
 pub use routes::events::ACTIVE_PIPELINES_LIMIT;
 pub use routes::stats::{PROMPT_VERSION_CALLS, TEAM_STATS_SCAN_LIMIT};
 pub use routes::system::{format_uptime, redact};
 pub use routes::tickets::TICKET_EVENTS_LIMIT;
 pub use serve::tls_config;
-pub use middleware::{API_BODY_LIMIT, NO_BODY_LIMIT};
-pub use rate_limit::parse_trusted_proxies;
 pub use state::AppState;
+pub use validate::{
+    Bounded, Int, MAX_SAFE_INTEGER, NonEmpty, Offset, PageLimit, Priority, ProjectName, Seq, Text,
+};
 
 /// The OpenAPI document of every route, as pretty JSON with stable ordering and a trailing
 /// newline: the document an [`App`] serves at `/api/openapi.json`, built the same way.
@@ -213,7 +217,13 @@ impl App {
             Some(layer) => router.layer(layer),
             None => router,
         };
-        router.with_state(state)
+        // outermost: a panic anywhere in a request is a JSON 500 and a log line, never a
+        // dropped connection
+        router
+            .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+                error::panic_response,
+            ))
+            .with_state(state)
     }
 }
 

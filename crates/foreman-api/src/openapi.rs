@@ -3,8 +3,11 @@
 use std::sync::Arc;
 
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{
+    KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::ErrorBody;
@@ -117,6 +120,158 @@ impl Modify for ErrorResponses {
     }
 }
 
+/// Describes each event of a `text/event-stream` response as what a client parses from the
+/// stream: an object whose `data` is the JSON of the documented message (or the
+/// `events_dropped` notice a slow client gets) and whose `id` is the event's seq. Without
+/// this, the document would claim each event *is* a message object, which no SSE parser
+/// produces.
+struct EventStreams;
+
+impl Modify for EventStreams {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert("EventsDropped".to_owned(), events_dropped());
+        for item in openapi.paths.paths.values_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for response in op.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    for (media_type, content) in &mut response.content {
+                        let RefOr::T(content) = content else {
+                            continue;
+                        };
+                        if media_type != "text/event-stream" {
+                            continue;
+                        }
+                        if let Some(message) = content.schema.take() {
+                            content.schema = Some(sse_event(message));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a live client that fell behind receives instead of the events it missed, before it
+/// receives them from the log (`live::dropped_message` writes it, for WebSocket and SSE alike).
+fn events_dropped() -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(
+            "a live client fell behind: `count` events were skipped and follow from the log",
+        ))
+        .property(
+            "event_type",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .enum_values(Some(["events_dropped"])),
+        )
+        .required("event_type")
+        .property(
+            "count",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0)),
+        )
+        .required("count")
+        .into()
+}
+
+/// One server-sent event carrying `message` as JSON in its `data`.
+fn sse_event(message: RefOr<Schema>) -> RefOr<Schema> {
+    let data = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .description(Some(
+            "the message as JSON; a client that fell behind receives an `EventsDropped` \
+notice, then the missed events",
+        ))
+        .content_media_type("application/json")
+        .content_schema(Some(RefOr::T(Schema::OneOf(
+            OneOfBuilder::new()
+                .item(message)
+                .item(Ref::from_schema_name("EventsDropped"))
+                .build(),
+        ))));
+    let id = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .pattern(Some("^[0-9]+$"))
+        .description(Some(
+            "the event's seq (resume after it with `Last-Event-ID`); a notice repeats the last id",
+        ));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .description(Some(
+            "one server-sent event as a client parses it from the stream",
+        ))
+        .property("data", data)
+        .required("data")
+        .property("id", id)
+        .property(
+            "event",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::String))
+                .description(Some("always `message` (the default event type)")),
+        )
+        .into()
+}
+
+/// Folds the `allOf` utoipa writes for a described property of an inline type (the type's
+/// schema, then an object carrying only the field's description and default) into the type's
+/// schema with that description and default. As written, the second item says `type: object`,
+/// so no value could satisfy both (a title would have to be a string and an object).
+struct DescribedInlineProperties;
+
+impl Modify for DescribedInlineProperties {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for schema in components.schemas.values_mut() {
+            let RefOr::T(Schema::Object(object)) = schema else {
+                continue;
+            };
+            for property in object.properties.values_mut() {
+                if let Some(folded) = fold_description(property) {
+                    *property = folded;
+                }
+            }
+        }
+    }
+}
+
+/// `allOf: [S, {type: object, description, default}]` as `S` with that description and
+/// default; `None` for any other schema.
+fn fold_description(property: &RefOr<Schema>) -> Option<RefOr<Schema>> {
+    let RefOr::T(Schema::AllOf(all)) = property else {
+        return None;
+    };
+    let [
+        RefOr::T(Schema::Object(inner)),
+        RefOr::T(Schema::Object(notes)),
+    ] = all.items.as_slice()
+    else {
+        return None;
+    };
+    let only_notes = notes.properties.is_empty()
+        && notes.required.is_empty()
+        && notes.enum_values.is_none()
+        && notes.format.is_none()
+        && notes.additional_properties.is_none();
+    if !only_notes {
+        return None;
+    }
+    let mut inner = inner.clone();
+    inner.description = notes.description.clone().or(inner.description);
+    inner.default = notes.default.clone().or(inner.default);
+    Some(RefOr::T(Schema::Object(inner)))
+}
+
 /// The served document: pretty JSON with a trailing newline, shared by every request.
 #[derive(Debug, Clone)]
 pub(crate) struct OpenApiJson(pub Arc<str>);
@@ -133,6 +288,8 @@ impl AsRef<[u8]> for OpenApiJson {
 pub(crate) fn render(mut api: utoipa::openapi::OpenApi) -> OpenApiJson {
     BearerScheme.modify(&mut api);
     ErrorResponses.modify(&mut api);
+    EventStreams.modify(&mut api);
+    DescribedInlineProperties.modify(&mut api);
     let mut json = api
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));

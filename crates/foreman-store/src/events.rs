@@ -107,7 +107,7 @@ impl EventLog for SqlStore {
             q.order_by_asc(C::Seq)
         };
         if filter.offset > 0 {
-            q = q.offset(filter.offset);
+            q = q.offset(crate::sql_offset(filter.offset));
         }
         let rows = q
             .limit(u64::from(limit))

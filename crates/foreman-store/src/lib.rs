@@ -157,6 +157,12 @@ fn not_compiled(backend: Backend) -> StoreError {
     ))
 }
 
+/// A page offset as SQL binds it: sea-query binds `OFFSET` as a signed 64-bit integer and
+/// panics on a larger one, so larger offsets saturate (they are past every row either way).
+pub(crate) fn sql_offset(offset: u64) -> u64 {
+    offset.min(i64::MAX.unsigned_abs())
+}
+
 /// Maps any database error to [`StoreError::Backend`].
 pub(crate) fn be(e: DbErr) -> StoreError {
     backend_err(e)

@@ -123,7 +123,7 @@ impl SqlStore {
                 row.gt(at)
             });
         } else if filter.offset > 0 {
-            q = q.offset(filter.offset);
+            q = q.offset(crate::sql_offset(filter.offset));
         }
         let rows = q
             .order_by(key, order.clone())

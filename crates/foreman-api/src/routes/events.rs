@@ -9,9 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use foreman_domain::{
-    EventFilter, MAX_PAGE_LIMIT, TicketFilter, TicketId, TicketSort, TicketStatus,
-};
+use foreman_domain::{EventFilter, TicketFilter, TicketId, TicketSort, TicketStatus};
 use foreman_events::TypeFilter;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -22,7 +20,9 @@ use crate::auth::ReadAuth;
 use crate::dto::{ActivePipeline, LiveEventDto};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
+use crate::routes::tickets::DEFAULT_PAGE_LIMIT;
 use crate::state::AppState;
+use crate::validate::{Offset, PageLimit, Seq};
 
 /// Most pipelines `GET /api/pipeline/active` lists.
 pub const ACTIVE_PIPELINES_LIMIT: u32 = 200;
@@ -37,16 +37,21 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct EventQuery {
-    /// Page size: default 50, at most 500 (larger values are capped).
-    limit: Option<u32>,
+    /// Page size: default 50, from 1 to 500.
+    #[param(inline)]
+    limit: Option<PageLimit>,
     /// Events to skip.
-    offset: Option<u64>,
+    #[param(inline)]
+    offset: Option<Offset>,
     /// Only this ticket's events.
     ticket_id: Option<String>,
-    /// Only these types: comma-separated globs such as `ticket_*,task_*_fail`.
+    /// Only these types: comma-separated globs such as `ticket_*,task_*_fail` (a pattern with
+    /// characters other than a-z, `_`, `*` and `?`, or one that matches no event type, is a
+    /// 400).
     types: Option<String>,
     /// Only events after this seq.
-    since_seq: Option<i64>,
+    #[param(inline)]
+    since_seq: Option<Seq>,
 }
 
 /// The global event feed across tickets, newest first, each with its ticket's title and
@@ -60,17 +65,12 @@ pub(crate) async fn list_events(
 ) -> ApiResult<Response> {
     let types = TypeFilter::parse(q.types.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::BadRequest(format!("types: {e}")))?;
-    if q.since_seq.is_some_and(|s| s < 0) {
-        return Err(ApiError::BadRequest(
-            "since_seq: must not be negative".to_owned(),
-        ));
-    }
     let filter = EventFilter {
         ticket_id: q.ticket_id.filter(|t| !t.is_empty()).map(TicketId::from),
-        after_seq: q.since_seq,
+        after_seq: q.since_seq.map(Seq::get),
         types: types.to_vec(),
-        limit: q.limit.unwrap_or(50).clamp(1, MAX_PAGE_LIMIT),
-        offset: q.offset.unwrap_or(0),
+        limit: q.limit.map_or(DEFAULT_PAGE_LIMIT, PageLimit::to),
+        offset: q.offset.map_or(0, Offset::to),
         newest_first: true,
     };
     if filter.after_seq.is_none()

@@ -25,6 +25,7 @@ use crate::dto::{
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use crate::validate::RecentPrLimit;
 
 /// Most tickets `GET /api/stats/team` reads from the last seven days.
 pub const TEAM_STATS_SCAN_LIMIT: usize = 20_000;
@@ -109,8 +110,9 @@ pub(crate) async fn team_stats(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct RecentPrQuery {
-    /// How many: default 20, at most 100.
-    limit: Option<u32>,
+    /// How many: default 20, from 1 to 100.
+    #[param(inline)]
+    limit: Option<RecentPrLimit>,
 }
 
 /// Tickets with a pull request (created, awaiting merge, merged, closed or partial), most
@@ -133,7 +135,7 @@ pub(crate) async fn recent_prs(
                 TicketStatus::Partial,
             ],
             sort: TicketSort::UpdatedDesc,
-            limit: q.limit.unwrap_or(20).clamp(1, 100),
+            limit: q.limit.map_or(20, RecentPrLimit::to),
             ..Default::default()
         })
         .await?;

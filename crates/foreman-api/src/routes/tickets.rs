@@ -11,11 +11,11 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use foreman_domain::{
-    EventFilter, EventType, MAX_PAGE_LIMIT, NewEvent, NewTicket, StoreError, Ticket, TicketFilter,
-    TicketId, TicketSort, TicketStatus,
+    EventFilter, EventType, NewEvent, NewTicket, StoreError, Ticket, TicketFilter, TicketId,
+    TicketSort, TicketStatus,
 };
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,9 +28,13 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::response_cache::PageShape;
 use crate::state::AppState;
+use crate::validate::{Offset, PageLimit, ProjectName};
 
 /// Events `GET /api/tickets/{id}/events` returns.
 pub const TICKET_EVENTS_LIMIT: u32 = 100;
+
+/// Page size of the ticket lists and the event feed when the request names none.
+pub(crate) const DEFAULT_PAGE_LIMIT: u32 = 50;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,14 +61,29 @@ pub(crate) struct TicketQuery {
     search: Option<String>,
     /// Only this submitter.
     submitter: Option<String>,
-    /// `created_desc` (default), `created_asc` or `updated_desc`.
-    sort: Option<String>,
-    /// Page size: default 50, at most 500 (larger values are capped).
-    limit: Option<u32>,
+    /// Order: `created_desc` (default), `created_asc` or `updated_desc`.
+    #[param(inline)]
+    sort: Option<TicketOrder>,
+    /// Page size: default 50, from 1 to 500.
+    #[param(inline)]
+    limit: Option<PageLimit>,
     /// Items to skip (ignored with `cursor`).
-    offset: Option<u64>,
-    /// The `X-Next-Cursor` header of the previous page.
+    #[param(inline)]
+    offset: Option<Offset>,
+    /// The `X-Next-Cursor` header of the previous page (any other value is a 400).
     cursor: Option<String>,
+}
+
+/// The order of a ticket list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TicketOrder {
+    /// Newest first.
+    CreatedDesc,
+    /// Oldest first.
+    CreatedAsc,
+    /// Most recently changed first.
+    UpdatedDesc,
 }
 
 pub(crate) fn parse_statuses(s: Option<&str>) -> ApiResult<Vec<TicketStatus>> {
@@ -83,15 +102,10 @@ pub(crate) fn parse_statuses(s: Option<&str>) -> ApiResult<Vec<TicketStatus>> {
 
 impl TicketQuery {
     fn into_filter(self) -> ApiResult<TicketFilter> {
-        let sort = match self.sort.as_deref() {
-            None | Some("created_desc") => TicketSort::CreatedDesc,
-            Some("created_asc") => TicketSort::CreatedAsc,
-            Some("updated_desc") => TicketSort::UpdatedDesc,
-            Some(other) => {
-                return Err(ApiError::BadRequest(format!(
-                    "unknown sort {other:?}; valid values: created_desc, created_asc, updated_desc"
-                )));
-            }
+        let sort = match self.sort.unwrap_or(TicketOrder::CreatedDesc) {
+            TicketOrder::CreatedDesc => TicketSort::CreatedDesc,
+            TicketOrder::CreatedAsc => TicketSort::CreatedAsc,
+            TicketOrder::UpdatedDesc => TicketSort::UpdatedDesc,
         };
         Ok(TicketFilter {
             project: self.project.filter(|p| !p.is_empty()),
@@ -100,8 +114,8 @@ impl TicketQuery {
             submitter: self.submitter.filter(|s| !s.is_empty()),
             parent_id: None,
             sort,
-            limit: self.limit.unwrap_or(50).clamp(1, MAX_PAGE_LIMIT),
-            offset: self.offset.unwrap_or(0),
+            limit: self.limit.map_or(DEFAULT_PAGE_LIMIT, PageLimit::to),
+            offset: self.offset.map_or(0, Offset::to),
             cursor: self.cursor.filter(|c| !c.is_empty()),
         })
     }
@@ -214,35 +228,20 @@ pub(crate) async fn create_ticket(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateTicket>,
 ) -> ApiResult<impl IntoResponse> {
-    let title = body.title.trim().to_owned();
-    if title.is_empty() || title.chars().count() > 500 {
-        return Err(ApiError::BadRequest(
-            "title: must be 1 to 500 characters".to_owned(),
-        ));
-    }
+    // title, priority, external_id and project were checked against their schemas while the
+    // body was read (`crate::validate`)
     let project = body
         .project
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| state.config().default_project.clone());
-    if !foreman_domain::project::is_valid_project_name(&project) {
-        return Err(ApiError::BadRequest(format!(
-            "project: {project:?} is not a valid project name (1 to 64 of a-z, 0-9, '-', '_')"
-        )));
-    }
-    if let Some(ext) = &body.external_id
-        && (ext.trim().is_empty() || ext.len() > 200)
-    {
-        return Err(ApiError::BadRequest(
-            "external_id: must be 1 to 200 characters when given".to_owned(),
-        ));
-    }
+        .as_ref()
+        .and_then(ProjectName::get)
+        .map_or_else(|| state.config().default_project.clone(), str::to_owned);
     let new = NewTicket {
-        project: project.clone(),
+        project,
         external_id: String::new(),
-        title,
+        title: body.title.trimmed().to_owned(),
         description: body.description,
         acceptance_criteria: body.acceptance_criteria,
-        priority: body.priority,
+        priority: body.priority.to(),
         labels: body.labels,
         submitter: Some(auth.caller.name.clone()),
         parent_id: None,
@@ -252,7 +251,7 @@ pub(crate) async fn create_ticket(
             state
                 .store()
                 .create_ticket(NewTicket {
-                    external_id: ext.trim().to_owned(),
+                    external_id: ext.trimmed().to_owned(),
                     ..new
                 })
                 .await?

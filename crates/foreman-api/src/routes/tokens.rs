@@ -14,6 +14,7 @@ use crate::dto::{CreateToken, CreatedToken, TokenDto, TokenRevoked};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath};
 use crate::state::AppState;
+use crate::validate::NonEmpty;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,29 +32,17 @@ pub(crate) async fn create_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<impl IntoResponse> {
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(ApiError::BadRequest(
-            "name: must be 1 to 100 characters".to_owned(),
-        ));
-    }
-    let mut scopes = body.scopes.unwrap_or_else(|| vec![Scope::Read]);
-    if scopes.is_empty() {
-        return Err(ApiError::BadRequest(
-            "scopes: give at least one of read, write, admin".to_owned(),
-        ));
-    }
+    // name, scopes and expires_in_days were checked against their schemas while the body was
+    // read (`crate::validate`)
+    let name = body.name.trimmed().to_owned();
+    let mut scopes = body
+        .scopes
+        .map_or_else(|| vec![Scope::Read], NonEmpty::into_vec);
     scopes.sort_unstable();
     scopes.dedup();
-    let expires_at = match body.expires_in_days {
-        None => None,
-        Some(d @ 1..=3650) => Some(foreman_domain::now() + Duration::days(i64::from(d))),
-        Some(d) => {
-            return Err(ApiError::BadRequest(format!(
-                "expires_in_days: {d} is out of range 1..=3650"
-            )));
-        }
-    };
+    let expires_at = body
+        .expires_in_days
+        .map(|d| foreman_domain::now() + Duration::days(d.get()));
     let (new, secret) = NewApiToken::generate(name, scopes, expires_at);
     let stored = state.store().create_token(new).await?;
     metrics::counter!("foreman_api_tokens_created_total").increment(1);

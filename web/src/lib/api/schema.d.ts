@@ -798,30 +798,32 @@ export interface components {
             acceptance_criteria?: string;
             /** @description Body. */
             description?: string;
-            /** @description Tracker id; generated as `LOCAL-<n>` when absent. */
+            /**
+             * @description Tracker id: 1 to 200 characters, not all whitespace (stored trimmed); generated as
+             *     `LOCAL-<n>` when absent or null.
+             */
             external_id?: string | null;
             /** @description Labels. */
             labels?: string[];
             /**
              * Format: int32
-             * @description Priority (higher runs first).
+             * @description Priority from 0 to 100, higher runs first (default 0). Trackers' priorities map to 0
+             *     (none), 10 (low), 20 (medium), 30 (high) and 40 (urgent).
+             * @default 0
              */
-            priority?: number;
-            /** @description Project slug; the configured default when absent. */
+            priority: number;
+            /** @description Project slug; the configured default when absent, null or empty. */
             project?: string | null;
-            /** @description Title (required, 1 to 500 characters). */
+            /** @description Title: 1 to 500 characters, not all whitespace (stored trimmed). */
             title: string;
         };
         /** @description A token to create. */
         CreateToken: {
-            /**
-             * Format: int32
-             * @description Days until it stops working (1 to 3650); never when absent.
-             */
+            /** @description Days until it stops working (1 to 3650); never when absent or null. */
             expires_in_days?: number | null;
-            /** @description A name for people (1 to 100 characters). */
+            /** @description A name for people: 1 to 100 characters, not all whitespace (stored trimmed). */
             name: string;
-            scopes?: ("read" | "write" | "admin")[];
+            scopes?: ("read" | "write" | "admin")[] | null;
         };
         /** @description A created token: the only time the secret is shown. */
         CreatedToken: components["schemas"]["TokenDto"] & {
@@ -888,6 +890,13 @@ export interface components {
             task_id?: string | null;
             /** @description Ticket, if any. */
             ticket_id?: string | null;
+        };
+        /** @description a live client fell behind: `count` events were skipped and follow from the log */
+        EventsDropped: {
+            /** Format: int64 */
+            count: number;
+            /** @enum {string} */
+            event_type: "events_dropped";
         };
         /** @description Liveness. */
         Health: {
@@ -2302,13 +2311,17 @@ export interface operations {
     list_events: {
         parameters: {
             query?: {
-                /** @description Page size: default 50, at most 500 (larger values are capped). */
+                /** @description Page size: default 50, from 1 to 500. */
                 limit?: number;
                 /** @description Events to skip. */
                 offset?: number;
                 /** @description Only this ticket's events. */
                 ticket_id?: string;
-                /** @description Only these types: comma-separated globs such as `ticket_*,task_*_fail`. */
+                /**
+                 * @description Only these types: comma-separated globs such as `ticket_*,task_*_fail` (a pattern with
+                 *     characters other than a-z, `_`, `*` and `?`, or one that matches no event type, is a
+                 *     400).
+                 */
                 types?: string;
                 /** @description Only events after this seq. */
                 since_seq?: number;
@@ -2757,7 +2770,7 @@ export interface operations {
     recent_prs: {
         parameters: {
             query?: {
-                /** @description How many: default 20, at most 100. */
+                /** @description How many: default 20, from 1 to 100. */
                 limit?: number;
             };
             header?: never;
@@ -3033,7 +3046,14 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": components["schemas"]["LiveEventDto"];
+                    "text/event-stream": {
+                        /** @description the message as JSON; a client that fell behind receives an `EventsDropped` notice, then the missed events */
+                        data: string;
+                        /** @description always `message` (the default event type) */
+                        event?: string;
+                        /** @description the event's seq (resume after it with `Last-Event-ID`); a notice repeats the last id */
+                        id?: string;
+                    };
                 };
             };
             /** @description malformed request or invalid parameter */
@@ -3297,13 +3317,13 @@ export interface operations {
                 search?: string;
                 /** @description Only this submitter. */
                 submitter?: string;
-                /** @description `created_desc` (default), `created_asc` or `updated_desc`. */
-                sort?: string;
-                /** @description Page size: default 50, at most 500 (larger values are capped). */
+                /** @description Order: `created_desc` (default), `created_asc` or `updated_desc`. */
+                sort?: "created_desc" | "created_asc" | "updated_desc";
+                /** @description Page size: default 50, from 1 to 500. */
                 limit?: number;
                 /** @description Items to skip (ignored with `cursor`). */
                 offset?: number;
-                /** @description The `X-Next-Cursor` header of the previous page. */
+                /** @description The `X-Next-Cursor` header of the previous page (any other value is a 400). */
                 cursor?: string;
             };
             header?: never;
@@ -3401,13 +3421,13 @@ export interface operations {
                 search?: string;
                 /** @description Only this submitter. */
                 submitter?: string;
-                /** @description `created_desc` (default), `created_asc` or `updated_desc`. */
-                sort?: string;
-                /** @description Page size: default 50, at most 500 (larger values are capped). */
+                /** @description Order: `created_desc` (default), `created_asc` or `updated_desc`. */
+                sort?: "created_desc" | "created_asc" | "updated_desc";
+                /** @description Page size: default 50, from 1 to 500. */
                 limit?: number;
                 /** @description Items to skip (ignored with `cursor`). */
                 offset?: number;
-                /** @description The `X-Next-Cursor` header of the previous page. */
+                /** @description The `X-Next-Cursor` header of the previous page (any other value is a 400). */
                 cursor?: string;
             };
             header?: never;
