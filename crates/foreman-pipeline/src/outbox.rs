@@ -19,8 +19,8 @@
 //! fails again should use e.g. the number of its attempt). The first write under a key wins;
 //! later ones find it done (or pending, and leave it to the drain).
 //!
-//! What happens to an entry: the writer claims it ([`foreman_domain::Outbox::claim_outbox`]) (one attempt, held for
-//! [`OutboxRetry::hold`]) and performs it; success completes it; a failure is kept with the next
+//! What happens to an entry: the writer claims it ([`foreman_domain::Outbox::claim_outbox`]:
+//! one attempt, held for [`OutboxRetry::hold`]) and performs it; success completes it; a failure is kept with the next
 //! attempt time ([`OutboxRetry::backoff`]: capped exponential with jitter) and reported as a
 //! `tracker_update_failed` event, and the caller goes on as if it had succeeded — a tracker
 //! write-back never fails a ticket. [`drain`], called by the daemon's housekeeping, retries
@@ -31,12 +31,13 @@
 //! text on the tracker before posting, so a crash after the tracker accepted it but before the
 //! outbox recorded it does not post it twice.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use foreman_domain::tracker::{TrackerError, TrackerStatus};
-use foreman_domain::{EventType, NewEvent, OutboxEntry, StoreError, Ticket, TicketId};
+use foreman_domain::tracker::{Tracker, TrackerError, TrackerStatus};
+use foreman_domain::{EventLog, EventType, NewEvent, Store, StoreError, Ticket, TicketId};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -179,8 +180,9 @@ pub enum WriteOutcome {
     Elsewhere,
 }
 
-/// Enqueues `effect` for `ticket` under `occasion` ([`tracker_key`]) and performs it now. A
-/// tracker failure is recorded for a retry and reported, never returned.
+/// Enqueues `effect` for `ticket` under `occasion` ([`tracker_key`]) and performs it now with
+/// the project's tracker. A tracker failure is recorded for a retry and reported, never
+/// returned.
 ///
 /// # Errors
 /// Only the store's.
@@ -191,22 +193,46 @@ pub async fn write_to_tracker(
     occasion: &str,
     effect: TrackerEffect,
 ) -> Result<WriteOutcome, StoreError> {
+    let ports = engine.ports();
+    write_with(
+        ports.store.as_ref(),
+        ports.events.as_ref(),
+        project.tracker.as_ref(),
+        &project.name,
+        ticket,
+        occasion,
+        effect,
+    )
+    .await
+}
+
+/// [`write_to_tracker`] over the ports themselves: `tracker` is the project's (`project`).
+///
+/// # Errors
+/// Only the store's.
+pub async fn write_with(
+    store: &dyn Store,
+    events: &dyn EventLog,
+    tracker: &dyn Tracker,
+    project: &str,
+    ticket: &Ticket,
+    occasion: &str,
+    effect: TrackerEffect,
+) -> Result<WriteOutcome, StoreError> {
     let key = tracker_key(&ticket.id, occasion, &effect);
     let write = TrackerWrite {
-        project: project.name.clone(),
+        project: project.to_owned(),
         external_id: ticket.external_id.clone(),
         effect,
     };
     let payload = serde_json::to_value(&write).unwrap_or(Value::Null);
-    let entry = engine
-        .ports()
-        .store
+    let entry = store
         .enqueue(&key, Some(&ticket.id), TRACKER_KIND, payload)
         .await?;
     match entry.state.as_str() {
         "done" => Ok(WriteOutcome::Done),
         "failed" => Ok(WriteOutcome::GaveUp),
-        _ => perform(engine, project, &key, foreman_domain::now()).await,
+        _ => perform(store, events, tracker, &key, foreman_domain::now()).await,
     }
 }
 
@@ -216,46 +242,59 @@ pub async fn write_to_tracker(
 /// # Errors
 /// Only the store's.
 pub async fn drain(engine: &Engine) -> Result<usize, StoreError> {
-    drain_at(engine, foreman_domain::now()).await
+    let ports = engine.ports();
+    drain_with(
+        ports.store.as_ref(),
+        ports.events.as_ref(),
+        foreman_domain::now(),
+        |project| ports.projects.get(project).map(|p| Arc::clone(&p.tracker)),
+    )
+    .await
 }
 
-/// [`drain`] as if the clock said `now` (tests pass a later time instead of waiting out a
-/// backoff).
+/// [`drain`] over the ports themselves, as if the clock said `now` (tests pass a later time
+/// instead of waiting out a backoff); `trackers` names each project's tracker.
 ///
 /// # Errors
 /// Only the store's.
-pub async fn drain_at(engine: &Engine, now: DateTime<Utc>) -> Result<usize, StoreError> {
-    let store = &engine.ports().store;
+pub async fn drain_with(
+    store: &dyn Store,
+    events: &dyn EventLog,
+    now: DateTime<Utc>,
+    trackers: impl Fn(&str) -> Option<Arc<dyn Tracker>>,
+) -> Result<usize, StoreError> {
     let due = store.due_outbox(now, 100).await?;
     let mut attempted = 0;
     for entry in due.iter().filter(|e| e.kind == TRACKER_KIND) {
-        let Some(project) = project_of(engine, entry) else {
-            tracing::warn!(key = %entry.key, "tracker write names no configured project; giving up");
+        let project = entry
+            .payload
+            .get("project")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let Some(tracker) = trackers(project) else {
+            tracing::warn!(key = %entry.key, project, "tracker write names no configured project; giving up");
             store
                 .fail_outbox(&entry.key, "no such project", None)
                 .await?;
             continue;
         };
-        if perform(engine, &project, &entry.key, now).await? != WriteOutcome::Elsewhere {
+        if perform(store, events, tracker.as_ref(), &entry.key, now).await?
+            != WriteOutcome::Elsewhere
+        {
             attempted += 1;
         }
     }
     Ok(attempted)
 }
 
-fn project_of(engine: &Engine, entry: &OutboxEntry) -> Option<ProjectRuntime> {
-    let name = entry.payload.get("project")?.as_str()?;
-    engine.ports().projects.get(name).cloned()
-}
-
 /// Claims the entry, performs it, records the answer.
 async fn perform(
-    engine: &Engine,
-    project: &ProjectRuntime,
+    store: &dyn Store,
+    events: &dyn EventLog,
+    tracker: &dyn Tracker,
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<WriteOutcome, StoreError> {
-    let store = &engine.ports().store;
     let retry = OutboxRetry::default();
     let hold = chrono::Duration::from_std(retry.hold).unwrap_or(chrono::TimeDelta::MAX);
     let Some(entry) = store.claim_outbox(key, now, now + hold).await? else {
@@ -270,7 +309,7 @@ async fn perform(
             return Ok(WriteOutcome::GaveUp);
         }
     };
-    match apply(project, &write, entry.attempts > 1).await {
+    match apply(tracker, &write, entry.attempts > 1).await {
         Ok(result) => {
             store.complete_outbox(key, result).await?;
             if matches!(write.effect, TrackerEffect::Comment { .. }) {
@@ -280,7 +319,7 @@ async fn perform(
                 )
                 .details(json!({"key": key}));
                 event.ticket_id.clone_from(&entry.ticket_id);
-                engine.emit(event).await;
+                emit(events, event).await;
             }
             Ok(WriteOutcome::Done)
         }
@@ -311,7 +350,7 @@ async fn perform(
                 "gave_up": give_up,
             }));
             event.ticket_id.clone_from(&entry.ticket_id);
-            engine.emit(event).await;
+            emit(events, event).await;
             Ok(if give_up {
                 WriteOutcome::GaveUp
             } else {
@@ -323,12 +362,17 @@ async fn perform(
 
 /// Performs one write. `again`: an earlier attempt may have reached the tracker, so a comment
 /// is looked for before it is posted.
+async fn emit(events: &dyn EventLog, event: NewEvent) {
+    if let Err(e) = events.append(event).await {
+        tracing::warn!(error = %e, "cannot append event");
+    }
+}
+
 async fn apply(
-    project: &ProjectRuntime,
+    tracker: &dyn Tracker,
     write: &TrackerWrite,
     again: bool,
 ) -> Result<Value, TrackerError> {
-    let tracker = &project.tracker;
     let id = write.external_id.as_str();
     match &write.effect {
         TrackerEffect::Comment { body } => {

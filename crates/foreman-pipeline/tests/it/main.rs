@@ -1,3 +1,4 @@
 //! Integration tests of the pipeline crate.
 
 mod instructions;
+mod outbox;
