@@ -46,20 +46,26 @@ const CHECKS: &[&str] = &[
 /// Default time budget of the fuzzing run, in seconds (at least three minutes).
 const DEFAULT_MAX_TIME: u64 = 200;
 
-/// Runs the fuzzer; `args` are the command's flags (`--max-time SECS`, `--seed N`, `--keep`).
+/// Runs the fuzzer; `args` are the command's flags (`--max-time SECS`, `--seed N`, `--keep`,
+/// `--server PATH`).
 pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
     let options = Options::parse(args)?;
     let st = schemathesis()?;
-    // the binaries `cargo xtask ci` built before the test suite (nothing to do there)
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let built = Command::new(cargo)
-        .args(["build", "--workspace", "--bins", "--locked"])
-        .status()
-        .context("cannot run cargo build")?;
-    if !built.success() {
-        bail!("cargo build --workspace --bins failed with {built}");
-    }
-    let server = root.join("target/debug/foreman-server");
+    let server = match &options.server {
+        Some(path) => path.clone(),
+        None => {
+            // the binaries `cargo xtask ci` built before the test suite (nothing to do there)
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let built = Command::new(cargo)
+                .args(["build", "--workspace", "--bins", "--locked"])
+                .status()
+                .context("cannot run cargo build")?;
+            if !built.success() {
+                bail!("cargo build --workspace --bins failed with {built}");
+            }
+            root.join("target/debug/foreman-server")
+        }
+    };
     let work = Workdir::new(options.keep)?;
     let data = work.path.join("data");
     let started = Instant::now();
@@ -166,6 +172,8 @@ struct Options {
     max_time: u64,
     seed: Option<String>,
     keep: bool,
+    /// Another server binary (a release build, an older one) instead of the debug build.
+    server: Option<PathBuf>,
 }
 
 impl Options {
@@ -174,6 +182,7 @@ impl Options {
             max_time: DEFAULT_MAX_TIME,
             seed: None,
             keep: false,
+            server: None,
         };
         let mut args = args.iter();
         while let Some(arg) = args.next() {
@@ -188,8 +197,14 @@ impl Options {
                     options.seed = Some(args.next().context("--seed takes a number")?.clone())
                 }
                 "--keep" => options.keep = true,
+                "--server" => {
+                    options.server = Some(PathBuf::from(
+                        args.next()
+                            .context("--server takes the path of a foreman-server")?,
+                    ));
+                }
                 other => bail!(
-                    "unknown flag {other:?}; usage: cargo xtask fuzz [--max-time SECS] [--seed N] [--keep]"
+                    "unknown flag {other:?}; usage: cargo xtask fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH]"
                 ),
             }
         }

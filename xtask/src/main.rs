@@ -4,9 +4,9 @@
 //! - `ci`: everything CI checks (fmt, tidy, the dashboard's checks, unit tests and build,
 //!   clippy, `cargo doc` without warnings, codegen drift, the whole test suite on SQLite and
 //!   PostgreSQL, the API fuzzer, the dashboard's end-to-end tests, cargo-deny when installed).
-//! - `fuzz [--max-time SECS] [--seed N] [--keep]`: property-based fuzzing of every operation of
-//!   the served OpenAPI document with schemathesis against the debug server (`fuzz.rs`); part
-//!   of `ci`.
+//! - `fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH]`: property-based fuzzing of
+//!   every operation of the served OpenAPI document with schemathesis against the debug server
+//!   or the one given (`fuzz.rs`); part of `ci`.
 //! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
 //!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
@@ -53,7 +53,7 @@ fn main() -> Result<()> {
         Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | fuzz [--max-time SECS] [--seed N] [--keep] | tidy | bench <store|api|llm|git|pipeline|sandbox> | web | run [-- SERVER_ARGS]>"
+                "usage: cargo xtask <ci | codegen [--check] | fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH] | tidy | bench <store|api|llm|git|pipeline|sandbox> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
