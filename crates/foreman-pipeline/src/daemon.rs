@@ -728,7 +728,22 @@ impl Daemon {
                     .await
                     .is_ok()
                 {
-                    let _ = project.tracker.remove_label(&t.external_id, label).await;
+                    // through the outbox, once per clarification round (the time it was asked)
+                    let occasion = format!("clarified{}", t.updated_at.timestamp_micros());
+                    let effect = crate::outbox::TrackerEffect::RemoveLabel {
+                        label: label.clone(),
+                    };
+                    if let Err(e) = crate::outbox::write_to_tracker(
+                        &self.engine,
+                        project,
+                        &t,
+                        &occasion,
+                        effect,
+                    )
+                    .await
+                    {
+                        tracing::warn!(ticket = %t.id, error = %e, "cannot record the label removal");
+                    }
                     self.engine
                         .emit(
                             NewEvent::new(
