@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use foreman_config::{Config, GitConfig, TrackerConfig};
+use foreman_config::{Config, GitConfig, TrackerConfig, TrackerStatusNames};
 use foreman_domain::git::GitHost;
 use foreman_domain::tracker::Tracker;
 use foreman_domain::{EventLog, SettingsStore, Store, TicketStore};
@@ -228,7 +228,7 @@ pub fn build_tracker(
             Arc::new(foreman_tracker::GitHubTracker::new(
                 client,
                 &t.pickup_label,
-                foreman_tracker::StatusLabels::default(),
+                status_labels(t),
             ))
         }
         #[cfg(not(feature = "gitlab"))]
@@ -245,7 +245,7 @@ pub fn build_tracker(
             Arc::new(foreman_tracker::GitLabTracker::new(
                 client,
                 &t.pickup_label,
-                foreman_tracker::StatusLabels::default(),
+                status_labels(t),
             ))
         }
         #[cfg(not(feature = "jira"))]
@@ -258,6 +258,7 @@ pub fn build_tracker(
                 .context("tracker.token for jira must be `email:api_token`")?;
             let mut cfg = foreman_tracker::JiraConfig::new(&t.base_url, email, token, &t.project);
             cfg.pickup_label.clone_from(&t.pickup_label);
+            cfg.statuses = status_names(t);
             Arc::new(foreman_tracker::JiraTracker::new(cfg).context("cannot set up Jira")?)
         }
         #[cfg(not(feature = "linear"))]
@@ -270,12 +271,40 @@ pub fn build_tracker(
                 &t.project,
             );
             cfg.pickup_label.clone_from(&t.pickup_label);
+            cfg.states = status_names(t);
             Arc::new(foreman_tracker::LinearTracker::new(cfg).context("cannot set up Linear")?)
         }
         other => {
             bail!("tracker.provider = {other:?} is not one of local, github, gitlab, jira, linear")
         }
     })
+}
+
+/// The state names of a Jira or Linear tracker: `[tracker.statuses]` over the defaults.
+#[cfg(any(feature = "jira", feature = "linear"))]
+fn status_names(t: &TrackerConfig) -> foreman_tracker::StatusNames {
+    let n = &t.statuses;
+    let d = foreman_tracker::StatusNames::default();
+    foreman_tracker::StatusNames {
+        in_progress: TrackerStatusNames::resolve(&n.in_progress, &d.in_progress),
+        in_review: TrackerStatusNames::resolve(&n.in_review, &d.in_review),
+        done: TrackerStatusNames::resolve(&n.done, &d.done),
+        blocked: TrackerStatusNames::resolve(&n.blocked, &d.blocked),
+        failed: TrackerStatusNames::resolve(&n.failed, &d.failed),
+    }
+}
+
+/// The status labels of a GitHub or GitLab tracker: `[tracker.statuses]` over the defaults.
+#[cfg(any(feature = "github", feature = "gitlab"))]
+fn status_labels(t: &TrackerConfig) -> foreman_tracker::StatusLabels {
+    let n = &t.statuses;
+    let d = foreman_tracker::StatusLabels::default();
+    foreman_tracker::StatusLabels {
+        in_progress: TrackerStatusNames::resolve(&n.in_progress, &d.in_progress),
+        in_review: TrackerStatusNames::resolve(&n.in_review, &d.in_review),
+        blocked: TrackerStatusNames::resolve(&n.blocked, &d.blocked),
+        failed: TrackerStatusNames::resolve(&n.failed, &d.failed),
+    }
 }
 
 #[cfg(test)]

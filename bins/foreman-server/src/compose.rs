@@ -104,7 +104,39 @@ pub fn settings(
         clarification_label: defaults.clarification_label,
         budgets: config.cost.limits(),
         escalation_model: models.get("escalation").cloned(),
+        transient_retry: foreman_pipeline::settings::TransientRetry {
+            max_retries: p.max_transient_retries,
+            initial_backoff: duration("pipeline.transient_backoff", &p.transient_backoff)?,
+            max_backoff: duration("pipeline.transient_backoff_max", &p.transient_backoff_max)?,
+        },
     })
+}
+
+/// Checks in the background, once, that the tracker has every status Foreman will report
+/// (`[tracker.statuses]` against Jira's project statuses or Linear's team states), logging an
+/// error per missing one; `foreman doctor` runs the same check. A status that cannot be set is
+/// never fatal: its update fails in the outbox and is reported there.
+fn check_tracker_statuses_later(
+    project: &str,
+    tracker: &Arc<dyn foreman_domain::tracker::Tracker>,
+) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    let project = project.to_owned();
+    let tracker = tracker.clone();
+    runtime.spawn(async move {
+        match tracker.check_statuses().await {
+            Ok(problems) => {
+                for problem in problems {
+                    tracing::error!(project = %project, tracker = tracker.name(), %problem, "a tracker status cannot be reported; fix [tracker.statuses]");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(project = %project, tracker = tracker.name(), error = %e, "cannot check the tracker's statuses");
+            }
+        }
+    });
 }
 
 /// This node's id: stable across restarts (kept in `<data_dir>/node_id`) and unique per data
@@ -353,6 +385,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
             .with_context(|| format!("project {}", spec.name))?;
         let tracker = build_tracker(&spec, Some((inputs.store.clone(), inputs.events.clone())))
             .with_context(|| format!("project {}", spec.name))?;
+        check_tracker_statuses_later(&spec.name, &tracker);
         let test_command = spec.test_command.clone();
         let commands = command_settings(
             config,

@@ -572,7 +572,12 @@ async fn check_project(
     } else {
         checks.extend(check_repo_and_host(spec, work_dir, store).await);
     }
-    checks.push(check_tracker(spec, store).await);
+    let tracker = check_tracker(spec, store).await;
+    let answered = tracker.status == CheckStatus::Pass;
+    checks.push(tracker);
+    if answered {
+        checks.push(check_tracker_statuses(spec, store).await);
+    }
     checks.push(webhook_line(spec, config));
     checks
 }
@@ -743,6 +748,52 @@ async fn check_tracker(spec: &ProjectSpec, store: Option<&Arc<dyn Store>>) -> Ch
             "tracker",
             format!("{provider}: no answer within {} s", CHECK_TIMEOUT.as_secs()),
             format!("check {section} base_url and the network"),
+        ),
+    }
+}
+
+/// Whether every status Foreman reports maps to a status (Jira) or workflow state (Linear) the
+/// tracker has ([`foreman_domain::tracker::Tracker::check_statuses`]); run once the tracker
+/// answered.
+async fn check_tracker_statuses(spec: &ProjectSpec, store: Option<&Arc<dyn Store>>) -> Check {
+    let p = Some(spec.name.as_str());
+    let subject = "tracker statuses";
+    let ports = store.map(|s| {
+        let events: Arc<dyn EventLog> = s.clone();
+        (s.clone(), events)
+    });
+    let Ok(tracker) = build_tracker(spec, ports) else {
+        return Check::skip(p, subject, "the tracker could not be built");
+    };
+    match tokio::time::timeout(CHECK_TIMEOUT, tracker.check_statuses()).await {
+        Ok(Ok(problems)) if problems.is_empty() => Check::pass(
+            p,
+            subject,
+            format!("every status Foreman reports exists at {}", tracker.name()),
+        ),
+        Ok(Ok(problems)) => Check::fail(
+            p,
+            subject,
+            problems.join("; "),
+            format!(
+                "name existing ones under {}.statuses (or \"-\" to never report that status)",
+                tracker_section(&spec.name)
+            ),
+        ),
+        Ok(Err(e)) => Check::fail(
+            p,
+            subject,
+            format!("cannot list the tracker's statuses: {e}"),
+            tracker_fix(&e, spec),
+        ),
+        Err(_) => Check::fail(
+            p,
+            subject,
+            format!("no answer within {} s", CHECK_TIMEOUT.as_secs()),
+            format!(
+                "check {} base_url and the network",
+                tracker_section(&spec.name)
+            ),
         ),
     }
 }

@@ -255,6 +255,8 @@ pub struct TrackerConfig {
     pub project: String,
     /// Secret for webhook signatures.
     pub webhook_secret: String,
+    /// What each status Foreman reports is called at this tracker (`[tracker.statuses]`).
+    pub statuses: TrackerStatusNames,
 }
 
 impl Default for TrackerConfig {
@@ -267,6 +269,54 @@ impl Default for TrackerConfig {
             base_url: String::new(),
             project: String::new(),
             webhook_secret: String::new(),
+            statuses: TrackerStatusNames::default(),
+        }
+    }
+}
+
+/// `[tracker.statuses]`: the tracker's name for each status Foreman reports: a Jira status, a
+/// Linear workflow state, or a label on GitHub and GitLab (where done closes the issue and its
+/// name is not used). Empty: the adapter's default (`In Progress`, `In Review`, `Blocked`,
+/// `Done`, and `Blocked` for failed on Jira and Linear; `foreman-in-progress`,
+/// `foreman-in-review`, `foreman-blocked`, `foreman-failed` as labels). `"-"`: never report that
+/// status. Jira and Linear names are checked against the project's statuses or the team's
+/// states at start-up and by `foreman doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackerStatusNames {
+    /// Work has started on the ticket.
+    pub in_progress: String,
+    /// Its pull request waits for review.
+    pub in_review: String,
+    /// Foreman waits for a person (questions asked, a budget ran out).
+    pub blocked: String,
+    /// Foreman gave up on it.
+    pub failed: String,
+    /// Its pull request was merged.
+    pub done: String,
+}
+
+impl TrackerStatusNames {
+    /// Every key with its value, in a fixed order.
+    #[must_use]
+    pub fn entries(&self) -> [(&'static str, &str); 5] {
+        [
+            ("in_progress", &self.in_progress),
+            ("in_review", &self.in_review),
+            ("blocked", &self.blocked),
+            ("failed", &self.failed),
+            ("done", &self.done),
+        ]
+    }
+
+    /// The name to use for `key` given the adapter's `default`: the configured one, the
+    /// default when empty, and an empty name (not reported) for `"-"`.
+    #[must_use]
+    pub fn resolve(configured: &str, default: &str) -> String {
+        match configured.trim() {
+            "" => default.to_owned(),
+            "-" => String::new(),
+            name => name.to_owned(),
         }
     }
 }
@@ -604,6 +654,15 @@ pub struct PipelineConfig {
     pub command_timeout: String,
     /// `provider:model` for a task's last implementation attempt (empty: the implementer's).
     pub escalation_model: String,
+    /// Retries of a step stopped by a transient fault (a push or fetch, a git host's or
+    /// tracker's 5xx, 429 or timeout, an overloaded provider) before the ticket fails (0: fail
+    /// at once).
+    pub max_transient_retries: u32,
+    /// Backoff before the first such retry, e.g. `2s`; it doubles for each further one, with
+    /// jitter.
+    pub transient_backoff: String,
+    /// Longest backoff between such retries, e.g. `5m`.
+    pub transient_backoff_max: String,
 }
 
 impl Default for PipelineConfig {
@@ -624,6 +683,9 @@ impl Default for PipelineConfig {
             conflict_resolution_token_budget: 20_000,
             command_timeout: "10m".into(),
             escalation_model: String::new(),
+            max_transient_retries: 5,
+            transient_backoff: "2s".into(),
+            transient_backoff_max: "5m".into(),
         }
     }
 }
@@ -840,6 +902,27 @@ impl Config {
             ));
         }
         check_duration("dashboard.request_timeout", &d.request_timeout)?;
+        for (key, value) in [
+            ("dashboard.header_read_timeout", &d.header_read_timeout),
+            ("dashboard.keep_alive_timeout", &d.keep_alive_timeout),
+            ("dashboard.write_timeout", &d.write_timeout),
+            ("dashboard.ws_pong_timeout", &d.ws_pong_timeout),
+        ] {
+            check_duration(key, value)?;
+            if parse_duration(value).is_ok_and(|t| t.is_zero()) {
+                return Err(ConfigError::invalid(key, value, "must be positive"));
+            }
+        }
+        for proxy in &d.trusted_proxies {
+            let p = proxy.trim();
+            if p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::invalid(
+                    "dashboard.trusted_proxies",
+                    proxy,
+                    "expected an address (10.0.0.1) or a network (10.0.0.0/8)",
+                ));
+            }
+        }
         for origin in &d.cors_allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))
                 || origin.ends_with('/')
@@ -892,6 +975,16 @@ impl Config {
         check_duration("daemon.shutdown_grace", &dm.shutdown_grace)?;
         let p = &self.pipeline;
         check_duration("pipeline.command_timeout", &p.command_timeout)?;
+        check_duration("pipeline.transient_backoff", &p.transient_backoff)?;
+        check_duration("pipeline.transient_backoff_max", &p.transient_backoff_max)?;
+        if parse_duration(&p.transient_backoff_max).ok() < parse_duration(&p.transient_backoff).ok()
+        {
+            return Err(ConfigError::invalid(
+                "pipeline.transient_backoff_max",
+                &p.transient_backoff_max,
+                "must not be shorter than pipeline.transient_backoff",
+            ));
+        }
         for (key, v) in [
             ("pipeline.max_tasks_per_ticket", p.max_tasks_per_ticket),
             (
@@ -902,27 +995,6 @@ impl Config {
             (
                 "pipeline.max_quality_review_cycles",
                 p.max_quality_review_cycles,
-        for (key, value) in [
-            ("dashboard.header_read_timeout", &d.header_read_timeout),
-            ("dashboard.keep_alive_timeout", &d.keep_alive_timeout),
-            ("dashboard.write_timeout", &d.write_timeout),
-            ("dashboard.ws_pong_timeout", &d.ws_pong_timeout),
-        ] {
-            check_duration(key, value)?;
-            if parse_duration(value).is_ok_and(|t| t.is_zero()) {
-                return Err(ConfigError::invalid(key, value, "must be positive"));
-            }
-        }
-        for proxy in &d.trusted_proxies {
-            let p = proxy.trim();
-            if p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err() {
-                return Err(ConfigError::invalid(
-                    "dashboard.trusted_proxies",
-                    proxy,
-                    "expected an address (10.0.0.1) or a network (10.0.0.0/8)",
-                ));
-            }
-        }
             ),
             ("pipeline.max_llm_calls_per_task", p.max_llm_calls_per_task),
         ] {
@@ -1029,6 +1101,20 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         parse_duration(&self.dashboard.request_timeout).unwrap_or(Duration::from_secs(30))
     }
+
+    /// Parsed serving timeouts of `[dashboard]`: header read, keep-alive, write, WebSocket pong
+    /// (each falls back to its default when unparsable; `validate` rejects those).
+    #[must_use]
+    pub fn serving_timeouts(&self) -> [Duration; 4] {
+        let d = &self.dashboard;
+        let or = |v: &str, secs: u64| parse_duration(v).unwrap_or(Duration::from_secs(secs));
+        [
+            or(&d.header_read_timeout, 10),
+            or(&d.keep_alive_timeout, 5),
+            or(&d.write_timeout, 30),
+            or(&d.ws_pong_timeout, 30),
+        ]
+    }
 }
 
 fn one_line(message: &str) -> String {
@@ -1049,7 +1135,17 @@ fn check_tracker(prefix: &str, t: &TrackerConfig) -> Result<(), ConfigError> {
             "expected local, github, gitlab, jira or linear",
         ));
     }
-    check_duration(&format!("{prefix}.poll_interval"), &t.poll_interval)
+    check_duration(&format!("{prefix}.poll_interval"), &t.poll_interval)?;
+    for (key, name) in t.statuses.entries() {
+        if name.len() > 100 || name.chars().any(char::is_control) {
+            return Err(ConfigError::invalid(
+                &format!("{prefix}.statuses.{key}"),
+                name,
+                "expected a status, state or label name of at most 100 characters",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_git(prefix: &str, g: &GitConfig) -> Result<(), ConfigError> {
@@ -1081,17 +1177,3 @@ pub fn expand_home(path: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
-
-    /// Parsed serving timeouts of `[dashboard]`: header read, keep-alive, write, WebSocket pong
-    /// (each falls back to its default when unparsable; `validate` rejects those).
-    #[must_use]
-    pub fn serving_timeouts(&self) -> [Duration; 4] {
-        let d = &self.dashboard;
-        let or = |v: &str, secs: u64| parse_duration(v).unwrap_or(Duration::from_secs(secs));
-        [
-            or(&d.header_read_timeout, 10),
-            or(&d.keep_alive_timeout, 5),
-            or(&d.write_timeout, 30),
-            or(&d.ws_pong_timeout, 30),
-        ]
-    }

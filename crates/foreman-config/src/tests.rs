@@ -438,3 +438,46 @@ fn serving_limits_and_trusted_proxies_are_parsed_and_checked() {
     let err = rejected("[dashboard]\nheader_read_timeout = \"0s\"\n");
     assert!(err.contains("dashboard.header_read_timeout"), "{err}");
 }
+
+#[test]
+fn tracker_status_names_and_transient_retries_are_read_per_project_and_checked() {
+    let c = parse(
+        "[tracker]\nprovider = \"jira\"\n[tracker.statuses]\nin_progress = \"Doing\"\nfailed = \"-\"\n\n\
+         [pipeline]\nmax_transient_retries = 2\ntransient_backoff = \"100ms\"\ntransient_backoff_max = \"1s\"\n\n\
+         [[projects]]\nname = \"web\"\n[projects.tracker]\nprovider = \"linear\"\n[projects.tracker.statuses]\ndone = \"Shipped\"\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(c.tracker.statuses.in_progress, "Doing");
+    assert_eq!(c.projects[0].tracker.statuses.done, "Shipped");
+    assert_eq!(c.projects[0].tracker.statuses.in_progress, "");
+    assert_eq!(
+        TrackerStatusNames::resolve(&c.tracker.statuses.in_progress, "In Progress"),
+        "Doing"
+    );
+    assert_eq!(TrackerStatusNames::resolve("", "In Review"), "In Review");
+    assert_eq!(
+        TrackerStatusNames::resolve(&c.tracker.statuses.failed, "Blocked"),
+        ""
+    );
+    assert_eq!(c.pipeline.max_transient_retries, 2);
+    assert_eq!(parse("", &[]).unwrap().pipeline.max_transient_retries, 5);
+    for (text, key) in [
+        (
+            "[tracker.statuses]\nblocked = \"a\\nb\"\n",
+            "tracker.statuses.blocked",
+        ),
+        ("[tracker.statuses]\nstuck = \"x\"\n", "stuck"),
+        (
+            "[pipeline]\ntransient_backoff = \"soon\"\n",
+            "pipeline.transient_backoff",
+        ),
+        (
+            "[pipeline]\ntransient_backoff = \"10s\"\ntransient_backoff_max = \"1s\"\n",
+            "pipeline.transient_backoff_max",
+        ),
+    ] {
+        let err = parse(text, &[]).expect_err(text).to_string();
+        assert!(err.contains(key), "{text:?} gave {err}");
+    }
+}

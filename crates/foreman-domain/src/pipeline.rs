@@ -139,8 +139,18 @@ string_enum!(
         Budget = "budget",
         /// A provider kept rate-limiting.
         RateLimit = "rate_limit",
-        /// Git, the host, the tracker, the network or the machine failed.
+        /// Git, the host, the tracker, the network or the machine failed in a way that does
+        /// not heal by waiting (credentials, a missing repository, a refused push, a full disk).
         Infrastructure = "infrastructure",
+        /// A push, fetch or other network git command failed or timed out (transient).
+        GitRemote = "git_remote",
+        /// A git host's or tracker's API answered 5xx, 408 or 429, timed out, dropped the
+        /// connection or sent an unreadable answer (transient).
+        RemoteUnavailable = "remote_unavailable",
+        /// The model provider was overloaded (529), failed (5xx), timed out, dropped the
+        /// connection or sent an unreadable answer, after the provider's own retries
+        /// (transient).
+        ProviderUnavailable = "provider_unavailable",
         /// The plan could not be validated.
         Plan = "plan",
         /// A merge or rebase conflict could not be resolved.
@@ -163,6 +173,17 @@ impl FailureClass {
     #[must_use]
     pub const fn blocks(self) -> bool {
         matches!(self, Self::Budget)
+    }
+
+    /// Whether the same step may succeed if it is simply run again later: the engine retries
+    /// it with a capped exponential backoff, a bounded number of times, before the ticket
+    /// fails under this class.
+    #[must_use]
+    pub const fn is_transient(self) -> bool {
+        matches!(
+            self,
+            Self::GitRemote | Self::RemoteUnavailable | Self::ProviderUnavailable | Self::RateLimit
+        )
     }
 }
 
@@ -189,6 +210,33 @@ mod tests {
             serde_json::to_value(FailureClass::SandboxViolation).unwrap(),
             "sandbox_violation"
         );
+    }
+
+    #[test]
+    fn transient_classes_are_the_ones_that_heal_by_waiting() {
+        let transient: Vec<&str> = FailureClass::ALL
+            .iter()
+            .filter(|c| c.is_transient())
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(
+            transient,
+            [
+                "rate_limit",
+                "git_remote",
+                "remote_unavailable",
+                "provider_unavailable"
+            ]
+        );
+        // control: the work's own failures and misconfiguration are never retried as faults
+        for c in [
+            FailureClass::TestAssertion,
+            FailureClass::Infrastructure,
+            FailureClass::Budget,
+            FailureClass::SandboxViolation,
+        ] {
+            assert!(!c.is_transient(), "{c}");
+        }
     }
 
     #[test]

@@ -158,13 +158,21 @@ pub enum TrackerStatus {
     InReview,
     /// Merged or otherwise finished.
     Done,
-    /// Foreman cannot proceed without a person.
+    /// Foreman cannot proceed without a person (questions asked, a budget ran out).
     Blocked,
+    /// Foreman gave up on it (the ticket failed).
+    Failed,
 }
 
 impl TrackerStatus {
     /// Every status.
-    pub const ALL: &'static [Self] = &[Self::InProgress, Self::InReview, Self::Done, Self::Blocked];
+    pub const ALL: &'static [Self] = &[
+        Self::InProgress,
+        Self::InReview,
+        Self::Done,
+        Self::Blocked,
+        Self::Failed,
+    ];
 
     /// The wire string.
     #[must_use]
@@ -174,6 +182,7 @@ impl TrackerStatus {
             Self::InReview => "in_review",
             Self::Done => "done",
             Self::Blocked => "blocked",
+            Self::Failed => "failed",
         }
     }
 }
@@ -358,6 +367,15 @@ pub trait Tracker: Send + Sync {
 
     /// Checks that the tracker answers and accepts the credentials.
     async fn check(&self) -> TrackerResult<()>;
+
+    /// The configured status names this tracker could not move a ticket to (a Jira status
+    /// missing from the project's workflow, a Linear state the team does not have), one line
+    /// each naming what the tracker offers instead; empty when every status can be reported.
+    /// Run at start-up and by `foreman doctor`. Trackers whose statuses are labels (created on
+    /// first use) or settings have nothing to check.
+    async fn check_statuses(&self) -> TrackerResult<Vec<String>> {
+        Ok(Vec::new())
+    }
 }
 
 /// How a ticket reached Foreman: the `source` of its `ticket_created` event.

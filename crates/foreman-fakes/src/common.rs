@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 
+use crate::faults::FaultPlan;
+
 /// A failure to return instead of the next matching response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -61,6 +63,8 @@ pub struct Control {
     faults: Mutex<VecDeque<(Option<String>, Fault)>>,
     revoked: Mutex<bool>,
     seen: Mutex<Vec<Seen>>,
+    random: Mutex<Option<Arc<FaultPlan>>>,
+    reached: Mutex<Vec<Seen>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -89,6 +93,19 @@ impl Control {
         lock(&self.seen).clone()
     }
 
+    /// Fails a share of all further requests at random ([`FaultPlan`]), after any queued
+    /// [`Fault`]s; `None` stops it.
+    pub fn set_random_faults(&self, plan: Option<Arc<FaultPlan>>) {
+        *lock(&self.random) = plan;
+    }
+
+    /// The requests the service acted on: authorised, and not answered by an injected fault
+    /// (queued or random). Count writes here to find duplicated side effects.
+    #[must_use]
+    pub fn handled(&self) -> Vec<Seen> {
+        lock(&self.reached).clone()
+    }
+
     /// Forgets the request log.
     pub fn clear_requests(&self) {
         lock(&self.seen).clear();
@@ -113,7 +130,7 @@ pub(crate) struct Gate {
 
 async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
-    lock(&g.control.seen).push(Seen {
+    let seen = Seen {
         method: req.method().to_string(),
         path: path.clone(),
         query: req.uri().query().unwrap_or_default().to_owned(),
@@ -122,7 +139,8 @@ async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
             .get("if-none-match")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-    });
+    };
+    lock(&g.control.seen).push(seen.clone());
     if *lock(&g.control.revoked) || !(g.authorised)(req.headers()) {
         return error(&g, 401, "Bad credentials");
     }
@@ -130,6 +148,7 @@ async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
         return match fault {
             Fault::Delay { ms } => {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                lock(&g.control.reached).push(seen);
                 next.run(req).await
             }
             Fault::Status(s) => error(&g, s, "injected failure"),
@@ -169,6 +188,13 @@ async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
                 .into_response(),
         };
     }
+    let random = lock(&g.control.random).clone();
+    if let Some(plan) = random
+        && let Some(kind) = plan.draw()
+    {
+        return plan.respond(kind, g.error_body, 503).await;
+    }
+    lock(&g.control.reached).push(seen);
     next.run(req).await
 }
 
@@ -183,6 +209,13 @@ pub struct Running {
     /// Base URL, e.g. `http://127.0.0.1:41234`.
     pub url: String,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// A server at `url` run by `task` (stopped when this is dropped).
+    pub(crate) fn new(url: String, task: tokio::task::JoinHandle<()>) -> Self {
+        Self { url, task }
+    }
 }
 
 impl Drop for Running {

@@ -279,6 +279,12 @@ impl FakeGitHub {
         lock(&self.state).pulls.get(&number).cloned()
     }
 
+    /// Every pull request, by number.
+    #[must_use]
+    pub fn pulls(&self) -> Vec<Pull> {
+        lock(&self.state).pulls.values().cloned().collect()
+    }
+
     /// Merges a pull request.
     pub fn merge_pull(&self, number: i64) {
         let mut s = lock(&self.state);

@@ -127,6 +127,7 @@ impl FakeJira {
         let router = Router::new()
             .route("/rest/api/3/myself", get(myself))
             .route("/rest/api/3/project/{key}", get(get_project))
+            .route("/rest/api/3/project/{key}/statuses", get(project_statuses))
             .route("/rest/api/3/search/jql", post(search))
             .route("/rest/api/3/issue", post(create_issue))
             .route("/rest/api/3/issue/{key}", get(get_issue).put(edit_issue))
@@ -298,15 +299,36 @@ async fn myself() -> Response {
 async fn get_project(State(st): State<Shared>, Path(key): Path<String>) -> Response {
     let s = lock(&st);
     if key != s.project {
-        return err(
-            StatusCode::NOT_FOUND,
-            &[&format!("No project could be found with key '{key}'.")],
-            json!({}),
-        );
+        return no_project(&key);
     }
     common::json(
         StatusCode::OK,
         json!({"key": key, "name": "Project", "id": "10000"}),
+    )
+}
+
+fn no_project(key: &str) -> Response {
+    err(
+        StatusCode::NOT_FOUND,
+        &[&format!("No project could be found with key '{key}'.")],
+        json!({}),
+    )
+}
+
+/// The statuses of the project's one issue type: the workflow without its disabled statuses.
+async fn project_statuses(State(st): State<Shared>, Path(key): Path<String>) -> Response {
+    let s = lock(&st);
+    if key != s.project {
+        return no_project(&key);
+    }
+    let statuses: Vec<Value> = WORKFLOW
+        .iter()
+        .filter(|(n, ..)| !s.disabled_transitions.iter().any(|d| d == n))
+        .map(|(n, c, id)| json!({"id": id, "name": n, "statusCategory": {"key": c}}))
+        .collect();
+    common::json(
+        StatusCode::OK,
+        json!([{"id": "10001", "name": "Task", "subtask": false, "statuses": statuses}]),
     )
 }
 

@@ -9,6 +9,7 @@ use foreman_domain::prompt::PromptError;
 use foreman_domain::tracker::TrackerError;
 
 use foreman_domain::pipeline::{FailureClass, Role};
+use foreman_domain::remote::RemoteError;
 
 /// A step of the pipeline could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -63,12 +64,25 @@ pub enum PipelineError {
 }
 
 impl PipelineError {
-    /// How the failure is recorded as `last_error_type`.
+    /// How the failure is recorded as `last_error_type`, and so what happens next: a
+    /// transient class ([`FailureClass::is_transient`]) is retried by the engine, any other
+    /// fails (or, for a budget, blocks) the ticket.
     #[must_use]
     pub fn class(&self) -> FailureClass {
         match self {
             Self::Llm(LlmError::BudgetExceeded(_)) => FailureClass::Budget,
             Self::Llm(LlmError::RateLimited { .. }) => FailureClass::RateLimit,
+            Self::Llm(e) if e.is_retryable() || matches!(e, LlmError::Unavailable { .. }) => {
+                FailureClass::ProviderUnavailable
+            }
+            Self::Git(e) | Self::Host(HostError::Git(e)) if git_is_transient(e) => {
+                FailureClass::GitRemote
+            }
+            Self::Host(HostError::Remote(e)) | Self::Tracker(TrackerError::Remote(e))
+                if remote_is_transient(e) =>
+            {
+                FailureClass::RemoteUnavailable
+            }
             Self::Store(StoreError::BudgetExceeded(_)) | Self::BudgetExhausted(_) => {
                 FailureClass::Budget
             }
@@ -82,9 +96,16 @@ impl PipelineError {
         }
     }
 
-    /// Whether the ticket should simply be left for another attempt later (not failed).
+    /// Whether the step may succeed if it is simply run again later (a transient class).
     #[must_use]
-    pub fn is_interruption(&self) -> bool {
+    pub fn is_transient(&self) -> bool {
+        self.class().is_transient()
+    }
+
+    /// Whether this worker must stop touching the ticket: the lease was lost or the daemon
+    /// stopped. The ticket is left as it is for whoever claims it next.
+    #[must_use]
+    pub fn is_lease_interruption(&self) -> bool {
         matches!(
             self,
             Self::LeaseLost
@@ -92,6 +113,37 @@ impl PipelineError {
                 | Self::Store(StoreError::StaleFence { .. } | StoreError::LeaseNotHeld { .. })
         )
     }
+
+    /// Whether the work should simply stop here and be taken up again later rather than be
+    /// recorded as a failure of the task or the ticket: a lease interruption, or a transient
+    /// fault, which `Engine::run_ticket` retries from the ticket's last completed step.
+    #[must_use]
+    pub fn is_interruption(&self) -> bool {
+        self.is_lease_interruption() || self.is_transient()
+    }
+}
+
+/// Whether a git failure is the network's (a push, fetch or `ls-remote` that failed or timed
+/// out, an unreachable remote) rather than the repository's or the credentials'.
+fn git_is_transient(e: &GitError) -> bool {
+    let network = |command: &str| {
+        matches!(
+            command.split_whitespace().next(),
+            Some("fetch" | "push" | "ls-remote" | "clone")
+        )
+    };
+    match e {
+        GitError::RemoteUnreachable { .. } => true,
+        GitError::Timeout { command, .. } | GitError::Failed { command, .. } => network(command),
+        _ => false,
+    }
+}
+
+/// Whether a remote API failure may heal by waiting: the service's own view
+/// ([`RemoteError::is_transient`]: 5xx, 408, 429, no answer) or an answer that could not be read
+/// (a proxy's error page, a cut body).
+fn remote_is_transient(e: &RemoteError) -> bool {
+    e.is_transient() || matches!(e, RemoteError::Decode { .. })
 }
 
 /// Result alias.
@@ -116,7 +168,7 @@ mod tests {
         assert_eq!(refused.class(), FailureClass::SandboxViolation);
         // control: other git failures stay infrastructure
         let failed = PipelineError::Git(GitError::Failed {
-            command: "push".into(),
+            command: "commit -m x".into(),
             status: Some(1),
             stderr: "rejected".into(),
         });
@@ -137,5 +189,98 @@ mod tests {
             .to_string(),
             "planner returned no submit_plan call"
         );
+    }
+
+    #[test]
+    fn transient_faults_are_retried_and_the_rest_are_not() {
+        let remote = |e: RemoteError| PipelineError::Tracker(TrackerError::Remote(e));
+        let transient = [
+            (
+                PipelineError::Git(GitError::Failed {
+                    command: "push --force-with-lease=refs/heads/b:x origin b".into(),
+                    status: Some(128),
+                    stderr: "the remote end hung up unexpectedly".into(),
+                }),
+                FailureClass::GitRemote,
+            ),
+            (
+                PipelineError::Host(HostError::Git(GitError::RemoteUnreachable {
+                    remote: "origin".into(),
+                    stderr: "connection refused".into(),
+                })),
+                FailureClass::GitRemote,
+            ),
+            (
+                remote(RemoteError::Status {
+                    service: "jira",
+                    status: 502,
+                    message: "bad gateway".into(),
+                }),
+                FailureClass::RemoteUnavailable,
+            ),
+            (
+                PipelineError::Host(HostError::Remote(RemoteError::RateLimited {
+                    service: "github",
+                    retry_after: None,
+                })),
+                FailureClass::RemoteUnavailable,
+            ),
+            (
+                remote(RemoteError::Decode {
+                    service: "github",
+                    message: "expected value at line 1".into(),
+                }),
+                FailureClass::RemoteUnavailable,
+            ),
+            (
+                PipelineError::Llm(LlmError::Overloaded {
+                    retry_after: None,
+                    message: "overloaded".into(),
+                }),
+                FailureClass::ProviderUnavailable,
+            ),
+            (
+                PipelineError::Llm(LlmError::Timeout {
+                    after: std::time::Duration::from_secs(1),
+                }),
+                FailureClass::ProviderUnavailable,
+            ),
+            (
+                PipelineError::Llm(LlmError::RateLimited {
+                    retry_after: None,
+                    message: "slow down".into(),
+                }),
+                FailureClass::RateLimit,
+            ),
+        ];
+        for (e, class) in transient {
+            assert_eq!(e.class(), class, "{e}");
+            assert!(e.is_transient() && e.is_interruption(), "{e}");
+            assert!(!e.is_lease_interruption(), "{e}");
+        }
+        // control: refusals, misconfiguration and the work's own failures are not faults
+        let permanent = [
+            remote(RemoteError::Status {
+                service: "jira",
+                status: 400,
+                message: "bad".into(),
+            }),
+            remote(RemoteError::Unauthorized { service: "linear" }),
+            PipelineError::Tracker(TrackerError::Misconfigured {
+                service: "jira",
+                message: "no transition".into(),
+            }),
+            PipelineError::Git(GitError::AuthFailed {
+                stderr: "denied".into(),
+            }),
+            PipelineError::Llm(LlmError::Authentication {
+                message: "bad key".into(),
+            }),
+            PipelineError::LimitReached("calls".into()),
+        ];
+        for e in permanent {
+            assert!(!e.is_transient() && !e.is_interruption(), "{e}");
+        }
+        assert!(PipelineError::LeaseLost.is_lease_interruption());
     }
 }

@@ -65,6 +65,51 @@ pub struct PipelineSettings {
     pub budgets: foreman_domain::BudgetLimits,
     /// `provider:model` for a task's last implementation attempt.
     pub escalation_model: Option<String>,
+    /// How a step stopped by a transient fault is retried.
+    pub transient_retry: TransientRetry,
+}
+
+/// How the engine retries a step that a transient fault stopped
+/// ([`foreman_domain::pipeline::FailureClass::is_transient`]): from the ticket's last completed
+/// step, after a capped exponential backoff with jitter, at most `max_retries` times in a row
+/// for the same step; the ticket fails under the fault's class after that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransientRetry {
+    /// Retries of one step before the ticket fails (0: fail at once).
+    pub max_retries: u32,
+    /// Backoff before the first retry; it doubles for each further one.
+    pub initial_backoff: Duration,
+    /// Longest backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for TransientRetry {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+impl TransientRetry {
+    /// The wait before retry `retry` (1-based): `initial_backoff · 2^(retry-1)`, capped at
+    /// `max_backoff`, with "equal jitter" (between half and all of it) drawn from `unit`, a
+    /// number in `[0, 1)`, so that tickets hit by the same outage do not come back together. A
+    /// service's own `Retry-After` (`at_least`) is honoured up to `max_backoff`.
+    #[must_use]
+    pub fn backoff(&self, retry: u32, unit: f64, at_least: Option<Duration>) -> Duration {
+        let exp = i32::try_from(retry.saturating_sub(1).min(30)).unwrap_or(30);
+        let cap = self.max_backoff.as_secs_f64();
+        let base = (self.initial_backoff.as_secs_f64() * 2f64.powi(exp)).min(cap);
+        let jittered = base / 2.0 + base / 2.0 * unit.clamp(0.0, 1.0);
+        let wait = Duration::try_from_secs_f64(jittered).unwrap_or(self.max_backoff);
+        match at_least {
+            Some(floor) => wait.max(floor.min(self.max_backoff)),
+            None => wait,
+        }
+    }
 }
 
 impl Default for PipelineSettings {
@@ -94,6 +139,7 @@ impl Default for PipelineSettings {
             clarification_label: "foreman-needs-clarification".into(),
             budgets: foreman_domain::BudgetLimits::default(),
             escalation_model: None,
+            transient_retry: TransientRetry::default(),
         }
     }
 }
@@ -203,5 +249,36 @@ impl std::fmt::Debug for Ports {
         f.debug_struct("Ports")
             .field("projects", &self.projects.keys())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_backoff_doubles_up_to_its_cap_with_equal_jitter() {
+        let r = TransientRetry {
+            max_retries: 5,
+            initial_backoff: Duration::from_secs(2),
+            max_backoff: Duration::from_secs(20),
+        };
+        let s = Duration::from_secs;
+        assert_eq!(r.backoff(1, 0.0, None), s(1));
+        assert_eq!(r.backoff(1, 1.0, None), s(2));
+        assert_eq!(r.backoff(2, 1.0, None), s(4));
+        assert_eq!(r.backoff(3, 0.5, None), s(6));
+        // capped, and never below half the cap
+        assert_eq!(r.backoff(9, 1.0, None), s(20));
+        assert_eq!(r.backoff(40, 0.0, None), s(10));
+        // a service's Retry-After is honoured, up to the cap
+        assert_eq!(r.backoff(1, 0.0, Some(s(7))), s(7));
+        assert_eq!(r.backoff(1, 0.0, Some(s(700))), s(20));
+        for unit in [0.0, 0.3, 0.99] {
+            for retry in 1..10 {
+                let d = r.backoff(retry, unit, None);
+                assert!(d >= s(1) && d <= s(20), "{retry} {unit}: {d:?}");
+            }
+        }
     }
 }

@@ -6,6 +6,8 @@
 //! rate limit. GitHub issues are only open or closed, so statuses are labels
 //! ([`StatusLabels`]), and `done` closes the issue.
 
+#[cfg(any(feature = "github", feature = "gitlab"))]
+use foreman_domain::tracker::TrackerStatus as Reported;
 use foreman_domain::tracker::{TrackerError, TrackerResult};
 
 // The GitHub Issues adapter itself (everything below but `StatusLabels` and `check_label`,
@@ -34,6 +36,8 @@ pub struct StatusLabels {
     pub in_review: String,
     /// Blocked.
     pub blocked: String,
+    /// Failed.
+    pub failed: String,
 }
 
 impl Default for StatusLabels {
@@ -42,23 +46,37 @@ impl Default for StatusLabels {
             in_progress: "foreman-in-progress".to_owned(),
             in_review: "foreman-in-review".to_owned(),
             blocked: "foreman-blocked".to_owned(),
+            failed: "foreman-failed".to_owned(),
         }
     }
 }
 
-#[cfg(feature = "github")]
+#[cfg(any(feature = "github", feature = "gitlab"))]
 impl StatusLabels {
-    fn all(&self) -> [&str; 3] {
-        [&self.in_progress, &self.in_review, &self.blocked]
+    /// Every status label (empty ones left out).
+    pub(crate) fn all(&self) -> Vec<&str> {
+        [
+            &self.in_progress,
+            &self.in_review,
+            &self.blocked,
+            &self.failed,
+        ]
+        .into_iter()
+        .map(String::as_str)
+        .filter(|l| !l.trim().is_empty())
+        .collect()
     }
 
-    fn for_status(&self, s: TrackerStatus) -> Option<&str> {
-        match s {
-            TrackerStatus::InProgress => Some(&self.in_progress),
-            TrackerStatus::InReview => Some(&self.in_review),
-            TrackerStatus::Blocked => Some(&self.blocked),
-            TrackerStatus::Done => None,
-        }
+    /// The label of `s` (`None` for done, which closes the issue, and for an empty label).
+    pub(crate) fn for_status(&self, s: Reported) -> Option<&str> {
+        let label = match s {
+            Reported::InProgress => &self.in_progress,
+            Reported::InReview => &self.in_review,
+            Reported::Blocked => &self.blocked,
+            Reported::Failed => &self.failed,
+            Reported::Done => return None,
+        };
+        (!label.trim().is_empty()).then_some(label.as_str())
     }
 }
 

@@ -201,21 +201,13 @@ impl Tracker for GitLabTracker {
 
     async fn update_status(&self, external_id: &str, status: TrackerStatus) -> TrackerResult<()> {
         let n = iid(external_id)?;
-        let target = match status {
-            TrackerStatus::InProgress => Some(&self.status_labels.in_progress),
-            TrackerStatus::InReview => Some(&self.status_labels.in_review),
-            TrackerStatus::Blocked => Some(&self.status_labels.blocked),
-            TrackerStatus::Done => None,
-        };
-        let remove: Vec<&str> = [
-            &self.status_labels.in_progress,
-            &self.status_labels.in_review,
-            &self.status_labels.blocked,
-        ]
-        .into_iter()
-        .filter(|l| Some(*l) != target)
-        .map(String::as_str)
-        .collect();
+        let target = self.status_labels.for_status(status);
+        let remove: Vec<&str> = self
+            .status_labels
+            .all()
+            .into_iter()
+            .filter(|l| Some(*l) != target)
+            .collect();
         let mut body = json!({ "remove_labels": remove.join(",") });
         if let Some(t) = target {
             body["add_labels"] = json!(t);

@@ -19,31 +19,12 @@ use serde_json::{Value, json};
 
 use crate::adf;
 use crate::github::check_label;
+use crate::text::StatusNames;
 use crate::text::{self, RawIssue};
 
-/// The Jira status names Foreman's statuses move to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JiraStatuses {
-    /// For in progress (default `In Progress`).
-    pub in_progress: String,
-    /// For in review (default `In Review`).
-    pub in_review: String,
-    /// For done (default `Done`).
-    pub done: String,
-    /// For blocked (default `Blocked`).
-    pub blocked: String,
-}
-
-impl Default for JiraStatuses {
-    fn default() -> Self {
-        Self {
-            in_progress: "In Progress".to_owned(),
-            in_review: "In Review".to_owned(),
-            done: "Done".to_owned(),
-            blocked: "Blocked".to_owned(),
-        }
-    }
-}
+/// The Jira status names Foreman's statuses move to ([`StatusNames`]; an empty name: that
+/// status is not reported to Jira).
+pub type JiraStatuses = StatusNames;
 
 /// Where and how to reach one Jira project.
 #[derive(Debug, Clone)]
@@ -461,13 +442,10 @@ impl Tracker for JiraTracker {
 
     async fn update_status(&self, external_id: &str, status: TrackerStatus) -> TrackerResult<()> {
         let k = key(external_id)?;
-        let s = &self.config.statuses;
-        let want = match status {
-            TrackerStatus::InProgress => &s.in_progress,
-            TrackerStatus::InReview => &s.in_review,
-            TrackerStatus::Done => &s.done,
-            TrackerStatus::Blocked => &s.blocked,
-        };
+        let want = self.config.statuses.name(status);
+        if want.trim().is_empty() {
+            return Ok(());
+        }
         let current = self.to_ticket(&self.issue(k).await?).state;
         if current.eq_ignore_ascii_case(want) {
             return Ok(());
@@ -576,6 +554,31 @@ impl Tracker for JiraTracker {
                 e => e.into(),
             })?;
         Ok(())
+    }
+
+    async fn check_statuses(&self) -> TrackerResult<Vec<String>> {
+        #[derive(Deserialize)]
+        struct IssueTypeStatuses {
+            #[serde(default)]
+            statuses: Vec<Named>,
+        }
+        let types: Vec<IssueTypeStatuses> = self
+            .http
+            .get_json(
+                &format!("/rest/api/3/project/{}/statuses", self.config.project_key),
+                &[],
+            )
+            .await?;
+        let mut available: Vec<String> = types
+            .iter()
+            .flat_map(|t| t.statuses.iter().filter_map(|s| s.name.clone()))
+            .collect();
+        available.sort();
+        available.dedup();
+        Ok(self
+            .config
+            .statuses
+            .missing_from(&available, &format!("project {}", self.config.project_key)))
     }
 }
 

@@ -45,3 +45,4 @@ pub use jira::{JiraConfig, JiraStatuses, JiraTracker};
 pub use linear::{LinearConfig, LinearStates, LinearTracker};
 pub use local::LocalTracker;
 pub use receiver::{HostRoute, TrackerRoute, WebhookIntake};
+pub use text::StatusNames;

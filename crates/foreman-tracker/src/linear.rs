@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::github::check_label;
+use crate::text::StatusNames;
 use crate::text::{self, RawIssue};
 
 /// The public API endpoint.
@@ -76,29 +77,9 @@ pub mod ops {
     }
 }
 
-/// The workflow state names Foreman's statuses move to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinearStates {
-    /// In progress (default `In Progress`).
-    pub in_progress: String,
-    /// In review (default `In Review`).
-    pub in_review: String,
-    /// Done (default `Done`).
-    pub done: String,
-    /// Blocked (default `Blocked`).
-    pub blocked: String,
-}
-
-impl Default for LinearStates {
-    fn default() -> Self {
-        Self {
-            in_progress: "In Progress".to_owned(),
-            in_review: "In Review".to_owned(),
-            done: "Done".to_owned(),
-            blocked: "Blocked".to_owned(),
-        }
-    }
-}
+/// The workflow state names Foreman's statuses move to ([`StatusNames`]; Linear's
+/// `Canceled` is another choice for failed).
+pub type LinearStates = StatusNames;
 
 /// Where and how to reach one Linear team.
 #[derive(Debug, Clone)]
@@ -606,13 +587,10 @@ impl Tracker for LinearTracker {
     }
 
     async fn update_status(&self, external_id: &str, status: TrackerStatus) -> TrackerResult<()> {
-        let s = &self.config.states;
-        let want = match status {
-            TrackerStatus::InProgress => &s.in_progress,
-            TrackerStatus::InReview => &s.in_review,
-            TrackerStatus::Done => &s.done,
-            TrackerStatus::Blocked => &s.blocked,
-        };
+        let want = self.config.states.name(status);
+        if want.trim().is_empty() {
+            return Ok(());
+        }
         let states = self.states().await?;
         let Some(state) = states.iter().find(|st| st.name.eq_ignore_ascii_case(want)) else {
             let names: Vec<&str> = states.iter().map(|st| st.name.as_str()).collect();
@@ -691,6 +669,14 @@ impl Tracker for LinearTracker {
         let _: Value = self.run("Viewer", ops::VIEWER, json!({}), "viewer").await?;
         self.team_id().await?;
         Ok(())
+    }
+
+    async fn check_statuses(&self) -> TrackerResult<Vec<String>> {
+        let available: Vec<String> = self.states().await?.into_iter().map(|s| s.name).collect();
+        Ok(self
+            .config
+            .states
+            .missing_from(&available, &format!("team {}", self.config.team_key)))
     }
 }
 

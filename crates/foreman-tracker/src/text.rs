@@ -107,6 +107,67 @@ pub fn pr_link_comment(url: &str, title: &str) -> String {
     format!("Foreman opened a pull request: [{title}]({url})")
 }
 
+/// The names of the states Foreman's statuses move to on a tracker whose states are named
+/// (a Jira status, a Linear workflow state). An empty name: that status is not reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusNames {
+    /// In progress (default `In Progress`).
+    pub in_progress: String,
+    /// In review (default `In Review`).
+    pub in_review: String,
+    /// Done (default `Done`).
+    pub done: String,
+    /// Blocked (default `Blocked`).
+    pub blocked: String,
+    /// Failed (default `Blocked`: most workflows have no failed state; name yours here).
+    pub failed: String,
+}
+
+impl Default for StatusNames {
+    fn default() -> Self {
+        Self {
+            in_progress: "In Progress".to_owned(),
+            in_review: "In Review".to_owned(),
+            done: "Done".to_owned(),
+            blocked: "Blocked".to_owned(),
+            failed: "Blocked".to_owned(),
+        }
+    }
+}
+
+impl StatusNames {
+    /// The name for `status` (empty: not reported).
+    #[must_use]
+    pub fn name(&self, status: foreman_domain::tracker::TrackerStatus) -> &str {
+        use foreman_domain::tracker::TrackerStatus as S;
+        match status {
+            S::InProgress => &self.in_progress,
+            S::InReview => &self.in_review,
+            S::Done => &self.done,
+            S::Blocked => &self.blocked,
+            S::Failed => &self.failed,
+        }
+    }
+
+    /// One line per named status whose name is not in `available` (compared without regard
+    /// to case), naming `place` and what it has; unnamed statuses need no check.
+    #[must_use]
+    pub fn missing_from(&self, available: &[String], place: &str) -> Vec<String> {
+        foreman_domain::tracker::TrackerStatus::ALL
+            .iter()
+            .map(|&status| (status, self.name(status)))
+            .filter(|(_, name)| !name.trim().is_empty())
+            .filter(|(_, name)| !available.iter().any(|a| a.eq_ignore_ascii_case(name)))
+            .map(|(status, name)| {
+                format!(
+                    "{status} maps to {name:?}, which {place} does not have (it has: {})",
+                    available.join(", ")
+                )
+            })
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

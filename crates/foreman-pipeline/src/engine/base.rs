@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use foreman_domain::tracker::TrackerStatus;
 use foreman_domain::{EventFilter, EventType, NewEvent, Ticket, TicketId};
 use serde_json::Value;
 
@@ -90,6 +91,25 @@ impl Engine {
             }
         }
         self.emit(event).await;
+    }
+
+    /// Tells the ticket's tracker its new status through the outbox
+    /// ([`crate::outbox::write_to_tracker`]): an entry of its own whose occasion is the run
+    /// (`run<started_at>`, so a retried ticket reports again and a resumed one does not;
+    /// `merged` for done), tried at once and retried by the outbox drain. Never fails: a
+    /// tracker that cannot be told does not fail the ticket.
+    pub(crate) async fn tell_tracker(&self, t: &Ticket, status: TrackerStatus) {
+        let Some(project) = self.ports.projects.get(&t.project) else {
+            return;
+        };
+        let occasion = match status {
+            TrackerStatus::Done => "merged".to_owned(),
+            _ => format!("run{}", t.started_at.map_or(0, |at| at.timestamp_millis())),
+        };
+        let effect = crate::outbox::TrackerEffect::Status { status };
+        if let Err(e) = crate::outbox::write_to_tracker(self, project, t, &occasion, effect).await {
+            tracing::warn!(ticket = %t.id, %status, error = %e, "cannot record a tracker status update");
+        }
     }
 
     /// Removes every worktree of `t` (`worktree_removed` for each), keeping its branches: once

@@ -2,6 +2,7 @@
 //! post its questions to the tracker, or start the pipeline.
 
 use foreman_domain::pipeline::Role;
+use foreman_domain::tracker::TrackerStatus;
 use foreman_domain::{EventType, NewEvent, Ticket, TicketPatch, TicketStatus};
 use serde::Deserialize;
 use serde_json::json;
@@ -10,6 +11,7 @@ use super::base::Step;
 use super::context::Ctx;
 use super::llm::{Tool, ticket_brief};
 use crate::error::PipelineResult;
+use crate::outbox::{TrackerEffect, write_to_tracker};
 
 /// The label of a ticket whose questions were answered.
 const CLARIFIED_LABEL: &str = "foreman-clarified";
@@ -55,6 +57,9 @@ pub(super) async fn start(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
             },
         )
         .await?;
+    // before the move, so a run that dies in between tells it again (an unchanged status is a
+    // no-op at every tracker) rather than never
+    ctx.engine.tell_tracker(&t, TrackerStatus::InProgress).await;
     ctx.move_to(&t, TicketStatus::Planning).await?;
     ctx.emit(NewEvent::new(EventType::PipelineStarted, "pipeline started").ticket(&t.id))
         .await;
@@ -71,11 +76,17 @@ async fn ask_the_tracker(ctx: &Ctx, t: &Ticket, questions: &[String]) -> Pipelin
             .collect::<Vec<_>>()
             .join("\n")
     );
-    let tracker = &ctx.project.tracker;
-    tracker.add_comment(&t.external_id, &body).await?;
-    tracker
-        .add_label(&t.external_id, &ctx.settings().clarification_label)
-        .await?;
+    // one outbox entry each, retried by the drain when the tracker fails; the occasion is the
+    // ticket as the clarifier saw it, so a run that comes back here finds its writes done
+    let occasion = format!("clarify{}", t.updated_at.timestamp_millis());
+    for effect in [
+        TrackerEffect::Comment { body },
+        TrackerEffect::AddLabel {
+            label: ctx.settings().clarification_label.clone(),
+        },
+    ] {
+        write_to_tracker(&ctx.engine, &ctx.project, t, &occasion, effect).await?;
+    }
     ctx.move_to(t, TicketStatus::ClarificationNeeded).await?;
     metrics::counter!("foreman_clarifications_total").increment(1);
     ctx.emit(

@@ -27,6 +27,7 @@ impl GitLab {
             in_progress: "workflow::in progress".into(),
             in_review: "workflow::in review".into(),
             blocked: "workflow::blocked".into(),
+            failed: "workflow::failed".into(),
         };
         let tracker = Arc::new(GitLabTracker::new(
             GitLabClient::new(&cfg).unwrap(),

@@ -212,3 +212,44 @@ async fn jira_failures_are_typed() {
     cfg.api_token = String::new();
     assert!(JiraTracker::new(cfg).is_err());
 }
+
+#[tokio::test]
+async fn configured_statuses_are_checked_against_the_project_and_empty_ones_are_skipped() {
+    let j = Jira::start().await;
+    assert_eq!(
+        j.tracker.check_statuses().await.unwrap(),
+        Vec::<String>::new(),
+        "the defaults exist in the fake's workflow"
+    );
+    j.fake.disable_transition_to("In Review");
+    let mut cfg = config(&j.fake);
+    cfg.statuses.failed = "Failed".into();
+    cfg.statuses.blocked = String::new();
+    let tracker = build(&j.fake, cfg);
+    let problems = tracker.check_statuses().await.unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0].starts_with("in_review maps to \"In Review\"")
+            && problems[0].contains("project")
+            && problems[0].contains("Done"),
+        "{problems:?}"
+    );
+    assert!(
+        problems[1].starts_with("failed maps to \"Failed\""),
+        "{problems:?}"
+    );
+    // a status with no name is not reported: nothing is asked of Jira
+    let key = j.fake.add_issue("x", json!(null), &["foreman-ready"], None);
+    j.fake.control.clear_requests();
+    tracker
+        .update_status(&key, TrackerStatus::Blocked)
+        .await
+        .unwrap();
+    assert!(j.fake.control.requests().is_empty());
+    // control: a named status is moved to
+    tracker
+        .update_status(&key, TrackerStatus::InProgress)
+        .await
+        .unwrap();
+    assert_eq!(j.fake.issue(&key).unwrap().status, "In Progress");
+}

@@ -106,6 +106,14 @@ async fn missing_states_and_failures_are_typed() {
         message.contains("Code Review") && message.contains("In Review"),
         "{message}"
     );
+    // the same name is reported by the start-up check, with the team's states
+    let problems = tracker.check_statuses().await.unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("in_review maps to \"Code Review\"")
+            && problems[0].contains("Canceled"),
+        "{problems:?}"
+    );
 
     fake.rate_limit_next();
     assert_eq!(
