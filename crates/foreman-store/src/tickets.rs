@@ -428,7 +428,7 @@ impl TicketStore for SqlStore {
         llm_calls::Entity::update_many()
             .col_expr(
                 llm_calls::Column::DeletedTicketId,
-                Expr::col(llm_calls::Column::TicketId).into(),
+                Expr::col(llm_calls::Column::TicketId),
             )
             .col_expr(
                 llm_calls::Column::TicketId,

@@ -301,7 +301,11 @@ async fn a_comment_posted_before_a_crash_is_found_not_posted_again() {
     let e = store.get_outbox(&key).await.unwrap().unwrap();
     assert_eq!(e.state, "done");
     assert_eq!(e.result.unwrap()["found"], true);
-    assert_eq!(tracker.comment_bodies(), [body.clone()], "not posted twice");
+    assert_eq!(
+        tracker.comment_bodies(),
+        std::slice::from_ref(body),
+        "not posted twice"
+    );
 }
 
 #[tokio::test]

@@ -256,7 +256,10 @@ pub async fn outbox_claims_take_an_entry_once(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let now = entry.next_attempt_at;
-    assert_eq!(store.due_outbox(now, 10).await.unwrap(), [entry.clone()]);
+    assert_eq!(
+        store.due_outbox(now, 10).await.unwrap(),
+        std::slice::from_ref(&entry)
+    );
     assert!(
         store
             .claim_outbox(&key, now - Duration::seconds(1), now)
