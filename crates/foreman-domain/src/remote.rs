@@ -147,11 +147,13 @@ impl RemoteError {
     }
 
     /// Whether the same request may succeed later unchanged: rate limits, 5xx answers (and
-    /// 408) and transport failures.
+    /// 408), transport failures, and answers that could not be read (malformed JSON or a body
+    /// cut off by a proxy or a dropped connection look the same as a permanent change of
+    /// format, so callers bound their retries).
     #[must_use]
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::RateLimited { .. } | Self::Transport { .. } => true,
+            Self::RateLimited { .. } | Self::Transport { .. } | Self::Decode { .. } => true,
             Self::Status { status, .. } => *status >= 500 || *status == 408,
             _ => false,
         }
@@ -230,6 +232,13 @@ mod tests {
             what: "merge request !3".into(),
         };
         assert!(!gone.is_transient());
+        assert!(
+            RemoteError::Decode {
+                service: "github",
+                message: "expected value".into()
+            }
+            .is_transient()
+        );
         assert_eq!(gone.to_string(), "gitlab: merge request !3 not found");
         assert_eq!(gone.status(), Some(404));
         let conflict = RemoteError::Conflict {

@@ -549,15 +549,9 @@ impl Daemon {
                 )
                 .await;
             if to == TicketStatus::Merged {
-                // through the outbox: retried with backoff when the tracker fails
-                let done = crate::outbox::TrackerEffect::Status {
-                    status: TrackerStatus::Done,
-                };
-                if let Err(e) =
-                    crate::outbox::write_to_tracker(&self.engine, project, t, "merged", done).await
-                {
-                    tracing::warn!(ticket = %t.id, error = %e, "cannot close the tracker ticket");
-                }
+                // through the outbox: retried with backoff when the tracker fails, and never
+                // overtaken by an earlier status still waiting for its retry
+                self.engine.tell_tracker(t, TrackerStatus::Done).await;
                 self.engine
                     .emit(NewEvent::new(EventType::PipelineCompleted, "merged").ticket(&t.id))
                     .await;

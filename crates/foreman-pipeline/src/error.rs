@@ -139,11 +139,10 @@ fn git_is_transient(e: &GitError) -> bool {
     }
 }
 
-/// Whether a remote API failure may heal by waiting: the service's own view
-/// ([`RemoteError::is_transient`]: 5xx, 408, 429, no answer) or an answer that could not be read
-/// (a proxy's error page, a cut body).
+/// Whether a remote API failure may heal by waiting ([`RemoteError::is_transient`]: 5xx, 408,
+/// 429, no answer, an answer that could not be read).
 fn remote_is_transient(e: &RemoteError) -> bool {
-    e.is_transient() || matches!(e, RemoteError::Decode { .. })
+    e.is_transient()
 }
 
 /// Result alias.

@@ -96,8 +96,10 @@ impl Engine {
     /// Tells the ticket's tracker its new status through the outbox
     /// ([`crate::outbox::write_to_tracker`]): an entry of its own whose occasion is the run
     /// (`run<started_at>`, so a retried ticket reports again and a resumed one does not;
-    /// `merged` for done), tried at once and retried by the outbox drain. Never fails: a
-    /// tracker that cannot be told does not fail the ticket.
+    /// `merged` for done), tried at once and retried by the outbox drain. An earlier status
+    /// update of the ticket still waiting for its retry is superseded first (completed with
+    /// `superseded_by`, never performed), so a late retry cannot move the tracker back. Never
+    /// fails: a tracker that cannot be told does not fail the ticket.
     pub(crate) async fn tell_tracker(&self, t: &Ticket, status: TrackerStatus) {
         let Some(project) = self.ports.projects.get(&t.project) else {
             return;
@@ -107,8 +109,42 @@ impl Engine {
             _ => format!("run{}", t.started_at.map_or(0, |at| at.timestamp_millis())),
         };
         let effect = crate::outbox::TrackerEffect::Status { status };
+        let key = crate::outbox::tracker_key(&t.id, &occasion, &effect);
+        self.supersede_status_updates(t, &key).await;
         if let Err(e) = crate::outbox::write_to_tracker(self, project, t, &occasion, effect).await {
             tracing::warn!(ticket = %t.id, %status, error = %e, "cannot record a tracker status update");
+        }
+    }
+
+    /// Completes the ticket's pending tracker status updates other than `key` as superseded.
+    async fn supersede_status_updates(&self, t: &Ticket, key: &str) {
+        let pending = match self.ports.store.pending_outbox(1000).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(ticket = %t.id, error = %e, "cannot read pending tracker writes");
+                return;
+            }
+        };
+        let is_status = |payload: &Value| {
+            payload
+                .pointer("/effect/effect")
+                .and_then(Value::as_str)
+                == Some("status")
+        };
+        for entry in pending.iter().filter(|e| {
+            e.ticket_id.as_ref() == Some(&t.id)
+                && e.kind == crate::outbox::TRACKER_KIND
+                && e.key != key
+                && is_status(&e.payload)
+        }) {
+            if let Err(e) = self
+                .ports
+                .store
+                .complete_outbox(&entry.key, serde_json::json!({"superseded_by": key}))
+                .await
+            {
+                tracing::warn!(ticket = %t.id, error = %e, "cannot supersede a tracker status update");
+            }
         }
     }
 

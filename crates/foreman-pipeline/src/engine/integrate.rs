@@ -5,8 +5,8 @@
 use foreman_domain::agent::{AgentRequest, AgentRole, AgentTask};
 use foreman_domain::git::{DiffSpec, MergeOutcome, RebaseOutcome, Worktree, task_branch_name};
 use foreman_domain::pipeline::{FailureClass, Role};
-use foreman_domain::{EventType, NewEvent, TaskStatus, Ticket};
-use serde_json::json;
+use foreman_domain::{EventFilter, EventType, NewEvent, TaskStatus, Ticket};
+use serde_json::{Value, json};
 
 use super::base::{Step, kept_tail, tail};
 use super::context::Ctx;
@@ -133,6 +133,21 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
         .await;
         outcome = repo.continue_rebase(&wt).await?;
     }
+    // The whole change, and whether a run stopped after passing it (a transient fault while
+    // opening the pull request) already tested and reviewed exactly this change.
+    let diff = repo
+        .diff(
+            &wt,
+            &DiffSpec::Range {
+                base: onto.clone(),
+                head: "HEAD".into(),
+            },
+        )
+        .await?;
+    let change = change_id(&diff.text);
+    if let Some(evidence) = passed_before(ctx, &t, &change).await {
+        return open_pr(ctx, &t, &wt, &tasks, &evidence).await;
+    }
     // The full suite.
     let test_command = ctx.project.test_command_for(&wt.path);
     let run = ctx
@@ -165,15 +180,6 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
         summary: tail(&run.output, 800),
     };
     // The final review of the whole change.
-    let diff = repo
-        .diff(
-            &wt,
-            &DiffSpec::Range {
-                base: onto.clone(),
-                head: "HEAD".into(),
-            },
-        )
-        .await?;
     let review: Review = ctx
         .ask(
             Role::FinalReviewer,
@@ -208,7 +214,12 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
     ctx.emit(
         NewEvent::new(EventType::FinalReviewPass, "final review passed")
             .ticket(&t.id)
-            .details(json!({"summary": review.summary})),
+            .details(json!({
+                "summary": review.summary,
+                "change": change,
+                "test_command": evidence.command,
+                "test_summary": evidence.summary,
+            })),
     )
     .await;
     open_pr(ctx, &t, &wt, &tasks, &evidence).await
@@ -254,4 +265,36 @@ async fn resolve_conflicts(
         }
     }
     Ok(true)
+}
+
+/// A short fingerprint of a change's diff text (stable for one build of Foreman).
+fn change_id(diff: &str) -> String {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    diff.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The test evidence of a `final_review_pass` of this ticket for exactly `change`, if a run
+/// recorded one: that run passed the full suite and the final review and then stopped before
+/// its pull request was open, so neither is run (nor paid for) again.
+async fn passed_before(ctx: &Ctx, t: &Ticket, change: &str) -> Option<TestEvidence> {
+    let filter = EventFilter {
+        ticket_id: Some(t.id.clone()),
+        types: vec![EventType::FinalReviewPass],
+        limit: 20,
+        newest_first: true,
+        ..EventFilter::default()
+    };
+    let events = ctx.engine.ports.events.list_events(&filter).await.ok()?;
+    let details = events
+        .into_iter()
+        .filter_map(|e| e.details)
+        .find(|d| d.get("change").and_then(Value::as_str) == Some(change))?;
+    let text = |k: &str| details.get(k).and_then(Value::as_str).map(str::to_owned);
+    Some(TestEvidence {
+        command: text("test_command")?,
+        passed: true,
+        summary: text("test_summary").unwrap_or_default(),
+    })
 }
