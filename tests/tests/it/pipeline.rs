@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::rig::{
-    Db, Rig, Setup, before, complete, count, demo_script, plan, prepend, review, write_file,
+    Db, Rig, Setup, before, calc_edits, complete, conflict_resolution, count, demo_script, plan,
+    prepend, review, write_file,
 };
 
 const WITHIN: Duration = Duration::from_secs(90);
@@ -390,18 +391,6 @@ async fn new_tickets_and_a_resume_wake_a_daemon_that_polls_rarely() {
 }
 
 /// An implementer answer that edits a file in place.
-fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> Value {
-    json!({
-        "name": name,
-        "role": "implementer",
-        "match": pattern,
-        "response": {
-            "tool_use": {"name": "edit_file", "input": {"path": path, "old_string": old, "new_string": new}},
-            "usage": {"input_tokens": 1000, "output_tokens": 80}
-        }
-    })
-}
-
 /// A one-task plan for the ticket titled "Add a divide function…".
 fn divide_plan() -> Value {
     let mut p = plan(
@@ -412,51 +401,6 @@ fn divide_plan() -> Value {
     );
     p["match"] = json!("Add a divide function");
     p
-}
-
-/// Implementer answers for a divide task and a multiply task that both edit `calc.py` in
-/// place: divide goes in at the top (`divide_at_top`, a separate hunk from multiply's) or right
-/// after `add`, where multiply goes too (the two changes conflict).
-fn calc_edits(divide_at_top: bool) -> Vec<Value> {
-    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
-    let divide =
-        "\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
-    let (anchor, with_divide) = if divide_at_top {
-        let a = "\"\"\"A tiny calculator.\"\"\"\n";
-        (a, format!("{a}{divide}"))
-    } else {
-        ("    return a + b\n", format!("    return a + b\n{divide}"))
-    };
-    vec![
-        complete("edited", "edited calc\\.py", true, None),
-        complete(
-            "divide-tests-written",
-            "(created|overwrote) tests/test_divide\\.py",
-            true,
-            None,
-        ),
-        write_file(
-            "divide-tests",
-            "(?s)Task: Add divide.*PHASE: TESTS",
-            "tests/test_divide.py",
-            divide_test,
-            None,
-        ),
-        edit_file(
-            "divide-impl",
-            "(?s)Task: Add divide.*PHASE: IMPLEMENT",
-            "calc.py",
-            anchor,
-            &with_divide,
-        ),
-        edit_file(
-            "multiply-impl",
-            "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
-            "calc.py",
-            "    return a + b\n",
-            "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
-        ),
-    ]
 }
 
 #[tokio::test]
@@ -752,7 +696,6 @@ async fn a_ticket_too_large_is_split_into_children_and_done_when_they_merge() {
 
 #[tokio::test]
 async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
-    let both = "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
     let tasks = json!([
         {"sequence": 1, "title": "Add multiply", "description": "multiply(a, b) in calc.py",
          "acceptance_criteria": "multiply(2, 3) == 6", "files_to_modify": ["calc.py", "tests/test_multiply.py"],
@@ -761,11 +704,8 @@ async fn a_merge_conflict_between_tasks_goes_to_the_conflict_resolver() {
          "acceptance_criteria": "divide(6, 3) == 2", "files_to_modify": ["calc.py", "tests/test_divide.py"],
          "complexity": 1, "depends_on": []}
     ]);
-    let mut resolved = complete("resolved", "(created|overwrote) calc\\.py", true, None);
-    resolved["role"] = json!("conflict_resolver");
-    let mut resolve = write_file("resolve", ".*", "calc.py", both, None);
-    resolve["role"] = json!("conflict_resolver");
-    let mut entries = vec![plan(tasks, None), resolved, resolve];
+    let mut entries = vec![plan(tasks, None)];
+    entries.extend(conflict_resolution());
     entries.extend(calc_edits(false));
     let script = prepend(demo_script(), entries);
     let rig = Rig::start(Db::Sqlite, &script, &Setup::default())

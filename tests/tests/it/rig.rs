@@ -113,6 +113,84 @@ pub fn complete(name: &str, pattern: &str, done: bool, times: Option<u32>) -> Va
     e
 }
 
+/// An `edit_file` answer of the implementer.
+pub fn edit_file(name: &str, pattern: &str, path: &str, old: &str, new: &str) -> Value {
+    json!({
+        "name": name,
+        "role": "implementer",
+        "match": pattern,
+        "response": {
+            "tool_use": {"name": "edit_file", "input": {"path": path, "old_string": old, "new_string": new}},
+            "usage": {"input_tokens": 1000, "output_tokens": 80}
+        }
+    })
+}
+
+/// Implementer answers for a divide task and a multiply task that both edit `calc.py` in
+/// place: divide goes in at the top (`divide_at_top`, a separate hunk from multiply's) or right
+/// after `add`, where multiply goes too (the two changes conflict).
+pub fn calc_edits(divide_at_top: bool) -> Vec<Value> {
+    let divide_test = "import unittest\n\nimport calc\n\n\nclass DivideTest(unittest.TestCase):\n    def test_divide(self):\n        self.assertTrue(hasattr(calc, \"divide\"), \"calc.divide is missing\")\n        self.assertEqual(calc.divide(6, 3), 2)\n";
+    let divide =
+        "\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
+    let (anchor, with_divide) = if divide_at_top {
+        let a = "\"\"\"A tiny calculator.\"\"\"\n";
+        (a, format!("{a}{divide}"))
+    } else {
+        ("    return a + b\n", format!("    return a + b\n{divide}"))
+    };
+    vec![
+        complete("edited", "edited calc\\.py", true, None),
+        complete(
+            "divide-tests-written",
+            "(created|overwrote) tests/test_divide\\.py",
+            true,
+            None,
+        ),
+        write_file(
+            "divide-tests",
+            "(?s)Task: Add divide.*PHASE: TESTS",
+            "tests/test_divide.py",
+            divide_test,
+            None,
+        ),
+        edit_file(
+            "divide-impl",
+            "(?s)Task: Add divide.*PHASE: IMPLEMENT",
+            "calc.py",
+            anchor,
+            &with_divide,
+        ),
+        edit_file(
+            "multiply-impl",
+            "(?s)Task: Add multiply.*PHASE: IMPLEMENT",
+            "calc.py",
+            "    return a + b\n",
+            "    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n",
+        ),
+    ]
+}
+
+/// `calc.py` with both multiply and divide after add: how the conflict resolver settles the
+/// conflict [`calc_edits`]`(false)` makes.
+pub const CALC_WITH_MULTIPLY_AND_DIVIDE: &str = "\"\"\"A tiny calculator.\"\"\"\n\n\ndef add(a, b):\n    \"\"\"Return the sum of a and b.\"\"\"\n    return a + b\n\n\ndef multiply(a, b):\n    \"\"\"Return the product of a and b.\"\"\"\n    return a * b\n\n\ndef divide(a, b):\n    \"\"\"Return a divided by b.\"\"\"\n    return a / b\n";
+
+/// The conflict resolver's answers: it writes [`CALC_WITH_MULTIPLY_AND_DIVIDE`], then
+/// completes.
+pub fn conflict_resolution() -> Vec<Value> {
+    let mut resolved = complete("resolved", "(created|overwrote) calc\\.py", true, None);
+    resolved["role"] = json!("conflict_resolver");
+    let mut resolve = write_file(
+        "resolve",
+        ".*",
+        "calc.py",
+        CALC_WITH_MULTIPLY_AND_DIVIDE,
+        None,
+    );
+    resolve["role"] = json!("conflict_resolver");
+    vec![resolved, resolve]
+}
+
 /// A reviewer's verdict.
 pub fn review(role: &str, approved: bool, times: Option<u32>) -> Value {
     let issues = if approved {
@@ -258,16 +336,68 @@ impl Rig {
         .await
     }
 
-    /// Starts the server again on the same data directory, database and script.
-    pub async fn restart(&mut self) {
+    /// Starts the server again on the same data directory, database and script; returns how
+    /// long it took from starting the process to a healthy answer (its restart-to-ready time).
+    pub async fn restart(&mut self) -> Duration {
         self.kill();
+        let started = Instant::now();
         let server = Server::start_with_env(
             &self.data,
             &["--config", self.config.to_str().unwrap()],
             &self.env,
         )
         .await;
+        let ready = started.elapsed();
         self.server = Some(server);
+        ready
+    }
+
+    /// Connects to the server's database (SQLite file or PostgreSQL schema), to read what the
+    /// API does not show.
+    pub async fn database(&self) -> sea_orm::DatabaseConnection {
+        let url = match &self.pg {
+            Some(pg) => pg.url().to_owned(),
+            None => format!(
+                "sqlite://{}?mode=ro",
+                self.data.join("foreman.db").display()
+            ),
+        };
+        sea_orm::Database::connect(url.as_str())
+            .await
+            .expect("connect to the server's database")
+    }
+
+    /// Rows of `sql` (every column read as text or a number), for assertions on the database.
+    pub async fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        use sea_orm::ConnectionTrait;
+        let db = self.database().await;
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let out = rows
+            .iter()
+            .map(|row| {
+                let mut cols = Vec::new();
+                for i in 0.. {
+                    if let Ok(v) = row.try_get_by_index::<Option<String>>(i) {
+                        cols.push(v.unwrap_or_default());
+                    } else if let Ok(v) = row.try_get_by_index::<i64>(i) {
+                        cols.push(v.to_string());
+                    } else if let Ok(v) = row.try_get_by_index::<i32>(i) {
+                        cols.push(v.to_string());
+                    } else {
+                        break;
+                    }
+                }
+                cols
+            })
+            .collect();
+        let _ = db.close().await;
+        out
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -307,6 +437,28 @@ impl Rig {
             .await;
         assert_eq!(status, 201, "create ticket: {body}");
         body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Every event of the ticket, oldest first (paged through `/api/events`; the ticket's own
+    /// route returns its latest 100).
+    pub async fn all_events(&self, id: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        loop {
+            let page = self
+                .get(&format!(
+                    "/api/events?ticket_id={id}&limit=500&offset={}",
+                    all.len()
+                ))
+                .await;
+            let page = page.as_array().cloned().expect("events array");
+            let n = page.len();
+            all.extend(page);
+            if n < 500 {
+                break;
+            }
+        }
+        all.sort_by_key(|e| e["seq"].as_i64());
+        all
     }
 
     /// The ticket's event types, oldest first.
