@@ -166,7 +166,7 @@ pub const CONTRACT_METRICS: &[MetricDef] = &[
 ];
 
 /// Metrics the API and the event hub emit themselves, and the breakdowns of contract metrics
-/// whose contract labels are fewer than Foreman records (see [`FOLDED`]).
+/// whose contract labels are fewer than Foreman records (see `FOLDED`).
 pub const API_METRICS: &[MetricDef] = &[
     def(
         "foreman_secrets_detected_by_where_total",
@@ -404,7 +404,7 @@ pub fn conform(exposition: &str) -> String {
         .filter(|&i| seen[i])
         .map(|i| (folded[i].0, format!("{} {}\n", FOLDED[i].0, folded[i].1)))
         .collect();
-    sums.sort_by(|a, b| b.0.cmp(&a.0));
+    sums.sort_by_key(|s| std::cmp::Reverse(s.0));
     for (at, line) in sums {
         out.insert_str(at, &line);
     }
