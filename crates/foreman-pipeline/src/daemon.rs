@@ -441,7 +441,7 @@ impl Daemon {
     /// Follows pull requests, decompositions and clarifications, retries due tracker writes
     /// from the outbox, and polls trackers.
     async fn housekeeping(&self) -> Result<(), crate::PipelineError> {
-        if let Err(e) = crate::outbox::drain(&self.engine).await {
+        if let Err(e) = crate::outbox::drain(self.engine.ports()).await {
             tracing::warn!(error = %e, "cannot retry tracker writes");
         }
         self.track_pull_requests().await?;
@@ -728,7 +728,7 @@ impl Daemon {
                         label: label.clone(),
                     };
                     if let Err(e) = crate::outbox::write_to_tracker(
-                        &self.engine,
+                        self.engine.ports(),
                         project,
                         &t,
                         &occasion,

@@ -6,7 +6,7 @@
 //!
 //! ```ignore
 //! use crate::outbox::{TrackerEffect, write_to_tracker};
-//! write_to_tracker(&engine, &project, &ticket, "claim", TrackerEffect::Status {
+//! write_to_tracker(engine.ports(), &project, &ticket, "claim", TrackerEffect::Status {
 //!     status: TrackerStatus::InProgress,
 //! })
 //! .await?; // Err only when the store fails; a tracker failure is never returned
@@ -41,8 +41,7 @@ use foreman_domain::{EventLog, EventType, NewEvent, Store, StoreError, Ticket, T
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::engine::Engine;
-use crate::settings::ProjectRuntime;
+use crate::settings::{Ports, ProjectRuntime};
 
 /// The outbox `kind` of tracker write-backs.
 pub const TRACKER_KIND: &str = "tracker";
@@ -187,13 +186,12 @@ pub enum WriteOutcome {
 /// # Errors
 /// Only the store's.
 pub async fn write_to_tracker(
-    engine: &Engine,
+    ports: &Ports,
     project: &ProjectRuntime,
     ticket: &Ticket,
     occasion: &str,
     effect: TrackerEffect,
 ) -> Result<WriteOutcome, StoreError> {
-    let ports = engine.ports();
     write_with(
         ports.store.as_ref(),
         ports.events.as_ref(),
@@ -241,8 +239,7 @@ pub async fn write_with(
 ///
 /// # Errors
 /// Only the store's.
-pub async fn drain(engine: &Engine) -> Result<usize, StoreError> {
-    let ports = engine.ports();
+pub async fn drain(ports: &Ports) -> Result<usize, StoreError> {
     drain_with(
         ports.store.as_ref(),
         ports.events.as_ref(),

@@ -132,7 +132,7 @@ pub struct SqlStore {
 
 pub use cache::PROBE_WINDOW;
 #[doc(hidden)]
-pub use rows::fence_probe;
+pub mod fence_probe;
 
 fn backend_err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::backend(e)

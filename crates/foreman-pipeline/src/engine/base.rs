@@ -111,7 +111,9 @@ impl Engine {
         let effect = crate::outbox::TrackerEffect::Status { status };
         let key = crate::outbox::tracker_key(&t.id, &occasion, &effect);
         self.supersede_status_updates(t, &key).await;
-        if let Err(e) = crate::outbox::write_to_tracker(self, project, t, &occasion, effect).await {
+        if let Err(e) =
+            crate::outbox::write_to_tracker(&self.ports, project, t, &occasion, effect).await
+        {
             tracing::warn!(ticket = %t.id, %status, error = %e, "cannot record a tracker status update");
         }
     }

@@ -85,7 +85,7 @@ async fn ask_the_tracker(ctx: &Ctx, t: &Ticket, questions: &[String]) -> Pipelin
             label: ctx.settings().clarification_label.clone(),
         },
     ] {
-        write_to_tracker(&ctx.engine, &ctx.project, t, &occasion, effect).await?;
+        write_to_tracker(ctx.engine.ports(), &ctx.project, t, &occasion, effect).await?;
     }
     ctx.move_to(t, TicketStatus::ClarificationNeeded).await?;
     metrics::counter!("foreman_clarifications_total").increment(1);

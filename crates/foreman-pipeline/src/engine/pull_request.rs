@@ -144,7 +144,7 @@ pub(super) async fn after_pr(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
             status: TrackerStatus::InReview,
         },
     ] {
-        write_to_tracker(&ctx.engine, &ctx.project, t, &occasion, effect).await?;
+        write_to_tracker(ctx.engine.ports(), &ctx.project, t, &occasion, effect).await?;
     }
     let to = if t.is_partial {
         TicketStatus::Partial

@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use foreman_domain::{
-    BudgetLimits, BudgetScope, LlmCallStatus, Micros, NewLlmCall, NewTask, ReservationId,
-    ReservationRequest, Store, StoreError, TaskId, Ticket, TicketId, UsageKey,
+    BudgetLimits, BudgetScope, LlmCallStatus, Micros, NewLlmCall, NewTask, ReservationId, Store,
+    StoreError, TaskId, Ticket, TicketId, UsageKey,
 };
 
-use super::expect_err;
 use super::tickets::create;
+use super::{expect_err, reservation};
 
 fn call(ticket: &Ticket, task: Option<&TaskId>, cost: i64) -> NewLlmCall {
     NewLlmCall {
@@ -261,23 +261,6 @@ pub async fn usage_groups_by_keys(store: Arc<dyn Store>) {
             .is_empty()
     );
     assert!(store.usage_since(later, &[]).await.unwrap().is_empty());
-}
-
-/// A request to hold `amount` for the ticket (and task) now under `limits`.
-#[must_use]
-pub fn reservation(
-    t: &Ticket,
-    task: Option<&TaskId>,
-    amount: i64,
-    limits: BudgetLimits,
-) -> ReservationRequest {
-    ReservationRequest {
-        ticket_id: Some(t.id.clone()),
-        task_id: task.cloned(),
-        amount: Micros(amount),
-        limits,
-        at: foreman_domain::now(),
-    }
 }
 
 /// Reservations count recorded spend plus open holds per task, ticket, day and month; a

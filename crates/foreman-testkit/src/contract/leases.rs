@@ -310,7 +310,7 @@ pub async fn reservations_go_with_the_lease(store: Arc<dyn Store>) {
         ticket: Some(Micros(1_000)),
         ..BudgetLimits::default()
     };
-    let hold = |amount: i64| super::costs::reservation(&t, None, amount, limits);
+    let hold = |amount: i64| super::reservation(&t, None, amount, limits);
     let first = store
         .claim_next(&req("dead", Duration::from_millis(1)))
         .await

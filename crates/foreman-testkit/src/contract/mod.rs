@@ -17,7 +17,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use foreman_domain::{NewTicket, Store, StoreError, StoreResult};
+use foreman_domain::{
+    BudgetLimits, Micros, NewTicket, ReservationRequest, Store, StoreError, StoreResult, TaskId,
+    Ticket,
+};
 
 use crate::MemoryStore;
 
@@ -243,6 +246,23 @@ macro_rules! __store_contract_cases {
             concurrent_outbox_claims_take_effect_once,
         });
     };
+}
+
+/// A request to hold `amount` for the ticket (and task) now under `limits`.
+#[must_use]
+pub fn reservation(
+    t: &Ticket,
+    task: Option<&TaskId>,
+    amount: i64,
+    limits: BudgetLimits,
+) -> ReservationRequest {
+    ReservationRequest {
+        ticket_id: Some(t.id.clone()),
+        task_id: task.cloned(),
+        amount: Micros(amount),
+        limits,
+        at: foreman_domain::now(),
+    }
 }
 
 /// A ticket to create in the default project.

@@ -950,7 +950,7 @@ pub async fn cancel_keeps_every_cost_row(store: Arc<dyn Store>) {
         ticket: Some(Micros(1_000)),
         ..BudgetLimits::default()
     };
-    let hold = |amount: i64| super::costs::reservation(&t, None, amount, limits);
+    let hold = |amount: i64| super::reservation(&t, None, amount, limits);
     store.reserve(&hold(700)).await.unwrap();
     assert!(
         store.reserve(&hold(1)).await.is_err(),
