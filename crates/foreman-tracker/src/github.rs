@@ -363,6 +363,11 @@ impl Tracker for GitHubTracker {
         let n = number(external_id)?;
         let target = self.status_labels.for_status(status);
         let issue = self.issue(n).await?;
+        if issue.state == "closed" && status != TrackerStatus::Done {
+            // closed is done (by Foreman on a merge, or by a person): a late update of an
+            // earlier status, retried from the outbox, must not reopen it
+            return Ok(());
+        }
         let present: Vec<&str> = self
             .status_labels
             .all()

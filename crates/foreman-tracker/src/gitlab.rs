@@ -212,11 +212,11 @@ impl Tracker for GitLabTracker {
         if let Some(t) = target {
             body["add_labels"] = json!(t);
         }
-        body["state_event"] = json!(if status == TrackerStatus::Done {
-            "close"
-        } else {
-            "reopen"
-        });
+        // closed is done: only done closes, and nothing reopens (a late update of an earlier
+        // status, retried from the outbox, must not undo a merge's done)
+        if status == TrackerStatus::Done {
+            body["state_event"] = json!("close");
+        }
         self.update(n, body).await.map(|_| ())
     }
 

@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod escape_e2e;
 mod external_runner;
+mod faults;
 mod metrics_contract;
 mod pipeline;
 mod rig;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use foreman_domain::remote::RemoteError;
-use foreman_domain::tracker::{Tracker, TrackerError};
+use foreman_domain::tracker::{Tracker, TrackerError, TrackerStatus};
 use foreman_fakes::{FakeGitHub, Fault};
 use foreman_rest::github::{GitHubClient, GitHubConfig};
 use foreman_rest::{Auth, HttpConfig};
@@ -210,5 +210,42 @@ async fn failures_are_typed() {
     assert_eq!(
         gh.tracker.add_comment("#1", "x").await.unwrap_err().code(),
         "forbidden"
+    );
+}
+
+#[tokio::test]
+async fn a_late_status_update_does_not_reopen_a_done_issue() {
+    let g = GitHub::start().await;
+    let n = g.fake.add_issue("x", None, &["foreman-ready"], "ada");
+    let id = format!("#{n}");
+    g.tracker
+        .update_status(&id, TrackerStatus::Done)
+        .await
+        .unwrap();
+    // an in-review update retried from the outbox after the merge's done
+    g.tracker
+        .update_status(&id, TrackerStatus::InReview)
+        .await
+        .unwrap();
+    let issue = g.fake.issue(n).unwrap();
+    assert_eq!(issue.state, "closed");
+    assert!(
+        !issue.labels.iter().any(|l| l == "foreman-in-review"),
+        "{:?}",
+        issue.labels
+    );
+    // control: on an open issue the same update sets its label
+    let open = g.fake.add_issue("y", None, &["foreman-ready"], "ada");
+    g.tracker
+        .update_status(&format!("#{open}"), TrackerStatus::InReview)
+        .await
+        .unwrap();
+    assert!(
+        g.fake
+            .issue(open)
+            .unwrap()
+            .labels
+            .iter()
+            .any(|l| l == "foreman-in-review")
     );
 }
