@@ -458,3 +458,57 @@ async fn fifty_tickets_heal_through_a_fifth_of_calls_failing() {
         "  spend: {recorded_in} in / {recorded_out} out tokens, {recorded_micros} µ$ recorded = billed; duplicates: 0"
     );
 }
+
+/// `foreman doctor` reports a configured tracker status the tracker does not have (a Jira
+/// project whose workflow has no `Failed`), and passes the check once the names exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_reports_a_status_name_the_tracker_does_not_have() {
+    let jira = foreman_fakes::FakeJira::start("PROJ", "bot@example.com", "jira-token").await;
+    let dir = tempfile::tempdir().unwrap();
+    let remote = foreman_server::demo::ensure_sample_repository(dir.path()).unwrap();
+    let data = dir.path().join("data");
+    let migrate = crate::support::cli(&["migrate", "--data-dir", data.to_str().unwrap()], &[]);
+    assert!(migrate.status.success());
+    let run = |statuses: &str| {
+        let config = dir.path().join("foreman.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[llm]\nprovider = \"scripted\"\n\n[git]\nprovider = \"local\"\nclone_url = {:?}\n\n\
+                 [tracker]\nprovider = \"jira\"\nbase_url = {:?}\ntoken = \"bot@example.com:jira-token\"\nproject = \"PROJ\"\n\n\
+                 [tracker.statuses]\n{statuses}\n",
+                remote.to_str().unwrap(),
+                jira.url(),
+            ),
+        )
+        .unwrap();
+        crate::support::cli(
+            &[
+                "doctor",
+                "--config",
+                config.to_str().unwrap(),
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let out = tokio::task::block_in_place(|| run("failed = \"Failed\""));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l
+            .starts_with("✗ [default] tracker statuses: failed maps to \"Failed\"")
+            && l.contains("project PROJ")),
+        "{stdout}"
+    );
+    // control: the defaults all exist in the fake's workflow
+    let out = tokio::task::block_in_place(|| run(""));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("✓ [default] tracker statuses: ")),
+        "{stdout}"
+    );
+}
