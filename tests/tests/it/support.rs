@@ -66,7 +66,8 @@ impl Server {
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("OPENAI_API_KEY")
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
+            // Nobody reads the server's stdout: a pipe would fill at 64 KiB and freeze it.
+            .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start foreman-server");
