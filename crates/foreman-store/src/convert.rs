@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use foreman_domain::{
     ApiToken, Event, EventId, EventType, FencingToken, LlmCall, LlmCallId, LlmCallStatus, Micros,
     OutboxEntry, Scope, Severity, StoreError, Task, TaskCheckpoint, TaskContextStats, TaskFeedback,
-    TaskId, TaskPhase, TaskStatus, Ticket, TicketId, TicketStatus, TokenId, micros_to_time, time_to_micros,
+    TaskId, TaskPhase, TaskStatus, Ticket, TicketId, TicketStatus, TokenId, micros_to_time,
+    time_to_micros,
 };
 use sea_orm::ActiveValue::Set;
 use serde::Serialize;

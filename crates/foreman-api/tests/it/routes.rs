@@ -331,7 +331,10 @@ async fn local_tickets_are_created_with_generated_ids() {
     assert_eq!(status, 400);
     let (status, bad) = mk(json!({"title": "x", "project": "Not Valid"})).await;
     assert_eq!(status, 400);
-    assert!(bad["error"].as_str().unwrap().contains("project: "), "{bad}");
+    assert!(
+        bad["error"].as_str().unwrap().contains("project: "),
+        "{bad}"
+    );
     let (_, events) = app.get_json("/api/events?types=ticket_created").await;
     assert_eq!(events.as_array().unwrap().len(), 5);
     assert_eq!(events[0]["ticket_title"], "Next");

@@ -442,9 +442,7 @@ fn metrics_use_the_contract_names() {
 /// then fails with a dropped connection.
 struct FailsMidStream {
     output: Option<u64>,
-    during: Box<
-        dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync,
-    >,
+    during: Box<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>,
 }
 
 #[async_trait::async_trait]

@@ -128,10 +128,7 @@ impl Engine {
             }
         };
         let is_status = |payload: &Value| {
-            payload
-                .pointer("/effect/effect")
-                .and_then(Value::as_str)
-                == Some("status")
+            payload.pointer("/effect/effect").and_then(Value::as_str) == Some("status")
         };
         for entry in pending.iter().filter(|e| {
             e.ticket_id.as_ref() == Some(&t.id)
