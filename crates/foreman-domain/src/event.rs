@@ -157,6 +157,10 @@ event_types! {
     RebaseConflict = "rebase_conflict" => Warning,
     /// The conflict resolver fixed a rebase conflict.
     RebaseConflictResolved = "rebase_conflict_resolved" => Info,
+    /// Every done task's branch is merged into the ticket branch and the ticket branch is
+    /// rebased onto the default branch (`details.head`, `details.tasks`): a run resumed after
+    /// this point does not merge (nor resolve conflicts) again.
+    TicketIntegrated = "ticket_integrated" => Info,
     /// The full test suite passed.
     FullTestPass = "full_test_pass" => Info,
     /// The full test suite failed.

@@ -40,6 +40,7 @@ async fn happy_path(db: Db) {
         "task_quality_review_pass",
         "task_committed",
         "task_done",
+        "ticket_integrated",
         "full_test_pass",
         "final_review_pass",
         "pr_created",

@@ -41,7 +41,15 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
     let repo = &ctx.project.repo;
     let mut tasks = ctx.store().list_tasks(&t.id).await?;
     tasks.sort_by_key(|x| x.sequence);
-    for task in tasks.iter().filter(|x| x.status == TaskStatus::Done) {
+    // A run stopped after the merges and the rebase (a crash, a lost lease, a transient fault)
+    // left the ticket branch integrated: merging the task branches again would meet their
+    // conflicts again, since the rebase rewrote the commits the merges brought in.
+    let merged = merged_tasks(&tasks);
+    let integrated = integrated_before(ctx, &t, &repo.head(&wt).await?, &merged).await;
+    for task in tasks
+        .iter()
+        .filter(|x| x.status == TaskStatus::Done && !integrated)
+    {
         ctx.check()?;
         let branch = task_branch_name(&ctx.ticket_branch(&t), task.sequence);
         let outcome = repo
@@ -133,6 +141,15 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
         .await;
         outcome = repo.continue_rebase(&wt).await?;
     }
+    ctx.emit(
+        NewEvent::new(
+            EventType::TicketIntegrated,
+            "task branches merged and rebased onto the default branch",
+        )
+        .ticket(&t.id)
+        .details(json!({"head": repo.head(&wt).await?, "tasks": merged})),
+    )
+    .await;
     // The whole change, and whether a run stopped after passing it (a transient fault while
     // opening the pull request) already tested and reviewed exactly this change.
     let diff = repo
@@ -297,4 +314,37 @@ async fn passed_before(ctx: &Ctx, t: &Ticket, change: &str) -> Option<TestEviden
         passed: true,
         summary: text("test_summary").unwrap_or_default(),
     })
+}
+
+/// The done tasks as integration merges them: each one's sequence and final commit.
+fn merged_tasks(tasks: &[foreman_domain::Task]) -> Value {
+    tasks
+        .iter()
+        .filter(|x| x.status == TaskStatus::Done)
+        .map(|x| json!([x.sequence, x.commit_sha]))
+        .collect()
+}
+
+/// Whether the newest `ticket_integrated` event of this ticket recorded exactly `head` as the
+/// ticket branch's head and exactly `merged` as the tasks merged into it: then the task
+/// branches are in and only the rebase (a no-op unless the default branch moved) runs again.
+/// A retried task (a new commit) or a moved branch is integrated anew.
+async fn integrated_before(ctx: &Ctx, t: &Ticket, head: &str, merged: &Value) -> bool {
+    let filter = EventFilter {
+        ticket_id: Some(t.id.clone()),
+        types: vec![EventType::TicketIntegrated],
+        limit: 1,
+        newest_first: true,
+        ..EventFilter::default()
+    };
+    let Ok(events) = ctx.engine.ports.events.list_events(&filter).await else {
+        return false;
+    };
+    events
+        .into_iter()
+        .next()
+        .and_then(|e| e.details)
+        .is_some_and(|d| {
+            d.get("head").and_then(Value::as_str) == Some(head) && d.get("tasks") == Some(merged)
+        })
 }
