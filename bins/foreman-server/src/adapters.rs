@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use foreman_config::{Config, GitConfig, TrackerConfig, TrackerStatusNames};
+use foreman_config::{Config, GitConfig, TrackerConfig};
 use foreman_domain::git::GitHost;
 use foreman_domain::tracker::Tracker;
 use foreman_domain::{EventLog, SettingsStore, Store, TicketStore};
@@ -286,11 +286,11 @@ fn status_names(t: &TrackerConfig) -> foreman_tracker::StatusNames {
     let n = &t.statuses;
     let d = foreman_tracker::StatusNames::default();
     foreman_tracker::StatusNames {
-        in_progress: TrackerStatusNames::resolve(&n.in_progress, &d.in_progress),
-        in_review: TrackerStatusNames::resolve(&n.in_review, &d.in_review),
-        done: TrackerStatusNames::resolve(&n.done, &d.done),
-        blocked: TrackerStatusNames::resolve(&n.blocked, &d.blocked),
-        failed: TrackerStatusNames::resolve(&n.failed, &d.failed),
+        in_progress: foreman_config::TrackerStatusNames::resolve(&n.in_progress, &d.in_progress),
+        in_review: foreman_config::TrackerStatusNames::resolve(&n.in_review, &d.in_review),
+        done: foreman_config::TrackerStatusNames::resolve(&n.done, &d.done),
+        blocked: foreman_config::TrackerStatusNames::resolve(&n.blocked, &d.blocked),
+        failed: foreman_config::TrackerStatusNames::resolve(&n.failed, &d.failed),
     }
 }
 
@@ -300,10 +300,10 @@ fn status_labels(t: &TrackerConfig) -> foreman_tracker::StatusLabels {
     let n = &t.statuses;
     let d = foreman_tracker::StatusLabels::default();
     foreman_tracker::StatusLabels {
-        in_progress: TrackerStatusNames::resolve(&n.in_progress, &d.in_progress),
-        in_review: TrackerStatusNames::resolve(&n.in_review, &d.in_review),
-        blocked: TrackerStatusNames::resolve(&n.blocked, &d.blocked),
-        failed: TrackerStatusNames::resolve(&n.failed, &d.failed),
+        in_progress: foreman_config::TrackerStatusNames::resolve(&n.in_progress, &d.in_progress),
+        in_review: foreman_config::TrackerStatusNames::resolve(&n.in_review, &d.in_review),
+        blocked: foreman_config::TrackerStatusNames::resolve(&n.blocked, &d.blocked),
+        failed: foreman_config::TrackerStatusNames::resolve(&n.failed, &d.failed),
     }
 }
 

@@ -556,6 +556,19 @@ pub struct TicketRetrying {
     pub ticket_id: String,
 }
 
+/// `{"status": "cancelled", "ticket_id": ..., "from": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TicketCancelled {
+    /// Always `cancelled`.
+    #[schema(example = "cancelled")]
+    pub status: String,
+    /// The ticket.
+    pub ticket_id: String,
+    /// The status the ticket was cancelled from.
+    #[schema(example = "implementing")]
+    pub from: String,
+}
+
 /// `{"status": "retrying", "task_id": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TaskRetrying {

@@ -21,8 +21,8 @@ use utoipa_axum::routes;
 
 use crate::auth::{ReadAuth, WriteAuth};
 use crate::dto::{
-    CreateTicket, EventDto, LlmCallDto, TaskDto, TicketDeleted, TicketDetail, TicketListItem,
-    TicketRetrying, TicketSummary,
+    CreateTicket, EventDto, LlmCallDto, TaskDto, TicketCancelled, TicketDeleted, TicketDetail,
+    TicketListItem, TicketRetrying, TicketSummary,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -45,6 +45,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ticket_events))
         .routes(routes!(ticket_llm_calls))
         .routes(routes!(retry_ticket))
+        .routes(routes!(cancel_ticket))
 }
 
 /// Filters and paging for ticket lists.
@@ -294,7 +295,9 @@ async fn create_local(state: &AppState, new: NewTicket) -> ApiResult<Ticket> {
     ))
 }
 
-/// Delete a ticket with its tasks, events and LLM calls.
+/// Delete a ticket with its tasks and events.
+///
+/// Its LLM calls stay as tombstones that spend and budgets still count.
 #[utoipa::path(delete, path = "/api/tickets/{id}", tag = "tickets",
     params(("id" = String, Path, description = "ticket id")),
     responses((status = 200, description = "deleted", body = TicketDeleted)))]
@@ -419,5 +422,55 @@ pub(crate) async fn retry_ticket(
     Ok(Json(TicketRetrying {
         status: "retrying".to_owned(),
         ticket_id: id,
+    }))
+}
+
+/// Stop a ticket: it becomes `failed` with the error `cancelled` at once.
+///
+/// Every cost row is kept. A worker still running it is fenced out and stops at its next step
+/// (its work so far stays on the ticket's branches); a cancelled ticket can be retried. 409
+/// names the status of a ticket that has already finished.
+#[utoipa::path(post, path = "/api/tickets/{id}/cancel", tag = "tickets",
+    params(("id" = String, Path, description = "ticket id")),
+    responses((status = 200, description = "cancelled", body = TicketCancelled),
+        (status = 404, description = "no such ticket", body = ErrorBody),
+        (status = 409, description = "the ticket has already finished", body = ErrorBody)))]
+pub(crate) async fn cancel_ticket(
+    auth: WriteAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TicketCancelled>> {
+    let ticket_id = TicketId::from(id.as_str());
+    let Some(before) = state.store().get_ticket(&ticket_id).await? else {
+        return Err(ApiError::not_found("ticket", &id));
+    };
+    let t = state
+        .store()
+        .cancel_ticket(&ticket_id)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { current, .. } => ApiError::Conflict(format!(
+                "ticket {id} is {current}; a finished ticket cannot be cancelled"
+            )),
+            other => other.into(),
+        })?;
+    state
+        .emit(
+            NewEvent::new(
+                EventType::TicketFailed,
+                format!("ticket cancelled from {}", before.status),
+            )
+            .ticket(&t.id)
+            .details(serde_json::json!({
+                "reason": "cancelled",
+                "from": before.status.as_str(),
+                "by": auth.caller.name,
+            })),
+        )
+        .await;
+    Ok(Json(TicketCancelled {
+        status: "cancelled".to_owned(),
+        ticket_id: id,
+        from: before.status.as_str().to_owned(),
     }))
 }

@@ -476,6 +476,77 @@ async fn tasks_events_and_llm_calls_of_a_ticket() {
 }
 
 #[tokio::test]
+async fn cancel_stops_a_ticket_keeps_its_costs_and_refuses_a_finished_one() {
+    let app = TestApp::start().await;
+    let t = app.ticket("CAN-1", "cancel me").await;
+    let t = move_ticket(&app, &t, TicketStatus::Implementing).await;
+    let ts = tasks(&app, &t, 1).await;
+    call(&app, &t, Some(&ts[0]), "implementer", 70).await;
+    let spent = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            store
+                .spend_between(
+                    chrono::Utc::now() - chrono::Duration::days(1),
+                    chrono::Utc::now() + chrono::Duration::days(1),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let before = spent(&app).await;
+    let r = app
+        .post(&format!("/api/tickets/{}/cancel", t.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"status": "cancelled", "ticket_id": t.id.to_string(), "from": "implementing"})
+    );
+    let now = app.store.get_ticket(&t.id).await.unwrap().unwrap();
+    assert_eq!(now.status, TicketStatus::Failed);
+    assert_eq!(now.last_error.as_deref(), Some("cancelled"));
+    assert!(
+        now.fencing_token.0 > t.fencing_token.0,
+        "the worker is fenced out"
+    );
+    // every cost row stays, and the budget still counts it
+    assert_eq!(app.store.list_llm_calls(&t.id).await.unwrap().len(), 1);
+    assert_eq!(spent(&app).await, before);
+    // a finished (here: cancelled, so failed) ticket is a 409 naming its status
+    let r = app
+        .post(&format!("/api/tickets/{}/cancel", t.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("failed"), "{body}");
+    assert_eq!(
+        app.post("/api/tickets/nope/cancel")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    // a queued ticket is cancelled at once too
+    let q = app.ticket("CAN-2", "queued").await;
+    let r = app
+        .post(&format!("/api/tickets/{}/cancel", q.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.store.get_ticket(&q.id).await.unwrap().unwrap().status,
+        TicketStatus::Failed
+    );
+}
+
+#[tokio::test]
 async fn ticket_retry_only_from_failed_blocked_or_partial() {
     let app = TestApp::start().await;
     for (to, ok) in [

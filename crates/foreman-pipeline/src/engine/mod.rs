@@ -41,7 +41,7 @@ impl Engine {
     /// done, fails, or `cancel` fires (lease lost) or `paused` turns true between tasks.
     ///
     /// A step stopped by a transient fault ([`PipelineError::is_transient`]) is run again from
-    /// the ticket's last completed step after a backoff ([`Engine::drive_healing`]); the ticket
+    /// the ticket's last completed step after a backoff; the ticket
     /// fails under the fault's class only when the retries run out. However the run ends, the
     /// tracker is told when the ticket failed or is blocked.
     ///

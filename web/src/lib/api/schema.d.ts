@@ -407,8 +407,33 @@ export interface paths {
         get: operations["get_ticket"];
         put?: never;
         post?: never;
-        /** Delete a ticket with its tasks, events and LLM calls. */
+        /**
+         * Delete a ticket with its tasks and events.
+         * @description Its LLM calls stay as tombstones that spend and budgets still count.
+         */
         delete: operations["delete_ticket"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop a ticket: it becomes `failed` with the error `cancelled` at once.
+         * @description Every cost row is kept. A worker still running it is fenced out and stops at its next step
+         *     (its work so far stays on the ticket's branches); a cancelled ticket can be retried. 409
+         *     names the status of a ticket that has already finished.
+         */
+        post: operations["cancel_ticket"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -871,7 +896,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -933,7 +958,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -1422,6 +1447,21 @@ export interface components {
             status: string;
             /** @description The task. */
             task_id: string;
+        };
+        /** @description `{"status": "cancelled", "ticket_id": ..., "from": ...}`. */
+        TicketCancelled: {
+            /**
+             * @description The status the ticket was cancelled from.
+             * @example implementing
+             */
+            from: string;
+            /**
+             * @description Always `cancelled`.
+             * @example cancelled
+             */
+            status: string;
+            /** @description The ticket. */
+            ticket_id: string;
         };
         /** @description `{"status": "deleted", "ticket_id": ...}`. */
         TicketDeleted: {
@@ -3762,6 +3802,101 @@ export interface operations {
             };
             /** @description no such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cancelled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketCancelled"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such ticket */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ticket has already finished */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
