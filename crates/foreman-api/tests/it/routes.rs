@@ -487,8 +487,8 @@ async fn cancel_stops_a_ticket_keeps_its_costs_and_refuses_a_finished_one() {
         async move {
             store
                 .spend_between(
-                    chrono::Utc::now() - chrono::Duration::days(1),
-                    chrono::Utc::now() + chrono::Duration::days(1),
+                    Utc::now() - chrono::Duration::days(1),
+                    Utc::now() + chrono::Duration::days(1),
                 )
                 .await
                 .unwrap()
