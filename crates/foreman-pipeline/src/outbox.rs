@@ -306,6 +306,14 @@ async fn perform(
             return Ok(WriteOutcome::GaveUp);
         }
     };
+    if stale_status(store, entry.ticket_id.as_ref(), &write.effect).await? {
+        // the ticket merged while this earlier status waited for its retry: writing it now
+        // would label (or move back) a finished issue
+        store
+            .complete_outbox(key, json!({"superseded": "the ticket has finished"}))
+            .await?;
+        return Ok(WriteOutcome::Done);
+    }
     match apply(tracker, &write, entry.attempts > 1).await {
         Ok(result) => {
             store.complete_outbox(key, result).await?;
@@ -403,6 +411,27 @@ async fn apply(
             Ok(json!({"removed": label}))
         }
     }
+}
+
+/// Whether `effect` is a status other than done for a ticket that has already finished
+/// (merged or done): a late write of an earlier status, never to be made.
+async fn stale_status(
+    store: &dyn Store,
+    ticket: Option<&TicketId>,
+    effect: &TrackerEffect,
+) -> Result<bool, StoreError> {
+    let (Some(ticket), TrackerEffect::Status { status }) = (ticket, effect) else {
+        return Ok(false);
+    };
+    if *status == TrackerStatus::Done {
+        return Ok(false);
+    }
+    Ok(store.get_ticket(ticket).await?.is_some_and(|t| {
+        matches!(
+            t.status,
+            foreman_domain::TicketStatus::Merged | foreman_domain::TicketStatus::Done
+        )
+    }))
 }
 
 #[cfg(test)]

@@ -530,7 +530,7 @@ impl TaskRun {
         Ok(Next::Retry(self.feedback(
             why,
             FailureClass::TestAssertion,
-            json!({"output": tail(&output, 3000)}),
+            json!({"output": kept_tail(&output, 3000)}),
         )?))
     }
 
@@ -577,7 +577,7 @@ impl TaskRun {
         Ok(Next::Retry(self.feedback(
             Why::GreenFails,
             FailureClass::TestAssertion,
-            json!({"output": tail(&output, 3000)}),
+            json!({"output": kept_tail(&output, 3000)}),
         )?))
     }
 
@@ -606,7 +606,7 @@ impl TaskRun {
             return Ok(Next::Retry(self.feedback(
                 Why::LintFails,
                 FailureClass::TestAssertion,
-                json!({"lint": lint, "output": tail(&out.output, 3000)}),
+                json!({"lint": lint, "output": kept_tail(&out.output, 3000)}),
             )?));
         }
         ctx.emit(event(

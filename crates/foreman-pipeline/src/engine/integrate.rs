@@ -8,7 +8,7 @@ use foreman_domain::pipeline::{FailureClass, Role};
 use foreman_domain::{EventFilter, EventType, NewEvent, TaskStatus, Ticket};
 use serde_json::{Value, json};
 
-use super::base::{Step, kept_tail, tail};
+use super::base::{Step, kept_tail};
 use super::context::Ctx;
 use super::llm::{Instruction, Review, Tool, ticket_brief};
 use super::pull_request::open_pr;
@@ -186,7 +186,7 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
         ctx.fail_ticket(
             &t.id,
             FailureClass::TestAssertion,
-            &format!("full test suite failed:\n{}", tail(&run.output, 1500)),
+            &format!("full test suite failed:\n{}", kept_tail(&run.output, 1500)),
         )
         .await?;
         return Ok(Step::Release);
@@ -194,7 +194,7 @@ pub(super) async fn integrate(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
     let evidence = TestEvidence {
         command: test_command.clone(),
         passed,
-        summary: tail(&run.output, 800),
+        summary: kept_tail(&run.output, 800),
     };
     // The final review of the whole change.
     let review: Review = ctx
