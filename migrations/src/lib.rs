@@ -17,6 +17,11 @@ mod m20260101_000001_foundation;
 mod m20261203_000001_file_reservations;
 mod m20261207_000002_task_checkpoints;
 mod m20261207_000003_exactly_once;
+mod m20261207_000010_submission;
+mod m20261207_000011_search;
+mod m20261207_000012_runs_logs;
+mod m20261207_000013_notifications;
+mod m20261207_000014_rollback_transcripts;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -30,6 +35,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000001_file_reservations::Migration),
             Box::new(m20261207_000002_task_checkpoints::Migration),
             Box::new(m20261207_000003_exactly_once::Migration),
+            Box::new(m20261207_000010_submission::Migration),
+            Box::new(m20261207_000011_search::Migration),
+            Box::new(m20261207_000012_runs_logs::Migration),
+            Box::new(m20261207_000013_notifications::Migration),
+            Box::new(m20261207_000014_rollback_transcripts::Migration),
         ]
     }
 }

@@ -87,7 +87,19 @@ function serverBinary(): string {
   return bin;
 }
 
-export async function startStack(opts: { build?: boolean } = {}): Promise<Stack> {
+export interface StackOptions {
+  /** Build the dashboard first (default true; a second stack in the same run can skip it). */
+  build?: boolean;
+  /**
+   * Run the server with `--demo`: a sample repository and the scripted provider, so the demo
+   * ticket really goes through the pipeline (checkpoints, transcripts, run progress).
+   */
+  demo?: boolean;
+  /** Extra environment for the server (`FOREMAN_<SECTION>_<KEY>` overrides). */
+  env?: Record<string, string>;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const children: ChildProcess[] = [];
   if (!existsSync('/usr/bin/chromium') && !process.env.FOREMAN_E2E_CHROMIUM) {
     throw new Error('Chromium is missing: apt-get install -y chromium (or set FOREMAN_E2E_CHROMIUM)');
@@ -126,9 +138,9 @@ export async function startStack(opts: { build?: boolean } = {}): Promise<Stack>
     const server = start(
       children,
       bin,
-      ['--host', '127.0.0.1', '--port', String(apiPort), '--data-dir', dataDir, '--log-format', 'json'],
+      ['--host', '127.0.0.1', '--port', String(apiPort), '--data-dir', dataDir, '--log-format', 'json', ...(opts.demo ? ['--demo'] : [])],
       root,
-      { RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+      { RUST_LOG: process.env.RUST_LOG ?? 'warn', ...opts.env },
     );
     const api = `http://127.0.0.1:${apiPort}`;
     await waitFor(`${api}/api/health`, 'foreman-server', server);

@@ -10,8 +10,8 @@
 //! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
 //!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
-//! - `bench store|api|llm|git|pipeline|sandbox`: runs a benchmark; results are recorded in
-//!   `docs/benchmarks.md`.
+//! - `bench store|api|llm|git|pipeline|sandbox|search|ops`: runs a benchmark; results are
+//!   recorded in `docs/benchmarks.md`.
 //! - `web`: installs the dashboard's npm packages from the lockfile and builds `web/dist`, which
 //!   the next `cargo build -p foreman-server` embeds.
 //! - `run [-- ARGS]`: builds the dashboard (when Node.js is installed) and runs `foreman-server
@@ -53,7 +53,7 @@ fn main() -> Result<()> {
         Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH] | tidy | bench <store|api|llm|git|pipeline|sandbox> | web | run [-- SERVER_ARGS]>"
+                "usage: cargo xtask <ci | codegen [--check] | fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH] | tidy | bench <store|api|llm|git|pipeline|sandbox|search|ops> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
@@ -467,6 +467,19 @@ fn bench(which: Option<&str>) -> Result<()> {
         Some("llm") => cmd.args(["bench", "-p", "foreman-llm"]),
         Some("git") => cmd.args(["bench", "-p", "foreman-git"]),
         Some("sandbox") => cmd.args(["bench", "-p", "foreman-agent", "--bench", "sandbox"]),
+        Some("search") => cmd.args(["bench", "-p", "foreman-store", "--bench", "search"]),
+        Some("ops") => {
+            // Submission, batch, search and `logs --follow` against a release server process.
+            run(cargo().args(["build", "--release", "-p", "foreman-server"]))?;
+            let bin = project_root().join("target/release/foreman-server");
+            cmd.env("FOREMAN_SERVER_BIN", bin).args([
+                "bench",
+                "-p",
+                "foreman-api",
+                "--bench",
+                "ops",
+            ])
+        }
         Some("pipeline") => {
             // The benchmark drives a release server as a separate process.
             run(cargo().args(["build", "--release", "-p", "foreman-server"]))?;
@@ -479,7 +492,7 @@ fn bench(which: Option<&str>) -> Result<()> {
                 "pipeline",
             ])
         }
-        _ => bail!("usage: cargo xtask bench <store|api|llm|git|pipeline|sandbox>"),
+        _ => bail!("usage: cargo xtask bench <store|api|llm|git|pipeline|sandbox|search|ops>"),
     };
     run(cmd.env("FOREMAN_TEST_POSTGRES_URL", pg))
 }

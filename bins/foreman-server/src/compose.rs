@@ -49,6 +49,18 @@ pub enum Pipeline {
     Idle(String),
 }
 
+/// The repositories as the API's diff source and branch rewinder (one per project, by its
+/// name): `GET /api/tickets/{id}/diff` and the rollback's branch reset read and move them.
+#[must_use]
+pub fn history(repos: &[Arc<GitRepository>]) -> Arc<foreman_git::ProjectHistory> {
+    let history = repos
+        .iter()
+        .fold(foreman_git::ProjectHistory::new(), |h, repo| {
+            h.with_repo(repo.config().project.clone(), repo.clone())
+        });
+    Arc::new(history)
+}
+
 /// Parses a `60s`/`5m` style duration, naming the key on error.
 fn duration(key: &str, value: &str) -> Result<Duration> {
     foreman_config::parse_duration(value)
@@ -302,11 +314,25 @@ pub fn report_isolation(config: &Config, data_dir: &std::path::Path) -> String {
     mode
 }
 
-/// The model prices every cost in the process is computed with: the LLM stack's and the
-/// Claude Code log reader's.
+/// The model prices every cost in the process is computed with: the LLM stack's, the Claude
+/// Code log reader's and the one `/api/costs/pricing` shows. The built-in table with the
+/// `[[pricing]]` entries over it (`model = "*"` sets the fallback price; a missing cache price
+/// is the input price).
 #[must_use]
-pub fn pricing(_config: &Config) -> foreman_llm::PricingConfig {
-    foreman_llm::PricingConfig::default()
+pub fn pricing(config: &Config) -> foreman_llm::PricingConfig {
+    let mut table = foreman_llm::PricingConfig::default();
+    for p in &config.pricing {
+        table.insert(
+            p.model.trim(),
+            foreman_llm::ModelPrice::usd(
+                p.input,
+                p.output,
+                p.cache_write.unwrap_or(p.input),
+                p.cache_read.unwrap_or(p.input),
+            ),
+        );
+    }
+    table
 }
 
 /// The source of `/api/usage/claude-code`: Claude Code's session logs under
@@ -459,6 +485,44 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configured_prices_override_the_builtin_table() {
+        let config = Config {
+            pricing: vec![
+                foreman_config::PricingEntry {
+                    model: "my-finetune".into(),
+                    input: 2.0,
+                    output: 8.0,
+                    cache_write: None,
+                    cache_read: Some(0.5),
+                },
+                foreman_config::PricingEntry {
+                    model: "*".into(),
+                    input: 3.0,
+                    output: 15.0,
+                    cache_write: None,
+                    cache_read: None,
+                },
+            ],
+            ..Config::default()
+        };
+        let view = foreman_llm::PricingTable::from_config(&pricing(&config)).view();
+        let row = view
+            .models
+            .iter()
+            .find(|r| r.model == "my-finetune")
+            .expect("the configured model is listed");
+        assert_eq!(row.source, foreman_domain::cost_report::PriceSource::Config);
+        let usd = foreman_domain::Micros::from_usd;
+        assert_eq!((row.input, row.output), (usd(2.0), usd(8.0)));
+        assert_eq!((row.cache_write, row.cache_read), (usd(2.0), usd(0.5)));
+        assert_eq!(view.fallback.expect("a fallback").input, usd(3.0));
+        // without entries, the built-in table alone
+        let builtin = foreman_llm::PricingTable::from_config(&pricing(&Config::default())).view();
+        assert!(builtin.models.iter().all(|r| r.model != "my-finetune"));
+        assert_ne!(builtin.fallback.expect("a fallback").input, usd(3.0));
+    }
 
     #[test]
     fn scripted_takes_every_role_and_keeps_model_names() {

@@ -23,6 +23,7 @@ pub mod adapters;
 pub mod compose;
 pub mod demo;
 pub mod doctor;
+pub mod session;
 pub mod webhooks;
 
 /// Command-line flags.
@@ -95,7 +96,7 @@ pub fn load_config(cli: &Cli) -> Result<Config> {
 /// Start-up failures (configuration, database, binding the port).
 pub async fn run(cli: Cli) -> Result<()> {
     let config = load_config(&cli)?;
-    init_tracing(cli.log_format, &config.daemon.log_level);
+    init_tracing(cli.log_format, &config.daemon.log_level, &config.logs);
     let addr = format!("{}:{}", config.dashboard.host, config.dashboard.port);
     let listener = TcpListener::bind(&addr)
         .await
@@ -222,7 +223,25 @@ pub async fn launch(
     }
 
     let cancel = CancellationToken::new();
+    let run_store: Arc<dyn foreman_domain::runs::RunStore> = store.clone();
+    let run = session::start_run(run_store.as_ref(), &compose::node_id(&data_dir)?).await?;
+    session::spawn_heartbeat(run_store.clone(), run.id.clone(), cancel.clone());
+    let log_writer = session::start_log_writer(&config, store.clone(), &run.id);
+    // Stopped after the daemon, so its last pass sees the daemon's `daemon_stopping`.
+    let notifier_stop = CancellationToken::new();
+    let notifier = session::spawn_notifier(
+        &config,
+        store.clone(),
+        events.clone(),
+        notifier_stop.clone(),
+    );
+    // a start-up failure below stops it too
+    let _notifier_guard = notifier_stop.clone().drop_guard();
+    let stop_requested = CancellationToken::new();
+    let mut work_gate = None;
     let mut pr_watch = None;
+    let mut worker_slots = None;
+    let mut history = None;
     let daemon = if config.daemon.enabled {
         let inputs = compose::Inputs {
             store: store.clone(),
@@ -232,6 +251,7 @@ pub async fn launch(
         };
         match compose::build(&config, &inputs)? {
             compose::Pipeline::Ready(engine, repos) => {
+                history = Some(compose::history(&repos));
                 // Worktrees of finished tickets and orphans: swept now and every 5 minutes.
                 for repo in repos {
                     let tickets: Arc<dyn foreman_domain::TicketStore> = store.clone();
@@ -243,7 +263,9 @@ pub async fn launch(
                     );
                 }
                 let daemon = foreman_pipeline::Daemon::new(*engine);
+                work_gate = Some(daemon.work_gate());
                 pr_watch = Some(daemon.pull_request_watch());
+                worker_slots = Some(daemon.worker_slots());
                 spawn_daemon_waker(&hub, daemon.waker(), cancel.clone());
                 Some(tokio::spawn(daemon.run(cancel.clone())))
             }
@@ -262,11 +284,25 @@ pub async fn launch(
     api.runner_mode = runner_mode;
     let mut app =
         foreman_api::app(store, hub, api).with_usage_source(compose::usage_source(&config));
+    if let Some(slots) = worker_slots {
+        app = app.with_worker_slots(slots);
+    }
     if let Some(sink) = webhooks {
         app = app.with_webhooks(sink);
     }
+    if let Some(h) = history {
+        app = app.with_repositories(h.clone(), h);
+    }
     if config.dashboard.enabled {
         app = app.with_ui(foreman_web::router());
+    }
+    app = app.with_daemon_control(Arc::new(session::ServerControl::new(
+        run.id.clone(),
+        work_gate,
+        stop_requested.clone(),
+    )));
+    if let Some((_, feed)) = &log_writer {
+        app = app.with_log_feed(feed.clone());
     }
     tracing::info!(address = %local, tls, demo = options.demo, "foreman-server listening");
     if options.demo {
@@ -276,17 +312,48 @@ pub async fn launch(
         );
     }
     let stop = cancel.clone();
+    let daemon = Arc::new(std::sync::Mutex::new(daemon));
+    let draining = daemon.clone();
+    let signal = shutdown;
     let shutdown = async move {
-        shutdown.await;
+        tokio::select! {
+            () = signal => {}
+            () = stop_requested.cancelled() => {}
+        }
         stop.cancel();
+        // The API answers (status shows the drain) until the daemon has drained.
+        let handle = draining
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
     };
     let served = foreman_api::serve(listener, app, shutdown).await;
     cancel.cancel();
-    if let Some(handle) = daemon {
+    let handle = daemon
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    if let Some(handle) = handle {
         let _ = handle.await;
     }
-    served.context("server failed")?;
+    notifier_stop.cancel();
+    if let Some(notifier) = notifier {
+        let _ = notifier.await;
+    }
+    if let Err(e) = run_store
+        .finish_run(&run.id, foreman_domain::runs::RunStatus::Stopped)
+        .await
+    {
+        tracing::warn!(run = %run.id, error = %e, "cannot close the run");
+    }
     tracing::info!("foreman-server stopped");
+    if let Some((writer, _)) = log_writer {
+        writer.close().await;
+    }
+    served.context("server failed")?;
     Ok(())
 }
 
@@ -351,19 +418,44 @@ pub fn api_config(config: &Config, data_dir: &Path) -> foreman_api::ApiConfig {
         max_connections: usize::try_from(d.max_connections).unwrap_or(usize::MAX),
         ws_pong_timeout,
         runner_mode: config.runner.effective_mode().to_owned(),
+        execution_slots: config.daemon.max_parallel_tickets.max(1) as usize,
+        agent_runners: agent_runner_names(config),
+        pricing: foreman_llm::PricingTable::from_config(&compose::pricing(config)).view(),
         ..Default::default()
     }
 }
 
-fn init_tracing(format: LogFormat, level: &str) {
+/// The configured coding agent runners, each once: the top-level one and each project's.
+fn agent_runner_names(config: &Config) -> Vec<String> {
+    let mut names = vec![config.agent_runner.provider_name().to_owned()];
+    for p in &config.projects {
+        if let Some(a) = &p.agent_runner
+            && !names.iter().any(|n| n == a.provider_name())
+        {
+            names.push(a.provider_name().to_owned());
+        }
+    }
+    names
+}
+
+/// Logs to stdout, and (unless `[logs] enabled = false`) into the store through
+/// [`session::log_layer`].
+fn init_tracing(format: LogFormat, level: &str, logs: &foreman_config::LogsConfig) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},sqlx=warn,sea_orm_migration=warn"))
     });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
+    let (json, pretty) = match format {
+        LogFormat::Json => (Some(tracing_subscriber::fmt::layer().json()), None),
+        LogFormat::Pretty => (None, Some(tracing_subscriber::fmt::layer())),
     };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(json)
+        .with(pretty)
+        .with(session::log_layer(logs))
+        .try_init();
 }
 
 async fn shutdown_signal() {
@@ -386,4 +478,76 @@ async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutdown signal received");
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use foreman_domain::notification::{NotificationFilter, TriggerId};
+    use foreman_domain::{EventType, Store};
+    use foreman_pipeline::notify::NOTIFIER_SEQ_KEY;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_launched_server_that_stops_records_the_daemon_stop() {
+        let _one = session::ONE_NOTIFIER.lock().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.daemon.shutdown_grace = "1s".into();
+        config.daemon.poll_interval = "100ms".into();
+        config.notifications.poll_interval = "50ms".into();
+        config.dashboard.enabled = false;
+        // the demo's ticket never reaches a real model, whatever the environment holds
+        config.llm.provider = "scripted".into();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = {
+            let config = config.clone();
+            let data = dir.path().to_owned();
+            tokio::spawn(async move {
+                launch(
+                    listener,
+                    config,
+                    &data,
+                    LaunchOptions { demo: true },
+                    async move {
+                        let _ = stopped.await;
+                    },
+                )
+                .await
+            })
+        };
+        // the demo's daemon runs, and the notifier has read its first events
+        let store: Arc<dyn Store> = open_store(&config, dir.path()).await.unwrap();
+        let mut ready = false;
+        for _ in 0..400 {
+            if store.get_setting(NOTIFIER_SEQ_KEY).await.unwrap().is_some() {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(ready, "the notifier runs");
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        let notes = store
+            .list_notifications(&NotificationFilter::default())
+            .await
+            .unwrap();
+        let stopped: Vec<_> = notes
+            .iter()
+            .filter(|n| n.trigger == TriggerId::DaemonStopped)
+            .collect();
+        assert_eq!(stopped.len(), 1, "{notes:?}");
+        let stopping = store
+            .list_events(&foreman_domain::EventFilter {
+                types: vec![EventType::DaemonStopping],
+                ..foreman_domain::EventFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(stopping.len(), 1);
+    }
 }

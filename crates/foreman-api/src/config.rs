@@ -98,6 +98,14 @@ pub struct ApiConfig {
     pub live_buffer: usize,
     /// Where worktree commands run (`sandbox`, `docker` or `none`), shown by `/api/status`.
     pub runner_mode: String,
+    /// Tickets worked on at once (`[daemon] max_parallel_tickets`): the slots a queued
+    /// ticket's estimated start counts.
+    pub execution_slots: usize,
+    /// The configured coding agent runners (`[agent_runner]` and each
+    /// `[projects.agent_runner]`): the names `agent` may take at submission.
+    pub agent_runners: Vec<String>,
+    /// The model price table in use, shown by `/api/costs/pricing` (empty: not known).
+    pub pricing: foreman_domain::cost_report::PriceTableView,
 }
 
 impl Default for ApiConfig {
@@ -123,6 +131,9 @@ impl Default for ApiConfig {
             keepalive: Duration::from_secs(15),
             live_buffer: foreman_events::DEFAULT_CAPACITY,
             runner_mode: "sandbox".to_owned(),
+            execution_slots: 1,
+            agent_runners: vec!["builtin".to_owned()],
+            pricing: foreman_domain::cost_report::PriceTableView::default(),
         }
     }
 }

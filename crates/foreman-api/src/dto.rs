@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use foreman_domain::{
     ApiToken, Event, EventType, LlmCall, LlmCallStatus, Micros, Scope, Severity, Task, TaskStatus,
-    Ticket, TicketStatus,
+    Ticket, TicketOptions, TicketStatus,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -19,7 +19,10 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
 use crate::health::{ChannelHealth, McpHealth};
-use crate::validate::{ExpiryDays, NonEmpty, Priority, ProjectName, Text};
+use crate::validate::{
+    Batch, BudgetUsd, ExpiryDays, HttpUrl, NonEmpty, PriorityInput, ProjectName, Tags, Text,
+    TimeoutSecs,
+};
 
 /// Dollars from micro-dollars, for the wire.
 #[must_use]
@@ -97,6 +100,34 @@ pub struct TicketListItem {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// 1-based place in the queue, in claim order; null unless `queued`.
+    #[serde(default)]
+    pub queue_position: Option<u32>,
+    /// When it is expected to start (free slots, then the recent mean duration per round of
+    /// slots ahead); null unless `queued` or before any ticket has finished.
+    #[serde(default)]
+    pub estimated_start: Option<DateTime<Utc>>,
+}
+
+impl TicketListItem {
+    /// The item with its place in the queue.
+    #[must_use]
+    pub fn queued(mut self, entry: Option<QueueEntry>) -> Self {
+        if let Some(e) = entry {
+            self.queue_position = Some(e.position);
+            self.estimated_start = e.estimated_start;
+        }
+        self
+    }
+}
+
+/// Where a queued ticket stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueEntry {
+    /// 1-based place in claim order.
+    pub position: u32,
+    /// Expected start.
+    pub estimated_start: Option<DateTime<Utc>>,
 }
 
 impl From<&Ticket> for TicketListItem {
@@ -113,6 +144,8 @@ impl From<&Ticket> for TicketListItem {
             pr_url: t.pr_url.clone(),
             created_at: t.created_at,
             updated_at: t.updated_at,
+            queue_position: None,
+            estimated_start: None,
         }
     }
 }
@@ -173,6 +206,44 @@ pub struct TicketDetail {
     pub started_at: Option<DateTime<Utc>>,
     /// Reached a terminal status.
     pub completed_at: Option<DateTime<Utc>>,
+    /// 1-based place in the queue, in claim order; null unless `queued`.
+    #[serde(default)]
+    pub queue_position: Option<u32>,
+    /// When it is expected to start; null unless `queued` or before any ticket has finished.
+    #[serde(default)]
+    pub estimated_start: Option<DateTime<Utc>>,
+    /// Seconds one of its tasks may take (null: the configured limits only).
+    #[serde(default)]
+    pub timeout: Option<u32>,
+    /// Its own budget in USD (null: the configured per-ticket limit only).
+    #[serde(default)]
+    pub max_budget_usd: Option<f64>,
+    /// Tags given at submission.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Webhook given at submission.
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// Coding agent runner asked for at submission (null: the project's).
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+impl TicketDetail {
+    /// The detail with what the ticket was submitted with and its place in the queue.
+    #[must_use]
+    pub fn submitted(mut self, options: &TicketOptions, entry: Option<QueueEntry>) -> Self {
+        self.timeout = options.timeout_secs;
+        self.max_budget_usd = options.max_budget.map(usd);
+        self.tags.clone_from(&options.tags);
+        self.webhook_url.clone_from(&options.webhook_url);
+        self.agent.clone_from(&options.agent);
+        if let Some(e) = entry {
+            self.queue_position = Some(e.position);
+            self.estimated_start = e.estimated_start;
+        }
+        self
+    }
 }
 
 impl From<&Ticket> for TicketDetail {
@@ -204,6 +275,13 @@ impl From<&Ticket> for TicketDetail {
             updated_at: t.updated_at,
             started_at: t.started_at,
             completed_at: t.completed_at,
+            queue_position: None,
+            estimated_start: None,
+            timeout: None,
+            max_budget_usd: None,
+            tags: Vec::new(),
+            webhook_url: None,
+            agent: None,
         }
     }
 }
@@ -264,23 +342,33 @@ impl From<&Ticket> for TicketSummary {
 }
 
 /// A ticket to create through the API (a local ticket, not from a tracker).
+///
+/// Give a `title` (with an optional `description`), or a `prompt` for a quick submission: its
+/// first line becomes the title (cut at 120 characters) and the whole prompt the description.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTicket {
-    /// Title: 1 to 500 characters, not all whitespace (stored trimmed).
+    /// Title: 1 to 500 characters, not all whitespace (stored trimmed); required unless
+    /// `prompt` is given.
+    #[serde(default)]
     #[schema(inline)]
-    pub title: Text<500>,
+    pub title: Option<Text<500>>,
+    /// Quick submission: 1 to 5,000 characters, not all whitespace. Without `title`, its first
+    /// line is the title; it is the description (with `description`, a 400).
+    #[serde(default)]
+    #[schema(inline)]
+    pub prompt: Option<Text<{ PROMPT_CHARS }>>,
     /// Body.
     #[serde(default)]
     pub description: String,
     /// Acceptance criteria.
     #[serde(default)]
     pub acceptance_criteria: String,
-    /// Priority from 0 to 100, higher runs first (default 0). Trackers' priorities map to 0
-    /// (none), 10 (low), 20 (medium), 30 (high) and 40 (urgent).
-    #[serde(default = "no_priority")]
-    #[schema(inline, default = 0)]
-    pub priority: Priority,
+    /// `urgent` (40), `high` (30), `normal` (20, the default) or `low` (10), or a number from
+    /// 0 to 100; higher is claimed first. Trackers' priorities map onto the same numbers.
+    #[serde(default)]
+    #[schema(inline)]
+    pub priority: Option<PriorityInput>,
     /// Labels.
     #[serde(default)]
     pub labels: Vec<String>,
@@ -293,15 +381,114 @@ pub struct CreateTicket {
     #[serde(default)]
     #[schema(inline)]
     pub project: Option<ProjectName>,
+    /// Seconds one task may take, 1 to 3,600; a task past it is stopped and fails with the
+    /// class `timeout`.
+    #[serde(default)]
+    #[schema(inline)]
+    pub timeout: Option<TimeoutSecs>,
+    /// The ticket's own budget, 0 to 100 USD; budget admission applies the lower of it and the
+    /// configured per-ticket limit.
+    #[serde(default)]
+    #[schema(inline)]
+    pub max_budget_usd: Option<BudgetUsd>,
+    /// At most 10 tags of 1 to 50 characters.
+    #[serde(default)]
+    #[schema(inline)]
+    pub tags: Option<Tags>,
+    /// An `http` or `https` URL for the outcome (stored and validated).
+    #[serde(default)]
+    #[schema(inline)]
+    pub webhook_url: Option<HttpUrl>,
+    /// The name of a configured coding agent runner (`builtin`, `claude_code`, `codex`,
+    /// `command`); an unknown one is a 400.
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
-/// A new ticket's priority when none is given: the trackers' "none".
-fn no_priority() -> Priority {
-    const NONE: Priority = match Priority::new(foreman_domain::tracker::priority::NONE as i64) {
-        Some(p) => p,
-        None => panic!("the trackers' lowest priority is in the api's range"),
-    };
-    NONE
+/// Characters of a quick-submission prompt.
+pub const PROMPT_CHARS: usize = 5_000;
+
+/// What every item of a batch takes unless it says otherwise.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketDefaults {
+    /// Priority of items that give none.
+    #[serde(default)]
+    #[schema(inline)]
+    pub priority: Option<PriorityInput>,
+    /// Project of items that name none.
+    #[serde(default)]
+    #[schema(inline)]
+    pub project: Option<ProjectName>,
+    /// Task timeout of items that give none.
+    #[serde(default)]
+    #[schema(inline)]
+    pub timeout: Option<TimeoutSecs>,
+    /// Budget of items that give none.
+    #[serde(default)]
+    #[schema(inline)]
+    pub max_budget_usd: Option<BudgetUsd>,
+    /// Tags of items that give none.
+    #[serde(default)]
+    #[schema(inline)]
+    pub tags: Option<Tags>,
+    /// Webhook of items that give none.
+    #[serde(default)]
+    #[schema(inline)]
+    pub webhook_url: Option<HttpUrl>,
+    /// Coding agent of items that name none.
+    #[serde(default)]
+    pub agent: Option<String>,
+}
+
+impl CreateTicket {
+    /// The item with `defaults` filling what it leaves out.
+    #[must_use]
+    pub fn with_defaults(mut self, d: &TicketDefaults) -> Self {
+        self.priority = self.priority.or(d.priority);
+        if self.project.is_none() {
+            self.project.clone_from(&d.project);
+        }
+        self.timeout = self.timeout.or(d.timeout);
+        self.max_budget_usd = self.max_budget_usd.or(d.max_budget_usd);
+        if self.tags.is_none() {
+            self.tags.clone_from(&d.tags);
+        }
+        if self.webhook_url.is_none() {
+            self.webhook_url.clone_from(&d.webhook_url);
+        }
+        if self.agent.is_none() {
+            self.agent.clone_from(&d.agent);
+        }
+        self
+    }
+}
+
+/// Up to 20 tickets created together: all of them, or (on any error) none.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicketBatch {
+    /// What every item takes unless it says otherwise.
+    #[serde(default)]
+    pub defaults: Option<TicketDefaults>,
+    /// 1 to 20 tickets.
+    #[schema(schema_with = batch_items_schema)]
+    pub items: Batch<CreateTicket, { foreman_domain::ticket_submission::MAX_BATCH }>,
+}
+
+fn batch_items_schema() -> RefOr<Schema> {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::Ref::from_schema_name("CreateTicket"))
+        .min_items(Some(1))
+        .max_items(Some(foreman_domain::ticket_submission::MAX_BATCH))
+        .into()
+}
+
+/// The tickets a batch created, in the order given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TicketBatchCreated {
+    /// Each created ticket with its place in the queue.
+    pub tickets: Vec<TicketDetail>,
 }
 
 /// A task.
@@ -740,6 +927,34 @@ pub struct StatusDto {
     /// Where worktree commands run: `sandbox` (OS sandbox), `docker` or `none` (no isolation).
     #[schema(example = "sandbox")]
     pub runner_mode: String,
+    /// The current run's progress; absent when the process records no run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunProgressDto>,
+    /// Why the daemon takes no new work: `stopping`, `draining`, `paused`, `budget_exhausted`,
+    /// `no_slots` or `no_daemon`; `null` while it takes work.
+    #[serde(default)]
+    #[schema(example = json!(null))]
+    pub not_taking_work_because: Option<String>,
+}
+
+/// The current run's progress, in `/api/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RunProgressDto {
+    /// The run (`GET /api/runs/{id}`).
+    pub run_id: String,
+    /// Tickets finished in this run (done or failed).
+    pub completed: i64,
+    /// Those finished plus those queued or being worked on.
+    pub total: i64,
+    /// Seconds since the run started.
+    pub elapsed_seconds: u64,
+    /// Seconds left at this run's pace (elapsed per finished ticket, times the tickets left);
+    /// `null` before the first ticket finishes.
+    pub estimated_remaining_seconds: Option<u64>,
+    /// Spend recorded in this run, USD.
+    pub cost_usd: f64,
+    /// LLM calls recorded in this run.
+    pub llm_calls: i64,
 }
 
 /// Liveness.

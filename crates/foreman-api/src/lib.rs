@@ -41,6 +41,7 @@ mod live;
 mod metrics;
 mod middleware;
 mod openapi;
+mod queue;
 mod rate_limit;
 mod response_cache;
 mod routes;
@@ -171,6 +172,72 @@ impl App {
             .usage_source
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(source);
+        self
+    }
+
+    /// Shows the execution slots of the daemon running beside the API in `/api/workers` and
+    /// `/api/stats`. Without them, `/api/workers` reports no daemon and `/api/stats` counts the
+    /// configured slots.
+    #[must_use]
+    pub fn with_worker_slots(self, slots: Arc<dyn foreman_domain::WorkerSlots>) -> Self {
+        *self
+            .state
+            .inner
+            .worker_slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(slots);
+        self
+    }
+
+    /// Reads ticket diffs (`GET /api/tickets/{id}/diff`) through `diffs` and moves ticket
+    /// branches back on a rollback through `rewind`. Without them the diff route answers 404
+    /// and a rollback resets the pipeline state only.
+    #[must_use]
+    pub fn with_repositories(
+        self,
+        diffs: Arc<dyn foreman_domain::checkpoint::DiffSource>,
+        rewind: Arc<dyn foreman_domain::checkpoint::BranchRewind>,
+    ) -> Self {
+        let inner = &self.state.inner;
+        *inner
+            .diff_source
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(diffs);
+        *inner
+            .branch_rewind
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(rewind);
+        self
+    }
+
+    /// Streams the server's own log lines live (`GET /api/logs?follow=true`) from `feed`,
+    /// which the log writer publishes every stored line to. Without it, a follower gets the
+    /// stored lines it asked to replay and nothing live.
+    #[must_use]
+    pub fn with_log_feed(self, feed: foreman_events::logs::LogFeed) -> Self {
+        *self
+            .state
+            .inner
+            .log_feed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(feed);
+        self
+    }
+
+    /// Reports the current run and the daemon's state in `/api/status`, and drains or stops
+    /// the process on `POST /api/daemon/drain` and `/api/daemon/stop` through `control`.
+    /// Without it, those two routes answer 409.
+    #[must_use]
+    pub fn with_daemon_control(
+        self,
+        control: Arc<dyn foreman_domain::runs::DaemonControl>,
+    ) -> Self {
+        *self
+            .state
+            .inner
+            .daemon_control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(control);
         self
     }
 

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use axum::body::Bytes;
 use axum::http::HeaderValue;
 use chrono::{DateTime, Utc};
-use foreman_domain::{Micros, Page, Ticket, TicketFilter, TicketId, TicketStatus};
+use foreman_domain::{Micros, Page, Ticket, TicketFilter, TicketId, TicketOptions, TicketStatus};
 
 use crate::dto::{TicketDetail, TicketListItem, TicketSummary};
 use crate::error::{ApiError, ApiResult};
 use crate::etag::etag_of;
+use crate::queue::QueueView;
 
 /// The two JSON shapes of a ticket page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +24,24 @@ pub(crate) enum PageShape {
 }
 
 impl PageShape {
+    #[cfg(test)]
     pub(crate) fn render(self, items: &[Ticket]) -> ApiResult<Vec<u8>> {
+        self.render_queued(items, None)
+    }
+
+    /// The page with the place of its queued tickets (list items only).
+    pub(crate) fn render_queued(
+        self,
+        items: &[Ticket],
+        queue: Option<&QueueView>,
+    ) -> ApiResult<Vec<u8>> {
         let json = match self {
-            Self::List => {
-                serde_json::to_vec(&items.iter().map(TicketListItem::from).collect::<Vec<_>>())
-            }
+            Self::List => serde_json::to_vec(
+                &items
+                    .iter()
+                    .map(|t| TicketListItem::from(t).queued(queue.and_then(|q| q.entry(&t.id))))
+                    .collect::<Vec<_>>(),
+            ),
             Self::Summaries => {
                 serde_json::to_vec(&items.iter().map(TicketSummary::from).collect::<Vec<_>>())
             }
@@ -44,8 +58,24 @@ struct Rendered {
     /// The store's ticket generation the page is known current at.
     generation: Option<u64>,
     page: Page<Ticket>,
+    /// The queue the page's queued tickets were placed in.
+    queue: Option<Arc<QueueView>>,
     body: Bytes,
     etag: HeaderValue,
+}
+
+/// Whether two renderings used the same queue view (or none).
+fn same_queue(a: Option<&Arc<QueueView>>, b: Option<&Arc<QueueView>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// Whether a body rendered with `queue` may still be served.
+fn queue_fresh(queue: Option<&Arc<QueueView>>) -> bool {
+    queue.is_none_or(|q| q.is_fresh())
 }
 
 /// A rendered ticket detail and the ticket it was rendered from.
@@ -54,6 +84,10 @@ struct RenderedTicket {
     /// The store's ticket generation the ticket is known current at.
     generation: Option<u64>,
     ticket: Ticket,
+    /// What it was submitted with.
+    options: TicketOptions,
+    /// The queue it was placed in, when queued.
+    queue: Option<Arc<QueueView>>,
     body: Bytes,
     etag: HeaderValue,
 }
@@ -84,13 +118,27 @@ impl RenderedResponses {
     pub(crate) fn detail_at(&self, id: &str, generation: u64) -> Option<(Bytes, HeaderValue)> {
         let tickets = self.tickets.lock().unwrap_or_else(PoisonError::into_inner);
         let r = tickets.get(&TicketId::from(id))?;
-        (r.generation == Some(generation)).then(|| (r.body.clone(), r.etag.clone()))
+        (r.generation == Some(generation) && queue_fresh(r.queue.as_ref()))
+            .then(|| (r.body.clone(), r.etag.clone()))
     }
 
     /// The body and tag of `ticket`'s detail (read at `generation`), rendered now or earlier.
+    #[cfg(test)]
     pub(crate) fn detail(
         &self,
         ticket: Ticket,
+        generation: Option<u64>,
+    ) -> ApiResult<(Bytes, HeaderValue)> {
+        self.detail_submitted(ticket, TicketOptions::default(), None, generation)
+    }
+
+    /// [`Self::detail`] with what the ticket was submitted with and, when it is queued, the
+    /// queue it stands in.
+    pub(crate) fn detail_submitted(
+        &self,
+        ticket: Ticket,
+        options: TicketOptions,
+        queue: Option<Arc<QueueView>>,
         generation: Option<u64>,
     ) -> ApiResult<(Bytes, HeaderValue)> {
         let known = self
@@ -100,16 +148,20 @@ impl RenderedResponses {
             .get(&ticket.id)
             .cloned();
         let (body, etag) = match known {
-            Some(r) if r.ticket == ticket => {
+            Some(r)
+                if r.ticket == ticket
+                    && r.options == options
+                    && same_queue(r.queue.as_ref(), queue.as_ref()) =>
+            {
                 if r.generation == generation {
                     return Ok((r.body.clone(), r.etag.clone()));
                 }
                 (r.body.clone(), r.etag.clone())
             }
             _ => {
-                let body = Bytes::from(
-                    serde_json::to_vec(&TicketDetail::from(&ticket)).map_err(ApiError::internal)?,
-                );
+                let entry = queue.as_ref().and_then(|q| q.entry(&ticket.id));
+                let detail = TicketDetail::from(&ticket).submitted(&options, entry);
+                let body = Bytes::from(serde_json::to_vec(&detail).map_err(ApiError::internal)?);
                 let etag = etag_of(&body);
                 (body, etag)
             }
@@ -123,6 +175,8 @@ impl RenderedResponses {
             Arc::new(RenderedTicket {
                 generation,
                 ticket,
+                options,
+                queue,
                 body: body.clone(),
                 etag: etag.clone(),
             }),
@@ -140,11 +194,17 @@ impl RenderedResponses {
     ) -> Option<(Bytes, HeaderValue, Option<String>)> {
         self.lock()
             .iter()
-            .find(|r| r.shape == shape && r.filter == *filter && r.generation == Some(generation))
+            .find(|r| {
+                r.shape == shape
+                    && r.filter == *filter
+                    && r.generation == Some(generation)
+                    && queue_fresh(r.queue.as_ref())
+            })
             .map(|r| (r.body.clone(), r.etag.clone(), r.page.next_cursor.clone()))
     }
 
     /// The body and tag of `page` (read at `generation`) in `shape`, rendered now or earlier.
+    #[cfg(test)]
     pub(crate) fn get_or_render(
         &self,
         shape: PageShape,
@@ -152,20 +212,34 @@ impl RenderedResponses {
         page: Page<Ticket>,
         generation: Option<u64>,
     ) -> ApiResult<(Bytes, HeaderValue)> {
+        self.get_or_render_queued(shape, filter, page, generation, None)
+    }
+
+    /// [`Self::get_or_render`] with the queue its queued tickets stand in.
+    pub(crate) fn get_or_render_queued(
+        &self,
+        shape: PageShape,
+        filter: &TicketFilter,
+        page: Page<Ticket>,
+        generation: Option<u64>,
+        queue: Option<Arc<QueueView>>,
+    ) -> ApiResult<(Bytes, HeaderValue)> {
         let known = self
             .lock()
             .iter()
             .find(|r| r.shape == shape && r.filter == *filter)
             .cloned();
         let (body, etag) = match known {
-            Some(r) if same_listing(&r.page, &page) => {
+            Some(r)
+                if same_listing(&r.page, &page) && same_queue(r.queue.as_ref(), queue.as_ref()) =>
+            {
                 if r.generation == generation {
                     return Ok((r.body.clone(), r.etag.clone()));
                 }
                 (r.body.clone(), r.etag.clone())
             }
             _ => {
-                let body = Bytes::from(shape.render(&page.items)?);
+                let body = Bytes::from(shape.render_queued(&page.items, queue.as_deref())?);
                 let etag = etag_of(&body);
                 (body, etag)
             }
@@ -175,6 +249,7 @@ impl RenderedResponses {
             filter: filter.clone(),
             generation,
             page,
+            queue,
             body: body.clone(),
             etag: etag.clone(),
         });

@@ -33,12 +33,25 @@ pub(crate) struct Inner {
     pub token_touches: Mutex<HashMap<TokenId, Instant>>,
     /// Recently rendered ticket pages and details.
     pub rendered: RenderedResponses,
+    /// Where queued tickets stand.
+    pub queue: crate::queue::QueueCache,
     pub live: Arc<Live>,
     pub rate: RateLimits,
     pub http: HttpMetrics,
     /// Usage recorded outside Foreman (`/api/usage/claude-code`); `None`: nothing to read.
     pub usage_source: Mutex<Option<Arc<dyn UsageSource>>>,
     pub connectivity: Mutex<Option<Arc<dyn Connectivity>>>,
+    /// The server's own log lines as they are stored (`/api/logs?follow=true`).
+    pub log_feed: Mutex<Option<foreman_events::logs::LogFeed>>,
+    /// The process's run and daemon (`/api/status`, drain, stop); `None`: not known.
+    pub daemon_control: Mutex<Option<Arc<dyn foreman_domain::runs::DaemonControl>>>,
+    /// What tickets changed (`GET /api/tickets/{id}/diff`); `None`: no repository.
+    pub diff_source: Mutex<Option<Arc<dyn foreman_domain::checkpoint::DiffSource>>>,
+    /// Moves ticket branches back on a rollback; `None`: no repository.
+    pub branch_rewind: Mutex<Option<Arc<dyn foreman_domain::checkpoint::BranchRewind>>>,
+    /// The execution slots of the daemon running beside the API (`/api/workers`, `/api/stats`);
+    /// `None`: no daemon here.
+    pub worker_slots: Mutex<Option<Arc<dyn foreman_domain::WorkerSlots>>>,
     /// Set when the server shuts down; live streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
 }
@@ -76,11 +89,17 @@ impl AppState {
                 metrics: crate::metrics::handle(),
                 token_touches: Mutex::new(HashMap::new()),
                 rendered: RenderedResponses::default(),
+                queue: crate::queue::QueueCache::default(),
                 live,
                 rate,
                 http: HttpMetrics::default(),
                 usage_source: Mutex::new(None),
                 connectivity: Mutex::new(None),
+                log_feed: Mutex::new(None),
+                daemon_control: Mutex::new(None),
+                diff_source: Mutex::new(None),
+                branch_rewind: Mutex::new(None),
+                worker_slots: Mutex::new(None),
                 closing: tokio::sync::watch::Sender::new(false),
             }),
         }
@@ -90,8 +109,26 @@ impl AppState {
         &self.inner.store
     }
 
+    /// The process's run and daemon, when the server handed them over.
+    pub(crate) fn daemon_control(&self) -> Option<Arc<dyn foreman_domain::runs::DaemonControl>> {
+        self.inner
+            .daemon_control
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     pub(crate) fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The daemon's execution slots, when a daemon runs beside the API.
+    pub(crate) fn worker_slots(&self) -> Option<Arc<dyn foreman_domain::WorkerSlots>> {
+        self.inner
+            .worker_slots
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Appends an event through the publishing log; failures are logged, not returned, because

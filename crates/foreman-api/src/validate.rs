@@ -141,6 +141,281 @@ pub type ExpiryDays = Int<1, 3650>;
 /// 20 (medium), 30 (high) and 40 (urgent).
 pub type Priority = Int<0, 100>;
 
+/// Seconds one task of a submitted ticket may take.
+pub type TimeoutSecs = Int<1, { foreman_domain::ticket_submission::MAX_TIMEOUT_SECS as i64 }>;
+
+/// A priority given by name (`urgent`, `high`, `normal`, `low`: 40, 30, 20, 10, the scale
+/// tracker priorities map onto, so claims order them alike) or as a number from 0 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriorityInput(i32);
+
+impl PriorityInput {
+    /// The default of a submitted ticket: `normal`.
+    pub const NORMAL: Self = Self(foreman_domain::PriorityName::Normal.value());
+
+    /// The number claims order by.
+    #[must_use]
+    pub const fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl Default for PriorityInput {
+    fn default() -> Self {
+        Self::NORMAL
+    }
+}
+
+impl Serialize for PriorityInput {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_i32(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PriorityInput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        const WHAT: &str = "must be urgent, high, normal or low, or an integer from 0 to 100";
+
+        impl Visitor<'_> for V {
+            type Value = PriorityInput;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                // the same words as the range error, so every refusal reads alike
+                f.write_str("urgent, high, normal or low, or an integer from 0 to 100")
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                foreman_domain::PriorityName::parse(v)
+                    .map(|p| PriorityInput(p.value()))
+                    .ok_or_else(|| E::custom(WHAT))
+            }
+
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Priority::new(v)
+                    .and_then(|p| i32::try_from(p.get()).ok())
+                    .map(PriorityInput)
+                    .ok_or_else(|| E::custom(WHAT))
+            }
+
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map_err(|_| E::custom(WHAT))
+                    .and_then(|v| self.visit_i64(v))
+            }
+
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Err(E::custom(WHAT))
+            }
+        }
+
+        deserializer.deserialize_any(V)
+    }
+}
+
+impl PartialSchema for PriorityInput {
+    fn schema() -> RefOr<Schema> {
+        schema::OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .enum_values(Some(
+                        foreman_domain::PriorityName::ALL.iter().map(|p| p.as_str()),
+                    )),
+            )
+            .item(Priority::schema())
+            .description(Some(
+                "urgent (40), high (30), normal (20) or low (10), or a number from 0 to 100; \
+                 higher is claimed first",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PriorityInput {}
+
+/// A ticket's own budget in USD, from 0 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct BudgetUsd(f64);
+
+impl BudgetUsd {
+    /// The amount in micro-dollars.
+    #[must_use]
+    pub fn micros(self) -> foreman_domain::Micros {
+        foreman_domain::Micros::from_usd(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for BudgetUsd {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(deserializer)?;
+        if v.is_finite() && (0.0..=100.0).contains(&v) {
+            Ok(Self(v))
+        } else {
+            Err(de::Error::custom("must be a number of USD from 0 to 100"))
+        }
+    }
+}
+
+impl PartialSchema for BudgetUsd {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Number))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Double)))
+            .minimum(Some(0))
+            .maximum(Some(100))
+            .into()
+    }
+}
+
+impl ToSchema for BudgetUsd {}
+
+/// A ticket's tags: at most 10, each 1 to 50 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(transparent)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    /// The tags.
+    #[must_use]
+    pub fn into_vec(self) -> Vec<String> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Tags {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use foreman_domain::ticket_submission::{MAX_TAG_CHARS, MAX_TAGS};
+        let tags = Vec::<String>::deserialize(deserializer)?;
+        if tags.len() > MAX_TAGS {
+            return Err(de::Error::custom("at most 10 tags"));
+        }
+        if let Some(i) = tags
+            .iter()
+            .position(|t| !(1..=MAX_TAG_CHARS).contains(&t.chars().count()))
+        {
+            return Err(de::Error::custom(format!(
+                "tag {i} must be 1 to 50 characters"
+            )));
+        }
+        Ok(Self(tags))
+    }
+}
+
+impl PartialSchema for Tags {
+    fn schema() -> RefOr<Schema> {
+        schema::ArrayBuilder::new()
+            .items(
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .min_length(Some(1))
+                    .max_length(Some(foreman_domain::ticket_submission::MAX_TAG_CHARS)),
+            )
+            .max_items(Some(foreman_domain::ticket_submission::MAX_TAGS))
+            .into()
+    }
+}
+
+impl ToSchema for Tags {}
+
+/// An absolute `http` or `https` URL with a host, at most 2,048 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct HttpUrl(String);
+
+impl HttpUrl {
+    /// The URL.
+    #[must_use]
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        if foreman_domain::ticket_submission::is_http_url(&s) {
+            Ok(Self(s))
+        } else {
+            Err(de::Error::custom(
+                "must be an http or https URL with a host, at most 2048 characters",
+            ))
+        }
+    }
+}
+
+impl PartialSchema for HttpUrl {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .format(Some(SchemaFormat::Custom("uri".to_owned())))
+            .max_length(Some(
+                foreman_domain::ticket_submission::MAX_WEBHOOK_URL_CHARS,
+            ))
+            .pattern(Some("^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+"))
+            .into()
+    }
+}
+
+impl ToSchema for HttpUrl {}
+
+/// A list of 1 to `MAX` items (`minItems: 1`, `maxItems: MAX`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Batch<T, const MAX: usize>(Vec<T>);
+
+impl<T, const MAX: usize> Batch<T, MAX> {
+    /// The items.
+    #[must_use]
+    pub fn into_vec(self) -> Vec<T> {
+        self.0
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Batch<T, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // counted before the items are read, so a long list is refused by its length
+        struct V<T, const MAX: usize>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for V<T, MAX> {
+            type Value = Batch<T, MAX>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "a list of 1 to {MAX} items")
+            }
+
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element()? {
+                    if items.len() == MAX {
+                        return Err(de::Error::custom(format!("at most {MAX} items")));
+                    }
+                    items.push(item);
+                }
+                if items.is_empty() {
+                    return Err(de::Error::custom("must have at least one item"));
+                }
+                Ok(Batch(items))
+            }
+        }
+
+        deserializer.deserialize_seq(V::<T, MAX>(std::marker::PhantomData))
+    }
+}
+
+impl<T: PartialSchema, const MAX: usize> PartialSchema for Batch<T, MAX> {
+    fn schema() -> RefOr<Schema> {
+        schema::ArrayBuilder::new()
+            .items(T::schema())
+            .min_items(Some(1))
+            .max_items(Some(MAX))
+            .into()
+    }
+}
+
+impl<T: PartialSchema, const MAX: usize> ToSchema for Batch<T, MAX> {}
+
 /// The characters Rust's `char::is_whitespace` (Unicode `White_Space`) accepts, as ranges: a
 /// name or title must contain a character outside them.
 const WHITE_SPACE: &[(char, char)] = &[
@@ -350,6 +625,48 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<Priority>(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn priorities_by_name_or_number() {
+        let p = |s: &str| serde_json::from_str::<PriorityInput>(s).map(PriorityInput::get);
+        assert_eq!(p("\"urgent\"").unwrap(), 40);
+        assert_eq!(p("\"high\"").unwrap(), 30);
+        assert_eq!(p("\"normal\"").unwrap(), 20);
+        assert_eq!(p("\"low\"").unwrap(), 10);
+        assert_eq!(p("0").unwrap(), 0);
+        assert_eq!(p("100").unwrap(), 100);
+        for bad in [
+            "\"HIGH\"", "\"p1\"", "101", "-1", "1.5", "null", "true", "[]",
+        ] {
+            let e = p(bad).unwrap_err().to_string();
+            assert!(e.contains("urgent, high, normal or low"), "{bad}: {e}");
+        }
+        assert_eq!(PriorityInput::default().get(), 20);
+    }
+
+    #[test]
+    fn budgets_tags_urls_and_batches_refuse_what_is_out_of_bounds() {
+        assert!(serde_json::from_str::<BudgetUsd>("0").is_ok());
+        assert_eq!(
+            serde_json::from_str::<BudgetUsd>("0.5").unwrap().micros(),
+            foreman_domain::Micros(500_000)
+        );
+        for bad in ["-0.01", "100.01", "\"1\""] {
+            assert!(serde_json::from_str::<BudgetUsd>(bad).is_err(), "{bad}");
+        }
+        let tags = |n: usize, len: usize| serde_json::to_string(&vec!["x".repeat(len); n]).unwrap();
+        assert!(serde_json::from_str::<Tags>(&tags(10, 50)).is_ok());
+        assert!(serde_json::from_str::<Tags>(&tags(11, 1)).is_err());
+        assert!(serde_json::from_str::<Tags>(&tags(1, 51)).is_err());
+        assert!(serde_json::from_str::<Tags>(&tags(1, 0)).is_err());
+        assert!(serde_json::from_str::<HttpUrl>("\"https://example.com/h\"").is_ok());
+        assert!(serde_json::from_str::<HttpUrl>("\"ftp://example.com\"").is_err());
+        let batch = |n: usize| serde_json::to_string(&vec![1; n]).unwrap();
+        assert!(serde_json::from_str::<Batch<u8, 20>>(&batch(20)).is_ok());
+        let e = serde_json::from_str::<Batch<u8, 20>>(&batch(21)).unwrap_err();
+        assert!(e.to_string().contains("at most 20 items"), "{e}");
+        assert!(serde_json::from_str::<Batch<u8, 20>>("[]").is_err());
     }
 
     #[test]

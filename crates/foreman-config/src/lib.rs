@@ -8,6 +8,7 @@
 mod duration;
 mod env;
 mod error;
+mod operations;
 mod redact;
 mod summary;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use duration::parse_duration;
 pub use error::ConfigError;
+pub use operations::{NotificationsConfig, PricingEntry, RetrospectivesConfig};
 pub use redact::redact_secret;
 
 /// The whole configuration.
@@ -52,6 +54,14 @@ pub struct Config {
     pub mcp: McpConfig,
     /// Further projects beside the default one.
     pub projects: Vec<ProjectConfig>,
+    /// `[logs]`: the server's own log lines kept in the store.
+    pub logs: LogsConfig,
+    /// `[[pricing]]`: model prices overriding or adding to the built-in table.
+    pub pricing: Vec<PricingEntry>,
+    /// `[notifications]`: the notifier's intervals.
+    pub notifications: NotificationsConfig,
+    /// `[retrospectives]`: how often a retrospective is written.
+    pub retrospectives: RetrospectivesConfig,
 }
 
 /// `[dashboard]`.
@@ -162,6 +172,73 @@ impl DatabaseConfig {
         } else {
             expand_home(&self.path)
         }
+    }
+}
+
+/// `[logs]`: the server's structured log lines, kept in the store for `GET /api/logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// Keep log lines in the store.
+    pub enabled: bool,
+    /// The least severe level kept: `error`, `warn`, `info`, `debug` or `trace` (lines must
+    /// also pass `daemon.log_level`).
+    pub level: String,
+    /// How many lines are kept at most (the oldest go first).
+    pub max_lines: u64,
+    /// How long lines are kept.
+    pub max_age: String,
+    /// Lines waiting for the store; beyond it new lines are dropped (and counted) rather than
+    /// slowing the code that logs.
+    pub buffer: u32,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            level: "info".into(),
+            max_lines: 100_000,
+            max_age: "7d".into(),
+            buffer: 8192,
+        }
+    }
+}
+
+impl LogsConfig {
+    /// How long lines are kept (`max_age`; validated by [`Config::validate`]).
+    #[must_use]
+    pub fn max_age(&self) -> Duration {
+        parse_duration(&self.max_age).unwrap_or(Duration::from_secs(7 * 86_400))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.level.as_str()) {
+            return Err(ConfigError::invalid(
+                "logs.level",
+                &self.level,
+                "expected error, warn, info, debug or trace",
+            ));
+        }
+        check_duration("logs.max_age", &self.max_age)?;
+        if self.max_age().is_zero() {
+            return Err(ConfigError::invalid(
+                "logs.max_age",
+                &self.max_age,
+                "must be longer than zero",
+            ));
+        }
+        if self.max_lines == 0 {
+            return Err(ConfigError::invalid(
+                "logs.max_lines",
+                0,
+                "must be at least 1",
+            ));
+        }
+        if self.buffer == 0 {
+            return Err(ConfigError::invalid("logs.buffer", 0, "must be at least 1"));
+        }
+        Ok(())
     }
 }
 
@@ -870,6 +947,8 @@ impl Config {
     /// [`ConfigError::Invalid`] for the first problem found.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.runner.validate()?;
+        self.logs.validate()?;
+        operations::validate(&self.pricing, &self.notifications, &self.retrospectives)?;
         for p in &self.runner.secret_patterns {
             if p.trim().is_empty() {
                 return Err(ConfigError::invalid(

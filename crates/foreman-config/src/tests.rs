@@ -481,3 +481,105 @@ fn tracker_status_names_and_transient_retries_are_read_per_project_and_checked()
         assert!(err.contains(key), "{text:?} gave {err}");
     }
 }
+
+/// The configuration example of `README.md`.
+fn readme_example() -> String {
+    let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"));
+    let start = readme.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let len = readme[start..].find("```").expect("its end");
+    readme[start..start + len].to_owned()
+}
+
+#[test]
+fn the_readme_example_loads_and_names_the_operations_keys() {
+    let text = readme_example();
+    let c = parse(
+        &text,
+        &[
+            ("FOREMAN_DASHBOARD_TOKEN", "t0ken-from-the-environment"),
+            ("ANTHROPIC_API_KEY", "sk-ant-example"),
+        ],
+    )
+    .unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.pricing.len(), 1);
+    let table: toml::Table = toml::from_str(&text).unwrap();
+    let defaults = serde_json::to_value(Config::default()).unwrap();
+    for section in ["logs", "notifications", "retrospectives"] {
+        let keys = defaults[section].as_object().unwrap().keys();
+        for key in keys {
+            assert!(
+                table[section].get(key).is_some(),
+                "README.md's example lacks {section}.{key}"
+            );
+        }
+    }
+    let pricing = &table["pricing"].as_array().unwrap()[0];
+    for key in ["model", "input", "output", "cache_write", "cache_read"] {
+        assert!(
+            pricing.get(key).is_some(),
+            "README.md's example lacks pricing.{key}"
+        );
+    }
+}
+
+// ----- [[pricing]], [notifications], [retrospectives] -----
+
+fn load_operations(toml: &str) -> Result<Config, ConfigError> {
+    Config::from_toml_str(toml, "test.toml", &BTreeMap::new())
+}
+
+#[test]
+fn pricing_entries_parse_and_default() {
+    let c = load_operations(
+        r#"
+[[pricing]]
+model = "my-finetune"
+input = 2.0
+output = 8.0
+cache_read = 0.5
+
+[[pricing]]
+model = "*"
+input = 3
+output = 15
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.pricing.len(), 2);
+    assert_eq!(c.pricing[0].cache_read, Some(0.5));
+    assert_eq!(c.pricing[0].cache_write, None);
+    assert_eq!(c.retrospectives.every, 20);
+    assert!(c.notifications.enabled);
+    assert!(load_operations("").unwrap().pricing.is_empty());
+}
+
+#[test]
+fn bad_operations_keys_are_named() {
+    let key = |toml: &str| match load_operations(toml).unwrap_err() {
+        ConfigError::Invalid { key, .. } => key,
+        other => panic!("{other}"),
+    };
+    assert_eq!(
+        key("[[pricing]]\nmodel = \"m\"\ninput = -1\noutput = 1\n"),
+        "pricing[0].input"
+    );
+    assert_eq!(
+        key("[[pricing]]\nmodel = \"\"\ninput = 1\noutput = 1\n"),
+        "pricing[0].model"
+    );
+    assert_eq!(
+        key(
+            "[[pricing]]\nmodel = \"m\"\ninput = 1\noutput = 1\n[[pricing]]\nmodel = \"m\"\ninput = 1\noutput = 2\n"
+        ),
+        "pricing[1].model"
+    );
+    assert_eq!(key("[retrospectives]\nevery = 0\n"), "retrospectives.every");
+    assert_eq!(
+        key("[notifications]\npoll_interval = \"0s\"\n"),
+        "notifications.poll_interval"
+    );
+    assert!(
+        load_operations("[[pricing]]\nmodel = \"m\"\ninput = 1\noutput = 1\nextra = 2\n").is_err()
+    );
+}

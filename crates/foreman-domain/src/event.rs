@@ -237,6 +237,13 @@ event_types! {
     HookExecuted = "hook_executed" => Info,
     /// A skill ran.
     SkillExecuted = "skill_executed" => Info,
+    // notifications and retrospectives
+    /// A notification trigger fired (`details.notification_id`, `details.trigger`); the
+    /// notification is stored for `GET /api/notifications`.
+    NotificationCreated = "notification_created" => Warning,
+    /// A retrospective over the last finished tickets was written (`details.retrospective_id`,
+    /// `details.number`).
+    RetrospectiveWritten = "retrospective_written" => Info,
 }
 
 impl fmt::Display for EventType {

@@ -479,8 +479,8 @@ pub trait GitRepo: Send + Sync {
     async fn abort_merge(&self, worktree: &Worktree) -> GitResult<()>;
 
     /// Rebases the worktree's branch onto `onto` (e.g. `origin/main` after [`GitRepo::sync`]).
-    /// A branch that already sits on `onto` with a linear history is left as it is, as
-    /// `git rebase` would.
+    /// A branch that already contains `onto` is left as it is, merge commits included (a
+    /// rebase would flatten them and meet their resolved conflicts again).
     async fn rebase(&self, worktree: &Worktree, onto: &str) -> GitResult<RebaseOutcome>;
 
     /// Continues a rebase whose conflicts were resolved in the worktree.

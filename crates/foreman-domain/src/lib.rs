@@ -13,8 +13,10 @@
 pub mod agent;
 pub mod budget;
 pub mod budget_window;
+pub mod checkpoint;
 pub mod clock;
 pub mod commit_policy;
+pub mod cost_report;
 pub mod error;
 pub mod event;
 pub mod exec;
@@ -25,22 +27,33 @@ pub mod ids;
 pub mod llm;
 pub mod llm_call;
 pub mod money;
+pub mod notification;
 pub mod pipeline;
 pub mod project;
 pub mod prompt;
 pub mod remote;
+pub mod retrospective;
+pub mod runs;
+pub mod search;
+pub mod settings;
 pub mod status;
 pub mod storage;
 pub mod task;
 pub mod ticket;
+pub mod ticket_submission;
 pub mod token;
 pub mod tracker;
+pub mod transcript;
 pub mod transition;
 pub mod usage_source;
 pub mod webhook;
+pub mod workers;
 
 pub use budget::{
     BudgetExceeded, BudgetLimits, BudgetScope, DailySpend, Reservation, ReservationRequest,
+};
+pub use checkpoint::{
+    BranchRewind, Checkpoint, CheckpointStore, DiffSource, NewCheckpoint, Rollback,
 };
 pub use clock::{micros_to_time, now, time_to_micros};
 pub use error::{StoreError, StoreResult};
@@ -52,6 +65,7 @@ pub use ids::{EventId, LlmCallId, ReservationId, TaskId, TicketId, TokenId};
 pub use llm_call::{LlmCall, LlmCallStatus, NewLlmCall};
 pub use money::Micros;
 pub use project::{DEFAULT_PROJECT, Project};
+pub use search::{SearchHit, SearchQuery, SnippetPart, TicketSearch};
 pub use status::{TaskStatus, TicketStatus, UnknownStatus};
 pub use storage::{
     CostLedger, DAEMON_STATE_KEY, DaemonState, EventLog, Outbox, OutboxEntry, SettingsStore, Store,
@@ -64,5 +78,12 @@ pub use ticket::{
     Claim, ClaimRequest, FencingToken, MAX_PAGE_LIMIT, NewTicket, Page, Ticket, TicketCursor,
     TicketFilter, TicketPatch, TicketSort,
 };
+pub use ticket_submission::{
+    PriorityName, QueueSnapshot, Submission, SubmissionStore, TicketOptions,
+};
 pub use token::{ApiToken, NewApiToken, Scope, TokenSecret, hash_token, hashes_match};
+pub use transcript::{
+    NewTranscriptRecord, RecordKind, Transcript, TranscriptRecord, TranscriptStore,
+};
 pub use transition::{TaskRequeue, TicketRequeue};
+pub use workers::{SlotSnapshot, WorkerSlots};

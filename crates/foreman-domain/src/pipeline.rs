@@ -162,6 +162,10 @@ string_enum!(
         SandboxViolation = "sandbox_violation",
         /// A secret was found in a task's diff.
         Secret = "secret",
+        /// A task ran past the timeout its ticket was submitted with and was stopped.
+        Timeout = "timeout",
+        /// The ticket was cancelled while it ran (`POST /api/tickets/{id}/cancel`).
+        Cancelled = "cancelled",
         /// Anything else.
         Unknown = "unknown",
     }

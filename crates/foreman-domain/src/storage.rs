@@ -322,15 +322,7 @@ impl DaemonState {
     }
 }
 
-/// Small durable settings: daemon state and other key/value facts.
-#[async_trait]
-pub trait SettingsStore: Send + Sync {
-    /// A value.
-    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
-
-    /// Sets a value.
-    async fn put_setting(&self, key: &str, value: &str) -> StoreResult<()>;
-}
+pub use crate::settings::SettingsStore;
 
 /// The key under which the daemon state is kept.
 pub const DAEMON_STATE_KEY: &str = "daemon_state";
@@ -449,6 +441,15 @@ pub trait Store:
     + SettingsStore
     + Outbox
     + FileReservationStore
+    + crate::search::TicketSearch
+    + crate::runs::RunStore
+    + crate::runs::LogStore
+    + crate::ticket_submission::SubmissionStore
+    + crate::notification::NotificationStore
+    + crate::retrospective::RetrospectiveStore
+    + crate::cost_report::CostReport
+    + crate::checkpoint::CheckpointStore
+    + crate::transcript::TranscriptStore
 {
 }
 
@@ -461,5 +462,14 @@ impl<T> Store for T where
         + SettingsStore
         + Outbox
         + FileReservationStore
+        + crate::search::TicketSearch
+        + crate::runs::RunStore
+        + crate::runs::LogStore
+        + crate::ticket_submission::SubmissionStore
+        + crate::notification::NotificationStore
+        + crate::retrospective::RetrospectiveStore
+        + crate::cost_report::CostReport
+        + crate::checkpoint::CheckpointStore
+        + crate::transcript::TranscriptStore
 {
 }

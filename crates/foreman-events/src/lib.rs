@@ -17,6 +17,7 @@
 mod follow;
 mod glob;
 mod hub;
+pub mod logs;
 mod publishing;
 
 pub use follow::{BACKFILL_PAGE, Backfill, EventLogBackfill, FollowItem, Follower, Sequenced};

@@ -65,6 +65,7 @@ pub struct Control {
     seen: Mutex<Vec<Seen>>,
     random: Mutex<Option<Arc<FaultPlan>>>,
     reached: Mutex<Vec<Seen>>,
+    garbled: Mutex<Vec<Seen>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,10 +101,18 @@ impl Control {
     }
 
     /// The requests the service acted on: authorised, and not answered by an injected fault
-    /// (queued or random). Count writes here to find duplicated side effects.
+    /// (queued or random) other than a garbled answer. Count writes here to find duplicated
+    /// side effects.
     #[must_use]
     pub fn handled(&self) -> Vec<Seen> {
         lock(&self.reached).clone()
+    }
+
+    /// The handled requests whose answer was garbled ([`crate::faults::FaultKind::MalformedJson`]):
+    /// the client cannot know they were made, so it may rightly make them again.
+    #[must_use]
+    pub fn garbled(&self) -> Vec<Seen> {
+        lock(&self.garbled).clone()
     }
 
     /// Forgets the request log.
@@ -192,6 +201,20 @@ async fn gate(State(g): State<Gate>, req: Request, next: Next) -> Response {
     if let Some(plan) = random
         && let Some(kind) = plan.draw()
     {
+        if kind == crate::faults::FaultKind::MalformedJson {
+            // The service acts and its answer is garbled on the way: its status, a body that
+            // is not JSON. (A 2xx whose body the client does not read is then a success that
+            // happened, as on a real service, not one that did not.)
+            lock(&g.control.reached).push(seen.clone());
+            lock(&g.control.garbled).push(seen);
+            let status = next.run(req).await.status();
+            return (
+                status,
+                [("content-type", "application/json")],
+                crate::faults::MALFORMED_BODY,
+            )
+                .into_response();
+        }
         return plan.respond(kind, g.error_body, 503).await;
     }
     lock(&g.control.reached).push(seen);

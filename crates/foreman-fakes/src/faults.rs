@@ -25,7 +25,8 @@ pub enum FaultKind {
     ServerError,
     /// No answer for [`FaultPlan::timeout`], then 504 (a gateway giving up).
     Timeout,
-    /// 200 with a body that is not JSON.
+    /// A body that is not JSON: 200 from [`FaultPlan::respond`]; a fake API's gate lets the
+    /// request act first and answers with its status (the answer garbled on the way).
     MalformedJson,
     /// The headers, then the connection dropped mid-body.
     ConnectionReset,
@@ -185,7 +186,7 @@ impl FaultPlan {
             FaultKind::MalformedJson => (
                 StatusCode::OK,
                 [("content-type", "application/json")],
-                "{\"injected\": malformed",
+                MALFORMED_BODY,
             )
                 .into_response(),
             FaultKind::ConnectionReset => {
@@ -205,6 +206,9 @@ impl FaultPlan {
         }
     }
 }
+
+/// The body of a [`FaultKind::MalformedJson`] answer.
+pub const MALFORMED_BODY: &str = "{\"injected\": malformed";
 
 /// xorshift64*: small, seedable, good enough to spread faults.
 fn next(state: &mut u64) -> u64 {

@@ -397,3 +397,25 @@ async fn read_capped<R: AsyncRead + Unpin>(
     }
     Ok((String::from_utf8_lossy(&kept).into_owned(), total))
 }
+
+/// A diff command's output as a [`foreman_domain::git::Diff`]: when git wrote more than was kept, the text is cut
+/// at its last line end and a note says how much is shown.
+pub(crate) fn capped(out: Output) -> foreman_domain::git::Diff {
+    let truncated = out.stdout_total > out.stdout.len() as u64;
+    let mut text = out.stdout;
+    if truncated {
+        if let Some(end) = text.rfind('\n') {
+            text.truncate(end + 1);
+        }
+        text.push_str(&format!(
+            "\n[diff truncated by foreman: showing {} of {} bytes]\n",
+            text.len(),
+            out.stdout_total
+        ));
+    }
+    foreman_domain::git::Diff {
+        text,
+        truncated,
+        total_bytes: out.stdout_total,
+    }
+}

@@ -35,6 +35,7 @@ pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
 mod guard;
+pub mod history;
 pub mod hygiene;
 pub mod local;
 pub mod repo;
@@ -45,5 +46,6 @@ pub use credentials::Credentials;
 pub use github::GitHubHost;
 #[cfg(feature = "gitlab")]
 pub use gitlab::GitLabHost;
+pub use history::ProjectHistory;
 pub use local::LocalHost;
 pub use repo::{GitRepository, Identity, RepoConfig};

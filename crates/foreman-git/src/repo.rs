@@ -1179,23 +1179,22 @@ impl GitRepository {
             })
     }
 
-    /// Whether `HEAD` contains `onto` and has no merge commit since: a rebase onto `onto`
-    /// would change nothing. One `git rev-list --left-right --parents HEAD...onto`: no commit
-    /// on the right means `onto` is contained, and a linear left side lists one parent per
-    /// commit.
-    async fn linear_on(&self, wt: &Worktree, onto: &str) -> GitResult<bool> {
-        let range = format!("HEAD...{onto}");
+    /// Whether `HEAD` already contains `onto`: a rebase onto it has nothing to bring in. One
+    /// `git rev-list --max-count=1 onto ^HEAD` (empty: no commit of `onto` is missing).
+    ///
+    /// `git rebase` itself would still replay a branch that holds merge commits (flattening
+    /// them, which meets every conflict those merges resolved a second time); a ticket branch
+    /// whose task merges were resolved is left as it is instead.
+    async fn contains(&self, wt: &Worktree, onto: &str) -> GitResult<bool> {
+        let exclude = "^HEAD";
         let out = self
             .git
             .text(
                 &self.wt_place(wt).await?,
-                &["rev-list", "--left-right", "--parents", &range],
+                &["rev-list", "--max-count=1", onto, exclude, "--"],
             )
             .await?;
-        Ok(out.lines().all(|line| {
-            line.strip_prefix('<')
-                .is_some_and(|commit| commit.split_whitespace().count() == 2)
-        }))
+        Ok(out.trim().is_empty())
     }
 
     async fn rebase_in_progress(&self, wt: &Worktree) -> GitResult<bool> {
@@ -1611,6 +1610,25 @@ impl GitRepository {
     }
 }
 
+impl GitRepository {
+    /// Runs `git <args>` in the cached clone (after the clone's checks), stdout capped at
+    /// `max_stdout` bytes, for the read-mostly commands of the crate's other modules
+    /// (`history.rs`). The output is returned whatever the exit code.
+    pub(crate) async fn in_clone(
+        &self,
+        args: &[&str],
+        max_stdout: usize,
+    ) -> GitResult<crate::cmd::Output> {
+        let run = Run {
+            max_stdout,
+            ..self.git.local()
+        };
+        self.git
+            .output(&self.repo_place().await?, args, run, &[])
+            .await
+    }
+}
+
 #[async_trait]
 impl GitRepo for GitRepository {
     fn default_branch(&self) -> &str {
@@ -1921,23 +1939,7 @@ impl GitRepo for GitRepository {
             ..self.git.local()
         };
         let out = self.run_diff(worktree, spec, &["--patch"], run).await?;
-        let truncated = out.stdout_total > out.stdout.len() as u64;
-        let mut text = out.stdout;
-        if truncated {
-            if let Some(end) = text.rfind('\n') {
-                text.truncate(end + 1);
-            }
-            text.push_str(&format!(
-                "\n[diff truncated by foreman: showing {} of {} bytes]\n",
-                text.len(),
-                out.stdout_total
-            ));
-        }
-        Ok(Diff {
-            text,
-            truncated,
-            total_bytes: out.stdout_total,
-        })
+        Ok(crate::cmd::capped(out))
     }
 
     async fn diff_stat(&self, worktree: &Worktree, spec: &DiffSpec) -> GitResult<DiffStat> {
@@ -2019,9 +2021,9 @@ impl GitRepo for GitRepository {
                 what: format!("ref {onto}"),
             });
         }
-        if self.linear_on(worktree, onto).await? {
-            // what `git rebase` would find too ("Current branch is up to date"), for one
-            // `rev-list` instead of a rebase's processes and files
+        if self.contains(worktree, onto).await? {
+            // nothing to bring in: no rebase's processes and files, and no replay of resolved
+            // task merges
             return Ok(RebaseOutcome::Rebased {
                 head: self.head(worktree).await?,
             });

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use foreman_domain::Micros;
+use foreman_domain::cost_report::{PriceRow, PriceSource, PriceTableView};
 use foreman_domain::llm::Usage;
 use serde::{Deserialize, Serialize};
 
@@ -66,6 +67,10 @@ impl ModelPrice {
         Micros::for_tokens(input_tokens, self.input.max(self.cache_write))
             + Micros::for_tokens(max_output, self.output)
     }
+}
+
+fn micros(per_mtok: u64) -> Micros {
+    Micros(i64::try_from(per_mtok).unwrap_or(i64::MAX))
 }
 
 fn usd_to_micros(usd: f64) -> u64 {
@@ -133,6 +138,21 @@ pub struct PricingConfig {
     pub fallback_pricing: Option<ModelPrice>,
 }
 
+/// The model name of a `[[pricing]]` entry that sets the fallback price.
+pub const FALLBACK_MODEL: &str = "*";
+
+impl PricingConfig {
+    /// Adds a configured price: `model` [`FALLBACK_MODEL`] (`*`) sets the fallback price, any
+    /// other name overrides or adds that model. A later entry for the same model wins.
+    pub fn insert(&mut self, model: &str, price: ModelPrice) {
+        if model == FALLBACK_MODEL {
+            self.fallback_pricing = Some(price);
+        } else {
+            self.pricing.insert(model.to_owned(), price);
+        }
+    }
+}
+
 /// The result of a price lookup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PriceLookup<'a> {
@@ -152,6 +172,8 @@ pub struct PricingTable {
     version: String,
     models: BTreeMap<String, ModelPrice>,
     fallback: ModelPrice,
+    /// Models (and `*` for the fallback) whose price came from configuration.
+    configured: std::collections::BTreeSet<String>,
 }
 
 impl Default for PricingTable {
@@ -217,6 +239,7 @@ impl PricingTable {
             version: PRICING_VERSION.to_owned(),
             models,
             fallback: ModelPrice::usd(15.0, 75.0, 18.75, 1.50),
+            configured: std::collections::BTreeSet::new(),
         }
     }
 
@@ -227,6 +250,7 @@ impl PricingTable {
             version: "custom".to_owned(),
             models: BTreeMap::new(),
             fallback,
+            configured: std::collections::BTreeSet::new(),
         }
     }
 
@@ -238,7 +262,7 @@ impl PricingTable {
             t = t.with_price(name, *price);
         }
         if let Some(f) = config.fallback_pricing {
-            t.fallback = f;
+            t = t.with_fallback(f);
         }
         t
     }
@@ -247,6 +271,7 @@ impl PricingTable {
     #[must_use]
     pub fn with_price(mut self, model: &str, price: ModelPrice) -> Self {
         self.models.insert(model.to_owned(), price);
+        self.configured.insert(model.to_owned());
         if !self.version.ends_with("+custom") {
             self.version.push_str("+custom");
         }
@@ -257,7 +282,31 @@ impl PricingTable {
     #[must_use]
     pub fn with_fallback(mut self, price: ModelPrice) -> Self {
         self.fallback = price;
+        self.configured.insert(FALLBACK_MODEL.to_owned());
         self
+    }
+
+    /// The table as reports show it (`GET /api/costs/pricing`): every model with its price and
+    /// whether it is built in or configured, and the fallback price under the name `*`.
+    #[must_use]
+    pub fn view(&self) -> PriceTableView {
+        let row = |model: &str, p: &ModelPrice| PriceRow {
+            model: model.to_owned(),
+            input: micros(p.input),
+            output: micros(p.output),
+            cache_write: micros(p.cache_write),
+            cache_read: micros(p.cache_read),
+            source: if self.configured.contains(model) {
+                PriceSource::Config
+            } else {
+                PriceSource::Builtin
+            },
+        };
+        PriceTableView {
+            version: self.version.clone(),
+            models: self.models.iter().map(|(m, p)| row(m, p)).collect(),
+            fallback: Some(row(FALLBACK_MODEL, &self.fallback)),
+        }
     }
 
     /// The table's version.
@@ -400,6 +449,35 @@ mod tests {
         let bad: Result<PricingConfig, _> =
             serde_json::from_str(r#"{"pricing": {"x": {"input": -1, "output": 1}}}"#);
         assert!(bad.unwrap_err().to_string().contains("non-negative"));
+    }
+
+    #[test]
+    fn configured_prices_override_and_show_where_they_came_from() {
+        let mut cfg = PricingConfig::default();
+        cfg.insert("claude-sonnet-4-6", ModelPrice::usd(1.0, 2.0, 1.0, 0.1));
+        cfg.insert("my-finetune", ModelPrice::usd(0.5, 0.5, 0.5, 0.5));
+        cfg.insert(FALLBACK_MODEL, ModelPrice::usd(9.0, 9.0, 9.0, 9.0));
+        let t = PricingTable::from_config(&cfg);
+        assert_eq!(
+            t.lookup("claude-sonnet-4-6-20260101").price.input,
+            1_000_000
+        );
+        assert_eq!(t.lookup("unknown-model").price.input, 9_000_000);
+        let view = t.view();
+        assert!(view.version.ends_with("+custom"));
+        let row = |m: &str| view.models.iter().find(|r| r.model == m).unwrap().clone();
+        assert_eq!(row("claude-sonnet-4-6").source, PriceSource::Config);
+        assert_eq!(row("claude-sonnet-4-6").output, Micros(2_000_000));
+        assert_eq!(row("my-finetune").source, PriceSource::Config);
+        assert_eq!(row("claude-haiku-4-5").source, PriceSource::Builtin);
+        let fallback = view.fallback.unwrap();
+        assert_eq!(
+            (fallback.model.as_str(), fallback.source),
+            ("*", PriceSource::Config)
+        );
+        let builtin = PricingTable::builtin().view();
+        assert_eq!(builtin.fallback.unwrap().source, PriceSource::Builtin);
+        assert_eq!(builtin.version, PRICING_VERSION);
     }
 
     fn toml_like(json: &str) -> PricingConfig {

@@ -52,6 +52,8 @@ pub struct Daemon {
     // the last head commit seen per open pull request, to report pushes (`pr_updated`)
     heads: Arc<std::sync::Mutex<HashMap<TicketId, String>>>,
     wake: DaemonWaker,
+    gate: WorkGate,
+    slots: crate::slots::SlotBoard,
 }
 
 /// Wakes the daemon's scheduling loop at once (a ticket was created, retried or re-queued, or
@@ -68,6 +70,45 @@ impl DaemonWaker {
 
     async fn woken(&self) {
         self.0.notified().await;
+    }
+}
+
+/// Drain and slot use of a running daemon, shared with whoever reports on it or drains it.
+/// While draining, the daemon claims nothing new; tickets already running go on.
+#[derive(Debug, Clone, Default)]
+pub struct WorkGate(Arc<GateState>);
+
+#[derive(Debug, Default)]
+struct GateState {
+    draining: AtomicBool,
+    busy: std::sync::atomic::AtomicUsize,
+    slots: std::sync::atomic::AtomicUsize,
+}
+
+impl WorkGate {
+    /// Starts (`true`) or ends a drain.
+    pub fn set_draining(&self, on: bool) {
+        self.0.draining.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the daemon is drained.
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        self.0.draining.load(Ordering::Relaxed)
+    }
+
+    /// Tickets running and slots, as the scheduling loop last saw them.
+    #[must_use]
+    pub fn slots(&self) -> (usize, usize) {
+        (
+            self.0.busy.load(Ordering::Relaxed),
+            self.0.slots.load(Ordering::Relaxed),
+        )
+    }
+
+    fn observe(&self, busy: usize, slots: usize) {
+        self.0.busy.store(busy, Ordering::Relaxed);
+        self.0.slots.store(slots, Ordering::Relaxed);
     }
 }
 
@@ -115,6 +156,10 @@ impl Daemon {
     #[must_use]
     pub fn new(engine: Engine) -> Self {
         let (tx, rx) = mpsc::channel(HINT_CAPACITY);
+        let slots = crate::slots::SlotBoard::new(
+            &engine.settings().worker_id,
+            engine.settings().max_parallel_tickets,
+        );
         Self {
             engine,
             paused: Arc::new(AtomicBool::new(false)),
@@ -124,7 +169,21 @@ impl Daemon {
             hint_rx: Arc::new(std::sync::Mutex::new(Some(rx))),
             heads: Arc::default(),
             wake: DaemonWaker::default(),
+            gate: WorkGate::default(),
+            slots,
         }
+    }
+
+    /// The daemon's execution slots as the API shows them (`/api/workers`, `/api/stats`).
+    #[must_use]
+    pub fn worker_slots(&self) -> Arc<dyn foreman_domain::WorkerSlots> {
+        Arc::new(self.slots.clone())
+    }
+
+    /// The daemon's drain switch and slot use.
+    #[must_use]
+    pub fn work_gate(&self) -> WorkGate {
+        self.gate.clone()
     }
 
     /// The handle that makes the running daemon look for work at once; the server calls it for
@@ -211,13 +270,20 @@ impl Daemon {
         };
         loop {
             self.refresh_pause().await;
-            if !self.paused.load(Ordering::Relaxed) && !self.intake_blocked_by_budget().await {
+            if !self.paused.load(Ordering::Relaxed)
+                && !self.gate.is_draining()
+                && !self.intake_blocked_by_budget().await
+            {
                 while workers.len() < settings.max_parallel_tickets {
                     match self.claim().await {
                         Ok(Some(claim)) => {
                             let me = self.clone();
                             let cancel = worker_cancel.child_token();
-                            workers.spawn(async move { me.work(claim, cancel).await });
+                            let slot = self.slots.take(&claim.ticket.id);
+                            workers.spawn(async move {
+                                let _slot = slot;
+                                me.work(claim, cancel).await;
+                            });
                         }
                         Ok(None) => break,
                         Err(e) => {
@@ -227,6 +293,8 @@ impl Daemon {
                     }
                 }
             }
+            self.gate
+                .observe(workers.len(), settings.max_parallel_tickets);
             tokio::select! {
                 () = shutdown.cancelled() => break,
                 () = tokio::time::sleep(settings.poll_interval) => {}
@@ -331,6 +399,8 @@ impl Daemon {
     }
 
     async fn work(self, claim: Claim, cancel: CancellationToken) {
+        /// How often a running ticket is looked at for a cancel between lease renewals.
+        const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(250);
         let store = self.engine.ports().store.clone();
         let ticket = claim.ticket.clone();
         let worker = claim.ticket.lease_owner.clone().unwrap_or_default();
@@ -362,7 +432,10 @@ impl Daemon {
                 )
                 .await;
         }
-        // Renew the lease at a third of its length; losing it cancels the work.
+        // Renew the lease at a third of its length; losing it cancels the work. Between
+        // renewals the ticket is looked at every `CANCEL_POLL`: a ticket cancelled through the
+        // API (or whose lease went to another worker) has lost the lease already, and its
+        // current model call and command are stopped at once rather than at the next renewal.
         let renew_every = self.engine.settings().lease / 3;
         let renewer = {
             let store = store.clone();
@@ -373,11 +446,47 @@ impl Daemon {
             let lease = self.engine.settings().lease;
             let engine = self.engine.clone();
             tokio::spawn(async move {
+                let mut renewed = tokio::time::Instant::now();
                 loop {
                     tokio::select! {
                         () = cancel.cancelled() => return,
-                        () = tokio::time::sleep(renew_every) => {}
+                        () = tokio::time::sleep(CANCEL_POLL.min(renew_every)) => {}
                     }
+                    match store.get_ticket(&id).await {
+                        Ok(Some(t))
+                            if t.fencing_token == fence
+                                && t.lease_owner.as_deref() == Some(worker.as_str()) => {}
+                        Ok(t) => {
+                            let cancelled = t.as_ref().is_some_and(|t| {
+                                t.last_error_type.as_deref()
+                                    == Some(foreman_domain::fence::CANCELLED)
+                            });
+                            let message = if cancelled {
+                                "ticket cancelled; its work stops here"
+                            } else {
+                                "lease lost; stopping work on this ticket"
+                            };
+                            tracing::info!(ticket = %id, cancelled, "{message}");
+                            engine
+                                .emit(
+                                    NewEvent::new(EventType::LeaseLost, message)
+                                        .ticket(&id)
+                                        .details(json!({
+                                            "reason": if cancelled { "cancelled" } else { "lease_lost" }
+                                        })),
+                                )
+                                .await;
+                            cancel.cancel();
+                            return;
+                        }
+                        Err(e) => {
+                            tracing::warn!(ticket = %id, error = %e, "cannot look at the ticket");
+                        }
+                    }
+                    if renewed.elapsed() < renew_every {
+                        continue;
+                    }
+                    renewed = tokio::time::Instant::now();
                     if let Err(e) = store.renew_lease(&id, &worker, fence, lease).await {
                         tracing::warn!(ticket = %id, error = %e, "lease lost");
                         engine

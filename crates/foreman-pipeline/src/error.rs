@@ -50,6 +50,9 @@ pub enum PipelineError {
     /// A per-task limit was reached.
     #[error("limit reached: {0}")]
     LimitReached(String),
+    /// A task ran past the per-task timeout its ticket was submitted with.
+    #[error("timed out: {0}")]
+    TaskTimedOut(String),
     /// A budget ran out while the agent worked.
     #[error("budget exhausted: {0}")]
     BudgetExhausted(String),
@@ -87,6 +90,7 @@ impl PipelineError {
                 FailureClass::Budget
             }
             Self::LimitReached(_) => FailureClass::Limit,
+            Self::TaskTimedOut(_) => FailureClass::Timeout,
             // the repository was changed outside Foreman, or a commit broke the path policy
             Self::Git(GitError::Tampered { .. } | GitError::CommitRefused { .. }) => {
                 FailureClass::SandboxViolation

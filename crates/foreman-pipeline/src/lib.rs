@@ -10,13 +10,16 @@ pub mod dag;
 pub mod engine;
 pub mod error;
 pub mod intake;
+pub mod notify;
 pub mod outbox;
 pub mod plan;
 pub mod pr_body;
 pub mod reservations;
+pub mod retrospective;
 pub mod settings;
+pub mod slots;
 
-pub use daemon::{CLAIMABLE, Daemon, DaemonWaker, wakes_daemon};
+pub use daemon::{CLAIMABLE, Daemon, DaemonWaker, WorkGate, wakes_daemon};
 pub use engine::Engine;
 pub use error::{PipelineError, PipelineResult};
 pub use settings::{PipelineSettings, Ports, ProjectRuntime, detect_test_command};

@@ -31,7 +31,8 @@
 //! text on the tracker before posting, so a crash after the tracker accepted it but before the
 //! outbox recorded it does not post it twice.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -204,6 +205,69 @@ pub async fn write_to_tracker(
     .await
 }
 
+/// Tells the tracker a new status of `ticket` through the outbox, newest last: under the
+/// ticket's turn (a lock per ticket in this process, so an older status whose call is in
+/// flight lands first), every pending status update of the ticket other than this one is
+/// completed as superseded (never performed, so a late retry cannot move the tracker back),
+/// then this one is written ([`write_with`]).
+///
+/// `done` is last whatever comes after it: a status other than done, asked for once the ticket
+/// has merged (a stage that reported late), supersedes nothing and is itself skipped, and a
+/// pending done is never superseded, so it is still made when its retry comes.
+///
+/// # Errors
+/// Only the store's.
+pub async fn write_status(
+    store: &dyn Store,
+    events: &dyn EventLog,
+    tracker: &dyn Tracker,
+    project: &str,
+    ticket: &Ticket,
+    occasion: &str,
+    status: TrackerStatus,
+) -> Result<WriteOutcome, StoreError> {
+    let effect = TrackerEffect::Status { status };
+    let key = tracker_key(&ticket.id, occasion, &effect);
+    {
+        let _turn = status_lock(&ticket.id).await;
+        if !stale_status(store, Some(&ticket.id), &effect).await? {
+            supersede_status_updates(store, &ticket.id, &key).await?;
+        }
+    }
+    write_with(store, events, tracker, project, ticket, occasion, effect).await
+}
+
+/// The status a pending outbox payload sets, if it is a status update.
+fn status_of(payload: &Value) -> Option<TrackerStatus> {
+    match serde_json::from_value::<TrackerWrite>(payload.clone())
+        .ok()?
+        .effect
+    {
+        TrackerEffect::Status { status } => Some(status),
+        _ => None,
+    }
+}
+
+/// Completes `ticket`'s pending tracker status updates other than `key` and done as
+/// superseded.
+async fn supersede_status_updates(
+    store: &dyn Store,
+    ticket: &TicketId,
+    key: &str,
+) -> Result<(), StoreError> {
+    for entry in store.pending_outbox(1000).await?.iter().filter(|e| {
+        e.ticket_id.as_ref() == Some(ticket)
+            && e.kind == TRACKER_KIND
+            && e.key != key
+            && status_of(&e.payload).is_some_and(|s| s != TrackerStatus::Done)
+    }) {
+        store
+            .complete_outbox(&entry.key, serde_json::json!({ "superseded_by": key }))
+            .await?;
+    }
+    Ok(())
+}
+
 /// [`write_to_tracker`] over the ports themselves: `tracker` is the project's (`project`).
 ///
 /// # Errors
@@ -306,6 +370,23 @@ async fn perform(
             return Ok(WriteOutcome::GaveUp);
         }
     };
+    // Status updates of one ticket are made one at a time, newest last: a write in flight is
+    // finished before a newer status supersedes it ([`status_lock`]), and one superseded while
+    // it waited for the lock is not made at all.
+    let _turn = match (&write.effect, entry.ticket_id.as_ref()) {
+        (TrackerEffect::Status { .. }, Some(ticket)) => {
+            let turn = status_lock(ticket).await;
+            if store
+                .get_outbox(key)
+                .await?
+                .is_none_or(|e| e.state != "pending")
+            {
+                return Ok(WriteOutcome::Elsewhere);
+            }
+            Some(turn)
+        }
+        _ => None,
+    };
     if stale_status(store, entry.ticket_id.as_ref(), &write.effect).await? {
         // the ticket merged while this earlier status waited for its retry: writing it now
         // would label (or move back) a finished issue
@@ -314,9 +395,16 @@ async fn perform(
             .await?;
         return Ok(WriteOutcome::Done);
     }
+    let started = std::time::Instant::now();
     match apply(tracker, &write, entry.attempts > 1).await {
         Ok(result) => {
             store.complete_outbox(key, result).await?;
+            tracing::info!(
+                key,
+                attempt = entry.attempts,
+                took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "tracker write made"
+            );
             if matches!(write.effect, TrackerEffect::Comment { .. }) {
                 let mut event = NewEvent::new(
                     EventType::TrackerCommentPosted,
@@ -365,14 +453,33 @@ async fn perform(
     }
 }
 
-/// Performs one write. `again`: an earlier attempt may have reached the tracker, so a comment
-/// is looked for before it is posted.
+/// The turn of one ticket's tracker status updates in this process: held while one is made
+/// (its last check and its call), and while a newer status supersedes the pending ones, so an
+/// older status whose call is in flight lands before the newer one, never after it.
+///
+/// Per process: nodes sharing a database each hold their own (see `docs/status.md`).
+async fn status_lock(ticket: &TicketId) -> tokio::sync::OwnedMutexGuard<()> {
+    type Turns = std::sync::Mutex<HashMap<TicketId, Arc<tokio::sync::Mutex<()>>>>;
+    static TURNS: LazyLock<Turns> = LazyLock::new(Turns::default);
+    let lock = {
+        let mut turns = TURNS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // tickets nobody is writing for any more are forgotten
+        turns.retain(|_, l| Arc::strong_count(l) > 1);
+        Arc::clone(turns.entry(ticket.clone()).or_default())
+    };
+    lock.lock_owned().await
+}
+
 async fn emit(events: &dyn EventLog, event: NewEvent) {
     if let Err(e) = events.append(event).await {
         tracing::warn!(error = %e, "cannot append event");
     }
 }
 
+/// Performs one write. `again`: an earlier attempt may have reached the tracker, so a comment
+/// is looked for before it is posted.
 async fn apply(
     tracker: &dyn Tracker,
     write: &TrackerWrite,
@@ -395,6 +502,20 @@ async fn apply(
             Ok(json!({"comment_id": c.id}))
         }
         TrackerEffect::AttachPr { url, title } => {
+            // Where the link is a comment (GitHub's `[title](url)`), an attempt whose answer
+            // was lost may have posted it: found, it is not posted again. (Links proper are
+            // set idempotently.)
+            let link = format!("]({url})");
+            if again
+                && let Some(c) = tracker
+                    .get_ticket(id)
+                    .await?
+                    .comments
+                    .into_iter()
+                    .find(|c| c.body.contains(&link))
+            {
+                return Ok(json!({"attached": url, "comment_id": c.id, "found": true}));
+            }
             tracker.attach_pr(id, url, title).await?;
             Ok(json!({"attached": url}))
         }

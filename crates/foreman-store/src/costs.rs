@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use foreman_domain::budget::{BudgetScope, DailySpend, Reservation, ReservationRequest};
 use foreman_domain::budget_window::{Window, daily_range, day_of, day_window, month_window};
+use foreman_domain::cost_report::{
+    CostGroup, CostGroupBy, CostReport, MergedPrCost, WindowSpend, sort_groups,
+};
 use foreman_domain::{
     CostLedger, LlmCall, LlmCallId, MAX_PAGE_LIMIT, Micros, NewLlmCall, ReservationId, StoreError,
     StoreResult, TicketId, UsageKey, UsageRow,
@@ -307,7 +310,15 @@ impl CostLedger for SqlStore {
                 .await?;
             committed.push((scope, spent));
         }
-        if let Err(refused) = req.limits.admit(&committed, req.amount) {
+        // the ticket's own limit (`max_budget_usd` at submission) tightens the configured one
+        let mut limits = req.limits;
+        if let Some(t) = &req.ticket_id {
+            limits.ticket = foreman_domain::TicketOptions::ticket_limit(
+                Self::own_ticket_limit(&txn, t.as_str()).await?,
+                limits.ticket,
+            );
+        }
+        if let Err(refused) = limits.admit(&committed, req.amount) {
             tracing::info!(scope = %refused.scope, limit = refused.limit.0, spent = refused.spent.0, requested = refused.requested.0, "budget reservation refused");
             return Err(refused.into());
         }
@@ -356,5 +367,158 @@ impl CostLedger for SqlStore {
             .map_err(be)?;
         self.commit(txn).await?;
         Ok(())
+    }
+}
+
+/// The grouping expression of a cost report (projects are looked up from ticket ids after).
+fn group_expr(g: CostGroupBy) -> String {
+    match g {
+        CostGroupBy::Day => format!("created_at / {DAY_MICROS}"),
+        CostGroupBy::Model => "model".to_owned(),
+        CostGroupBy::Role => "role".to_owned(),
+        CostGroupBy::Runner => "runner".to_owned(),
+        CostGroupBy::Project => "COALESCE(ticket_id, '')".to_owned(),
+        CostGroupBy::Ticket => "COALESCE(ticket_id, deleted_ticket_id, '')".to_owned(),
+    }
+}
+
+impl SqlStore {
+    /// The project of each ticket in `ids` that still exists.
+    async fn projects_of(&self, ids: &[String]) -> StoreResult<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(500) {
+            let rows: Vec<(String, String)> = tickets::Entity::find()
+                .select_only()
+                .column(tickets::Column::Id)
+                .column(tickets::Column::Project)
+                .filter(tickets::Column::Id.is_in(chunk.iter().map(String::as_str)))
+                .into_tuple()
+                .all(self.reader())
+                .await
+                .map_err(be)?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl CostReport for SqlStore {
+    async fn cost_groups(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group_by: CostGroupBy,
+    ) -> StoreResult<Vec<CostGroup>> {
+        let key = group_expr(group_by);
+        let q = llm_calls::Entity::find()
+            .select_only()
+            .expr_as(Expr::cust(key.clone()), "k")
+            .expr_as(Expr::cust("COUNT(*)"), "calls")
+            .expr_as(sum_of("tokens_input"), "tin")
+            .expr_as(sum_of("tokens_output"), "tout")
+            .expr_as(sum_of("cache_read_tokens"), "cr")
+            .expr_as(sum_of("cache_write_tokens"), "cw")
+            .expr_as(sum_of("cost_micros"), "cost")
+            .filter(L::CreatedAt.gte(ts(from)))
+            .filter(L::CreatedAt.lt(ts(to)))
+            .group_by(Expr::cust(key));
+        let stmt = self.reader().get_database_backend().build(&q.into_query());
+        let rows = self.reader().query_all_raw(stmt).await.map_err(be)?;
+        let mut groups = Vec::with_capacity(rows.len());
+        for row in rows {
+            let get_i64 = |name: &str| row.try_get::<i64>("", name).map_err(be);
+            let key = if group_by == CostGroupBy::Day {
+                let day = get_i64("k")?;
+                foreman_domain::micros_to_time(day.saturating_mul(DAY_MICROS))
+                    .date_naive()
+                    .to_string()
+            } else {
+                row.try_get::<String>("", "k")
+                    .map_err(|e| StoreError::corrupt("llm_calls group key", e))?
+            };
+            groups.push(CostGroup {
+                key,
+                calls: get_i64("calls")?,
+                tokens_input: get_i64("tin")?,
+                tokens_output: get_i64("tout")?,
+                cache_read_tokens: get_i64("cr")?,
+                cache_write_tokens: get_i64("cw")?,
+                cost: Micros(get_i64("cost")?),
+            });
+        }
+        if group_by == CostGroupBy::Project {
+            let ids: Vec<String> = groups
+                .iter()
+                .map(|g| g.key.clone())
+                .filter(|k| !k.is_empty())
+                .collect();
+            let projects = self.projects_of(&ids).await?;
+            let mut by_project: HashMap<String, CostGroup> = HashMap::new();
+            for g in groups {
+                let project = projects.get(&g.key).cloned().unwrap_or_default();
+                let e = by_project
+                    .entry(project.clone())
+                    .or_insert_with(|| CostGroup {
+                        key: project,
+                        ..CostGroup::default()
+                    });
+                e.calls += g.calls;
+                e.tokens_input += g.tokens_input;
+                e.tokens_output += g.tokens_output;
+                e.cache_read_tokens += g.cache_read_tokens;
+                e.cache_write_tokens += g.cache_write_tokens;
+                e.cost += g.cost;
+            }
+            groups = by_project.into_values().collect();
+        }
+        sort_groups(group_by, &mut groups);
+        Ok(groups)
+    }
+
+    async fn window_spend(&self, window: Window) -> StoreResult<WindowSpend> {
+        use cost_reservations::Column as R;
+        let (start, end) = micros(window);
+        Ok(WindowSpend {
+            used: recorded(
+                self.reader(),
+                Condition::all()
+                    .add(L::CreatedAt.gte(start))
+                    .add(L::CreatedAt.lt(end)),
+            )
+            .await?,
+            reserved: held(
+                self.reader(),
+                Condition::all()
+                    .add(R::CreatedAt.gte(start))
+                    .add(R::CreatedAt.lt(end)),
+            )
+            .await?,
+        })
+    }
+
+    async fn merged_pr_cost(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<MergedPrCost> {
+        use tickets::Column as T;
+        let (count, cost): (i64, i64) = tickets::Entity::find()
+            .select_only()
+            .expr_as(Expr::cust("COUNT(*)"), "n")
+            .expr_as(sum_of("cost_micros"), "s")
+            .filter(T::Status.eq(foreman_domain::TicketStatus::Merged.as_str()))
+            .filter(T::CompletedAt.gte(ts(from)))
+            .filter(T::CompletedAt.lt(ts(to)))
+            .into_tuple()
+            .one(self.reader())
+            .await
+            .map_err(be)?
+            .unwrap_or((0, 0));
+        Ok(MergedPrCost {
+            merged_prs: count,
+            merged_cost: Micros(cost),
+            total_cost: self.spend_between(from, to).await?,
+        })
     }
 }

@@ -269,3 +269,24 @@ pub mod file_reservations {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod ticket_options {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "ticket_options")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub ticket_id: String,
+        pub timeout_secs: Option<i32>,
+        pub max_budget_micros: Option<i64>,
+        pub tags: String,
+        pub webhook_url: Option<String>,
+        pub agent: Option<String>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

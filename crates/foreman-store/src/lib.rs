@@ -44,17 +44,24 @@
 //! pipelines queue for the writer instead of failing with `database is locked`.
 
 mod cache;
+mod checkpoints;
 mod convert;
 mod costs;
 mod entity;
 mod events;
+mod notifications;
 mod outbox;
 mod reservations;
+mod retrospectives;
 mod rows;
+mod runs;
+mod search;
 mod settings;
+mod submission;
 mod tasks;
 mod tickets;
 mod tokens;
+mod transcripts;
 
 #[cfg(feature = "sqlite")]
 use std::path::Path;

@@ -95,7 +95,7 @@ fn usage_errors_exit_2_and_failures_exit_1() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("root"));
     // nothing listens on port 9 on loopback
     let out = cli(
@@ -245,6 +245,35 @@ fn doctor_names_a_missing_repository_and_a_missing_database_and_exits_1() {
     // what depends on the database is skipped, not failed
     assert!(lines[line("– [default] tracker: ")].contains("database"));
     assert!(stdout.trim_end().ends_with("2 problems found."), "{stdout}");
+
+    // the same report as JSON: every check with its status, detail and fix
+    let mut args = vec!["doctor", "--json"];
+    let (c, d) = (config.to_str().unwrap(), data.to_str().unwrap());
+    args.extend(["--config", c, "--data-dir", d]);
+    let out = cli(&args, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["failed"], 2);
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["subject"], "config");
+    assert_eq!(checks[0]["status"], "pass");
+    let repo = checks
+        .iter()
+        .find(|c| c["subject"] == "repository")
+        .unwrap();
+    assert_eq!(repo["status"], "fail");
+    assert_eq!(repo["project"], "default");
+    assert!(
+        repo["fix"].as_str().unwrap().contains("clone_url"),
+        "{repo}"
+    );
+    assert!(
+        checks
+            .iter()
+            .all(|c| ["pass", "fail", "skip"].contains(&c["status"].as_str().unwrap())),
+        "{report}"
+    );
 
     // an invalid configuration is reported as such
     std::fs::write(&config, "[git]\nprovider = \"svn\"\n").unwrap();

@@ -1,6 +1,9 @@
 //! Fault injection: the real server works 50 tickets while the model API, the tracker and the
 //! git host fail a fifth of their calls at random (429 with `Retry-After`, overload, 5xx,
-//! timeouts answered by a gateway's 504, malformed JSON, connection resets).
+//! timeouts answered by a gateway's 504, malformed JSON, connection resets). A malformed answer
+//! of the tracker or the host comes after the fake acted (the answer garbled on the way), so a
+//! write the client cannot know was made is retried and must not be doubled; the other faults
+//! come before it acts.
 //!
 //! The tracker and the git host are one fake GitHub (issues in, pull requests out), the model
 //! is a fake Anthropic Messages API whose answers are computed from each request (planner,
@@ -169,7 +172,7 @@ impl Faulty {
             .env_remove("FOREMAN_CONFIG")
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("OPENAI_API_KEY")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,foreman_pipeline::outbox=info")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
@@ -243,9 +246,6 @@ fn handled(seen: &[Seen], method: &str, issue: i64, suffix: &str) -> usize {
 }
 
 #[tokio::test]
-#[ignore = "flaky: in two of three runs on 2026-12-07 one or two merged tickets' issues were still \
-            open or labelled after the 180 s settle (a late status write racing the merge's \
-            done); run with --run-ignored only until that is fixed"]
 async fn fifty_tickets_heal_through_a_fifth_of_calls_failing() {
     let seed = std::env::var("FOREMAN_FAULT_SEED")
         .ok()
@@ -324,11 +324,50 @@ async fn fifty_tickets_heal_through_a_fifth_of_calls_failing() {
         if open.is_empty() {
             break;
         }
-        assert!(
-            Instant::now() < settle,
-            "merged tickets whose issue is still open or labelled: {open:?}\nthe server's tracker writes:\n{}",
-            foreman.log_lines("tracker write")
-        );
+        if Instant::now() >= settle {
+            // what each stuck issue is, what the fake handled on it, and the ticket's events
+            let seen = gh.control.handled();
+            let mut why = String::new();
+            for n in &open {
+                let issue = gh.issue(*n).unwrap();
+                let prefix = format!("/repos/acme/calc/issues/{n}");
+                let on_issue =
+                    |x: &&Seen| x.path == prefix || x.path.starts_with(&format!("{prefix}/"));
+                let calls: Vec<String> = seen
+                    .iter()
+                    .filter(on_issue)
+                    .map(|x| format!("{} {}", x.method, &x.path[prefix.len()..]))
+                    .collect();
+                let asked: Vec<String> = gh
+                    .control
+                    .requests()
+                    .iter()
+                    .filter(on_issue)
+                    .map(|x| format!("{} {}", x.method, &x.path[prefix.len()..]))
+                    .collect();
+                let ticket = tickets
+                    .iter()
+                    .find(|t| issues[t["external_id"].as_str().unwrap()] == *n)
+                    .map(|t| t["id"].as_str().unwrap().to_owned())
+                    .unwrap_or_default();
+                let events = foreman
+                    .get(&format!("/api/tickets/{ticket}/events?limit=200"))
+                    .await;
+                let events: Vec<String> = events
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| format!("{} {}", e["type"], e["message"]))
+                    .collect();
+                why.push_str(&format!(
+                    "\nissue #{n} (ticket {ticket}): state {}, labels {:?}\n  handled: {calls:?}\n  asked: {asked:?}\n  events: {events:#?}\n  log: {}\n",
+                    issue.state,
+                    issue.labels,
+                    foreman.log_lines(&ticket)
+                ));
+            }
+            panic!("merged tickets whose issue is still open or labelled: {open:?}{why}");
+        }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let settled = started.elapsed();
@@ -388,6 +427,7 @@ async fn fifty_tickets_heal_through_a_fifth_of_calls_failing() {
         "one merged pull request per merged ticket"
     );
     let seen = gh.control.handled();
+    let garbled = gh.control.garbled();
     let mut duplicates = Vec::new();
     for t in &tickets {
         let number = issues[t["external_id"].as_str().unwrap()];
@@ -401,10 +441,13 @@ async fn fifty_tickets_heal_through_a_fifth_of_calls_failing() {
         }
         if t["status"] == "merged" {
             // in progress, in review: one label each at most (an update overtaken by a later
-            // one is superseded, not made); done: the issue closed once
-            let added = handled(&seen, "POST", number, "/labels");
-            let closed = handled(&seen, "PATCH", number, "");
-            if added > 2 || closed != 1 {
+            // one is superseded, not made); done: the issue closed, once. A request whose
+            // answer was garbled was made, and may rightly be made again: it is not counted.
+            let added = handled(&seen, "POST", number, "/labels")
+                - handled(&garbled, "POST", number, "/labels");
+            let closes = handled(&seen, "PATCH", number, "");
+            let closed = closes - handled(&garbled, "PATCH", number, "");
+            if added > 2 || closes == 0 || closed > 1 {
                 duplicates.push(format!(
                     "#{number}: {added} label additions, {closed} closes, state {}",
                     issue.state

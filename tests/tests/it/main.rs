@@ -1,6 +1,7 @@
 //! End-to-end tests: the real binaries, a fresh data directory each.
 
 mod cli;
+mod cli_ops;
 mod crash;
 mod escape_e2e;
 mod external_runner;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { listQueryString, parseListQuery, parseRoute, ticketHref } from './routes';
+import { listQueryString, parseListQuery, parseRoute, searchHref, ticketHref } from './routes';
 
 describe('parseRoute', () => {
   it('maps paths to views', () => {
@@ -13,6 +13,8 @@ describe('parseRoute', () => {
     expect(parseRoute('/costs')).toEqual({ name: 'costs' });
     expect(parseRoute('/pipelines')).toEqual({ name: 'pipelines' });
     expect(parseRoute('/tokens')).toEqual({ name: 'tokens' });
+    expect(parseRoute('/notifications')).toEqual({ name: 'notifications' });
+    expect(parseRoute('/search')).toEqual({ name: 'search' });
   });
 
   it('reports unknown paths', () => {
@@ -25,6 +27,14 @@ describe('parseRoute', () => {
     const id = 'a b/c%';
     expect(parseRoute(ticketHref(id))).toEqual({ name: 'ticket', id });
     expect(parseRoute('/tickets/%E0%A4%A')).toEqual({ name: 'ticket', id: '%E0%A4%A' });
+  });
+});
+
+describe('searchHref', () => {
+  it('puts the trimmed query in the URL, encoded', () => {
+    expect(searchHref('  a&b c ')).toBe('/search?q=a%26b+c');
+    expect(searchHref('   ')).toBe('/search');
+    expect(new URLSearchParams(searchHref('x=1#y').split('?')[1]).get('q')).toBe('x=1#y');
   });
 });
 

@@ -10,6 +10,8 @@ export type Route =
   | { name: 'costs' }
   | { name: 'pipelines' }
   | { name: 'tokens' }
+  | { name: 'notifications' }
+  | { name: 'search' }
   | { name: 'not-found'; path: string };
 
 export function parseRoute(pathname: string): Route {
@@ -27,6 +29,8 @@ export function parseRoute(pathname: string): Route {
     case 'costs':
     case 'pipelines':
     case 'tokens':
+    case 'notifications':
+    case 'search':
       return second === undefined ? { name: first } : { name: 'not-found', path: pathname };
     default:
       return { name: 'not-found', path: pathname };
@@ -42,6 +46,9 @@ function safeDecode(s: string): string {
 }
 
 export const ticketHref = (id: string) => `/tickets/${encodeURIComponent(id)}`;
+
+/** The search page for a query (`/search?q=…`). */
+export const searchHref = (q: string) => (q.trim() ? `/search?${new URLSearchParams({ q: q.trim() })}` : '/search');
 
 /** Ticket list state that lives in the URL, so a filtered list can be linked and reloaded. */
 export interface ListQuery {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { STAGES, STAGE_OF, TICKET_STATUSES, TICKET_TONE, canRetryTicket, statusesOf } from './status';
+import { STAGES, STAGE_OF, TICKET_STATUSES, TICKET_TONE, canCancelTicket, canRetryTicket, canRollbackTicket, statusesOf } from './status';
 
 describe('board stages', () => {
   it('puts every status in exactly one column', () => {
@@ -26,5 +26,18 @@ describe('retry rules', () => {
   it('matches the api: failed, blocked and partial tickets can be retried', () => {
     const retryable = TICKET_STATUSES.filter(canRetryTicket);
     expect(retryable).toEqual(['partial', 'failed', 'blocked']);
+  });
+});
+
+describe('cancel and rollback', () => {
+  it('offers cancel until a ticket has finished', () => {
+    expect(canCancelTicket('queued')).toBe(true);
+    expect(canCancelTicket('implementing')).toBe(true);
+    expect(canCancelTicket('awaiting_merge')).toBe(true);
+    for (const s of ['merged', 'done', 'pr_closed', 'failed'] as const) expect(canCancelTicket(s)).toBe(false);
+  });
+
+  it('offers rollback only where the API accepts it', () => {
+    expect(TICKET_STATUSES.filter(canRollbackTicket)).toEqual(['awaiting_merge', 'partial', 'pr_closed', 'failed', 'blocked']);
   });
 });

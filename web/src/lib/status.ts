@@ -117,6 +117,19 @@ export function canRetryTicket(status: TicketStatus): boolean {
   return status === 'failed' || status === 'blocked' || status === 'partial';
 }
 
+/** Statuses a ticket ends in: cancelling one of these is a 409. */
+const FINISHED: readonly TicketStatus[] = ['merged', 'done', 'pr_closed', 'failed'];
+
+/** Whether `POST /api/tickets/{id}/cancel` can stop a ticket in this status. */
+export function canCancelTicket(status: TicketStatus): boolean {
+  return !FINISHED.includes(status);
+}
+
+/** Whether `POST /api/tickets/{id}/rollback` accepts a ticket in this status. */
+export function canRollbackTicket(status: TicketStatus): boolean {
+  return status === 'awaiting_merge' || status === 'pr_closed' || status === 'failed' || status === 'blocked' || status === 'partial';
+}
+
 /** Whether the API accepts `POST /api/tasks/{id}/retry` for a task in this status. */
 export function canRetryTask(status: TaskStatus): boolean {
   return status === 'failed';

@@ -8,15 +8,21 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::openapi::{ApiDoc, OpenApiJson};
 use crate::state::AppState;
 
+pub(crate) mod checkpoints;
 pub(crate) mod costs;
 pub(crate) mod events;
+pub(crate) mod history;
 pub(crate) mod live;
+pub(crate) mod notifications;
+pub(crate) mod runs;
+pub(crate) mod search;
 pub(crate) mod stats;
 pub(crate) mod system;
 pub(crate) mod tasks;
 pub(crate) mod tickets;
 pub(crate) mod tokens;
 pub(crate) mod webhooks;
+pub(crate) mod workers;
 
 /// Every route, and the OpenAPI document they make up: the one `split_for_parts()` returns,
 /// completed and rendered once. The router serves exactly this document at
@@ -32,10 +38,16 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(system::router())
         .merge(tickets::router())
         .merge(tasks::router())
+        .merge(checkpoints::router())
         .merge(events::router())
         .merge(live::router())
+        .merge(runs::router())
         .merge(costs::router())
+        .merge(notifications::router())
         .merge(stats::router())
         .merge(tokens::router())
         .merge(webhooks::router())
+        .merge(search::router())
+        .merge(history::router())
+        .merge(workers::router())
 }

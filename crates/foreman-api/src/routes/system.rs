@@ -7,14 +7,16 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use foreman_domain::budget_window::{day_window, month_window};
+use foreman_domain::runs::{DaemonControl, IdleReason};
 use foreman_domain::storage::{DAEMON_STATE_KEY, daemon_state};
-use foreman_domain::{DaemonState, EventType, NewEvent};
+use foreman_domain::{DaemonState, EventType, NewEvent, TicketStatus};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{AdminAuth, ReadAuth, WriteAuth};
-use crate::dto::{Health, Message, StatusDto};
-use crate::error::ApiResult;
+use crate::dto::{Health, Message, RunProgressDto, StatusDto};
+use crate::error::{ApiError, ApiResult};
 use crate::openapi::OpenApiJson;
 use crate::state::AppState;
 
@@ -27,6 +29,8 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(config_summary))
         .routes(routes!(pause))
         .routes(routes!(resume))
+        .routes(routes!(drain))
+        .routes(routes!(stop))
 }
 
 /// `3h24m12s`, `24m12s` or `12s`.
@@ -85,7 +89,94 @@ pub(crate) async fn status(
         channels,
         mcp_servers,
         runner_mode: state.config().runner_mode.clone(),
+        run: run_progress(&state).await?,
+        not_taking_work_because: not_taking_work_because(&state, daemon)
+            .await?
+            .map(|r| r.as_str().to_owned()),
     }))
+}
+
+/// The current run's progress: tickets finished in it against those finished plus those
+/// still queued or worked on, and the time left at its pace so far.
+async fn run_progress(state: &AppState) -> ApiResult<Option<RunProgressDto>> {
+    let Some(id) = state.daemon_control().and_then(|c| c.run_id()) else {
+        return Ok(None);
+    };
+    let Some(run) = state.store().get_run(&id).await? else {
+        return Ok(None);
+    };
+    let completed = run.totals.tickets_done + run.totals.tickets_failed;
+    let open: i64 = state
+        .store()
+        .count_tickets_by_status(None)
+        .await?
+        .into_iter()
+        .filter(|(s, _)| *s == TicketStatus::Queued || s.is_active())
+        .map(|(_, n)| n)
+        .sum();
+    let elapsed = (foreman_domain::now() - run.started_at)
+        .to_std()
+        .unwrap_or_default()
+        .as_secs();
+    Ok(Some(RunProgressDto {
+        run_id: run.id.as_str().to_owned(),
+        completed,
+        total: completed + open,
+        elapsed_seconds: elapsed,
+        estimated_remaining_seconds: remaining(elapsed, completed, open),
+        cost_usd: crate::dto::usd(run.totals.cost),
+        llm_calls: run.totals.llm_calls,
+    }))
+}
+
+/// Seconds left for `open` tickets at the pace of `completed` in `elapsed` seconds; `None`
+/// before anything finished.
+fn remaining(elapsed: u64, completed: i64, open: i64) -> Option<u64> {
+    let completed = u64::try_from(completed).ok().filter(|c| *c > 0)?;
+    let open = u64::try_from(open).unwrap_or(0);
+    Some(elapsed.saturating_mul(open) / completed)
+}
+
+/// Why the daemon takes no new work now, most pressing first.
+async fn not_taking_work_because(
+    state: &AppState,
+    daemon: DaemonState,
+) -> ApiResult<Option<IdleReason>> {
+    let snapshot = state.daemon_control().map(|c| c.snapshot());
+    if let Some(s) = snapshot {
+        if s.stopping {
+            return Ok(Some(IdleReason::Stopping));
+        }
+        if s.draining {
+            return Ok(Some(IdleReason::Draining));
+        }
+    }
+    if daemon == DaemonState::Paused {
+        return Ok(Some(IdleReason::Paused));
+    }
+    if snapshot.is_some_and(|s| !s.present) {
+        return Ok(Some(IdleReason::NoDaemon));
+    }
+    let now = foreman_domain::now();
+    let limits = &state.config().budgets;
+    for (limit, window) in [
+        (limits.daily, day_window(now)),
+        (limits.monthly, month_window(now)),
+    ] {
+        if let Some(limit) = limit
+            && state
+                .store()
+                .spend_between(window.start, window.end)
+                .await?
+                >= limit
+        {
+            return Ok(Some(IdleReason::BudgetExhausted));
+        }
+    }
+    if snapshot.is_some_and(|s| s.slots > 0 && s.busy_slots >= s.slots) {
+        return Ok(Some(IdleReason::NoSlots));
+    }
+    Ok(None)
 }
 
 /// Prometheus metrics in the text exposition format.
@@ -197,7 +288,7 @@ pub(crate) async fn pause(
     }))
 }
 
-/// Resume a paused scheduler.
+/// Resume a paused or drained scheduler.
 #[utoipa::path(post, path = "/api/daemon/resume", tag = "daemon",
     responses((status = 200, description = "resumed", body = Message)))]
 pub(crate) async fn resume(
@@ -205,14 +296,66 @@ pub(crate) async fn resume(
     State(state): State<AppState>,
 ) -> ApiResult<Json<Message>> {
     set_daemon(&state, DaemonState::Running, &auth.caller.name).await?;
+    if let Some(control) = state.daemon_control() {
+        control.set_draining(false);
+    }
     Ok(Json(Message {
         message: "daemon resumed".to_owned(),
     }))
 }
 
+fn control(state: &AppState) -> ApiResult<std::sync::Arc<dyn DaemonControl>> {
+    state
+        .daemon_control()
+        .ok_or_else(|| ApiError::Conflict("no daemon runs in this process".to_owned()))
+}
+
+/// Drain the daemon: it claims no new tickets while those running go on to the end.
+/// `POST /api/daemon/resume` ends the drain. Not persisted: a restart takes work again.
+#[utoipa::path(post, path = "/api/daemon/drain", tag = "daemon",
+    responses((status = 200, description = "draining", body = Message),
+        (status = 409, description = "no daemon runs in this process", body = crate::error::ErrorBody)))]
+pub(crate) async fn drain(
+    auth: WriteAuth,
+    State(state): State<AppState>,
+) -> ApiResult<Json<Message>> {
+    let control = control(&state)?;
+    control.set_draining(true);
+    tracing::info!(by = %auth.caller.name, "daemon draining: no new work until resumed");
+    Ok(Json(Message {
+        message: "daemon draining".to_owned(),
+    }))
+}
+
+/// Stop the server: the daemon drains (nothing new starts; running steps get
+/// `daemon.shutdown_grace` to finish or checkpoint), the run is closed as `stopped`, and the
+/// process exits with status 0. Answers at once; `/api/status` reports `stopping` meanwhile.
+#[utoipa::path(post, path = "/api/daemon/stop", tag = "daemon",
+    responses((status = 202, description = "stopping", body = Message),
+        (status = 409, description = "no daemon runs in this process", body = crate::error::ErrorBody)))]
+pub(crate) async fn stop(auth: AdminAuth, State(state): State<AppState>) -> ApiResult<Response> {
+    let control = control(&state)?;
+    tracing::info!(by = %auth.caller.name, "stop requested: draining, then exiting");
+    control.stop();
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(Message {
+            message: "daemon stopping".to_owned(),
+        }),
+    )
+        .into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remaining_time_follows_the_pace_so_far() {
+        assert_eq!(remaining(600, 0, 5), None);
+        assert_eq!(remaining(600, 3, 6), Some(1200));
+        assert_eq!(remaining(600, 3, 0), Some(0));
+    }
 
     #[test]
     fn uptime_format() {

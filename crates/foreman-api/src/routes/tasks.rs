@@ -16,6 +16,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(retry_task))
         .routes(routes!(task_context))
+        .routes(routes!(task_transcript))
 }
 
 async fn load_task(state: &AppState, id: &str) -> ApiResult<Task> {
@@ -85,5 +86,86 @@ pub(crate) async fn task_context(
         files_selected: c.files_selected,
         files_touched: c.files_touched,
         cache_hits: c.cache_hits,
+    }))
+}
+
+/// One record of a task's transcript.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TranscriptEntryView {
+    /// 1-based position.
+    pub seq: i64,
+    /// The implementation attempt it belongs to.
+    pub attempt: i32,
+    /// The agent's turn (0 outside an agent run).
+    pub turn: i32,
+    /// `prompt`, `assistant`, `tool_call`, `tool_result`, `note`, `test_run`, `lint` or
+    /// `review`.
+    pub kind: String,
+    /// The tool, for calls and results.
+    pub tool: Option<String>,
+    /// The text (secrets redacted), at most 8 KiB.
+    pub text: String,
+    /// The text's size before it was clipped.
+    pub bytes: u64,
+    /// Whether the text was clipped.
+    pub truncated: bool,
+    /// A failed tool call, failing tests, a rejection.
+    pub is_error: bool,
+    /// Structured facts: a test run's `phase` and `outcome`, a review's `review`, `approved`
+    /// and `issues`.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Value,
+    /// When it was recorded.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A task's transcript.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct TaskTranscript {
+    /// The task.
+    pub task_id: String,
+    /// Its ticket.
+    pub ticket_id: String,
+    /// Whether the transcript reached its size cap (later records were dropped).
+    pub full: bool,
+    /// Records, oldest first.
+    pub entries: Vec<TranscriptEntryView>,
+}
+
+/// What the agent did on the task, turn by turn: its tool calls with their inputs, the
+/// commands' output (clipped, with the full size), the red and green test runs and the review
+/// verdicts with their issues. Secrets are redacted before they are stored.
+#[utoipa::path(get, path = "/api/tasks/{id}/transcript", tag = "tasks",
+    params(("id" = String, Path, description = "task id")),
+    responses((status = 200, description = "the transcript", body = TaskTranscript),
+        (status = 404, description = "no such task", body = ErrorBody)))]
+pub(crate) async fn task_transcript(
+    _auth: ReadAuth,
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<TaskTranscript>> {
+    let task = load_task(&state, &id).await?;
+    let t = state.store().transcript(&task.id).await?;
+    Ok(Json(TaskTranscript {
+        task_id: task.id.into_string(),
+        ticket_id: task.ticket_id.into_string(),
+        full: t.full,
+        entries: t
+            .records
+            .into_iter()
+            .map(|r| TranscriptEntryView {
+                seq: r.seq,
+                attempt: r.attempt,
+                turn: r.turn,
+                kind: r.kind.to_string(),
+                tool: r.tool,
+                text: r.text,
+                bytes: r.bytes,
+                truncated: r.truncated,
+                is_error: r.is_error,
+                details: r.details,
+                created_at: r.created_at,
+            })
+            .collect(),
     }))
 }

@@ -4,9 +4,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use foreman_api::ApiConfig;
+use foreman_domain::WorkerSlots;
+use foreman_domain::checkpoint::{BranchRewind, DiffSource};
+use foreman_domain::runs::DaemonControl;
 use foreman_domain::usage_source::UsageSource;
 use foreman_domain::webhook::WebhookSink;
 use foreman_domain::{EventLog, EventType, NewApiToken, NewEvent, NewTicket, Scope, Store, Ticket};
+use foreman_events::logs::LogFeed;
 use foreman_events::{EventHub, PublishingEventLog};
 use foreman_testkit::MemoryStore;
 use tokio::sync::oneshot;
@@ -30,6 +34,10 @@ pub struct TestAppBuilder {
     store: Option<Arc<dyn Store>>,
     webhooks: Option<Arc<dyn WebhookSink>>,
     usage_source: Option<Arc<dyn UsageSource>>,
+    worker_slots: Option<Arc<dyn WorkerSlots>>,
+    repositories: Option<(Arc<dyn DiffSource>, Arc<dyn BranchRewind>)>,
+    daemon_control: Option<Arc<dyn DaemonControl>>,
+    log_feed: Option<LogFeed>,
 }
 
 impl TestApp {
@@ -39,6 +47,10 @@ impl TestApp {
             store: None,
             webhooks: None,
             usage_source: None,
+            worker_slots: None,
+            repositories: None,
+            daemon_control: None,
+            log_feed: None,
         }
     }
 
@@ -59,6 +71,11 @@ impl TestApp {
     /// A POST with the admin token.
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(&self.token)
+    }
+
+    /// A PUT with the admin token.
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path)).bearer_auth(&self.token)
     }
 
     /// A DELETE with the admin token.
@@ -143,6 +160,34 @@ impl TestAppBuilder {
         self
     }
 
+    /// The daemon's execution slots.
+    pub fn worker_slots(mut self, slots: Arc<dyn WorkerSlots>) -> Self {
+        self.worker_slots = Some(slots);
+        self
+    }
+
+    /// Reads diffs through `diffs` and rewinds branches through `rewind`.
+    pub fn repositories(
+        mut self,
+        diffs: Arc<dyn DiffSource>,
+        rewind: Arc<dyn BranchRewind>,
+    ) -> Self {
+        self.repositories = Some((diffs, rewind));
+        self
+    }
+
+    /// The process's run and daemon.
+    pub fn daemon_control(mut self, control: Arc<dyn DaemonControl>) -> Self {
+        self.daemon_control = Some(control);
+        self
+    }
+
+    /// Publishes stored log lines live through `feed`.
+    pub fn log_feed(mut self, feed: LogFeed) -> Self {
+        self.log_feed = Some(feed);
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = self.store.unwrap_or_else(|| MemoryStore::new().shared());
@@ -155,6 +200,18 @@ impl TestAppBuilder {
         }
         if let Some(source) = self.usage_source {
             app = app.with_usage_source(source);
+        }
+        if let Some(slots) = self.worker_slots {
+            app = app.with_worker_slots(slots);
+        }
+        if let Some((diffs, rewind)) = self.repositories {
+            app = app.with_repositories(diffs, rewind);
+        }
+        if let Some(control) = self.daemon_control {
+            app = app.with_daemon_control(control);
+        }
+        if let Some(feed) = self.log_feed {
+            app = app.with_log_feed(feed);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

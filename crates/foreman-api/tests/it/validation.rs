@@ -93,7 +93,8 @@ async fn every_documented_integer_bound_is_enforced() {
             .as_object()
             .is_some_and(|c| c.contains_key("text/event-stream"))
             || op["responses"].get("101").is_some();
-        for p in op["parameters"].as_array().into_iter().flatten() {
+        let params: Vec<&Value> = op["parameters"].as_array().into_iter().flatten().collect();
+        for p in &params {
             let schema = &p["schema"];
             if p["in"] != "query" || schema["type"] != "integer" {
                 continue;
@@ -108,21 +109,42 @@ async fn every_documented_integer_bound_is_enforced() {
                 );
                 continue;
             };
+            // the other required parameters, with a valid value, so only this one is wrong
+            let others: String = params
+                .iter()
+                .filter(|o| o["in"] == "query" && o["required"] == true && o["name"] != name)
+                .map(|o| format!("{}={}&", o["name"].as_str().unwrap(), valid(&o["schema"])))
+                .collect();
             for bad in [i128::from(min) - 1, i128::from(max) + 1] {
-                let (status, error) = get(&app, &format!("{path}?{name}={bad}")).await;
-                assert_eq!(status, 400, "{path}?{name}={bad}: {error}");
-                assert!(error.contains(name), "{path}?{name}={bad}: {error}");
+                let url = format!("{path}?{others}{name}={bad}");
+                let (status, error) = get(&app, &url).await;
+                assert_eq!(status, 400, "{url}: {error}");
+                assert!(error.contains(name), "{url}: {error}");
             }
             if !streams {
                 for good in [min, max] {
-                    let (status, error) = get(&app, &format!("{path}?{name}={good}")).await;
-                    assert_eq!(status, 200, "{path}?{name}={good}: {error}");
+                    let url = format!("{path}?{others}{name}={good}");
+                    let (status, error) = get(&app, &url).await;
+                    assert_eq!(status, 200, "{url}: {error}");
                 }
             }
             checked += 1;
         }
     }
     assert!(checked >= 8, "only {checked} bounded parameters found");
+}
+
+/// A value `schema` accepts: its first enum value, its minimum, or a word.
+fn valid(schema: &Value) -> String {
+    if let Some(first) = schema["enum"].get(0) {
+        return first
+            .as_str()
+            .map_or_else(|| first.to_string(), str::to_owned);
+    }
+    if let Some(min) = schema["minimum"].as_i64() {
+        return min.to_string();
+    }
+    "x".to_owned()
 }
 
 #[tokio::test]
@@ -156,15 +178,21 @@ async fn post(app: &TestApp, path: &str, body: Value) -> (u16, String, Value) {
     (status, error, body)
 }
 
+/// `priority` is a name (`urgent`, `high`, `normal`, `low`) or an integer from 0 to 100, as
+/// before names were added; a missing one is `normal` (20).
 #[tokio::test]
-async fn priority_is_an_integer_from_0_to_100() {
+async fn priority_is_a_name_or_an_integer_from_0_to_100() {
     let app = TestApp::start().await;
     for bad in [
         json!(-59870),
         json!(-1),
         json!(101),
         json!(40.5),
-        json!("high"),
+        json!("HIGH"),
+        json!("p1"),
+        json!("30"),
+        json!(true),
+        json!([]),
     ] {
         let (status, error, _) = post(
             &app,
@@ -173,17 +201,33 @@ async fn priority_is_an_integer_from_0_to_100() {
         )
         .await;
         assert_eq!(status, 400, "{bad}: {error}");
-        assert!(error.contains("priority"), "{bad}: {error}");
+        assert!(
+            error.starts_with("invalid request body: priority: "),
+            "{bad}: {error}"
+        );
+        assert!(
+            error.contains("urgent, high, normal or low"),
+            "{bad}: {error}"
+        );
     }
-    for (given, stored) in [(json!(0), 0), (json!(100), 100), (Value::Null, 0)] {
-        let mut body = json!({"title": "prioritised"});
-        if !given.is_null() {
-            body["priority"] = given;
-        }
+    for (given, stored) in [
+        (json!(0), 0),
+        (json!(100), 100),
+        (json!(35), 35),
+        (json!("urgent"), 40),
+        (json!("high"), 30),
+        (json!("normal"), 20),
+        (json!("low"), 10),
+        // an explicit null is the default
+        (Value::Null, 20),
+    ] {
+        let body = json!({"title": "prioritised", "priority": given.clone()});
         let (status, error, ticket) = post(&app, "/api/tickets", body).await;
-        assert_eq!(status, 201, "{error}");
-        assert_eq!(ticket["priority"], stored);
+        assert_eq!(status, 201, "{given}: {error}");
+        assert_eq!(ticket["priority"], stored, "{given}");
     }
+    let (_, _, ticket) = post(&app, "/api/tickets", json!({"title": "no priority"})).await;
+    assert_eq!(ticket["priority"], 20);
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 mod credentials;
 mod hardening;
+mod history;
 mod host;
 mod hygiene;
 mod merge;

@@ -511,11 +511,11 @@ async fn clean_rebase_moves_the_branch() {
     ));
 }
 
-/// A branch already on top of `onto` with a linear history is left as it is (no rebase runs,
-/// so nothing is rewritten); one with a merge commit is still rebased, which flattens it as
-/// `git rebase` does.
+/// A branch that already contains `onto` is left as it is (no rebase runs, so nothing is
+/// rewritten), merge commits included; once `onto` moved on, it is rebased (flattened, as
+/// `git rebase` does).
 #[tokio::test]
-async fn rebase_leaves_a_linear_branch_on_its_base_alone() {
+async fn rebase_leaves_a_branch_that_contains_its_base_alone() {
     let f = Fixture::new();
     let repo = f.repo().await;
     let ticket = TicketId::new();
@@ -540,7 +540,8 @@ async fn rebase_leaves_a_linear_branch_on_its_base_alone() {
         "git rebase did not run"
     );
 
-    // a merge commit in the branch: rebased and flattened onto the base
+    // a merge commit in a branch that contains its base: left as it is (a rebase would
+    // flatten the merge and meet whatever conflict it resolved again)
     let b1 = task_branch_name(BRANCH, 1);
     let task = repo
         .add_worktree(&spec(&ticket, "task-1", &b1, "origin/main"))
@@ -548,16 +549,20 @@ async fn rebase_leaves_a_linear_branch_on_its_base_alone() {
         .unwrap();
     write(&task, "b.txt", "b\n");
     repo.commit_all(&task, "b").await.unwrap();
-    assert!(matches!(
-        repo.merge(&tw, &b1, "merge b").await.unwrap(),
-        MergeOutcome::Merged { .. }
-    ));
-    let RebaseOutcome::Rebased { head } = repo.rebase(&tw, "origin/main").await.unwrap() else {
-        panic!("expected a rebase")
+    let MergeOutcome::Merged { head: merged } = repo.merge(&tw, &b1, "merge b").await.unwrap()
+    else {
+        panic!("expected a merge")
     };
-    let subjects = git(&tw.path, &["log", "--format=%s", "origin/main..HEAD"]);
-    assert_eq!(subjects.lines().count(), 2, "{subjects}");
-    assert!(!subjects.contains("merge b"), "{subjects}");
+    let reflog_before = git(&tw.path, &["reflog", "--format=%H", "-n", "100", "HEAD"]);
+    let RebaseOutcome::Rebased { head } = repo.rebase(&tw, "origin/main").await.unwrap() else {
+        panic!("expected nothing to do")
+    };
+    assert_eq!(head, merged);
+    assert_eq!(
+        git(&tw.path, &["reflog", "--format=%H", "-n", "100", "HEAD"]),
+        reflog_before,
+        "git rebase did not run"
+    );
     assert_eq!(
         git(
             &tw.path,
@@ -568,9 +573,9 @@ async fn rebase_leaves_a_linear_branch_on_its_base_alone() {
                 "origin/main..HEAD"
             ]
         ),
-        "0"
+        "1",
+        "the merge commit is kept"
     );
-    assert_eq!(head, repo.head(&tw).await.unwrap());
 
     // a base that moved on: rebased
     f.write("theirs.txt", "t\n");

@@ -94,7 +94,7 @@ impl Engine {
     }
 
     /// Tells the ticket's tracker its new status through the outbox
-    /// ([`crate::outbox::write_to_tracker`]): an entry of its own whose occasion is the run
+    /// ([`crate::outbox::write_status`]): an entry of its own whose occasion is the run
     /// (`run<started_at>`, so a retried ticket reports again and a resumed one does not;
     /// `merged` for done), tried at once and retried by the outbox drain. An earlier status
     /// update of the ticket still waiting for its retry is superseded first (completed with
@@ -108,42 +108,18 @@ impl Engine {
             TrackerStatus::Done => "merged".to_owned(),
             _ => format!("run{}", t.started_at.map_or(0, |at| at.timestamp_millis())),
         };
-        let effect = crate::outbox::TrackerEffect::Status { status };
-        let key = crate::outbox::tracker_key(&t.id, &occasion, &effect);
-        self.supersede_status_updates(t, &key).await;
-        if let Err(e) =
-            crate::outbox::write_to_tracker(&self.ports, project, t, &occasion, effect).await
+        if let Err(e) = crate::outbox::write_status(
+            self.ports.store.as_ref(),
+            self.ports.events.as_ref(),
+            project.tracker.as_ref(),
+            &project.name,
+            t,
+            &occasion,
+            status,
+        )
+        .await
         {
             tracing::warn!(ticket = %t.id, %status, error = %e, "cannot record a tracker status update");
-        }
-    }
-
-    /// Completes the ticket's pending tracker status updates other than `key` as superseded.
-    async fn supersede_status_updates(&self, t: &Ticket, key: &str) {
-        let pending = match self.ports.store.pending_outbox(1000).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(ticket = %t.id, error = %e, "cannot read pending tracker writes");
-                return;
-            }
-        };
-        let is_status = |payload: &Value| {
-            payload.pointer("/effect/effect").and_then(Value::as_str) == Some("status")
-        };
-        for entry in pending.iter().filter(|e| {
-            e.ticket_id.as_ref() == Some(&t.id)
-                && e.kind == crate::outbox::TRACKER_KIND
-                && e.key != key
-                && is_status(&e.payload)
-        }) {
-            if let Err(e) = self
-                .ports
-                .store
-                .complete_outbox(&entry.key, serde_json::json!({"superseded_by": key}))
-                .await
-            {
-                tracing::warn!(ticket = %t.id, error = %e, "cannot supersede a tracker status update");
-            }
         }
     }
 

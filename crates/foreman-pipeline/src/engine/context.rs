@@ -57,13 +57,62 @@ impl Ctx {
         self.fence
     }
 
-    /// Fails once the lease is lost.
+    /// Fails once the lease is lost (or the ticket was cancelled, which takes the lease).
     pub(crate) fn check(&self) -> PipelineResult<()> {
         if self.cancel.is_cancelled() {
             Err(PipelineError::LeaseLost)
         } else {
             Ok(())
         }
+    }
+
+    /// Runs `work` (a model call, the agent, a command) unless the lease is lost or the ticket
+    /// cancelled first: then `work` is dropped where it stands, which ends its HTTP request
+    /// and kills its process group, and the run stops with [`PipelineError::LeaseLost`]. What
+    /// was committed or recorded before stays (commits on the branch, settled calls).
+    pub(crate) async fn interruptible<T>(
+        &self,
+        work: impl Future<Output = T>,
+    ) -> PipelineResult<T> {
+        self.check()?;
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(PipelineError::LeaseLost),
+            out = work => Ok(out),
+        }
+    }
+
+    /// Runs one task's `work` under the ticket's per-task timeout (`timeout` at submission),
+    /// counted from the task's first start so a resumed task keeps its clock. Past it the work
+    /// is dropped (its model call and command stop with it), the task fails with the class
+    /// `timeout`, and [`PipelineError::TaskTimedOut`] says so.
+    pub(crate) async fn within_task_timeout(
+        &self,
+        task: &Task,
+        timeout: Option<std::time::Duration>,
+        work: impl Future<Output = PipelineResult<()>>,
+    ) -> PipelineResult<()> {
+        let Some(limit) = timeout else {
+            return work.await;
+        };
+        let elapsed = task
+            .started_at
+            .and_then(|s| (foreman_domain::now() - s).to_std().ok())
+            .unwrap_or_default();
+        let Ok(result) = tokio::time::timeout(limit.saturating_sub(elapsed), work).await else {
+            let message = format!(
+                "task {} ran past its timeout of {} s and was stopped",
+                task.sequence,
+                limit.as_secs()
+            );
+            let current = self.task(&task.id).await?;
+            if !current.status.is_terminal() {
+                self.fail_task(&current, FailureClass::Timeout, &message)
+                    .await?;
+            }
+            return Err(PipelineError::TaskTimedOut(message));
+        };
+        result
     }
 
     pub(crate) async fn emit(&self, event: NewEvent) {

@@ -25,15 +25,12 @@ impl TaskRun {
     pub(super) async fn run_tests(&self, wt: &Worktree) -> PipelineResult<(TestOutcome, String)> {
         let ctx = &self.ctx;
         let out = ctx
-            .engine
-            .ports
-            .commands
-            .run(
+            .interruptible(ctx.engine.ports.commands.run(
                 &wt.path,
                 &ctx.project.test_command_for(&wt.path),
                 ctx.settings().command_timeout,
-            )
-            .await?;
+            ))
+            .await??;
         let exit = if out.timed_out { None } else { out.exit_code };
         let outcome = classify_test_run(exit, &out.output);
         metrics::counter!("foreman_test_runs_total", "result" => match outcome {
@@ -92,11 +89,13 @@ impl TaskRun {
             .with_limits(settings.agent_limits.clone())
             .with_model(model);
         let outcome = ctx
-            .engine
-            .ports
-            .agent
-            .run(&request, &foreman_domain::agent::NoAgentProgress)
-            .await?;
+            .interruptible(
+                ctx.engine
+                    .ports
+                    .agent
+                    .run(&request, &foreman_domain::agent::NoAgentProgress),
+            )
+            .await??;
         let mut stats = outcome.context;
         stats.files_touched = i64::try_from(outcome.files_changed.len()).unwrap_or(i64::MAX);
         ctx.patch_task(

@@ -10,8 +10,10 @@
 //! not counted again, and finished LLM work (the tests, the code, a review's verdict) is not
 //! asked for again.
 
+use foreman_domain::checkpoint::NewCheckpoint;
 use foreman_domain::git::{DiffSpec, GitError, Lease as PushLease, Worktree};
 use foreman_domain::pipeline::{FailureClass, Phase, ReviewKind, Role};
+use foreman_domain::transcript::RecordKind;
 use foreman_domain::{
     EventType, NewEvent, Task, TaskCheckpoint, TaskFeedback, TaskPatch, TaskPhase, TaskStatus,
     Ticket, TicketPatch,
@@ -22,9 +24,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::base::{TICKET_WORKTREE, kept_tail, tail};
 use super::context::Ctx;
 use super::llm::{Instruction, Review, Tool, ticket_brief};
+use super::transcript::{agent_records, record};
 use super::worktree::task_worktree;
 use crate::classify::TestOutcome;
 use crate::error::PipelineResult;
+
+/// Most bytes of a test or lint run's output kept in the transcript (its tail).
+const MAX_TRANSCRIPT_OUTPUT: usize = 6 * 1024;
 
 /// Runs one task of a ticket on its own clone of the context.
 pub(crate) struct TaskRun {
@@ -386,6 +392,12 @@ impl TaskRun {
             .await?;
         let feedback = task.checkpoint.feedback.clone();
         let outcome = self.agent(task, wt, phase, feedback).await?;
+        let phase_name = match phase {
+            Phase::Tests => "tests",
+            Phase::Implement => "implement",
+        };
+        ctx.transcribe(agent_records(task, phase_name, &outcome))
+            .await;
         if !outcome.is_completed() {
             return Ok(Next::Retry(self.feedback(
                 Why::Incomplete,
@@ -489,6 +501,7 @@ impl TaskRun {
             .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Verifying)
             .await?;
         let (red, output) = self.run_tests(wt).await?;
+        self.transcribe_tests(task, "red", red, &output).await;
         let why = match red {
             TestOutcome::AssertionFailure => {
                 return self
@@ -534,6 +547,22 @@ impl TaskRun {
         )?))
     }
 
+    /// Records a test run in the transcript: the output's tail (redacted), what it showed.
+    async fn transcribe_tests(&self, task: &Task, phase: &str, outcome: TestOutcome, output: &str) {
+        let passed = outcome == TestOutcome::Passed;
+        self.ctx
+            .transcribe(vec![record(
+                task,
+                0,
+                RecordKind::TestRun,
+                None,
+                &kept_tail(output, MAX_TRANSCRIPT_OUTPUT),
+                (phase == "green") != passed,
+                json!({"phase": phase, "outcome": outcome, "output_bytes": output.len()}),
+            )])
+            .await;
+    }
+
     /// Green: after the implementer's change, the tests pass.
     async fn prove_green(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
         let ctx = &self.ctx;
@@ -542,6 +571,7 @@ impl TaskRun {
             .set_task_status(&ctx.task(&task.id).await?, TaskStatus::Verifying)
             .await?;
         let (green, output) = self.run_tests(wt).await?;
+        self.transcribe_tests(task, "green", green, &output).await;
         let passed = green == TestOutcome::Passed;
         let (result, tdd_event, tdd_message, tests_event, tests_message) = if passed {
             (
@@ -595,6 +625,16 @@ impl TaskRun {
             .commands
             .run(&wt.path, lint, ctx.settings().command_timeout)
             .await?;
+        ctx.transcribe(vec![record(
+            task,
+            0,
+            RecordKind::Lint,
+            None,
+            &kept_tail(&out.output, MAX_TRANSCRIPT_OUTPUT),
+            !out.success(),
+            json!({"command": lint, "passed": out.success(), "output_bytes": out.output.len()}),
+        )])
+        .await;
         if !out.success() {
             ctx.emit(event(
                 EventType::TaskLintFail,
@@ -659,6 +699,24 @@ impl TaskRun {
         let review: Review = ctx
             .ask(kind.role(), &self.ticket, Some(task), user, Tool::review())
             .await?;
+        ctx.transcribe(vec![record(
+            task,
+            0,
+            RecordKind::Review,
+            None,
+            &if review.approved {
+                format!("{kind} review approved: {}", review.summary)
+            } else {
+                format!(
+                    "{kind} review asked for changes: {}\n- {}",
+                    review.summary,
+                    review.issues.join("\n- ")
+                )
+            },
+            !review.approved,
+            json!({"review": kind, "approved": review.approved, "issues": review.issues, "summary": review.summary}),
+        )])
+        .await;
         let (round, count) = match kind {
             ReviewKind::Spec => (
                 task.spec_review_attempts + 1,
@@ -765,6 +823,23 @@ impl TaskRun {
             .details(json!({"commit_sha": sha})),
         )
         .await;
+        // the checkpoint before the status change: a run that dies in between comes back
+        // here and records it again (one per task)
+        let status = ctx.ticket(&self.ticket.id).await?.status;
+        ctx.store()
+            .record_checkpoint(
+                NewCheckpoint {
+                    ticket_id: task.ticket_id.clone(),
+                    task_id: task.id.clone(),
+                    sequence: task.sequence,
+                    title: task.title.clone(),
+                    commit_sha: sha.to_owned(),
+                    branch: wt.branch.clone(),
+                    ticket_status: status,
+                },
+                Some(ctx.fence()),
+            )
+            .await?;
         ctx.set_task_status(task, TaskStatus::Done).await?;
         if let Some(t) = ctx.store().get_ticket(&self.ticket.id).await?
             && task.sequence > t.last_completed_task_seq

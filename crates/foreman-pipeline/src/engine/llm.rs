@@ -85,7 +85,9 @@ impl Ctx {
             runner: "builtin".into(),
             prompt_version: Some(rendered.version),
         };
-        let response = engine.ports.llm.complete(&request).await?;
+        let response = self
+            .interruptible(engine.ports.llm.complete(&request))
+            .await??;
         let missing = || PipelineError::MissingToolOutput {
             role,
             tool: tool.name,

@@ -18,6 +18,7 @@ mod llm;
 mod plan;
 mod pull_request;
 mod tasks;
+mod transcript;
 mod worktree;
 
 use std::time::Instant;

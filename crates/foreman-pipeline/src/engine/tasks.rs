@@ -47,6 +47,7 @@ pub(super) async fn implement(run: &TicketRun<'_>, t: &Ticket) -> PipelineResult
     let ctx = &run.ctx;
     reserve_files(ctx, t).await?;
     let (t, _ticket_wt) = ctx.ticket_worktree(t).await?;
+    let timeout = ctx.store().ticket_options(&t.id).await?.timeout();
     let mut running: tokio::task::JoinSet<(i32, PipelineResult<()>)> = tokio::task::JoinSet::new();
     let mut in_flight: Vec<i32> = Vec::new();
     loop {
@@ -99,7 +100,11 @@ pub(super) async fn implement(run: &TicketRun<'_>, t: &Ticket) -> PipelineResult
             };
             in_flight.push(seq);
             let runner = TaskRun::new(ctx.clone(), t.clone());
-            running.spawn(async move { (seq, runner.run(task).await) });
+            let bounded = ctx.clone();
+            running.spawn(async move {
+                let work = runner.run(task.clone());
+                (seq, bounded.within_task_timeout(&task, timeout, work).await)
+            });
         }
         if running.is_empty() {
             if stop_starting {
@@ -202,6 +207,7 @@ async fn ticket_failure_class(ctx: &Ctx, tasks: &[Task]) -> FailureClass {
         FailureClass::Infrastructure,
         FailureClass::SandboxViolation,
         FailureClass::Secret,
+        FailureClass::Timeout,
     ];
     for task in tasks.iter().filter(|x| x.status != TaskStatus::Done) {
         if task.last_error.is_none() {

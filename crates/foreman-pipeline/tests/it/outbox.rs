@@ -14,7 +14,7 @@ use foreman_domain::tracker::{
 };
 use foreman_domain::{EventFilter, EventLog, EventType, NewTicket, Outbox, Ticket, TicketStore};
 use foreman_pipeline::outbox::{
-    OutboxRetry, TrackerEffect, WriteOutcome, drain_with, tracker_key, write_with,
+    OutboxRetry, TrackerEffect, WriteOutcome, drain_with, tracker_key, write_status, write_with,
 };
 use foreman_testkit::MemoryStore;
 
@@ -24,6 +24,9 @@ struct CountingTracker {
     calls: Mutex<BTreeMap<&'static str, u32>>,
     failures: Mutex<BTreeMap<&'static str, Vec<TrackerError>>>,
     comments: Mutex<Vec<TrackerComment>>,
+    /// The link is a comment, posted before the call's answer (GitHub's; a failure after it
+    /// is an answer lost on the way).
+    link_as_comment: bool,
 }
 
 impl CountingTracker {
@@ -109,7 +112,17 @@ impl Tracker for CountingTracker {
         self.call("update_status")
     }
 
-    async fn attach_pr(&self, _external_id: &str, _url: &str, _title: &str) -> TrackerResult<()> {
+    async fn attach_pr(&self, _external_id: &str, url: &str, title: &str) -> TrackerResult<()> {
+        if self.link_as_comment {
+            let mut all = self.comments.lock().unwrap();
+            let id = format!("c{}", all.len() + 1);
+            all.push(TrackerComment {
+                id,
+                author: None,
+                body: format!("Foreman opened a pull request: [{title}]({url})"),
+                created_at: None,
+            });
+        }
         self.call("attach_pr")
     }
 
@@ -337,4 +350,305 @@ async fn a_refusal_is_given_up_at_once_and_the_caller_goes_on() {
     assert_eq!(reported.len(), 1);
     assert_eq!(reported[0]["gave_up"], true);
     assert!(store.pending_outbox(10).await.unwrap().is_empty());
+}
+
+/// A tracker that records the statuses it applied, in the order their calls finished; its
+/// first status call waits until `release` is opened (a call in flight).
+#[derive(Default)]
+struct OrderedTracker {
+    applied: Mutex<Vec<TrackerStatus>>,
+    entered: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+    first: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Tracker for OrderedTracker {
+    fn name(&self) -> &'static str {
+        "ordered"
+    }
+
+    async fn fetch_ready(&self) -> TrackerResult<Vec<TrackerTicket>> {
+        Ok(Vec::new())
+    }
+
+    async fn get_ticket(&self, _external_id: &str) -> TrackerResult<TrackerTicket> {
+        Err(TrackerError::Invalid("not here".into()))
+    }
+
+    async fn add_comment(&self, _external_id: &str, _body: &str) -> TrackerResult<TrackerComment> {
+        Err(TrackerError::Invalid("not here".into()))
+    }
+
+    async fn add_label(&self, _external_id: &str, _label: &str) -> TrackerResult<()> {
+        Ok(())
+    }
+
+    async fn remove_label(&self, _external_id: &str, _label: &str) -> TrackerResult<()> {
+        Ok(())
+    }
+
+    async fn update_status(&self, _external_id: &str, status: TrackerStatus) -> TrackerResult<()> {
+        if !self.first.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.entered.notify_one();
+            self.release.notified().await;
+        }
+        self.applied.lock().unwrap().push(status);
+        Ok(())
+    }
+
+    async fn attach_pr(&self, _external_id: &str, _url: &str, _title: &str) -> TrackerResult<()> {
+        Ok(())
+    }
+
+    async fn create_ticket(&self, _new: &NewTrackerTicket) -> TrackerResult<TrackerTicket> {
+        Err(TrackerError::Invalid("not here".into()))
+    }
+
+    async fn check(&self) -> TrackerResult<()> {
+        Ok(())
+    }
+}
+
+/// An older status whose call is in flight when the ticket merges lands before `done`, never
+/// after it: the tracker ends at done. (Without the per-ticket turn, `done` superseded the
+/// in-flight entry and was applied first; the older call then moved the issue back.)
+#[tokio::test]
+async fn a_newer_status_lands_after_an_older_one_in_flight() {
+    let store = MemoryStore::new();
+    let t = ticket(&store).await;
+    let tracker = Arc::new(OrderedTracker::default());
+    let older = {
+        let (store, tracker, t) = (store.clone(), Arc::clone(&tracker), t.clone());
+        tokio::spawn(async move {
+            write_status(
+                &store,
+                &store,
+                tracker.as_ref(),
+                "default",
+                &t,
+                "run1",
+                TrackerStatus::InProgress,
+            )
+            .await
+            .unwrap()
+        })
+    };
+    tracker.entered.notified().await;
+    let newer = {
+        let (store, tracker, t) = (store.clone(), Arc::clone(&tracker), t.clone());
+        tokio::spawn(async move {
+            write_status(
+                &store,
+                &store,
+                tracker.as_ref(),
+                "default",
+                &t,
+                "merged",
+                TrackerStatus::Done,
+            )
+            .await
+            .unwrap()
+        })
+    };
+    // the newer write has every chance to overtake the one in flight before it is released
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    tracker.release.notify_one();
+    assert_eq!(older.await.unwrap(), WriteOutcome::Done);
+    assert_eq!(newer.await.unwrap(), WriteOutcome::Done);
+    assert_eq!(
+        *tracker.applied.lock().unwrap(),
+        [TrackerStatus::InProgress, TrackerStatus::Done],
+        "done is the last status the tracker is told"
+    );
+}
+
+/// An older status waiting for its retry is superseded by a newer one: completed with
+/// `superseded_by`, never performed by the drain.
+#[tokio::test]
+async fn an_older_status_waiting_for_its_retry_is_superseded() {
+    let store = MemoryStore::new();
+    let t = ticket(&store).await;
+    let tracker =
+        Arc::new(CountingTracker::default().failing("update_status", vec![unavailable()]));
+    let status = |occasion: &'static str, status: TrackerStatus| {
+        let (store, tracker, t) = (store.clone(), Arc::clone(&tracker), t.clone());
+        async move {
+            write_status(
+                &store,
+                &store,
+                tracker.as_ref(),
+                "default",
+                &t,
+                occasion,
+                status,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        status("run1", TrackerStatus::InReview).await,
+        WriteOutcome::Retrying
+    );
+    assert_eq!(
+        status("merged", TrackerStatus::Done).await,
+        WriteOutcome::Done
+    );
+    let older = tracker_key(
+        &t.id,
+        "run1",
+        &TrackerEffect::Status {
+            status: TrackerStatus::InReview,
+        },
+    );
+    let entry = store.get_outbox(&older).await.unwrap().unwrap();
+    assert_eq!(entry.state, "done");
+    assert!(
+        entry.result.unwrap()["superseded_by"]
+            .as_str()
+            .is_some_and(|k| k.contains("merged")),
+        "completed as superseded by the newer status"
+    );
+    let trackers = |_: &str| Some(Arc::clone(&tracker) as Arc<dyn Tracker>);
+    let later = foreman_domain::now() + chrono::Duration::hours(1);
+    assert_eq!(
+        drain_with(&store, &store, later, trackers).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        tracker.count("update_status"),
+        2,
+        "the failed first try and done; the older status is never retried"
+    );
+}
+
+/// A status asked for after the ticket merged (a stage that reported late) does not supersede
+/// the merge's done waiting for its retry: done is still made by the drain, the late status is
+/// skipped. (Without the rule, the late status superseded done and was then skipped itself as
+/// stale: the issue stayed open with its old label.)
+#[tokio::test]
+async fn a_late_status_never_supersedes_a_pending_done() {
+    let store = MemoryStore::new();
+    let t = ticket(&store).await;
+    let tracker =
+        Arc::new(CountingTracker::default().failing("update_status", vec![unavailable()]));
+    let status = |occasion: &'static str, status: TrackerStatus| {
+        let (store, tracker, t) = (store.clone(), Arc::clone(&tracker), t.clone());
+        async move {
+            write_status(
+                &store,
+                &store,
+                tracker.as_ref(),
+                "default",
+                &t,
+                occasion,
+                status,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    merge(&store, &t).await;
+    assert_eq!(
+        status("merged", TrackerStatus::Done).await,
+        WriteOutcome::Retrying
+    );
+    assert_eq!(
+        status("run1", TrackerStatus::InReview).await,
+        WriteOutcome::Done,
+        "skipped: the ticket has merged"
+    );
+    let done = tracker_key(
+        &t.id,
+        "merged",
+        &TrackerEffect::Status {
+            status: TrackerStatus::Done,
+        },
+    );
+    assert_eq!(
+        store.get_outbox(&done).await.unwrap().unwrap().state,
+        "pending"
+    );
+    let trackers = |_: &str| Some(Arc::clone(&tracker) as Arc<dyn Tracker>);
+    let later = foreman_domain::now() + chrono::Duration::hours(1);
+    assert_eq!(
+        drain_with(&store, &store, later, trackers).await.unwrap(),
+        1
+    );
+    let entry = store.get_outbox(&done).await.unwrap().unwrap();
+    assert_eq!((entry.state.as_str(), entry.attempts), ("done", 2));
+    assert_eq!(
+        tracker.count("update_status"),
+        2,
+        "done twice (a failure, then made); the late status never"
+    );
+}
+
+/// Walks `t` to merged.
+async fn merge(store: &MemoryStore, t: &Ticket) {
+    use foreman_domain::TicketStatus as S;
+    let mut from = t.status;
+    for to in [
+        S::Planning,
+        S::PlanValidating,
+        S::Implementing,
+        S::Reviewing,
+        S::PrCreated,
+        S::AwaitingMerge,
+        S::Merged,
+    ] {
+        store
+            .transition_ticket(&t.id, from, to, None)
+            .await
+            .unwrap();
+        from = to;
+    }
+}
+
+/// A pull request link posted as a comment whose answer was lost is found by the retry, not
+/// posted again. (Without the look-up the issue got the link twice.)
+#[tokio::test]
+async fn a_link_comment_whose_answer_was_lost_is_not_posted_again() {
+    let store = MemoryStore::new();
+    let t = ticket(&store).await;
+    let tracker = Arc::new(CountingTracker {
+        link_as_comment: true,
+        ..CountingTracker::default().failing("attach_pr", vec![unavailable()])
+    });
+    let link = &after_pr()[1];
+    let first = write_with(
+        &store,
+        &store,
+        tracker.as_ref(),
+        "default",
+        &t,
+        "pr1",
+        link.clone(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first, WriteOutcome::Retrying);
+    let trackers = |_: &str| Some(Arc::clone(&tracker) as Arc<dyn Tracker>);
+    let later = foreman_domain::now() + chrono::Duration::hours(1);
+    assert_eq!(
+        drain_with(&store, &store, later, trackers).await.unwrap(),
+        1
+    );
+    let entry = store
+        .get_outbox(&tracker_key(&t.id, "pr1", link))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.state, "done");
+    assert_eq!(entry.result.unwrap()["found"], true);
+    assert_eq!(
+        tracker.comment_bodies().len(),
+        1,
+        "the link is on the issue once"
+    );
+    assert_eq!(tracker.count("attach_pr"), 1);
 }

@@ -29,8 +29,13 @@ pub mod costs;
 pub mod events;
 pub mod leases;
 pub mod misc;
+pub mod notifications;
 pub mod requeue;
 pub mod reservations;
+pub mod rollback;
+pub mod runs;
+pub mod search;
+pub mod submission;
 pub mod tasks;
 pub mod tickets;
 
@@ -202,9 +207,22 @@ macro_rules! __store_contract_cases {
             transitions_track_start_and_completion,
             update_applies_a_patch,
         });
+        $emit!($factory; notifications {
+            notifications_record_once_per_key,
+            notifications_filter_page_and_acknowledge,
+            retrospectives_and_finished_tickets,
+            cost_reports,
+        });
         $emit!($factory; checkpoints {
             checkpoints_round_trip_every_phase,
             a_stale_worker_cannot_record_a_phase,
+        });
+        $emit!($factory; rollback {
+            checkpoints_list_in_completion_order,
+            rollback_resets_later_tasks_and_requeues,
+            rollback_refuses_running_and_unknown,
+            concurrent_rollbacks_take_effect_once,
+            transcripts_are_ordered_and_bounded,
         });
         $emit!($factory; events {
             append_assigns_increasing_seq,
@@ -237,6 +255,29 @@ macro_rules! __store_contract_cases {
             release_frees_the_paths,
             holders_no_longer_worked_on_are_taken_over,
             concurrent_reservers_of_one_path_get_it_once,
+        });
+        $emit!($factory; runs {
+            runs_open_close_and_crash,
+            run_totals_count_its_window,
+            runs_page_newest_first,
+            logs_append_and_filter,
+            logs_prune_by_age_and_count,
+        });
+        $emit!($factory; search {
+            ranks_title_above_body_above_summaries,
+            snippets_highlight_the_matches,
+            every_term_must_match_and_the_last_is_a_prefix,
+            cursor_pages_through_every_match_once,
+            bad_queries_and_cursors_are_refused,
+            the_index_follows_edits_and_deletes,
+            plans_tasks_and_summaries_are_indexed,
+            history_lists_finished_tickets_newest_first,
+        });
+        $emit!($factory; submission {
+            a_batch_is_created_with_its_options,
+            a_batch_is_all_or_nothing,
+            the_ticket_budget_limits_admission,
+            the_queue_is_in_claim_order,
         });
         $emit!($factory; misc {
             tokens_lifecycle,

@@ -12,6 +12,11 @@ use foreman_domain::{
     TicketId, UsageKey, UsageRow,
 };
 
+use foreman_domain::budget_window::Window;
+use foreman_domain::cost_report::{
+    CostGroup, CostGroupBy, CostReport, MergedPrCost, WindowSpend, sort_groups,
+};
+
 use super::{Held, MemoryStore, State, cap};
 
 impl State {
@@ -171,7 +176,15 @@ impl CostLedger for MemoryStore {
                 s.recorded(|c| window.contains(c.created_at)) + s.held(|h| window.contains(h.at));
             committed.push((scope, spent));
         }
-        req.limits.admit(&committed, req.amount)?;
+        // the ticket's own limit (`max_budget_usd` at submission) tightens the configured one
+        let mut limits = req.limits;
+        if let Some(t) = &req.ticket_id {
+            limits.ticket = foreman_domain::TicketOptions::ticket_limit(
+                s.options.get(t).and_then(|o| o.max_budget),
+                limits.ticket,
+            );
+        }
+        limits.admit(&committed, req.amount)?;
         let id = ReservationId::new();
         s.reservations.insert(
             id.clone(),
@@ -205,5 +218,85 @@ impl CostLedger for MemoryStore {
     async fn release(&self, id: &ReservationId) -> StoreResult<()> {
         self.lock().reservations.remove(id);
         Ok(())
+    }
+}
+
+fn group_key(s: &State, call: &LlmCall, g: CostGroupBy) -> String {
+    match g {
+        CostGroupBy::Day => call.created_at.date_naive().to_string(),
+        CostGroupBy::Model => call.model.clone(),
+        CostGroupBy::Role => call.role.clone(),
+        CostGroupBy::Runner => call.runner.clone(),
+        CostGroupBy::Project => call
+            .ticket_id
+            .as_ref()
+            .and_then(|t| s.tickets.get(t))
+            .map(|t| t.project.clone())
+            .unwrap_or_default(),
+        CostGroupBy::Ticket => call
+            .ticket_id
+            .as_ref()
+            .or(call.deleted_ticket_id.as_ref())
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+    }
+}
+
+#[async_trait]
+impl CostReport for MemoryStore {
+    async fn cost_groups(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        group_by: CostGroupBy,
+    ) -> StoreResult<Vec<CostGroup>> {
+        let s = self.lock();
+        let mut groups: BTreeMap<String, CostGroup> = BTreeMap::new();
+        for c in s
+            .calls
+            .iter()
+            .filter(|c| c.created_at >= from && c.created_at < to)
+        {
+            let key = group_key(&s, c, group_by);
+            groups
+                .entry(key.clone())
+                .or_insert_with(|| CostGroup {
+                    key,
+                    ..CostGroup::default()
+                })
+                .add(c);
+        }
+        let mut out: Vec<CostGroup> = groups.into_values().collect();
+        sort_groups(group_by, &mut out);
+        Ok(out)
+    }
+
+    async fn window_spend(&self, window: Window) -> StoreResult<WindowSpend> {
+        let s = self.lock();
+        Ok(WindowSpend {
+            used: s.recorded(|c| window.contains(c.created_at)),
+            reserved: s.held(|h| window.contains(h.at)),
+        })
+    }
+
+    async fn merged_pr_cost(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<MergedPrCost> {
+        let s = self.lock();
+        let merged: Vec<&foreman_domain::Ticket> = s
+            .tickets
+            .values()
+            .filter(|t| {
+                t.status == foreman_domain::TicketStatus::Merged
+                    && t.completed_at.is_some_and(|c| c >= from && c < to)
+            })
+            .collect();
+        Ok(MergedPrCost {
+            merged_prs: merged.len() as i64,
+            merged_cost: merged.iter().map(|t| t.cost).sum(),
+            total_cost: s.recorded(|c| c.created_at >= from && c.created_at < to),
+        })
     }
 }

@@ -20,14 +20,21 @@ use foreman_domain::{
     StoreError, StoreResult, Task, TaskId, Ticket, TicketId,
 };
 
+mod checkpoints;
 mod costs;
 mod events;
+mod notifications;
 mod outbox;
 mod reservations;
+mod retrospectives;
+mod runs;
+mod search;
 mod settings;
+mod submission;
 mod tasks;
 mod tickets;
 mod tokens;
+mod transcripts;
 
 /// Every storage port in memory. Cheap to clone: clones share the same state.
 #[derive(Debug, Clone, Default)]
@@ -48,6 +55,28 @@ struct State {
     tokens: Vec<ApiToken>,
     settings: HashMap<String, String>,
     outbox: BTreeMap<String, OutboxEntry>,
+    /// Checkpoints (`CheckpointStore`), in recording order.
+    checkpoints: Vec<foreman_domain::Checkpoint>,
+    /// Task transcripts (`TranscriptStore`), by task.
+    transcripts: HashMap<TaskId, Vec<foreman_domain::TranscriptRecord>>,
+    /// Runs and log lines (`RunStore`, `LogStore`).
+    runs: Runs,
+    /// What submitted tickets asked for (`SubmissionStore`), by ticket.
+    options: HashMap<TicketId, foreman_domain::TicketOptions>,
+    /// Fired notifications (`NotificationStore`), oldest first.
+    notifications: Vec<foreman_domain::notification::Notification>,
+    /// Retrospectives (`RetrospectiveStore`), oldest first.
+    retrospectives: Vec<foreman_domain::retrospective::Retrospective>,
+}
+
+/// Runs and log lines (`memory/runs.rs`).
+#[derive(Debug, Default)]
+struct Runs {
+    /// Every run, oldest first.
+    runs: Vec<foreman_domain::runs::Run>,
+    /// Every kept log line, oldest first.
+    logs: Vec<foreman_domain::runs::LogLine>,
+    last_log_id: i64,
 }
 
 /// An open budget reservation.

@@ -266,6 +266,7 @@ impl TicketStore for MemoryStore {
         s.reservations
             .retain(|_, h| h.ticket_id.as_ref() != Some(id));
         s.files.retain(|_, (holder, _)| holder != id);
+        s.options.remove(id);
         for t in s.tickets.values_mut() {
             if t.parent_id.as_ref() == Some(id) {
                 t.parent_id = None;

@@ -249,3 +249,45 @@ async fn a_late_status_update_does_not_reopen_a_done_issue() {
             .any(|l| l == "foreman-in-review")
     );
 }
+
+#[tokio::test]
+async fn each_status_replaces_the_last_and_done_closes_without_a_status_label() {
+    let g = GitHub::start().await;
+    let n = g.fake.add_issue("x", None, &["foreman-ready"], "ada");
+    let id = format!("#{n}");
+    let labels = || g.fake.issue(n).unwrap().labels;
+    g.tracker
+        .update_status(&id, TrackerStatus::InProgress)
+        .await
+        .unwrap();
+    assert!(
+        labels().iter().any(|l| l == "foreman-in-progress"),
+        "{:?}",
+        labels()
+    );
+    g.tracker
+        .update_status(&id, TrackerStatus::InReview)
+        .await
+        .unwrap();
+    assert!(
+        labels().iter().any(|l| l == "foreman-in-review"),
+        "{:?}",
+        labels()
+    );
+    assert!(
+        !labels().iter().any(|l| l == "foreman-in-progress"),
+        "{:?}",
+        labels()
+    );
+    g.tracker
+        .update_status(&id, TrackerStatus::Done)
+        .await
+        .unwrap();
+    let issue = g.fake.issue(n).unwrap();
+    assert_eq!(issue.state, "closed");
+    assert!(
+        !issue.labels.iter().any(|l| l.starts_with("foreman-in")),
+        "{:?}",
+        issue.labels
+    );
+}

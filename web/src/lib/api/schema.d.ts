@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/budget": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Limit, used, reserved and remaining spend of today and this month (UTC). */
+        get: operations["budget"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config/summary": {
         parameters: {
             query?: never;
@@ -13,6 +30,26 @@ export interface paths {
         };
         /** The active configuration with secrets truncated to their first 8 characters and `...`. */
         get: operations["config_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/costs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LLM costs and tokens over a window, grouped by day, model, role, runner, project or ticket;
+         *     an unknown `group_by` or a bad date is a 400 naming the parameter.
+         */
+        get: operations["cost_breakdown"];
         put?: never;
         post?: never;
         delete?: never;
@@ -47,6 +84,46 @@ export interface paths {
         };
         /** Spend in the current calendar month (UTC). */
         get: operations["cost_month"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/costs/per-merged-pr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cost per merged pull request over a window: all spend in it divided by the pull requests
+         *     merged in it.
+         */
+        get: operations["cost_per_merged_pr"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/costs/pricing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The active model price table: built-in prices with the `[[pricing]]` overrides of
+         *     `foreman.toml` applied.
+         */
+        get: operations["pricing"];
         put?: never;
         post?: never;
         delete?: never;
@@ -92,6 +169,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/daemon/drain": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Drain the daemon: it claims no new tickets while those running go on to the end.
+         *     `POST /api/daemon/resume` ends the drain. Not persisted: a restart takes work again.
+         */
+        post: operations["drain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/daemon/pause": {
         parameters: {
             query?: never;
@@ -121,8 +218,29 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resume a paused scheduler. */
+        /** Resume a paused or drained scheduler. */
         post: operations["resume"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/daemon/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop the server: the daemon drains (nothing new starts; running steps get
+         *     `daemon.shutdown_grace` to finish or checkpoint), the run is closed as `stopped`, and the
+         *     process exits with status 0. Answers at once; `/api/status` reports `stopping` meanwhile.
+         */
+        post: operations["stop"];
         delete?: never;
         options?: never;
         head?: never;
@@ -166,6 +284,53 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Finished tickets (merged, closed, done, failed, blocked, partial, decomposed), most recently
+         *     finished first, with outcome, duration and cost; cursor-paginated.
+         */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The server's own log lines, newest first, or followed live.
+         * @description Every line the server logs at the configured `[logs] level` or above is kept, with bounded
+         *     retention (`[logs] max_lines` and `max_age`). A page holds the newest lines matching the
+         *     filters; the `X-Next-Cursor` response header continues with older ones.
+         *
+         *     With `follow=true` the answer is an event stream: the stored lines after `cursor` (or the
+         *     `Last-Event-ID` header), else those since `since`, oldest first, then each new line as it
+         *     is stored. Each event's `id` is the line's id, so a reconnecting client
+         *     resumes where it stopped. Authenticate with `Authorization: Bearer` or `?token=`.
+         */
+        get: operations["logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/metrics": {
         parameters: {
             query?: never;
@@ -177,6 +342,78 @@ export interface paths {
         get: operations["metrics"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Fired notifications, newest first. */
+        get: operations["list_notifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/acknowledge-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledges every unacknowledged notification. */
+        post: operations["acknowledge_all"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/triggers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The notification triggers. */
+        get: operations["get_triggers"];
+        /**
+         * Changes triggers (all or nothing); a bad id, threshold or period is a 400 naming
+         *     `triggers[i].<field>`.
+         */
+        put: operations["put_triggers"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/notifications/{id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledges one notification (again: no change); 404 for an unknown id. */
+        post: operations["acknowledge"];
         delete?: never;
         options?: never;
         head?: never;
@@ -232,6 +469,82 @@ export interface paths {
          *     first.
          */
         get: operations["prompt_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/retrospectives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Retrospectives, newest first. */
+        get: operations["list_retrospectives"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List runs, newest first.
+         * @description A run is one server session from start-up to shutdown. Its totals are the tickets finished,
+         *     the LLM calls and their cost recorded while it ran (by every node sharing the database).
+         *     The `X-Next-Cursor` response header continues the list.
+         */
+        get: operations["list_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A run by id. */
+        get: operations["get_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Counts by status, queue length, execution slots, recent durations, the estimated wait of a
+         *     new ticket, today's spend and the budget limits.
+         */
+        get: operations["queue_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -354,6 +667,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/tasks/{id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the agent did on the task, turn by turn: its tool calls with their inputs, the
+         *     commands' output (clipped, with the full size), the red and green test runs and the review
+         *     verdicts with their issues. Secrets are redacted before they are stored.
+         */
+        get: operations["task_transcript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/ticket-summaries": {
         parameters: {
             query?: never;
@@ -387,9 +721,57 @@ export interface paths {
         put?: never;
         /**
          * Create a local ticket (not from a tracker); it starts `queued`.
-         * @description Without `external_id`, one is generated as `LOCAL-<n>`. The submitter is the token's name.
+         * @description Give a `title`, or a `prompt` (quick submission: its first line is the title). Without
+         *     `external_id`, one is generated as `LOCAL-<n>`. The submitter is the token's name. The
+         *     answer carries the ticket's `queue_position` and `estimated_start`. Every invalid field is
+         *     a 400 naming it.
          */
         post: operations["create_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create 1 to 20 tickets at once, all or none.
+         * @description Each item is a `POST /api/tickets` body; `defaults` fill what an item leaves out. Every
+         *     item is checked before any is created, and all are created in one transaction: a 400 names
+         *     the item (`items[3].priority: ...`) and nothing is created.
+         */
+        post: operations["create_ticket_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search tickets: full text over title, description and acceptance criteria, plan, task
+         *     titles and the summaries of reviews and agents, best match first, with highlighted
+         *     snippets; cursor-paginated.
+         * @description 400 for a query without a letter or digit, a limit outside 1–100, or a malformed cursor or
+         *     one from another query.
+         */
+        get: operations["search_tickets"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -433,6 +815,44 @@ export interface paths {
          *     names the status of a ticket that has already finished.
          */
         post: operations["cancel_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/{id}/checkpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every completed task of the ticket as a checkpoint, in completion order. */
+        get: operations["list_checkpoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/{id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ticket's unified diff against its base (what its pull request shows), and each
+         *     completed task's change; size-capped, with `truncated` and a note when cut. 404 when the
+         *     ticket has no branch yet or the server has no repository for its project.
+         */
+        get: operations["ticket_diff"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -487,6 +907,28 @@ export interface paths {
          *     otherwise.
          */
         post: operations["retry_ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tickets/{id}/rollback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Put the ticket back to a checkpoint: its branch is moved to the checkpoint's commit (and
+         *     pushed), the tasks completed after it go back to `pending` (their spend stays in the
+         *     history), and the ticket is queued again. Refused (409) while the ticket is running or in a
+         *     status without a rollback (queued, merged, done, ...).
+         */
+        post: operations["rollback_ticket"];
         delete?: never;
         options?: never;
         head?: never;
@@ -670,6 +1112,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/workers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every execution slot of the daemon running beside this API: busy or free, the ticket, task
+         *     and stage it works on, the worktree and branch, when it took the ticket and how many it has
+         *     finished. Without a daemon, `running` is `false` and there are no slots.
+         */
+        get: operations["workers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/ws/events": {
         parameters: {
             query?: never;
@@ -698,6 +1161,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description What an acknowledgement did. */
+        Acknowledged: {
+            /**
+             * Format: int64
+             * @description Notifications acknowledged by this request.
+             */
+            acknowledged: number;
+            /** @description For people. */
+            message: string;
+            /** @description Always true. */
+            success: boolean;
+        };
         /** @description A pipeline running now. */
         ActivePipeline: {
             /**
@@ -738,6 +1213,73 @@ export interface components {
             /** @description The 20 most recent calls, newest first. */
             recent_calls: components["schemas"]["RecentCall"][];
         };
+        /** @description One budget period. */
+        BudgetPeriodDto: {
+            /**
+             * Format: date-time
+             * @description The first instant after it.
+             */
+            end: string;
+            /** @description Whether used and reserved spend reached the limit. */
+            exceeded: boolean;
+            /**
+             * Format: double
+             * @description The limit in USD; `null`: unlimited.
+             */
+            limit_usd?: number | null;
+            /**
+             * @description `daily` or `monthly` (UTC).
+             * @example daily
+             */
+            period: string;
+            /**
+             * Format: double
+             * @description `limit - used - reserved`, never below 0; `null` when unlimited.
+             */
+            remaining_usd?: number | null;
+            /**
+             * Format: double
+             * @description Held by calls in flight (budget reservations).
+             */
+            reserved_usd: number;
+            /**
+             * Format: date-time
+             * @description The period's first instant.
+             */
+            start: string;
+            /**
+             * Format: double
+             * @description Used and reserved as a percentage of the limit; `null` when unlimited.
+             */
+            used_pct?: number | null;
+            /**
+             * Format: double
+             * @description Recorded spend in the period.
+             */
+            used_usd: number;
+        };
+        /** @description The budget per period. */
+        BudgetStatus: {
+            /**
+             * Format: int32
+             * @description Percentage of a limit at which Foreman alerts.
+             */
+            alert_threshold_pct: number;
+            /** @description Whether any period is exceeded. */
+            exceeded: boolean;
+            /** @description The day and the month. */
+            periods: components["schemas"]["BudgetPeriodDto"][];
+            /**
+             * Format: double
+             * @description Limit per task in USD (`null`: unlimited).
+             */
+            task_limit_usd?: number | null;
+            /**
+             * Format: double
+             * @description Limit per ticket in USD (`null`: unlimited).
+             */
+            ticket_limit_usd?: number | null;
+        };
         /** @description Configured budget limits; `null` means unlimited. */
         Budgets: {
             /**
@@ -770,6 +1312,40 @@ export interface components {
         ChannelHealth: {
             /** @description Whether the channel is connected. */
             connected: boolean;
+        };
+        /** @description A ticket's checkpoints, in completion order. */
+        CheckpointList: {
+            /** @description Checkpoints, oldest first. */
+            checkpoints: components["schemas"]["CheckpointView"][];
+            /** @description Its current status. */
+            status: string;
+            /** @description The ticket. */
+            ticket_id: string;
+        };
+        /** @description A checkpoint: a completed task of the ticket. */
+        CheckpointView: {
+            /** @description The pushed branch holding the commit. */
+            branch: string;
+            /** @description Its commit. */
+            commit_sha: string;
+            /**
+             * Format: date-time
+             * @description When the task completed.
+             */
+            created_at: string;
+            /** @description Checkpoint id (what `POST /api/tickets/{id}/rollback` takes). */
+            id: string;
+            /**
+             * Format: int32
+             * @description Its sequence in the plan.
+             */
+            sequence: number;
+            /** @description Its title. */
+            task: string;
+            /** @description The task. */
+            task_id: string;
+            /** @description The ticket's status when the task completed. */
+            ticket_status: string;
         };
         /** @description Claude Code usage for one day. */
         ClaudeCodeDay: {
@@ -817,10 +1393,80 @@ export interface components {
              */
             total_sessions?: number | null;
         };
-        /** @description A ticket to create through the API (a local ticket, not from a tracker). */
+        /** @description Sums of one group. */
+        CostGroupDto: {
+            /**
+             * Format: int64
+             * @description Tokens read from the prompt cache.
+             */
+            cache_read_tokens: number;
+            /**
+             * Format: int64
+             * @description Tokens written to the prompt cache.
+             */
+            cache_write_tokens: number;
+            /**
+             * Format: int64
+             * @description LLM calls.
+             */
+            calls: number;
+            /**
+             * Format: double
+             * @description Cost in USD.
+             */
+            cost_usd: number;
+            /**
+             * @description The day (`2026-12-07`), model, role, runner, project or ticket id; `""` for calls
+             *     without one (a deleted ticket's calls have no project).
+             */
+            key: string;
+            /**
+             * Format: int64
+             * @description Uncached input tokens.
+             */
+            tokens_input: number;
+            /**
+             * Format: int64
+             * @description Output tokens.
+             */
+            tokens_output: number;
+        };
+        /** @description Costs over a window, grouped. */
+        CostReportDto: {
+            /**
+             * Format: date-time
+             * @description The window's start (included).
+             */
+            from: string;
+            /**
+             * @description The grouping.
+             * @example day
+             */
+            group_by: string;
+            /** @description Days in order; other groups by cost, highest first. */
+            groups: components["schemas"]["CostGroupDto"][];
+            /**
+             * Format: date-time
+             * @description The window's end (excluded).
+             */
+            to: string;
+            /** @description Sums over every group. */
+            total: components["schemas"]["CostGroupDto"];
+        };
+        /**
+         * @description A ticket to create through the API (a local ticket, not from a tracker).
+         *
+         *     Give a `title` (with an optional `description`), or a `prompt` for a quick submission: its
+         *     first line becomes the title (cut at 120 characters) and the whole prompt the description.
+         */
         CreateTicket: {
             /** @description Acceptance criteria. */
             acceptance_criteria?: string;
+            /**
+             * @description The name of a configured coding agent runner (`builtin`, `claude_code`, `codex`,
+             *     `command`); an unknown one is a 400.
+             */
+            agent?: string | null;
             /** @description Body. */
             description?: string;
             /**
@@ -831,16 +1477,41 @@ export interface components {
             /** @description Labels. */
             labels?: string[];
             /**
-             * Format: int32
-             * @description Priority from 0 to 100, higher runs first (default 0). Trackers' priorities map to 0
-             *     (none), 10 (low), 20 (medium), 30 (high) and 40 (urgent).
-             * @default 0
+             * @description The ticket's own budget, 0 to 100 USD; budget admission applies the lower of it and the
+             *     configured per-ticket limit.
              */
-            priority: number;
+            max_budget_usd?: number | null;
+            /**
+             * @description `urgent` (40), `high` (30), `normal` (20, the default) or `low` (10), or a number from
+             *     0 to 100; higher is claimed first. Trackers' priorities map onto the same numbers.
+             */
+            priority?: (("urgent" | "high" | "normal" | "low") | number) | null;
             /** @description Project slug; the configured default when absent, null or empty. */
             project?: string | null;
-            /** @description Title: 1 to 500 characters, not all whitespace (stored trimmed). */
-            title: string;
+            /**
+             * @description Quick submission: 1 to 5,000 characters, not all whitespace. Without `title`, its first
+             *     line is the title; it is the description (with `description`, a 400).
+             */
+            prompt?: string | null;
+            /** @description At most 10 tags of 1 to 50 characters. */
+            tags?: string[] | null;
+            /**
+             * @description Seconds one task may take, 1 to 3,600; a task past it is stopped and fails with the
+             *     class `timeout`.
+             */
+            timeout?: number | null;
+            /**
+             * @description Title: 1 to 500 characters, not all whitespace (stored trimmed); required unless
+             *     `prompt` is given.
+             */
+            title?: string | null;
+            /** @description An `http` or `https` URL for the outcome (stored and validated). */
+            webhook_url?: string | null;
+        };
+        /** @description Up to 20 tickets created together: all of them, or (on any error) none. */
+        CreateTicketBatch: {
+            defaults?: components["schemas"]["TicketDefaults"] | null;
+            items: components["schemas"]["CreateTicket"][];
         };
         /** @description A token to create. */
         CreateToken: {
@@ -896,7 +1567,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -923,6 +1594,51 @@ export interface components {
             /** @enum {string} */
             event_type: "events_dropped";
         };
+        /** @description A failure class with examples. */
+        FailureClassDto: {
+            /** @description The class (`test_failure`, `budget_exceeded`, ..., `unknown`). */
+            class: string;
+            /**
+             * Format: int64
+             * @description Tickets that ended with it.
+             */
+            count: number;
+            /** @description A few of them. */
+            examples: components["schemas"]["FailureExampleDto"][];
+        };
+        /** @description A ticket that failed. */
+        FailureExampleDto: {
+            /** @description Its last error (at most 300 characters). */
+            error: string;
+            /** @description The ticket. */
+            ticket_id: string;
+            /** @description Its title. */
+            title: string;
+        };
+        /** @description One gate's first-pass figures. */
+        GateDto: {
+            /**
+             * Format: int64
+             * @description Of those, passed at the first verdict.
+             */
+            first_pass: number;
+            /**
+             * Format: double
+             * @description `first_pass / reached`; `null` when none reached it.
+             */
+            first_pass_rate?: number | null;
+            /**
+             * @description `tdd_red`, `tdd_green`, `lint`, `tests`, `spec_review`, `quality_review` or
+             *     `final_review`.
+             * @example lint
+             */
+            gate: string;
+            /**
+             * Format: int64
+             * @description Tasks (tickets for the final review) that reached it.
+             */
+            reached: number;
+        };
         /** @description Liveness. */
         Health: {
             /**
@@ -945,6 +1661,58 @@ export interface components {
             /** @description Server version. */
             version: string;
         };
+        /** @description One finished ticket. */
+        HistoryEntry: {
+            /**
+             * Format: double
+             * @description Total spend in USD.
+             */
+            cost_usd: number;
+            /**
+             * Format: double
+             * @description From start to finish, in seconds; `null` when it never started.
+             */
+            duration_secs?: number | null;
+            /** @description Why it failed or was blocked (`cancelled`, `budget`, `test`, ...), when it did. */
+            error_type?: string | null;
+            /** @description The tracker's id. */
+            external_id: string;
+            /**
+             * Format: date-time
+             * @description When it finished (for `partial` and `decomposed`: its last change).
+             */
+            finished_at: string;
+            /** @description Ticket id. */
+            id: string;
+            /**
+             * Format: int64
+             * @description LLM calls made for it.
+             */
+            llm_calls: number;
+            /**
+             * @description How it ended: its status (`merged`, `pr_closed`, `done`, `failed`, `blocked`, `partial`,
+             *     `decomposed`).
+             */
+            outcome: string;
+            /** @description The pull request, when one was opened. */
+            pr_url?: string | null;
+            /** @description Project. */
+            project: string;
+            /**
+             * Format: date-time
+             * @description When work began; `null` when it never did (cancelled while queued, say).
+             */
+            started_at?: string | null;
+            /** @description Title. */
+            title: string;
+        };
+        /** @description A page of finished tickets. */
+        HistoryPage: {
+            /** @description Finished tickets, most recently finished first. */
+            items: components["schemas"]["HistoryEntry"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last one. */
+            next_cursor?: string | null;
+        };
         /** @description An event with its ticket's context: the global feed and every live message. */
         LiveEventDto: {
             /**
@@ -958,7 +1726,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -1048,10 +1816,75 @@ export interface components {
              */
             tokens_output: number;
         };
+        /** @description One of the server's log lines. */
+        LogLineDto: {
+            /**
+             * Format: date-time
+             * @description When it was emitted.
+             */
+            at: string;
+            /** @description The other fields of the line. */
+            fields?: Record<string, never> | null;
+            /**
+             * Format: int64
+             * @description Increases with every stored line; the cursor and the SSE `id`.
+             */
+            id: number;
+            /**
+             * @description `error`, `warn`, `info`, `debug` or `trace`.
+             * @example info
+             */
+            level: string;
+            /** @description The message. */
+            message: string;
+            /** @description The run that emitted it. */
+            run_id?: string | null;
+            /**
+             * @description The emitting module.
+             * @example foreman_pipeline::daemon
+             */
+            target: string;
+            /** @description The ticket the line is about. */
+            ticket_id?: string | null;
+        };
         /** @description An MCP server's health, as `/api/status` reports it. */
         McpHealth: {
             /** @description Whether the server answered its last probe. */
             healthy: boolean;
+        };
+        /** @description What merged pull requests cost over a window. */
+        MergedPrCostDto: {
+            /**
+             * Format: double
+             * @description `total_cost_usd / merged_prs`: what a merge costs with the failures it took; `null`
+             *     without a merge.
+             */
+            cost_per_merged_pr_usd?: number | null;
+            /**
+             * Format: date-time
+             * @description The window's start (included).
+             */
+            from: string;
+            /**
+             * Format: int64
+             * @description Pull requests merged in the window.
+             */
+            merged_prs: number;
+            /**
+             * Format: double
+             * @description What the merged tickets cost over their whole life.
+             */
+            merged_tickets_cost_usd: number;
+            /**
+             * Format: date-time
+             * @description The window's end (excluded).
+             */
+            to: string;
+            /**
+             * Format: double
+             * @description Every LLM call's cost in the window, failed and unfinished tickets included.
+             */
+            total_cost_usd: number;
         };
         /** @description A plain message. */
         Message: {
@@ -1060,6 +1893,40 @@ export interface components {
              * @example daemon paused
              */
             message: string;
+        };
+        /** @description One model's price in USD per million tokens. */
+        ModelPriceDto: {
+            /**
+             * Format: double
+             * @description Input read from the prompt cache.
+             */
+            cache_read_usd_per_mtok: number;
+            /**
+             * Format: double
+             * @description Input written to the prompt cache.
+             */
+            cache_write_usd_per_mtok: number;
+            /**
+             * Format: double
+             * @description Uncached input.
+             */
+            input_usd_per_mtok: number;
+            /**
+             * @description The model name as the table lists it (lookups also match dated and provider-prefixed
+             *     names).
+             * @example claude-sonnet-4-6
+             */
+            model: string;
+            /**
+             * Format: double
+             * @description Output.
+             */
+            output_usd_per_mtok: number;
+            /**
+             * @description `builtin` or `config` (a `[[pricing]]` entry).
+             * @example builtin
+             */
+            source: string;
         };
         /** @description LLM usage by model. */
         ModelUsage: {
@@ -1102,6 +1969,64 @@ export interface components {
              */
             month: string;
         };
+        /** @description A fired notification. */
+        NotificationDto: {
+            /** @description Whether a person acknowledged it. */
+            acknowledged: boolean;
+            /**
+             * Format: date-time
+             * @description When.
+             */
+            acknowledged_at?: string | null;
+            /** @description Figures behind it. */
+            details: unknown;
+            /** @description Id. */
+            id: string;
+            /** @description One line for people. */
+            message: string;
+            /**
+             * @description `info`, `warning` or `critical`.
+             * @example warning
+             */
+            severity: string;
+            /** @description The task concerned. */
+            task_id?: string | null;
+            /** @description The ticket concerned. */
+            ticket_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When it fired.
+             */
+            timestamp: string;
+            /**
+             * @description The trigger that fired.
+             * @example budget_threshold
+             */
+            trigger: string;
+        };
+        /** @description A page of notifications. */
+        NotificationPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["NotificationDto"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last. */
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description Unacknowledged notifications in all (the dashboard's badge).
+             */
+            unacknowledged: number;
+        };
+        /** @description The price table every cost is computed with. */
+        PricingDto: {
+            fallback?: components["schemas"]["ModelPriceDto"] | null;
+            /** @description Every listed model, by name. */
+            models: components["schemas"]["ModelPriceDto"][];
+            /**
+             * @description The table's version (`+custom` when configured prices changed it).
+             * @example 2026-03-01
+             */
+            version: string;
+        };
         /** @description A prompt template version seen in recorded calls. */
         PromptVersion: {
             /**
@@ -1123,6 +2048,56 @@ export interface components {
             prompt_version: string;
             /** @description Pipeline role the template serves. */
             role: string;
+        };
+        /** @description The queue and its throughput. */
+        QueueStats: {
+            /** @description The configured budget limits. */
+            budgets: components["schemas"]["Budgets"];
+            /** @description Tickets per status (statuses without tickets omitted). */
+            by_status: {
+                [key: string]: number;
+            };
+            /**
+             * Format: double
+             * @description Spend so far today (UTC), in USD.
+             */
+            cost_today_usd: number;
+            /** @description Finished tickets the durations are taken from (the last 50 that started). */
+            duration_sample: number;
+            /**
+             * Format: double
+             * @description How long a ticket submitted now waits before it starts, in seconds: 0 while a slot is
+             *     free, else one mean duration per round of slots ahead of it; `null` when there is
+             *     nothing to estimate from (no finished ticket, or no slot).
+             */
+            estimated_wait_secs?: number | null;
+            /**
+             * @description Whether the slots are the running daemon's own (`false`: the configured number, with
+             *     busy slots counted from tickets under a live lease).
+             */
+            live_slots: boolean;
+            /**
+             * Format: double
+             * @description Mean start-to-finish time of those tickets, in seconds; `null` before any.
+             */
+            mean_duration_secs?: number | null;
+            /**
+             * Format: double
+             * @description 90th percentile (nearest rank) of the same, in seconds.
+             */
+            p90_duration_secs?: number | null;
+            /**
+             * Format: int64
+             * @description Tickets waiting to be claimed.
+             */
+            queue_length: number;
+            /** @description Execution slots. */
+            slots: components["schemas"]["SlotCounts"];
+            /**
+             * Format: int64
+             * @description Every ticket.
+             */
+            total: number;
         };
         /** @description One recent LLM call with its ticket and task titles. */
         RecentCall: {
@@ -1204,6 +2179,62 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description A retrospective over a round of finished tickets. */
+        RetrospectiveDto: {
+            /**
+             * Format: double
+             * @description The round's cost divided by its merged pull requests; `null` without one.
+             */
+            cost_per_merged_pr_usd?: number | null;
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            created_at: string;
+            /** @description The most frequent failure classes, most frequent first. */
+            failure_classes: components["schemas"]["FailureClassDto"][];
+            /** @description First-pass rate per gate, in pipeline order. */
+            gates: components["schemas"]["GateDto"][];
+            /** @description Id. */
+            id: string;
+            /**
+             * Format: double
+             * @description Mean cost per ticket in USD.
+             */
+            mean_cost_usd: number;
+            /**
+             * Format: int64
+             * @description Mean time from start to finish.
+             */
+            mean_duration_ms: number;
+            /**
+             * Format: int64
+             * @description Merged pull requests.
+             */
+            merged_prs: number;
+            /**
+             * Format: int64
+             * @description 1 for the first, one more each round.
+             */
+            number: number;
+            /**
+             * Format: int64
+             * @description Merged or done.
+             */
+            succeeded: number;
+            /**
+             * Format: double
+             * @description `succeeded / tickets`.
+             */
+            success_rate: number;
+            /** @description The tickets covered, in finishing order. */
+            ticket_ids: string[];
+            /**
+             * Format: int64
+             * @description How many.
+             */
+            tickets: number;
+        };
         /** @description LLM usage by role (with the runner and model that served it). */
         RoleUsage: {
             /**
@@ -1233,6 +2264,121 @@ export interface components {
              */
             tokens_out: number;
         };
+        /** @description The checkpoint to roll back to. */
+        RollbackRequest: {
+            /** @description A checkpoint id of this ticket (`GET /api/tickets/{id}/checkpoints`). */
+            checkpoint_id: string;
+        };
+        /** @description What a rollback did. */
+        RolledBack: {
+            /**
+             * @description Whether the ticket branch was moved to the checkpoint's commit (false when the server
+             *     has no repository for the project).
+             */
+            branch_reset: boolean;
+            /** @description The checkpoint it went back to. */
+            checkpoint: components["schemas"]["CheckpointView"];
+            /** @description The checkpoints dropped with them. */
+            checkpoints_dropped: string[];
+            /** @description The status it left. */
+            from: string;
+            /** @description Its status now (`queued`). */
+            status: string;
+            /** @description The tasks put back to `pending`. */
+            tasks_reset: string[];
+            /** @description The ticket. */
+            ticket_id: string;
+        };
+        /** @description One server session. */
+        RunDto: {
+            /**
+             * Format: double
+             * @description Their cost, USD.
+             */
+            cost_usd: number;
+            /**
+             * Format: int64
+             * @description Seconds from start to stop (or to now while running).
+             */
+            elapsed_seconds: number;
+            /** @description Id. */
+            id: string;
+            /**
+             * Format: date-time
+             * @description Its last sign of life.
+             */
+            last_seen_at: string;
+            /**
+             * Format: int64
+             * @description LLM calls recorded in the run.
+             */
+            llm_calls: number;
+            /** @description The node that ran it. */
+            node_id: string;
+            /**
+             * Format: date-time
+             * @description Start-up.
+             */
+            started_at: string;
+            /**
+             * @description `running`, `stopped` or `crashed` (found still open at the next start).
+             * @example stopped
+             */
+            status: string;
+            /**
+             * Format: date-time
+             * @description When it ended; `null` while running. A crashed run ended at its last sign of life.
+             */
+            stopped_at?: string | null;
+            /**
+             * Format: int64
+             * @description Tickets that reached `merged` or `done` in the run.
+             */
+            tickets_done: number;
+            /**
+             * Format: int64
+             * @description Tickets that reached `failed` or `blocked` in the run.
+             */
+            tickets_failed: number;
+            /** @description The server version. */
+            version: string;
+        };
+        /** @description The current run's progress, in `/api/status`. */
+        RunProgressDto: {
+            /**
+             * Format: int64
+             * @description Tickets finished in this run (done or failed).
+             */
+            completed: number;
+            /**
+             * Format: double
+             * @description Spend recorded in this run, USD.
+             */
+            cost_usd: number;
+            /**
+             * Format: int64
+             * @description Seconds since the run started.
+             */
+            elapsed_seconds: number;
+            /**
+             * Format: int64
+             * @description Seconds left at this run's pace (elapsed per finished ticket, times the tickets left);
+             *     `null` before the first ticket finishes.
+             */
+            estimated_remaining_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description LLM calls recorded in this run.
+             */
+            llm_calls: number;
+            /** @description The run (`GET /api/runs/{id}`). */
+            run_id: string;
+            /**
+             * Format: int64
+             * @description Those finished plus those queued or being worked on.
+             */
+            total: number;
+        };
         /** @description LLM usage by runner. */
         RunnerUsage: {
             /**
@@ -1258,6 +2404,66 @@ export interface components {
              */
             tokens_out: number;
         };
+        /** @description A page of search results. */
+        SearchPage: {
+            /** @description The matches, best first. */
+            items: components["schemas"]["SearchResult"][];
+            /** @description Pass as `cursor` (with the same `q`) for the next page; `null` on the last one. */
+            next_cursor?: string | null;
+        };
+        /** @description One matching ticket. */
+        SearchResult: {
+            /**
+             * Format: double
+             * @description Total spend in USD.
+             */
+            cost_usd: number;
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /** @description The tracker's id. */
+            external_id: string;
+            /** @description Ticket id. */
+            id: string;
+            /** @description Project. */
+            project: string;
+            /**
+             * Format: double
+             * @description Relevance, higher is better; comparable within one query only.
+             */
+            score: number;
+            /** @description A passage around the matches, as parts (matched words `highlighted`). */
+            snippet: components["schemas"]["SnippetPartDto"][];
+            /** @description The same passage as HTML: the text escaped, matched words in `<mark>`. */
+            snippet_html: string;
+            /** @description Status. */
+            status: string;
+            /** @description Title. */
+            title: string;
+            /**
+             * Format: date-time
+             * @description Last changed.
+             */
+            updated_at: string;
+        };
+        /** @description The execution slots in numbers. */
+        SlotCounts: {
+            /** @description Slots free for the next ticket. */
+            available: number;
+            /** @description Slots running a ticket. */
+            busy: number;
+            /** @description Slots (`[daemon] max_parallel_tickets`; 0 when the daemon does not run here). */
+            total: number;
+        };
+        /** @description A piece of a snippet. */
+        SnippetPartDto: {
+            /** @description Whether it is a matched word. */
+            highlighted: boolean;
+            /** @description The text. */
+            text: string;
+        };
         /** @description Process and daemon status. */
         StatusDto: {
             /** @description Chat channel connectivity by name. */
@@ -1273,6 +2479,13 @@ export interface components {
             mcp_servers: {
                 [key: string]: components["schemas"]["McpHealth"];
             };
+            /**
+             * @description Why the daemon takes no new work: `stopping`, `draining`, `paused`, `budget_exhausted`,
+             *     `no_slots` or `no_daemon`; `null` while it takes work.
+             * @example null
+             */
+            not_taking_work_because?: string | null;
+            run?: components["schemas"]["RunProgressDto"] | null;
             /**
              * @description Where worktree commands run: `sandbox` (OS sandbox), `docker` or `none` (no isolation).
              * @example sandbox
@@ -1358,6 +2571,29 @@ export interface components {
              * @description `used / budget` in percent, one decimal.
              */
             utilization_pct: number;
+        };
+        /** @description One task's change. */
+        TaskDiff: {
+            /** @description Its commit. */
+            commit_sha: string;
+            /** @description Unified diff of the task's change. */
+            diff: string;
+            /**
+             * Format: int32
+             * @description Its sequence.
+             */
+            sequence: number;
+            /** @description Its title. */
+            task: string;
+            /** @description The task. */
+            task_id: string;
+            /**
+             * Format: int64
+             * @description The full diff's size in bytes.
+             */
+            total_bytes: number;
+            /** @description Whether `diff` was cut. */
+            truncated: boolean;
         };
         /** @description A task. */
         TaskDto: {
@@ -1448,6 +2684,22 @@ export interface components {
             /** @description The task. */
             task_id: string;
         };
+        /** @description A task's transcript. */
+        TaskTranscript: {
+            /** @description Records, oldest first. */
+            entries: components["schemas"]["TranscriptEntryView"][];
+            /** @description Whether the transcript reached its size cap (later records were dropped). */
+            full: boolean;
+            /** @description The task. */
+            task_id: string;
+            /** @description Its ticket. */
+            ticket_id: string;
+        };
+        /** @description The tickets a batch created, in the order given. */
+        TicketBatchCreated: {
+            /** @description Each created ticket with its place in the queue. */
+            tickets: components["schemas"]["TicketDetail"][];
+        };
         /** @description `{"status": "cancelled", "ticket_id": ..., "from": ...}`. */
         TicketCancelled: {
             /**
@@ -1463,6 +2715,23 @@ export interface components {
             /** @description The ticket. */
             ticket_id: string;
         };
+        /** @description What every item of a batch takes unless it says otherwise. */
+        TicketDefaults: {
+            /** @description Coding agent of items that name none. */
+            agent?: string | null;
+            /** @description Budget of items that give none. */
+            max_budget_usd?: number | null;
+            /** @description Priority of items that give none. */
+            priority?: (("urgent" | "high" | "normal" | "low") | number) | null;
+            /** @description Project of items that name none. */
+            project?: string | null;
+            /** @description Tags of items that give none. */
+            tags?: string[] | null;
+            /** @description Task timeout of items that give none. */
+            timeout?: number | null;
+            /** @description Webhook of items that give none. */
+            webhook_url?: string | null;
+        };
         /** @description `{"status": "deleted", "ticket_id": ...}`. */
         TicketDeleted: {
             /**
@@ -1477,6 +2746,8 @@ export interface components {
         TicketDetail: {
             /** @description Acceptance criteria. */
             acceptance_criteria: string;
+            /** @description Coding agent runner asked for at submission (null: the project's). */
+            agent?: string | null;
             /** @description Ticket branch. */
             branch_name: string;
             /**
@@ -1496,6 +2767,11 @@ export interface components {
             created_at: string;
             /** @description Body. */
             description: string;
+            /**
+             * Format: date-time
+             * @description When it is expected to start; null unless `queued` or before any ticket has finished.
+             */
+            estimated_start?: string | null;
             /** @description Tracker id. */
             external_id: string;
             /** @description Internal id. */
@@ -1513,6 +2789,11 @@ export interface components {
             last_error?: string | null;
             /** @description Last error class. */
             last_error_type?: string | null;
+            /**
+             * Format: double
+             * @description Its own budget in USD (null: the configured per-ticket limit only).
+             */
+            max_budget_usd?: number | null;
             /** @description Parent ticket (decomposition). */
             parent_id?: string | null;
             /**
@@ -1530,6 +2811,11 @@ export interface components {
             /** @description Project. */
             project: string;
             /**
+             * Format: int32
+             * @description 1-based place in the queue, in claim order; null unless `queued`.
+             */
+            queue_position?: number | null;
+            /**
              * Format: date-time
              * @description Work started.
              */
@@ -1541,6 +2827,13 @@ export interface components {
             status: "queued" | "clarification_needed" | "planning" | "plan_validating" | "implementing" | "reviewing" | "pr_created" | "awaiting_merge" | "merged" | "pr_closed" | "decomposing" | "decomposed" | "done" | "failed" | "blocked" | "partial";
             /** @description Who asked for it. */
             submitter?: string | null;
+            /** @description Tags given at submission. */
+            tags?: string[];
+            /**
+             * Format: int32
+             * @description Seconds one of its tasks may take (null: the configured limits only).
+             */
+            timeout?: number | null;
             /** @description Title. */
             title: string;
             /**
@@ -1563,6 +2856,33 @@ export interface components {
              * @description Last changed.
              */
             updated_at: string;
+            /** @description Webhook given at submission. */
+            webhook_url?: string | null;
+        };
+        /** @description A ticket's change: whole and per task. */
+        TicketDiff: {
+            /**
+             * @description What the diff is against.
+             * @example the merge base with origin/main
+             */
+            base: string;
+            /** @description Its branch. */
+            branch: string;
+            /** @description Unified diff of the branch against its base (what the pull request shows). */
+            diff: string;
+            /** @description Why the text was cut, when it was. */
+            note?: string | null;
+            /** @description Each completed task's change, in completion order. */
+            tasks: components["schemas"]["TaskDiff"][];
+            /** @description The ticket. */
+            ticket_id: string;
+            /**
+             * Format: int64
+             * @description The full diff's size in bytes.
+             */
+            total_bytes: number;
+            /** @description Whether `diff` was cut. */
+            truncated: boolean;
         };
         /** @description A ticket in a list. */
         TicketListItem: {
@@ -1576,6 +2896,12 @@ export interface components {
              * @description Created.
              */
             created_at: string;
+            /**
+             * Format: date-time
+             * @description When it is expected to start (free slots, then the recent mean duration per round of
+             *     slots ahead); null unless `queued` or before any ticket has finished.
+             */
+            estimated_start?: string | null;
             /**
              * @description Tracker id.
              * @example PROJ-123
@@ -1592,6 +2918,11 @@ export interface components {
             priority: number;
             /** @description Project. */
             project: string;
+            /**
+             * Format: int32
+             * @description 1-based place in the queue, in claim order; null unless `queued`.
+             */
+            queue_position?: number | null;
             /**
              * @description ticket status
              * @enum {string}
@@ -1708,6 +3039,100 @@ export interface components {
             /** @description The token. */
             token_id: string;
         };
+        /** @description One record of a task's transcript. */
+        TranscriptEntryView: {
+            /**
+             * Format: int32
+             * @description The implementation attempt it belongs to.
+             */
+            attempt: number;
+            /**
+             * Format: int64
+             * @description The text's size before it was clipped.
+             */
+            bytes: number;
+            /**
+             * Format: date-time
+             * @description When it was recorded.
+             */
+            created_at: string;
+            /**
+             * @description Structured facts: a test run's `phase` and `outcome`, a review's `review`, `approved`
+             *     and `issues`.
+             */
+            details: Record<string, never>;
+            /** @description A failed tool call, failing tests, a rejection. */
+            is_error: boolean;
+            /**
+             * @description `prompt`, `assistant`, `tool_call`, `tool_result`, `note`, `test_run`, `lint` or
+             *     `review`.
+             */
+            kind: string;
+            /**
+             * Format: int64
+             * @description 1-based position.
+             */
+            seq: number;
+            /** @description The text (secrets redacted), at most 8 KiB. */
+            text: string;
+            /** @description The tool, for calls and results. */
+            tool?: string | null;
+            /** @description Whether the text was clipped. */
+            truncated: boolean;
+            /**
+             * Format: int32
+             * @description The agent's turn (0 outside an agent run).
+             */
+            turn: number;
+        };
+        /** @description A change to one trigger; absent fields stay as they are. */
+        TriggerChange: {
+            /** @description Turn it on or off. */
+            enabled?: boolean | null;
+            /**
+             * @description Which trigger.
+             * @example task_failures
+             */
+            id: string;
+            /** @description New budget periods (budget trigger only). */
+            periods?: string[] | null;
+            /**
+             * Format: int64
+             * @description New threshold (see [`TriggerDto`] for the ranges).
+             */
+            threshold?: number | null;
+        };
+        /** @description Changes to triggers, applied all or nothing. */
+        TriggerChanges: {
+            /** @description Each trigger at most once. */
+            triggers: components["schemas"]["TriggerChange"][];
+        };
+        /** @description One trigger. */
+        TriggerDto: {
+            /** @description What it watches. */
+            description: string;
+            /** @description Whether it fires. */
+            enabled: boolean;
+            /**
+             * @description `budget_threshold`, `task_failures`, `context_threshold`, `ticket_blocked`, `pr_merged`
+             *     or `daemon_stopped`.
+             * @example budget_threshold
+             */
+            id: string;
+            /** @description Budget periods watched (`daily`, `monthly`, `ticket`); empty for other triggers. */
+            periods: string[];
+            /**
+             * Format: int32
+             * @description Percentage (budget, context: 1–100) or count (task failures: 1–1000); `null` for
+             *     triggers without one.
+             */
+            threshold?: number | null;
+        };
+        /** @description Every trigger. */
+        TriggerList: {
+            /** @description One per trigger id. */
+            triggers: components["schemas"]["TriggerDto"][];
+        };
         /** @description What a verified webhook delivery led to. */
         WebhookOutcomeDto: {
             /**
@@ -1758,6 +3183,51 @@ export interface components {
              */
             state: string;
         };
+        /** @description One execution slot. */
+        WorkerDto: {
+            /** @description The ticket's branch. */
+            branch?: string | null;
+            /** @description Whether it runs a ticket. */
+            busy: boolean;
+            /**
+             * Format: int64
+             * @description Tickets the slot has finished running since the daemon started.
+             */
+            completed: number;
+            /** @description That ticket's tracker id. */
+            external_id?: string | null;
+            /** @description `<worker id>/slot-<n>`. */
+            name: string;
+            /** @description Where the work stands: the task's status while a task is worked on, else the ticket's. */
+            stage?: string | null;
+            /**
+             * Format: date-time
+             * @description When the slot took the ticket.
+             */
+            started_at?: string | null;
+            /** @description The task being worked on (the first in a working status), if any. */
+            task_id?: string | null;
+            /**
+             * Format: int32
+             * @description That task's place in the plan.
+             */
+            task_sequence?: number | null;
+            /** @description The ticket it runs. */
+            ticket_id?: string | null;
+            /** @description The ticket's status. */
+            ticket_status?: string | null;
+            /** @description That ticket's title. */
+            title?: string | null;
+            /** @description The worktree the work happens in (the latest one created for the ticket). */
+            worktree_path?: string | null;
+        };
+        /** @description Every execution slot. */
+        Workers: {
+            /** @description Whether the daemon runs here (without it there are no slots). */
+            running: boolean;
+            /** @description The slots, in order. */
+            workers: components["schemas"]["WorkerDto"][];
+        };
     };
     responses: never;
     parameters: never;
@@ -1767,6 +3237,89 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    budget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the budget per period */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetStatus"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     config_summary: {
         parameters: {
             query?: never;
@@ -1783,6 +3336,102 @@ export interface operations {
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cost_breakdown: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start: a UTC date (`2026-12-01`, from its midnight) or an RFC 3339 time; default 30 days
+                 *     before `to`.
+                 */
+                from?: string;
+                /**
+                 * @description End: a UTC date (`2026-12-07`, that whole day included) or an RFC 3339 time (excluded);
+                 *     default now.
+                 */
+                to?: string;
+                /** @description `day` (default), `model`, `role`, `runner`, `project` or `ticket`. */
+                group_by?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the grouped costs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CostReportDto"];
                 };
             };
             /** @description malformed request or invalid parameter */
@@ -2016,6 +3665,183 @@ export interface operations {
             };
         };
     };
+    cost_per_merged_pr: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start: a UTC date (`2026-12-01`, from its midnight) or an RFC 3339 time; default 30 days
+                 *     before `to`.
+                 */
+                from?: string;
+                /**
+                 * @description End: a UTC date (`2026-12-07`, that whole day included) or an RFC 3339 time (excluded);
+                 *     default now.
+                 */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description cost per merged pull request */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MergedPrCostDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    pricing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the price table */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PricingDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     cost_today: {
         parameters: {
             query?: never;
@@ -2146,6 +3972,98 @@ export interface operations {
             };
             /** @description no such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    drain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description draining */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no daemon runs in this process */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2348,6 +4266,98 @@ export interface operations {
             };
         };
     };
+    stop: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description stopping */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no daemon runs in this process */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_events: {
         parameters: {
             query?: {
@@ -2502,6 +4512,200 @@ export interface operations {
             };
         };
     };
+    history: {
+        parameters: {
+            query?: {
+                /** @description Tickets per page: default 20, from 1 to 100. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description finished tickets, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HistoryPage"];
+                };
+            };
+            /** @description bad limit or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    logs: {
+        parameters: {
+            query?: {
+                /** @description At least this severe: `error`, `warn`, `info`, `debug` or `trace` (default: all). */
+                level?: string;
+                /** @description Only lines about this ticket. */
+                ticket_id?: string;
+                /** @description Only lines emitted at or after this time (RFC 3339, e.g. `2026-12-07T08:00:00Z`). */
+                since?: string;
+                /** @description Page size: default 100, from 1 to 1000 (with `follow`, the first read of the replay). */
+                limit?: number;
+                /**
+                 * @description The `X-Next-Cursor` header of the previous page; with `follow`, replay the lines after
+                 *     this id (like `Last-Event-ID`).
+                 */
+                cursor?: string;
+                /** @description Stream lines live as Server-Sent Events instead of answering one page. */
+                follow?: boolean;
+                /** @description The token, for clients that cannot set headers (`EventSource`), with `follow` only. */
+                token?: string;
+            };
+            header?: {
+                /** @description with follow: resume after this line id */
+                "Last-Event-ID"?: number | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description log lines, newest first (an event stream of LogLineDto with follow=true) */
+            200: {
+                headers: {
+                    /** @description cursor of the next (older) page, absent on the last */
+                    "x-next-cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogLineDto"][];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     metrics: {
         parameters: {
             query?: never;
@@ -2548,6 +4752,437 @@ export interface operations {
                 };
             };
             /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_notifications: {
+        parameters: {
+            query?: {
+                /** @description Only `info`, `warning` or `critical`. */
+                severity?: string;
+                /** @description Only acknowledged (`true`) or unacknowledged (`false`) ones. */
+                acknowledged?: boolean;
+                /** @description Page size: default 50, from 1 to 200. */
+                limit?: number;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of notifications */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPage"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    acknowledge_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description how many were acknowledged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Acknowledged"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_triggers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every trigger */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerList"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_triggers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TriggerChanges"];
+            };
+        };
+        responses: {
+            /** @description every trigger after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TriggerList"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    acknowledge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description notification id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description acknowledged */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such notification */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2740,6 +5375,353 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PromptVersion"][];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_retrospectives: {
+        parameters: {
+            query?: {
+                /** @description Page size: default 20, from 1 to 100. */
+                limit?: number;
+                /** @description Only retrospectives numbered below this (the last number of the previous page). */
+                before?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description retrospectives, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetrospectiveDto"][];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_runs: {
+        parameters: {
+            query?: {
+                /** @description Page size: default 20, from 1 to 100. */
+                limit?: number;
+                /** @description The `X-Next-Cursor` header of the previous page (any other value is a 400). */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description runs */
+            200: {
+                headers: {
+                    /** @description cursor of the next page, absent on the last */
+                    "x-next-cursor"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDto"][];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description run id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the run */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    queue_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the queue in numbers */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QueueStats"];
                 };
             };
             /** @description malformed request or invalid parameter */
@@ -3342,6 +6324,92 @@ export interface operations {
             };
         };
     };
+    task_transcript: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description task id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the transcript */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaskTranscript"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such task */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ticket_summaries: {
         parameters: {
             query?: {
@@ -3574,7 +6642,7 @@ export interface operations {
                     "application/json": components["schemas"]["TicketDetail"];
                 };
             };
-            /** @description malformed request or invalid parameter */
+            /** @description a field is invalid (the message names it) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3630,6 +6698,213 @@ export interface operations {
             };
             /** @description not json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_ticket_batch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTicketBatch"];
+            };
+        };
+        responses: {
+            /** @description every ticket created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketBatchCreated"];
+                };
+            };
+            /** @description an item is invalid (the message names its index and field) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an item's external_id is already used in its project */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_tickets: {
+        parameters: {
+            query: {
+                /**
+                 * @description What to look for: words (letters and digits; anything else separates them), all of
+                 *     which must match, the last one as a prefix. 1 to 500 characters.
+                 */
+                q: string;
+                /** @description Results per page: default 20, from 1 to 100. */
+                limit?: number;
+                /** @description `next_cursor` of the previous page of the same query. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description matching tickets, best first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description bad q, limit or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3933,6 +7208,178 @@ export interface operations {
             };
         };
     };
+    list_checkpoints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the checkpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckpointList"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such ticket */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ticket_diff: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TicketDiff"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such ticket, no branch yet, or no repository configured */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ticket_events: {
         parameters: {
             query?: never;
@@ -4163,6 +7610,105 @@ export interface operations {
                 };
             };
             /** @description the ticket is not failed, blocked or partial */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    rollback_ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description ticket id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RollbackRequest"];
+            };
+        };
+        responses: {
+            /** @description rolled back and queued */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolledBack"];
+                };
+            };
+            /** @description a bad body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such ticket or checkpoint */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the ticket is running, or cannot be rolled back from its status */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5058,6 +8604,89 @@ export interface operations {
             };
             /** @description the body is larger than the limit */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    workers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the execution slots */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Workers"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

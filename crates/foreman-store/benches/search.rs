@@ -1,0 +1,228 @@
+//! Search benchmark: `TicketSearch::search_tickets` latency (ranked page of 20 with snippets
+//! and tickets) at 100,000 tickets, on SQLite (a temporary file) and PostgreSQL (a schema of
+//! its own, when `FOREMAN_TEST_POSTGRES_URL` is set). Prints a Markdown table.
+//!
+//! Run with `cargo bench -p foreman-store --bench search`. `FOREMAN_BENCH_TICKETS` overrides
+//! the number of seeded tickets.
+//!
+//! The tickets are seeded with multi-row `INSERT`s, so the search triggers index each one as
+//! production writes do. Their text is drawn from a vocabulary of 4,000 made-up words with a
+//! skewed (Zipf-like) frequency: a 7-word title and a 60-word description each, so a query
+//! for a common word matches a large share of the tickets and one for a rare word a few.
+
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use foreman_domain::{SearchQuery, Store};
+use foreman_store::SqlStore;
+use foreman_testkit::pg::TestSchema;
+use sea_orm::{ConnectionTrait, Database};
+
+const VOCABULARY: usize = 4_000;
+const RUNS: usize = 300;
+const BATCH: usize = 500;
+
+/// A deterministic generator (SplitMix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A word index, small ones far more often (the cube of a uniform draw).
+    fn word(&mut self) -> usize {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((u * u * u) * VOCABULARY as f64) as usize
+    }
+}
+
+/// The made-up word of index `i`: three syllables, unique per index.
+fn word(i: usize) -> String {
+    const ONSETS: [&str; 16] = [
+        "b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "ch", "sh",
+    ];
+    const VOWELS: [&str; 5] = ["a", "e", "i", "o", "u"];
+    let syllable = |n: usize| format!("{}{}", ONSETS[n % 16], VOWELS[(n / 16) % 5]);
+    format!(
+        "{}{}{}x",
+        syllable(i % 80),
+        syllable((i / 80) % 80),
+        syllable(i / 6400)
+    )
+}
+
+fn text(rng: &mut Rng, words: usize) -> String {
+    (0..words)
+        .map(|_| word(rng.word()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// Inserts `n` tickets with generated text, `BATCH` rows per statement.
+async fn seed(url: &str, n: usize) -> Result<()> {
+    let db = Database::connect(url).await?;
+    let false_ = if url.starts_with("sqlite") {
+        "0"
+    } else {
+        "FALSE"
+    };
+    let mut rng = Rng(7);
+    let mut i = 0;
+    while i < n {
+        let rows: Vec<String> = (i..(i + BATCH).min(n))
+            .map(|k| {
+                let status = ["queued", "implementing", "merged", "failed"][k % 4];
+                let at = 1_700_000_000_000_000_i64 + k as i64 * 1_000_000;
+                format!(
+                    "('bench-{k}', 'default', 'BENCH-{k}', '{}', '{}', '', '{status}', 0, '[]', \
+                     NULL, NULL, '', '', NULL, 0, 0, 0, 0, {false_}, 0, NULL, NULL, 0, NULL, \
+                     NULL, {at}, {at}, NULL, NULL)",
+                    text(&mut rng, 7),
+                    text(&mut rng, 60)
+                )
+            })
+            .collect();
+        db.execute_unprepared(&format!(
+            "INSERT INTO tickets (id, project, external_id, title, description, \
+             acceptance_criteria, status, priority, labels, submitter, parent_id, branch_name, \
+             pr_url, pr_number, cost_micros, tokens_input, tokens_output, total_llm_calls, \
+             is_partial, last_completed_task_seq, last_error, last_error_type, fencing_token, \
+             lease_owner, lease_expires_at, created_at, updated_at, started_at, completed_at) \
+             VALUES {}",
+            rows.join(", ")
+        ))
+        .await?;
+        i += BATCH;
+    }
+    db.execute_unprepared("ANALYZE").await?;
+    db.close().await?;
+    Ok(())
+}
+
+async fn run(backend: &str, store: Arc<dyn Store>, url: &str, tickets: usize) -> Result<()> {
+    let start = Instant::now();
+    seed(url, tickets).await.context("seeding")?;
+    println!(
+        "| {backend} | seed {tickets} tickets through the triggers (setup) | {:.1} s |",
+        start.elapsed().as_secs_f64()
+    );
+    let cases: Vec<(String, String)> = vec![
+        ("a rare word".into(), word(VOCABULARY - 7)),
+        ("a mid-frequency word".into(), word(400)),
+        ("a common word".into(), word(20)),
+        ("the most common word".into(), word(0)),
+        (
+            "two common words".into(),
+            format!("{} {}", word(3), word(5)),
+        ),
+        ("a 3-letter prefix".into(), word(9)[..3].to_owned()),
+    ];
+    for (name, q) in cases {
+        let mut samples = Vec::with_capacity(RUNS);
+        let mut found = 0;
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            let page = store
+                .search_tickets(&SearchQuery {
+                    text: q.clone(),
+                    limit: 20,
+                    cursor: None,
+                })
+                .await?;
+            samples.push(t.elapsed());
+            found = page.items.len();
+        }
+        samples.sort();
+        println!(
+            "| {backend} | search \"{q}\" ({name}; {found} on the page), p50 / p99 | {} / {} |",
+            ms(percentile(&samples, 0.5)),
+            ms(percentile(&samples, 0.99))
+        );
+    }
+    // five pages deep through the cursor
+    let mut samples = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS / 5 {
+        let mut cursor = None;
+        for _ in 0..5 {
+            let t = Instant::now();
+            let page = store
+                .search_tickets(&SearchQuery {
+                    text: word(20),
+                    limit: 20,
+                    cursor: cursor.take(),
+                })
+                .await?;
+            samples.push(t.elapsed());
+            cursor = page.next_cursor;
+        }
+    }
+    samples.sort();
+    println!(
+        "| {backend} | search a common word, pages 1-5 by cursor, p50 / p99 | {} / {} |",
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.99))
+    );
+    let mut samples = Vec::with_capacity(RUNS);
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        store.finished_tickets(20, None).await?;
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    println!(
+        "| {backend} | history, first page of 20, p50 / p99 | {} / {} |",
+        ms(percentile(&samples, 0.5)),
+        ms(percentile(&samples, 0.99))
+    );
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let tickets: usize = std::env::var("FOREMAN_BENCH_TICKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    println!("| backend | measurement | result |");
+    println!("|---|---|---|");
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("search.db");
+    let store = SqlStore::open_sqlite(&path).await?.with_read_cache(false);
+    store.migrate().await?;
+    run(
+        "sqlite",
+        Arc::new(store),
+        &format!("sqlite://{}", path.display()),
+        tickets,
+    )
+    .await?;
+    if let Some(schema) = TestSchema::create("bench_search").await {
+        let store = SqlStore::connect(schema.url())
+            .await?
+            .with_read_cache(false);
+        store.migrate().await?;
+        let result = run("postgres", Arc::new(store), schema.url(), tickets).await;
+        schema.drop_schema().await;
+        result?;
+    } else {
+        println!("(PostgreSQL skipped: set FOREMAN_TEST_POSTGRES_URL to include it)");
+    }
+    Ok(())
+}
