@@ -220,7 +220,9 @@ pub(crate) async fn list_checkpoints(
     responses((status = 200, description = "rolled back and queued", body = RolledBack),
         (status = 400, description = "a bad body", body = ErrorBody),
         (status = 404, description = "no such ticket or checkpoint", body = ErrorBody),
-        (status = 409, description = "the ticket is running, or cannot be rolled back from its status", body = ErrorBody)))]
+        (status = 409, description = "the ticket is running, or cannot be rolled back from its status", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not json", body = ErrorBody)))]
 pub(crate) async fn rollback_ticket(
     auth: WriteAuth,
     State(state): State<AppState>,

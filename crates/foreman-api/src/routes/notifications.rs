@@ -118,7 +118,9 @@ pub(crate) async fn get_triggers(
 /// `triggers[i].<field>`.
 #[utoipa::path(put, path = "/api/notifications/triggers", tag = "notifications",
     request_body = TriggerChanges,
-    responses((status = 200, description = "every trigger after the change", body = TriggerList)))]
+    responses((status = 200, description = "every trigger after the change", body = TriggerList),
+        (status = 413, description = "body too large", body = ErrorBody),
+        (status = 415, description = "not json", body = ErrorBody)))]
 pub(crate) async fn put_triggers(
     _auth: WriteAuth,
     State(state): State<AppState>,

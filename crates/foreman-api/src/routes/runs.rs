@@ -297,7 +297,7 @@ impl LogQuery {
 #[utoipa::path(get, path = "/api/logs", tag = "runs", params(LogQuery,
         ("Last-Event-ID" = Option<i64>, Header, description = "with follow: resume after this line id")),
     responses((status = 200, description = "log lines, newest first (an event stream of LogLineDto with follow=true)",
-        body = [LogLineDto],
+        content((Vec<LogLineDto> = "application/json"), (LogLineDto = "text/event-stream")),
         headers(("x-next-cursor" = String, description = "cursor of the next (older) page, absent on the last")))))]
 pub(crate) async fn logs(
     State(state): State<AppState>,
@@ -312,15 +312,14 @@ pub(crate) async fn logs(
     authenticate(&state, token.as_deref(), Scope::Read).await?;
     let filter = q.filter()?;
     let cursor = q.cursor()?;
+    // checked whether or not it is used (only `follow` resumes from it): a malformed one is a
+    // 400 either way
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|v| parse_cursor("last-event-id", v.to_str().unwrap_or_default()))
+        .transpose()?;
     if q.follow == Some(true) {
-        let resume = match headers.get("last-event-id") {
-            None => cursor,
-            Some(v) => Some(parse_cursor(
-                "last-event-id",
-                v.to_str().unwrap_or_default(),
-            )?),
-        };
-        return follow(&state, filter, resume).await;
+        return follow(&state, filter, last_event_id.or(cursor)).await;
     }
     let filter = LogFilter {
         before_id: cursor,

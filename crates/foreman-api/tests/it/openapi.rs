@@ -121,6 +121,13 @@ fn every_operation_documents_errors_and_security() {
             if !public || signed {
                 assert!(responses.contains_key("401"), "{method} {path}");
             }
+            // a body can be too large, and a JSON body can come without its content type
+            if op.get("requestBody").is_some() {
+                assert!(responses.contains_key("413"), "{method} {path} body: 413");
+                if !signed {
+                    assert!(responses.contains_key("415"), "{method} {path} body: 415");
+                }
+            }
         }
     }
 }

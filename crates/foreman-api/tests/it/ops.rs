@@ -942,6 +942,21 @@ async fn logs(app: &TestApp, feed: &foreman_events::logs::LogFeed, t: &Ticket) {
         let (status, e) = app.get_json(&format!("/api/logs?{query}")).await;
         assert_400_naming(status, &e, field);
     }
+    // a malformed resume header is refused with or without follow
+    for query in ["", "?follow=true"] {
+        let r = app
+            .get(&format!("/api/logs{query}"))
+            .header("last-event-id", "")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{query}");
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            e["error"].as_str().unwrap().contains("last-event-id"),
+            "{e}"
+        );
+    }
 
     // follow: the stored lines after the cursor, as events with their ids
     let after = stored[2].id;

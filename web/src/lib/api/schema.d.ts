@@ -4639,6 +4639,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogLineDto"][];
+                    "text/event-stream": {
+                        /** @description the message as JSON; a client that fell behind receives an `EventsDropped` notice, then the missed events */
+                        data: string;
+                        /** @description always `message` (the default event type) */
+                        event?: string;
+                        /** @description the event's seq (resume after it with `Last-Event-ID`); a notice repeats the last id */
+                        id?: string;
+                    };
                 };
             };
             /** @description malformed request or invalid parameter */
@@ -5098,6 +5106,24 @@ export interface operations {
             };
             /** @description no such resource */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7710,6 +7736,24 @@ export interface operations {
             };
             /** @description the ticket is running, or cannot be rolled back from its status */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
