@@ -951,7 +951,7 @@ async fn logs(app: &TestApp, feed: &foreman_events::logs::LogFeed, t: &Ticket) {
             .await
             .unwrap();
         assert_eq!(r.status(), 400, "{query}");
-        let e: serde_json::Value = r.json().await.unwrap();
+        let e: Value = r.json().await.unwrap();
         assert!(
             e["error"].as_str().unwrap().contains("last-event-id"),
             "{e}"
