@@ -110,11 +110,14 @@ impl TicketOptions {
     }
 }
 
-/// Whether `url` is an absolute `http`/`https` URL with a host, of at most
+/// Whether `url` is an absolute `http`/`https` URL (ASCII, as a URI is) with a host, of at most
 /// [`MAX_WEBHOOK_URL_CHARS`] characters and without whitespace or control characters.
 #[must_use]
 pub fn is_http_url(url: &str) -> bool {
+    // a URI is ASCII (RFC 3986): an international host or path comes punycoded or
+    // percent-encoded
     if url.chars().count() > MAX_WEBHOOK_URL_CHARS
+        || !url.is_ascii()
         || url.chars().any(|c| c.is_whitespace() || c.is_control())
     {
         return false;
@@ -315,6 +318,8 @@ mod tests {
         }
         for bad in [
             "ftp://example.com",
+            "https://\u{f0d2e}",
+            "https://bücher.example/",
             "httpx://a",
             "http://",
             "https:///path",
