@@ -12,6 +12,9 @@
 //!    flight), peak RSS of the server process.
 //! 3. Idle: CPU time of the server over `FOREMAN_BENCH_IDLE_SECS` (default 30, two housekeeping sweeps) with nothing to do but follow the open pull requests.
 //!
+//! `FOREMAN_BENCH_RUNNER_MODE` sets `[runner] mode` (`sandbox`, the default, or `none`), and
+//! `FOREMAN_BENCH_SKIP_RSS=1` leaves out part 2, for alternating runs of two builds.
+//!
 //! Prints a Markdown table for `docs/benchmarks.md`.
 
 use std::path::{Path, PathBuf};
@@ -119,6 +122,14 @@ impl Drop for Server {
     }
 }
 
+/// `FOREMAN_BENCH_RUNNER_MODE` (`sandbox`, `none`, ...) sets `[runner] mode`; unset, the
+/// server's default applies (and a build that predates the key gets a config it knows).
+fn runner_section() -> String {
+    std::env::var("FOREMAN_BENCH_RUNNER_MODE")
+        .map(|mode| format!("\n[runner]\nmode = \"{mode}\"\n"))
+        .unwrap_or_default()
+}
+
 fn server_bin() -> PathBuf {
     let path = std::env::var("FOREMAN_SERVER_BIN").map_or_else(
         |_| {
@@ -149,9 +160,10 @@ async fn start(parallel: usize, delay_ms: u64) -> Server {
          [llm]\nprovider = \"scripted\"\nscript = \"{}\"\n\n\
          [git]\nprovider = \"local\"\nclone_url = \"{}\"\nauto_merge = false\n\n\
          [pipeline]\ntest_command = \"sh tests/run.sh\"\n\n\
-         [rate_limit]\nrequests_per_minute = 0\n",
+         [rate_limit]\nrequests_per_minute = 0\n{}",
         script_path.display(),
-        remote.display()
+        remote.display(),
+        runner_section()
     );
     let config_path = dir.path().join("foreman.toml");
     std::fs::write(&config_path, config).unwrap();
@@ -365,13 +377,16 @@ async fn main() {
     let idle_pct = ticks as f64 / hz / idle_secs as f64 * 100.0;
     drop(server);
 
-    // 2. RSS with 50 tickets in flight.
-    let server = start(50, 3_000).await;
+    // 2. RSS with 50 tickets in flight (`FOREMAN_BENCH_SKIP_RSS=1` leaves it out).
+    let skip_rss = std::env::var_os("FOREMAN_BENCH_SKIP_RSS").is_some();
+    let server = start(if skip_rss { 1 } else { 50 }, 3_000).await;
     let before = server.rss_kib();
-    server.create(50).await;
     let mut peak = 0;
     let mut in_flight_seen = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    if !skip_rss {
+        server.create(50).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(if skip_rss { 0 } else { 60 });
     while Instant::now() < deadline {
         let active = server.get("/api/pipeline/active").await;
         let active = active.as_array().map_or(0, Vec::len);

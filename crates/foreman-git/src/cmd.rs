@@ -145,6 +145,31 @@ pub(crate) fn hardening_config(hooks_dir: &Path, isolate: bool) -> Vec<String> {
     c
 }
 
+/// `program` as an absolute path when it is a bare name (`git`) found on the server's `PATH`;
+/// otherwise unchanged.
+///
+/// Commands start from a cleared environment with `PATH` set again, and the standard library
+/// spawns such a command with `posix_spawn` (`vfork` semantics) only when the program is a path:
+/// with a bare name it falls back to `fork`, which copies the server's page tables and makes
+/// every thread of the server take copy-on-write faults afterwards. Resolving the name once
+/// keeps every git call on the cheap path.
+pub(crate) fn resolve_program(program: &Path) -> PathBuf {
+    if program.components().count() != 1 || program.is_absolute() {
+        return program.to_path_buf();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|candidate| is_executable(candidate))
+        .unwrap_or_else(|| program.to_path_buf())
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
 /// A configured `git` binary.
 #[derive(Debug, Clone)]
 pub(crate) struct GitBin {
@@ -417,5 +442,34 @@ pub(crate) fn capped(out: Output) -> foreman_domain::git::Diff {
         text,
         truncated,
         total_bytes: out.stdout_total,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_program_name_resolves_to_an_executable_path() {
+        let git = resolve_program(Path::new("git"));
+        assert!(git.is_absolute(), "{}", git.display());
+        assert!(is_executable(&git));
+        assert_eq!(git.file_name(), Some(std::ffi::OsStr::new("git")));
+    }
+
+    #[test]
+    fn paths_and_unknown_names_stay_as_given() {
+        assert_eq!(
+            resolve_program(Path::new("/opt/git/bin/git")),
+            PathBuf::from("/opt/git/bin/git")
+        );
+        assert_eq!(
+            resolve_program(Path::new("bin/git")),
+            PathBuf::from("bin/git")
+        );
+        assert_eq!(
+            resolve_program(Path::new("no-such-program-here")),
+            PathBuf::from("no-such-program-here")
+        );
     }
 }

@@ -249,7 +249,7 @@ impl GitRepository {
             "maintenance.auto=false".to_owned(),
         ]);
         let git = GitBin {
-            program: config.git_program.clone(),
+            program: crate::cmd::resolve_program(&config.git_program),
             config: git_config,
             env,
             credentials: config.credentials.clone(),
@@ -1018,6 +1018,51 @@ impl GitRepository {
         Err(self.push_failure(branch, &args, &out))
     }
 
+    /// A `Tracking` push refused as stale, retried once when the remote branch holds a commit
+    /// of the local branch's own history: an earlier push of ours whose answer was lost (killed
+    /// by its timeout after the remote took it, or the tracking ref's update failed), so the
+    /// tracking ref still names what came before. The retry expects exactly what the remote
+    /// holds, so work someone else pushed (a commit this clone does not have in the branch's
+    /// history) is never overwritten: `refused` is returned then.
+    async fn push_over_own_earlier_push(
+        &self,
+        branch: &str,
+        local: &str,
+        refused: GitResult<()>,
+    ) -> GitResult<()> {
+        let out = self
+            .git
+            .output(
+                &self.repo_place().await?,
+                &["ls-remote", "origin", local],
+                self.git.network(),
+                &[],
+            )
+            .await?;
+        let Some(remote) = out
+            .success()
+            .then(|| out.stdout.split_whitespace().next().map(str::to_owned))
+            .flatten()
+        else {
+            return refused;
+        };
+        if !self.is_ancestor(&remote, local).await? {
+            return refused;
+        }
+        tracing::info!(
+            project = %self.config.project,
+            branch,
+            remote = %remote,
+            "the remote branch holds an earlier push of this branch: pushing over it"
+        );
+        self.push_with_lease(
+            branch,
+            &format!("--force-with-lease={local}:{remote}"),
+            &format!("{local}:{local}"),
+        )
+        .await
+    }
+
     /// The typed error for a failed push.
     fn push_failure(&self, branch: &str, args: &[&str], out: &crate::cmd::Output) -> GitError {
         let all = format!("{}\n{}", out.stdout, out.stderr);
@@ -1241,8 +1286,8 @@ impl GitRepository {
         })
     }
 
-    /// Runs a diff; for the working tree, through a throwaway index so the worktree's own index
-    /// is untouched and untracked files show up.
+    /// Runs a diff; for the working tree, through a throwaway index (a copy of the worktree's
+    /// own) so the worktree's index is untouched and untracked files show up.
     async fn run_diff(
         &self,
         wt: &Worktree,
@@ -1269,11 +1314,22 @@ impl GitRepository {
                 }
             }
             DiffSpec::WorkingTree => {
-                let index = self.git_dir(wt).await?.join("foreman-diff-index");
+                let admin = self.git_dir(wt).await?;
+                let index = admin.join("foreman-diff-index");
                 let index_os = OsString::from(index.as_os_str());
                 let env = [("GIT_INDEX_FILE", &index_os)];
+                // The throwaway index starts as a copy of the worktree's own (git replaces an
+                // index by renaming, so the copy is a whole one): its stat cache lets `add -A`
+                // hash only what changed, and it holds what a commit would take. Without one,
+                // it is read from `HEAD` (every file hashed again).
+                let preps: &[&[&str]] =
+                    if tokio::fs::copy(admin.join("index"), &index).await.is_ok() {
+                        &[&["add", "-A"]]
+                    } else {
+                        &[&["read-tree", "HEAD"], &["add", "-A"]]
+                    };
                 let staged: GitResult<crate::cmd::Output> = async {
-                    for prep in [&["read-tree", "HEAD"][..], &["add", "-A"][..]] {
+                    for prep in preps.iter().copied() {
                         let out = self
                             .git
                             .output(&self.wt_place(wt).await?, prep, self.git.local(), &env)
@@ -2069,12 +2125,20 @@ impl GitRepo for GitRepository {
                 .await?
                 .unwrap_or_default(),
         };
-        self.push_with_lease(
-            branch,
-            &format!("--force-with-lease={local}:{expect}"),
-            &format!("{local}:{local}"),
-        )
-        .await?;
+        let pushed = self
+            .push_with_lease(
+                branch,
+                &format!("--force-with-lease={local}:{expect}"),
+                &format!("{local}:{local}"),
+            )
+            .await;
+        match pushed {
+            Err(GitError::StaleLease { .. }) if matches!(lease, Lease::Tracking) => {
+                self.push_over_own_earlier_push(branch, &local, pushed)
+                    .await?;
+            }
+            other => other?,
+        }
         tracing::info!(project = %self.config.project, branch, "pushed");
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Worktrees, commits, diffs, merges, rebases and pushes against a local bare remote.
 
+use std::process::Command;
 use std::time::Duration;
 
 use foreman_domain::TicketId;
@@ -732,6 +733,58 @@ async fn push_with_lease_refuses_to_overwrite_someone_elses_work() {
         repo.push("foreman/never-made", &Lease::Absent).await,
         Err(GitError::NotFound { .. })
     ));
+}
+
+/// A push whose answer was lost (killed after the remote took it) leaves the tracking ref
+/// behind the remote: the next `Tracking` push finds the remote at an earlier commit of its own
+/// branch and pushes over it, where it used to fail the task as a stale lease.
+#[tokio::test]
+async fn a_tracking_push_goes_over_its_own_earlier_push_whose_answer_was_lost() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let tw = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&tw, "a.txt", "a\n");
+    let first = repo.commit_all(&tw, "a").await.unwrap().unwrap();
+    repo.push(BRANCH, &Lease::Absent).await.unwrap();
+    write(&tw, "b.txt", "b\n");
+    let second = repo.commit_all(&tw, "b").await.unwrap().unwrap();
+    repo.push(BRANCH, &Lease::Tracking).await.unwrap();
+    assert_eq!(f.origin_head(BRANCH).as_deref(), Some(second.as_str()));
+
+    // the second push's tracking update was lost: the ref still names the first commit
+    let clone = f.work.join("demo").join("repo");
+    let tracking = format!("refs/remotes/origin/{BRANCH}");
+    git(&clone, &["update-ref", &tracking, &first]);
+    write(&tw, "c.txt", "c\n");
+    let third = repo.commit_all(&tw, "c").await.unwrap().unwrap();
+    // control: the lease as written (the tracking ref) is stale
+    let lease = format!("--force-with-lease=refs/heads/{BRANCH}:{first}");
+    let refspec = format!("refs/heads/{BRANCH}:refs/heads/{BRANCH}");
+    let out = Command::new("git")
+        .current_dir(&clone)
+        .args([
+            "push",
+            "--porcelain",
+            "--dry-run",
+            "origin",
+            &lease,
+            &refspec,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("stale info"),
+        "{out:?}"
+    );
+    repo.push(BRANCH, &Lease::Tracking).await.unwrap();
+    assert_eq!(f.origin_head(BRANCH).as_deref(), Some(third.as_str()));
+
+    // lost both ways: the tracking ref is gone too; still our own history on the remote
+    git(&clone, &["update-ref", "-d", &tracking]);
+    write(&tw, "d.txt", "d\n");
+    let fourth = repo.commit_all(&tw, "d").await.unwrap().unwrap();
+    repo.push(BRANCH, &Lease::Tracking).await.unwrap();
+    assert_eq!(f.origin_head(BRANCH).as_deref(), Some(fourth.as_str()));
 }
 
 #[tokio::test]
