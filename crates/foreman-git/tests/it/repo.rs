@@ -444,7 +444,7 @@ async fn recovery_undoes_what_an_interrupted_run_left_behind() {
     // an orphan of the dead run (marked like every child Foreman starts), and a stranger's
     // process that is not ours to kill
     let orphan = |marked: bool| -> i32 {
-        let mut cmd = std::process::Command::new("sh");
+        let mut cmd = Command::new("sh");
         cmd.args(["-c", "sleep 60 >/dev/null 2>&1 & echo $!"])
             .current_dir(&tw.path);
         if marked {
@@ -473,7 +473,7 @@ async fn recovery_undoes_what_an_interrupted_run_left_behind() {
     }
     assert!(!alive(stray), "the orphan was killed");
     assert!(alive(stranger), "an unmarked process is left alone");
-    let _ = std::process::Command::new("kill")
+    let _ = Command::new("kill")
         .args(["-9", &stranger.to_string()])
         .status();
     assert_eq!(repo.head(&tw).await.unwrap(), ours);
