@@ -3,7 +3,8 @@
 //! cgroups are writable, and with `RLIMIT_NPROC` only), each `RUNS` times after a warm-up.
 //!
 //! Run with `cargo xtask bench sandbox` (or `cargo bench -p foreman-agent --bench sandbox`).
-//! Prints a Markdown table; the figures in `docs/benchmarks.md` (## OS sandbox) come from it.
+//! Prints a Markdown table and the load average before and after; the figures in
+//! `docs/benchmarks.md` (## OS sandbox) come from it.
 //! Target: at most 15 ms added at the median. With `SANDBOX_BENCH_ARGV` set it prints the
 //! sandbox's command line instead.
 
@@ -86,6 +87,7 @@ async fn main() {
         println!("{}", line.join(" "));
         return;
     }
+    let load_before = load_average();
     let base = measure(&none, dir.path(), &env).await;
     let with_cgroup = measure(&sandbox(1024, None), dir.path(), &env).await;
     let nproc_only = measure(
@@ -114,6 +116,7 @@ async fn main() {
         bare.push(started.elapsed());
     }
     bare.sort();
+    let load_after = load_average();
     println!("| `true`, {RUNS} runs | median | p90 | added at the median |");
     println!("|---|---|---|---|");
     let base_median = pct(&base, 50);
@@ -130,4 +133,12 @@ async fn main() {
             pct(t, 50) - base_median
         );
     }
+    println!("\nload average (1, 5, 15 min): {load_before} before, {load_after} after");
+}
+
+/// The first three fields of `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
 }

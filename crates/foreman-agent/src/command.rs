@@ -683,6 +683,33 @@ pub async fn run_wrapped(
     out
 }
 
+/// `program` as the path `execvp` would find on the child's `PATH` when it is a bare name
+/// (`sh`, `pytest`); otherwise unchanged.
+///
+/// The child's environment is set anew, `PATH` included, and the standard library spawns such
+/// a command with `posix_spawn` only when its program is a path: for a bare name it falls back
+/// to `fork`, which copies the server's page tables and leaves every thread of the server
+/// taking copy-on-write faults. Only absolute `PATH` entries are searched; with a relative one
+/// (resolved against the command's directory) the name is left for `execvp`.
+pub(crate) fn spawnable(program: &str, env: &[(String, String)]) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        return program.to_owned();
+    }
+    let Some((_, path)) = env.iter().rev().find(|(k, _)| k == "PATH") else {
+        return program.to_owned();
+    };
+    if path.split(':').any(|d| !d.starts_with('/')) {
+        return program.to_owned();
+    }
+    path.split(':')
+        .map(|d| Path::new(d).join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+        .map_or_else(|| program.to_owned(), |p| p.display().to_string())
+}
+
 #[allow(
     clippy::too_many_arguments,
     reason = "the one internal spawner behind run_in_group and run_wrapped"
@@ -701,7 +728,7 @@ async fn spawn_collect(
     let (program, args) = argv
         .split_first()
         .ok_or_else(|| std::io::Error::other("empty command line"))?;
-    let mut command = tokio::process::Command::new(program);
+    let mut command = tokio::process::Command::new(spawnable(program, env));
     command
         .args(args)
         .current_dir(dir)
@@ -896,6 +923,23 @@ impl foreman_domain::exec::CommandRunner for ProcessCommandRunner {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn bare_programs_resolve_on_the_childs_path() {
+        let env = |path: &str| vec![("PATH".to_owned(), path.to_owned())];
+        assert_eq!(
+            spawnable("sh", &env("/nonexistent:/bin:/usr/bin")),
+            "/bin/sh"
+        );
+        assert_eq!(spawnable("./run.sh", &env("/bin")), "./run.sh");
+        assert_eq!(
+            spawnable("no-such-tool-here", &env("/bin")),
+            "no-such-tool-here"
+        );
+        // a relative entry is the command directory's business
+        assert_eq!(spawnable("sh", &env("bin:/bin")), "sh");
+        assert_eq!(spawnable("sh", &[]), "sh");
+    }
     use super::*;
 
     #[test]

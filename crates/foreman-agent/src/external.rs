@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::command::{HeadTail, is_sensitive_env, kill_group, scrubbed_env};
+use crate::command::{HeadTail, is_sensitive_env, kill_group, scrubbed_env, spawnable};
 use crate::error::SetupError;
 use crate::isolation::{Isolation, IsolationOptions, Wrapped, find_program};
 use crate::observe::{CostEstimator, Observer};
@@ -626,7 +626,7 @@ impl ExternalRunner {
             .ok_or_else(|| AgentError::NotConfigured {
                 message: "empty command line".into(),
             })?;
-        let child = tokio::process::Command::new(program)
+        let child = tokio::process::Command::new(spawnable(program, &env))
             .args(args)
             .current_dir(&dir)
             .env_clear()

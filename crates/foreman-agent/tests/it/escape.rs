@@ -537,6 +537,19 @@ fn attempts(f: &Fixture, t: &Targets) -> Vec<Attempt> {
             "ps -eo args".into(),
             Says("sleep 600".into()),
         ),
+        // Device nodes: `--dev` binds the host's own; as root they could be changed through
+        // it (`chmod 000 /dev/null` breaks the host). The mode given is the one they have, so
+        // the control changes nothing either.
+        attempt(
+            "change the host's /dev/full",
+            "chmod 0666 /dev/full && echo CHMODDED".into(),
+            Says("CHMODDED".into()),
+        ),
+        attempt(
+            "touch the host's /dev/null",
+            "touch /dev/null && echo TOUCHED".into(),
+            Says("TOUCHED".into()),
+        ),
     ]
 }
 
@@ -1282,5 +1295,67 @@ async fn without_bwrap_the_sandbox_refuses_instead_of_running_on_the_host() -> R
     )
     .await?;
     ensure!(marker.exists());
+    Ok(())
+}
+
+/// As root, `--dev` alone leaves the host's device nodes changeable from inside (control: bare
+/// `bwrap --dev`); the sandbox mounts read-only binds over them, and they still work.
+#[tokio::test]
+async fn host_device_nodes_cannot_be_changed_and_still_work() -> Result<()> {
+    if !sandbox_ready("device nodes") {
+        return Ok(());
+    }
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self")?.uid() != 0 {
+        eprintln!("SKIPPED device nodes: only root owns what `--dev` binds");
+        return Ok(());
+    }
+    let f = Fixture::new()?;
+    let line = "chmod 0666 /dev/full && echo CHMODDED; touch /dev/null && echo TOUCHED; \
+                echo data > /dev/null && echo WRITTEN; head -c 3 /dev/zero | wc -c";
+    let out = f
+        .run(
+            ExecMode::Sandbox,
+            test_limits(),
+            line,
+            Duration::from_secs(10),
+        )
+        .await?;
+    ensure!(!out.output.contains("CHMODDED"), "{}", out.output);
+    ensure!(!out.output.contains("TOUCHED"), "{}", out.output);
+    ensure!(
+        out.output.contains("Read-only file system"),
+        "{}",
+        out.output
+    );
+    ensure!(out.output.contains("WRITTEN"), "{}", out.output);
+    ensure!(
+        out.output.lines().any(|l| l.trim() == "3"),
+        "{}",
+        out.output
+    );
+    // Control: bubblewrap's own `--dev` (the same user namespace, no read-only binds).
+    let bwrap = foreman_agent::isolation::find_program("bwrap");
+    let control = Command::new(bwrap)
+        .args([
+            "--unshare-user",
+            "--unshare-pid",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "sh",
+            "-c",
+            line,
+        ])
+        .output()?;
+    let control = String::from_utf8_lossy(&control.stdout);
+    ensure!(
+        control.contains("CHMODDED") && control.contains("TOUCHED"),
+        "{control}"
+    );
     Ok(())
 }
