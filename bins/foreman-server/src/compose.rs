@@ -121,6 +121,10 @@ pub fn settings(
             initial_backoff: duration("pipeline.transient_backoff", &p.transient_backoff)?,
             max_backoff: duration("pipeline.transient_backoff_max", &p.transient_backoff_max)?,
         },
+        checkpoint_push_after: duration(
+            "pipeline.checkpoint_push_after",
+            &p.checkpoint_push_after,
+        )?,
     })
 }
 

@@ -740,6 +740,9 @@ pub struct PipelineConfig {
     pub transient_backoff: String,
     /// Longest backoff between such retries, e.g. `5m`.
     pub transient_backoff_max: String,
+    /// A task checkpoint is pushed for other nodes once the work not yet pushed took this
+    /// long, e.g. `20s` (`0s`: every checkpoint; the task's final commit is always pushed).
+    pub checkpoint_push_after: String,
 }
 
 impl Default for PipelineConfig {
@@ -763,6 +766,7 @@ impl Default for PipelineConfig {
             max_transient_retries: 5,
             transient_backoff: "2s".into(),
             transient_backoff_max: "5m".into(),
+            checkpoint_push_after: "20s".into(),
         }
     }
 }
@@ -1056,6 +1060,7 @@ impl Config {
         check_duration("pipeline.command_timeout", &p.command_timeout)?;
         check_duration("pipeline.transient_backoff", &p.transient_backoff)?;
         check_duration("pipeline.transient_backoff_max", &p.transient_backoff_max)?;
+        check_duration("pipeline.checkpoint_push_after", &p.checkpoint_push_after)?;
         if parse_duration(&p.transient_backoff_max).ok() < parse_duration(&p.transient_backoff).ok()
         {
             return Err(ConfigError::invalid(

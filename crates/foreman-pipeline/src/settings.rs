@@ -67,6 +67,11 @@ pub struct PipelineSettings {
     pub escalation_model: Option<String>,
     /// How a step stopped by a transient fault is retried.
     pub transient_retry: TransientRetry,
+    /// A task checkpoint (the tests or the code the implementer wrote, committed on the task
+    /// branch) is pushed for other nodes to resume from once the work not yet pushed took at
+    /// least this long (zero: every checkpoint). Work done since the last push is what a node
+    /// that takes the task over repeats; the task's final commit is always pushed.
+    pub checkpoint_push_after: Duration,
 }
 
 /// How the engine retries a step that a transient fault stopped
@@ -140,6 +145,7 @@ impl Default for PipelineSettings {
             budgets: foreman_domain::BudgetLimits::default(),
             escalation_model: None,
             transient_retry: TransientRetry::default(),
+            checkpoint_push_after: Duration::from_secs(20),
         }
     }
 }

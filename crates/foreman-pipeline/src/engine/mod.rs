@@ -6,9 +6,12 @@
 //! writes and reports through one `context::Ctx`, whether it works on the ticket or, in
 //! `implement`, on one of its tasks. The modules form layers: `base` (the engine, `Step`),
 //! then `context`, then `llm` and `worktree`, then the stages; none imports one above it.
+//! A task's run is `implement` (the attempt loop) with its steps in the files that add methods
+//! to its `TaskRun`: `commit`, `prove`, `review`, `execute` and `commit_gate`.
 
 mod base;
 mod clarify;
+mod commit;
 mod commit_gate;
 mod context;
 mod execute;
@@ -16,7 +19,9 @@ mod implement;
 mod integrate;
 mod llm;
 mod plan;
+mod prove;
 mod pull_request;
+mod review;
 mod tasks;
 mod transcript;
 mod worktree;

@@ -15,6 +15,9 @@ use serde_json::{Value, json};
 
 use super::context::Ctx;
 
+/// Most bytes of a test or lint run's output kept in the transcript (its tail).
+pub(super) const MAX_TRANSCRIPT_OUTPUT: usize = 6 * 1024;
+
 /// `text` with its secrets redacted.
 fn redacted(text: &str) -> String {
     foreman_secrets::redact_default(text).into_owned()

@@ -4,7 +4,9 @@
 use foreman_domain::transcript::{MAX_RECORD_TEXT, MAX_TASK_TRANSCRIPT_BYTES, RecordKind};
 use foreman_domain::{EventType, Micros, TaskStatus, TicketOptions, TicketStatus};
 
-use crate::rig::{Rig, Setup, Stage, git_out, script_with, two_task_script};
+use std::time::Duration;
+
+use crate::rig::{Rig, Setup, Stage, git, git_out, script_with, two_task_script};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ticket_runs_to_merge_with_a_checkpoint_per_task_and_a_transcript() {
@@ -239,4 +241,41 @@ async fn each_completed_task_is_a_checkpoint_on_its_pushed_branch() {
     }
     assert_ne!(checkpoints[0].commit_sha, checkpoints[1].commit_sha);
     rig.stop().await;
+}
+
+/// The implementer's checkpoints (its tests, its code) are pushed for other nodes only once the
+/// unpushed work took `checkpoint_push_after`: with zero each one is, with an hour (a fast run)
+/// only the task's final commit reaches the remote. Counted in the remote's reflog of the task
+/// branch; a push of a commit the remote already holds adds no entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_checkpoints_are_pushed_once_the_unpushed_work_took_long_enough() {
+    let mut pushes = Vec::new();
+    for after in [Duration::ZERO, Duration::from_secs(3600)] {
+        let mut rig = Rig::start(Setup {
+            checkpoint_push_after: Some(after),
+            ..Setup::default()
+        })
+        .await;
+        git(&rig.remote, &["config", "core.logAllRefUpdates", "always"]);
+        let t = rig.submit(TicketOptions::default()).await;
+        let done = rig.until(&t.id, |t| t.status.is_terminal()).await;
+        assert_eq!(done.status, TicketStatus::Merged, "{:?}", done.last_error);
+        let checkpoints = rig.store.list_checkpoints(&t.id).await.unwrap();
+        let cp = &checkpoints[0];
+        let reflog = git_out(
+            &rig.remote,
+            &[
+                "reflog",
+                "show",
+                "--format=%H",
+                &format!("refs/heads/{}", cp.branch),
+            ],
+        );
+        let commits: Vec<&str> = reflog.lines().collect();
+        assert_eq!(commits.first(), Some(&cp.commit_sha.as_str()), "{reflog}");
+        pushes.push(commits.len());
+        rig.stop().await;
+    }
+    assert!(pushes[0] >= 2, "every checkpoint pushed: {pushes:?}");
+    assert_eq!(pushes[1], 1, "only the final commit pushed: {pushes:?}");
 }

@@ -282,7 +282,7 @@ impl Tracker for QuietTracker {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) {
+pub fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
         .args(args)
         .current_dir(dir)
@@ -450,6 +450,8 @@ pub struct Setup {
     pub limits: BudgetLimits,
     /// The model's script (default: [`script`]).
     pub script: Option<Value>,
+    /// `PipelineSettings::checkpoint_push_after` (default: the settings' default).
+    pub checkpoint_push_after: Option<Duration>,
 }
 
 /// A running daemon over the sample project.
@@ -547,6 +549,9 @@ impl Rig {
             models,
             budgets: setup.limits,
             command_timeout: Duration::from_secs(60),
+            checkpoint_push_after: setup
+                .checkpoint_push_after
+                .unwrap_or(PipelineSettings::default().checkpoint_push_after),
             ..PipelineSettings::default()
         };
         let daemon = Daemon::new(Engine::new(ports, settings));
