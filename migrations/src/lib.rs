@@ -22,6 +22,7 @@ mod m20261207_000011_search;
 mod m20261207_000012_runs_logs;
 mod m20261207_000013_notifications;
 mod m20261207_000014_rollback_transcripts;
+mod m20261207_000020_search_bounds;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000012_runs_logs::Migration),
             Box::new(m20261207_000013_notifications::Migration),
             Box::new(m20261207_000014_rollback_transcripts::Migration),
+            Box::new(m20261207_000020_search_bounds::Migration),
         ]
     }
 }

@@ -27,7 +27,8 @@
 //! Ticket text is drawn from a vocabulary of 4,000 made-up words with a skewed (Zipf-like)
 //! frequency, as in `foreman-store`'s search benchmark: a 7-word title and a 60-word
 //! description, so a common word matches a large share of the tickets and a rare word a few.
-//! `FOREMAN_BENCH_SECS` overrides the 10 s of each throughput run.
+//! `FOREMAN_BENCH_SECS` overrides the 10 s of each throughput run; `FOREMAN_BENCH_SEARCH=0`
+//! leaves out step 4 (the fill and the search runs).
 
 #![allow(
     clippy::cast_precision_loss,
@@ -575,6 +576,9 @@ async fn run(backend: &str, database_url: Option<&str>, tickets: u64) -> Result<
     );
 
     // 4. fill to `tickets`, then search
+    if std::env::var("FOREMAN_BENCH_SEARCH").is_ok_and(|v| v == "0") {
+        return Ok(());
+    }
     let start = Instant::now();
     let have = server.total_tickets().await?;
     let missing = tickets.saturating_sub(have);

@@ -259,6 +259,101 @@ pub fn estimate_start(
     Some(now + chrono::Duration::from_std(wait).ok()?)
 }
 
+/// Where some tickets stand in the queue, with what their start estimate needs: what a
+/// [`QueueSnapshot`] tells about them, found by counting rather than by listing the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueuePlaces {
+    /// The 1-based place in claim order of each ticket asked about, in the order asked; `None`
+    /// for one that is not queued (or does not exist).
+    pub positions: Vec<Option<usize>>,
+    /// Tickets being worked on now (in an active status under a live lease).
+    pub running: usize,
+    /// As [`QueueSnapshot::mean_duration`].
+    pub mean_duration: Option<Duration>,
+}
+
+/// The prefix of the external ids generated for submitted tickets that give none.
+pub const GENERATED_ID_PREFIX: &str = "LOCAL-";
+
+/// The `n` of a generated id `LOCAL-<n>`; `None` for any other id.
+#[must_use]
+pub fn generated_number(external_id: &str) -> Option<i64> {
+    let digits = external_id.strip_prefix(GENERATED_ID_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Where a project's counter of submitted tickets starts, the first time one of its tickets
+/// needs a generated id: the larger of its number of tickets and the highest `n` of its
+/// `LOCAL-<n>` ids, so no number it has had is handed out again.
+#[must_use]
+pub fn first_count<'a>(tickets: i64, external_ids: impl IntoIterator<Item = &'a str>) -> i64 {
+    external_ids
+        .into_iter()
+        .filter_map(generated_number)
+        .fold(tickets, i64::max)
+}
+
+/// What one batch does to one project's counter (see [`SubmissionStore::submit_numbered`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterMove {
+    /// The project.
+    pub project: String,
+    /// Tickets the batch submits to it: the counter moves on by as many.
+    pub tickets: i64,
+    /// Of which without an external id (numbered from the counter).
+    pub generated: usize,
+    /// The highest `n` of the `LOCAL-<n>` ids the batch gives itself; the counter ends at
+    /// least there.
+    pub highest_given: Option<i64>,
+}
+
+/// Checks a batch for [`SubmissionStore::submit_numbered`] as [`check_batch`] does, an item
+/// without an external id as if it had one (`LOCAL-0`, replaced when it is numbered). Returns
+/// each item's project, whether its id is to be generated, and the counter moves by project
+/// (sorted by project: the order both stores take the counters in).
+///
+/// # Errors
+/// As [`check_batch`].
+pub fn check_numbered_batch(
+    items: &mut [Submission],
+) -> StoreResult<(Vec<String>, Vec<bool>, Vec<CounterMove>)> {
+    let generated: Vec<bool> = items
+        .iter()
+        .map(|s| s.ticket.external_id.trim().is_empty())
+        .collect();
+    for (s, g) in items.iter_mut().zip(&generated) {
+        if *g {
+            s.ticket.external_id = format!("{GENERATED_ID_PREFIX}0");
+        }
+    }
+    let projects = check_batch(items)?;
+    let mut moves: Vec<CounterMove> = Vec::new();
+    for ((item, project), g) in items.iter().zip(&projects).zip(&generated) {
+        if !moves.iter().any(|m| &m.project == project) {
+            moves.push(CounterMove {
+                project: project.clone(),
+                tickets: 0,
+                generated: 0,
+                highest_given: None,
+            });
+        }
+        let Some(m) = moves.iter_mut().find(|m| &m.project == project) else {
+            continue;
+        };
+        m.tickets += 1;
+        if *g {
+            m.generated += 1;
+        } else if let Some(n) = generated_number(&item.ticket.external_id) {
+            m.highest_given = Some(m.highest_given.map_or(n, |h| h.max(n)));
+        }
+    }
+    moves.sort_by(|a, b| a.project.cmp(&b.project));
+    Ok((projects, generated, moves))
+}
+
 /// Submission and the queue, on the store.
 #[async_trait]
 pub trait SubmissionStore: Send + Sync {
@@ -275,6 +370,29 @@ pub trait SubmissionStore: Send + Sync {
     /// The queue: queued tickets in claim order, the number being worked on, the recent mean
     /// duration.
     async fn queue_snapshot(&self) -> StoreResult<QueueSnapshot>;
+
+    /// [`SubmissionStore::submit_tickets`], except that an item with a blank `external_id` gets
+    /// `LOCAL-<n>` in the same transaction, from a counter per project that starts at
+    /// [`first_count`] and moves on by every ticket submitted to the project (and at least to
+    /// the highest `LOCAL-<n>` given or handed out). Items take the next numbers in order,
+    /// skipping ids already taken; a number is never handed out twice, also under concurrent
+    /// batches and after its ticket was deleted. An item's own taken id is
+    /// [`StoreError::Duplicate`] naming `items[<i>]`.
+    async fn submit_numbered(&self, items: Vec<Submission>) -> StoreResult<Vec<Ticket>>;
+
+    /// Several independent batches in ONE transaction (a group commit): each is created or
+    /// refused as [`SubmissionStore::submit_numbered`] would alone, in order; its outcome is
+    /// in its place. `Err`: the transaction failed, and none was created.
+    async fn submit_groups(
+        &self,
+        groups: Vec<Vec<Submission>>,
+    ) -> StoreResult<Vec<StoreResult<Vec<Ticket>>>>;
+
+    /// Where `ids` stand in the queue now: the place of each (1 + the queued tickets ahead of
+    /// it in claim order: higher priority, then older, then lower id), the number being worked
+    /// on and the recent mean duration, as [`SubmissionStore::queue_snapshot`] would tell,
+    /// without listing the queue.
+    async fn queue_places(&self, ids: &[TicketId]) -> StoreResult<QueuePlaces>;
 }
 
 /// Checks every item of a batch as the stores do before writing; the error names the item.
@@ -426,6 +544,38 @@ mod tests {
             mean_duration(&[(t, t + s(10)), (t, t + s(30)), (t + s(5), t)]),
             Some(Duration::from_millis(13_333))
         );
+    }
+
+    #[test]
+    fn generated_ids_and_their_counters() {
+        assert_eq!(generated_number("LOCAL-12"), Some(12));
+        for other in [
+            "LOCAL-", "LOCAL-1a", "local-3", "LOCAL--1", "JIRA-9", "LOCAL-+4",
+        ] {
+            assert_eq!(generated_number(other), None, "{other}");
+        }
+        assert_eq!(first_count(3, ["LOCAL-7", "JIRA-90", "LOCAL-x"]), 7);
+        assert_eq!(first_count(9, ["LOCAL-7"]), 9);
+        let pairs = [("b", ""), ("a", "LOCAL-9"), ("b", "LOCAL-4"), ("b", " ")];
+        let mut items: Vec<Submission> = pairs
+            .map(|(project, ext)| Submission {
+                ticket: NewTicket {
+                    project: project.into(),
+                    external_id: ext.into(),
+                    title: "t".into(),
+                    ..Default::default()
+                },
+                options: TicketOptions::default(),
+            })
+            .into();
+        let (projects, generated, moves) = check_numbered_batch(&mut items).unwrap();
+        assert_eq!(projects, ["b", "a", "b", "b"]);
+        assert_eq!(generated, [true, false, false, true]);
+        let moves: Vec<_> = moves
+            .iter()
+            .map(|m| (m.project.as_str(), m.tickets, m.generated, m.highest_given))
+            .collect();
+        assert_eq!(moves, [("a", 1, 0, Some(9)), ("b", 3, 2, Some(4))]);
     }
 
     #[test]

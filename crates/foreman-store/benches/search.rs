@@ -3,7 +3,10 @@
 //! its own, when `FOREMAN_TEST_POSTGRES_URL` is set). Prints a Markdown table.
 //!
 //! Run with `cargo bench -p foreman-store --bench search`. `FOREMAN_BENCH_TICKETS` overrides
-//! the number of seeded tickets.
+//! the number of seeded tickets, `FOREMAN_BENCH_BACKEND=sqlite|postgres` runs one backend, and
+//! `FOREMAN_BENCH_KEEP_SCHEMA=1` keeps the PostgreSQL schema (its name is printed) for a look
+//! at the plans in `psql`. Each query line gives the number of tickets matching it; the load
+//! average is printed before and after each backend's queries.
 //!
 //! The tickets are seeded with multi-row `INSERT`s, so the search triggers index each one as
 //! production writes do. Their text is drawn from a vocabulary of 4,000 made-up words with a
@@ -19,7 +22,7 @@ use anyhow::{Context, Result};
 use foreman_domain::{SearchQuery, Store};
 use foreman_store::SqlStore;
 use foreman_testkit::pg::TestSchema;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, Statement};
 
 const VOCABULARY: usize = 4_000;
 const RUNS: usize = 300;
@@ -116,12 +119,50 @@ async fn seed(url: &str, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// The machine's load average (1, 5 and 15 minutes), as `/proc/loadavg` gives it.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// How many tickets match `q` (every word, the last as a prefix), counted outside the store.
+async fn matches(url: &str, q: &str) -> Result<i64> {
+    let db = Database::connect(url).await?;
+    let words: Vec<&str> = q.split_whitespace().collect();
+    let sql = if url.starts_with("sqlite") {
+        let fts = words
+            .iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(" ");
+        format!("SELECT count(*) AS n FROM ticket_fts WHERE ticket_fts MATCH '{fts}*'")
+    } else {
+        format!(
+            "SELECT count(*) AS n FROM ticket_search \
+             WHERE document @@ to_tsquery('english', '{}:*')",
+            words.join(" & ")
+        )
+    };
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .context("a count")?;
+    let n = row.try_get::<i64>("", "n")?;
+    db.close().await?;
+    Ok(n)
+}
+
 async fn run(backend: &str, store: Arc<dyn Store>, url: &str, tickets: usize) -> Result<()> {
     let start = Instant::now();
     seed(url, tickets).await.context("seeding")?;
     println!(
         "| {backend} | seed {tickets} tickets through the triggers (setup) | {:.1} s |",
         start.elapsed().as_secs_f64()
+    );
+    println!(
+        "| {backend} | load average before the queries | {} |",
+        load_average()
     );
     let cases: Vec<(String, String)> = vec![
         ("a rare word".into(), word(VOCABULARY - 7)),
@@ -135,6 +176,7 @@ async fn run(backend: &str, store: Arc<dyn Store>, url: &str, tickets: usize) ->
         ("a 3-letter prefix".into(), word(9)[..3].to_owned()),
     ];
     for (name, q) in cases {
+        let matching = matches(url, &q).await?;
         let mut samples = Vec::with_capacity(RUNS);
         let mut found = 0;
         for _ in 0..RUNS {
@@ -151,7 +193,8 @@ async fn run(backend: &str, store: Arc<dyn Store>, url: &str, tickets: usize) ->
         }
         samples.sort();
         println!(
-            "| {backend} | search \"{q}\" ({name}; {found} on the page), p50 / p99 | {} / {} |",
+            "| {backend} | search \"{q}\" ({name}; {matching} matching, {found} on the page), \
+             p50 / p99 | {} / {} |",
             ms(percentile(&samples, 0.5)),
             ms(percentile(&samples, 0.99))
         );
@@ -191,6 +234,10 @@ async fn run(backend: &str, store: Arc<dyn Store>, url: &str, tickets: usize) ->
         ms(percentile(&samples, 0.5)),
         ms(percentile(&samples, 0.99))
     );
+    println!(
+        "| {backend} | load average after the queries | {} |",
+        load_average()
+    );
     Ok(())
 }
 
@@ -202,24 +249,36 @@ async fn main() -> Result<()> {
         .unwrap_or(100_000);
     println!("| backend | measurement | result |");
     println!("|---|---|---|");
-    let dir = tempfile::tempdir()?;
-    let path = dir.path().join("search.db");
-    let store = SqlStore::open_sqlite(&path).await?.with_read_cache(false);
-    store.migrate().await?;
-    run(
-        "sqlite",
-        Arc::new(store),
-        &format!("sqlite://{}", path.display()),
-        tickets,
-    )
-    .await?;
+    // `FOREMAN_BENCH_BACKEND=sqlite|postgres` runs one backend only
+    let only = std::env::var("FOREMAN_BENCH_BACKEND").unwrap_or_default();
+    if only.is_empty() || only == "sqlite" {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("search.db");
+        let store = SqlStore::open_sqlite(&path).await?.with_read_cache(false);
+        store.migrate().await?;
+        run(
+            "sqlite",
+            Arc::new(store),
+            &format!("sqlite://{}", path.display()),
+            tickets,
+        )
+        .await?;
+    }
+    if !(only.is_empty() || only == "postgres") {
+        return Ok(());
+    }
     if let Some(schema) = TestSchema::create("bench_search").await {
         let store = SqlStore::connect(schema.url())
             .await?
             .with_read_cache(false);
         store.migrate().await?;
         let result = run("postgres", Arc::new(store), schema.url(), tickets).await;
-        schema.drop_schema().await;
+        // `FOREMAN_BENCH_KEEP_SCHEMA=1` keeps the data for `EXPLAIN ANALYZE` in psql
+        if std::env::var("FOREMAN_BENCH_KEEP_SCHEMA").is_ok_and(|v| v == "1") {
+            println!("(PostgreSQL schema kept: {})", schema.schema());
+        } else {
+            schema.drop_schema().await;
+        }
         result?;
     } else {
         println!("(PostgreSQL skipped: set FOREMAN_TEST_POSTGRES_URL to include it)");

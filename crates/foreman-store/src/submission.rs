@@ -1,10 +1,11 @@
-//! `SubmissionStore` on SQL: batches of tickets with their options in one transaction, the
-//! options of a ticket, and the queue as claims see it.
+//! `SubmissionStore` on SQL: batches of tickets with their options and `LOCAL-<n>` numbers in
+//! one transaction (`numbering`), the options of a ticket, and the queue as claims see it,
+//! whole or counted for some tickets (`places`).
 
 use async_trait::async_trait;
 use foreman_domain::ticket_submission::{
-    QueueSnapshot, RECENT_DURATIONS, Submission, SubmissionStore, TicketOptions, check_batch,
-    mean_duration,
+    QueuePlaces, QueueSnapshot, RECENT_DURATIONS, Submission, SubmissionStore, TicketOptions,
+    check_batch, check_numbered_batch, mean_duration,
 };
 use foreman_domain::{
     Micros, StoreError, StoreResult, Ticket, TicketId, TicketStatus, micros_to_time,
@@ -12,15 +13,64 @@ use foreman_domain::{
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Statement, Value,
 };
 
-use crate::convert::{from_json, ticket_row, to_json, ts};
+use crate::convert::{from_json, to_json, ts};
 use crate::entity::{ticket_options, tickets};
-use crate::rows::require_ticket;
-use crate::{SqlStore, be, db_err};
+use crate::{Backend, SqlStore, be};
 
 use tickets::Column as C;
+
+mod numbering;
+mod places;
+
+/// A raw statement with its values, its placeholders written for the backend (`?` on SQLite,
+/// `$<n>` on PostgreSQL).
+struct Sql {
+    backend: Backend,
+    text: String,
+    values: Vec<Value>,
+}
+
+impl Sql {
+    fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            text: String::new(),
+            values: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    fn bind(&mut self, value: impl Into<Value>) -> &mut Self {
+        self.values.push(value.into());
+        match self.backend {
+            Backend::Sqlite => self.text.push('?'),
+            Backend::Postgres => {
+                self.text.push('$');
+                self.text.push_str(&self.values.len().to_string());
+            }
+        }
+        self
+    }
+
+    fn statement(&mut self) -> Statement {
+        let backend = match self.backend {
+            Backend::Sqlite => sea_orm::DbBackend::Sqlite,
+            Backend::Postgres => sea_orm::DbBackend::Postgres,
+        };
+        Statement::from_sql_and_values(
+            backend,
+            std::mem::take(&mut self.text),
+            std::mem::take(&mut self.values),
+        )
+    }
+}
 
 fn options_row(id: &TicketId, o: &TicketOptions) -> StoreResult<ticket_options::ActiveModel> {
     Ok(ticket_options::ActiveModel {
@@ -68,36 +118,26 @@ impl SqlStore {
 #[async_trait]
 impl SubmissionStore for SqlStore {
     async fn submit_tickets(&self, items: Vec<Submission>) -> StoreResult<Vec<Ticket>> {
-        let projects = check_batch(&items)?;
-        let now = foreman_domain::now();
-        let txn = self.write().await?;
-        let mut created = Vec::with_capacity(items.len());
-        for (i, (item, project)) in items.into_iter().zip(projects).enumerate() {
-            let ticket = Ticket::from_new(TicketId::new(), project, item.ticket, now);
-            if let Some(parent) = &ticket.parent_id {
-                require_ticket(&txn, parent.as_str()).await?;
-            }
-            tickets::Entity::insert(ticket_row(&ticket)?)
-                .exec_without_returning(&txn)
-                .await
-                .map_err(db_err("ticket", || {
-                    format!(
-                        "items[{i}]: external_id {} in project {}",
-                        ticket.external_id, ticket.project
-                    )
-                }))?;
-            if !item.options.is_empty() {
-                ticket_options::Entity::insert(options_row(&ticket.id, &item.options)?)
-                    .exec_without_returning(&txn)
-                    .await
-                    .map_err(be)?;
-            }
-            created.push(ticket);
-        }
-        // dropping `txn` on an error above rolls every insert back
-        self.commit(txn).await?;
-        tracing::debug!(count = created.len(), "tickets submitted");
-        Ok(created)
+        // every item names its id; the numbered path moves the project counters all the same
+        check_batch(&items)?;
+        self.submit_numbered(items).await
+    }
+
+    async fn submit_numbered(&self, mut items: Vec<Submission>) -> StoreResult<Vec<Ticket>> {
+        let (projects, generated, moves) = check_numbered_batch(&mut items)?;
+        self.insert_numbered(items, projects, &generated, &moves)
+            .await
+    }
+
+    async fn submit_groups(
+        &self,
+        groups: Vec<Vec<Submission>>,
+    ) -> StoreResult<Vec<StoreResult<Vec<Ticket>>>> {
+        self.insert_groups(groups).await
+    }
+
+    async fn queue_places(&self, ids: &[TicketId]) -> StoreResult<QueuePlaces> {
+        self.places(ids).await
     }
 
     async fn ticket_options(&self, id: &TicketId) -> StoreResult<TicketOptions> {

@@ -157,6 +157,9 @@ impl From<SearchHit> for SearchResult {
 /// titles and the summaries of reviews and agents, best match first, with highlighted
 /// snippets; cursor-paginated.
 ///
+/// A query matching more than 1,000 tickets is ranked among its 1,000 newest matches (by
+/// creation) only; its pages go through those.
+///
 /// 400 for a query without a letter or digit, a limit outside 1–100, or a malformed cursor or
 /// one from another query.
 #[utoipa::path(get, path = "/api/tickets/search", tag = "tickets", params(SearchParams),

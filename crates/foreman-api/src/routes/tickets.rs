@@ -1,4 +1,5 @@
-//! Tickets: list, detail, create, delete, retry, and their tasks, events and LLM calls.
+//! Tickets: list, detail, create (`submit`), delete, retry, and their tasks, events and LLM
+//! calls.
 
 #![allow(
     unused_qualifications,
@@ -8,13 +9,13 @@
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use std::sync::Arc;
 
 use foreman_domain::{
-    EventFilter, EventType, NewEvent, NewTicket, StoreError, Submission, Ticket, TicketFilter,
-    TicketId, TicketOptions, TicketSort, TicketStatus,
+    EventFilter, EventType, NewEvent, StoreError, Ticket, TicketFilter, TicketId, TicketSort,
+    TicketStatus,
 };
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -23,15 +24,17 @@ use utoipa_axum::routes;
 
 use crate::auth::{ReadAuth, WriteAuth};
 use crate::dto::{
-    CreateTicket, CreateTicketBatch, EventDto, LlmCallDto, TaskDto, TicketBatchCreated,
-    TicketCancelled, TicketDeleted, TicketDetail, TicketListItem, TicketRetrying, TicketSummary,
+    EventDto, LlmCallDto, TaskDto, TicketCancelled, TicketDeleted, TicketDetail, TicketListItem,
+    TicketRetrying, TicketSummary,
 };
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::extract::{ApiPath, ApiQuery};
 use crate::queue::QueueView;
 use crate::response_cache::PageShape;
 use crate::state::AppState;
-use crate::validate::{BudgetUsd, HttpUrl, Offset, PageLimit, ProjectName, Tags};
+use crate::validate::{Offset, PageLimit};
+
+mod submit;
 
 /// Events `GET /api/tickets/{id}/events` returns.
 pub const TICKET_EVENTS_LIMIT: u32 = 100;
@@ -41,8 +44,8 @@ pub(crate) const DEFAULT_PAGE_LIMIT: u32 = 50;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_tickets, create_ticket))
-        .routes(routes!(create_ticket_batch))
+        .routes(routes!(list_tickets, submit::create_ticket))
+        .routes(routes!(submit::create_ticket_batch))
         .routes(routes!(get_ticket, delete_ticket))
         .routes(routes!(ticket_summaries))
         .routes(routes!(ticket_tasks))
@@ -247,257 +250,6 @@ async fn queue_view(state: &AppState, generation: Option<u64>) -> ApiResult<Arc<
             generation,
         )
         .await
-}
-
-/// Create a local ticket (not from a tracker); it starts `queued`.
-///
-/// Give a `title`, or a `prompt` (quick submission: its first line is the title). Without
-/// `external_id`, one is generated as `LOCAL-<n>`. The submitter is the token's name. The
-/// answer carries the ticket's `queue_position` and `estimated_start`. Every invalid field is
-/// a 400 naming it.
-#[utoipa::path(post, path = "/api/tickets", tag = "tickets", request_body = CreateTicket,
-    responses((status = 201, description = "created", body = TicketDetail),
-        (status = 400, description = "a field is invalid (the message names it)", body = ErrorBody),
-        (status = 409, description = "external_id already used in the project", body = ErrorBody),
-        (status = 413, description = "body too large", body = ErrorBody),
-        (status = 415, description = "not json", body = ErrorBody)))]
-pub(crate) async fn create_ticket(
-    auth: WriteAuth,
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateTicket>,
-) -> ApiResult<impl IntoResponse> {
-    // the field types were checked while the body was read (`crate::validate`); what spans
-    // fields or needs the configuration is checked here
-    let item = submission(&state, &auth, body).map_err(|e| ApiError::BadRequest(e.message("")))?;
-    let created = submit(&state, vec![item]).await?;
-    announce(&state, &auth, &created).await;
-    let mut details = render_created(&state, created).await?;
-    Ok((StatusCode::CREATED, Json(details.remove(0))))
-}
-
-/// Create 1 to 20 tickets at once, all or none.
-///
-/// Each item is a `POST /api/tickets` body; `defaults` fill what an item leaves out. Every
-/// item is checked before any is created, and all are created in one transaction: a 400 names
-/// the item (`items[3].priority: ...`) and nothing is created.
-#[utoipa::path(post, path = "/api/tickets/batch", tag = "tickets", request_body = CreateTicketBatch,
-    responses((status = 201, description = "every ticket created", body = TicketBatchCreated),
-        (status = 400, description = "an item is invalid (the message names its index and field)", body = ErrorBody),
-        (status = 409, description = "an item's external_id is already used in its project", body = ErrorBody),
-        (status = 413, description = "body too large", body = ErrorBody),
-        (status = 415, description = "not json", body = ErrorBody)))]
-pub(crate) async fn create_ticket_batch(
-    auth: WriteAuth,
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateTicketBatch>,
-) -> ApiResult<impl IntoResponse> {
-    let defaults = body.defaults.unwrap_or_default();
-    let items = body
-        .items
-        .into_vec()
-        .into_iter()
-        .enumerate()
-        .map(|(i, item)| {
-            submission(&state, &auth, item.with_defaults(&defaults))
-                .map_err(|e| ApiError::BadRequest(e.message(&format!("items[{i}]."))))
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let created = submit(&state, items).await?;
-    announce(&state, &auth, &created).await;
-    let tickets = render_created(&state, created).await?;
-    Ok((StatusCode::CREATED, Json(TicketBatchCreated { tickets })))
-}
-
-/// A field of a submission that its type alone could not check.
-struct FieldError {
-    field: &'static str,
-    why: String,
-}
-
-impl FieldError {
-    fn message(&self, prefix: &str) -> String {
-        format!("invalid request body: {prefix}{}: {}", self.field, self.why)
-    }
-}
-
-/// Characters of a title derived from a prompt.
-const PROMPT_TITLE_CHARS: usize = 120;
-
-/// The title of a quick submission: the prompt's first line that is not blank, trimmed and
-/// cut at [`PROMPT_TITLE_CHARS`] characters (the last one an ellipsis when cut).
-fn title_of_prompt(prompt: &str) -> String {
-    let line = prompt
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or_default();
-    if line.chars().count() <= PROMPT_TITLE_CHARS {
-        return line.to_owned();
-    }
-    let mut title: String = line.chars().take(PROMPT_TITLE_CHARS - 1).collect();
-    title.truncate(title.trim_end().len());
-    title.push('…');
-    title
-}
-
-/// A request body as a ticket and its options (external id still to be generated when empty).
-fn submission(
-    state: &AppState,
-    auth: &WriteAuth,
-    body: CreateTicket,
-) -> Result<(Submission, bool), FieldError> {
-    let (title, description) = match (body.title, body.prompt) {
-        (Some(title), None) => (title.trimmed().to_owned(), body.description),
-        (Some(title), Some(prompt)) if body.description.is_empty() => {
-            (title.trimmed().to_owned(), prompt.trimmed().to_owned())
-        }
-        (None, Some(prompt)) if body.description.is_empty() => (
-            title_of_prompt(prompt.trimmed()),
-            prompt.trimmed().to_owned(),
-        ),
-        (_, Some(_)) => {
-            return Err(FieldError {
-                field: "prompt",
-                why: "give a prompt or a description, not both".into(),
-            });
-        }
-        (None, None) => {
-            return Err(FieldError {
-                field: "title",
-                why: "required unless a prompt is given".into(),
-            });
-        }
-    };
-    if let Some(agent) = &body.agent
-        && !state.config().agent_runners.iter().any(|a| a == agent)
-    {
-        return Err(FieldError {
-            field: "agent",
-            why: format!(
-                "unknown agent runner {agent:?}; configured: {}",
-                state.config().agent_runners.join(", ")
-            ),
-        });
-    }
-    let project = body
-        .project
-        .as_ref()
-        .and_then(ProjectName::get)
-        .map_or_else(|| state.config().default_project.clone(), str::to_owned);
-    let external_id = body
-        .external_id
-        .map(|e| e.trimmed().to_owned())
-        .unwrap_or_default();
-    let generated = external_id.is_empty();
-    let ticket = NewTicket {
-        project,
-        external_id,
-        title,
-        description,
-        acceptance_criteria: body.acceptance_criteria,
-        priority: body.priority.unwrap_or_default().get(),
-        labels: body.labels,
-        submitter: Some(auth.caller.name.clone()),
-        parent_id: None,
-    };
-    let options = TicketOptions {
-        timeout_secs: body
-            .timeout
-            .map(|t| u32::try_from(t.get()).unwrap_or(u32::MAX)),
-        max_budget: body.max_budget_usd.map(BudgetUsd::micros),
-        tags: body.tags.map(Tags::into_vec).unwrap_or_default(),
-        webhook_url: body.webhook_url.map(HttpUrl::into_string),
-        agent: body.agent,
-    };
-    Ok((Submission { ticket, options }, generated))
-}
-
-/// Creates the submissions in one transaction, numbering those without an external id
-/// `LOCAL-<n>` from the next free number of their project (again from a higher one when
-/// another writer took a number meanwhile).
-async fn submit(state: &AppState, items: Vec<(Submission, bool)>) -> ApiResult<Vec<Ticket>> {
-    let mut next: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
-    for (item, generated) in &items {
-        if *generated && !next.contains_key(&item.ticket.project) {
-            let counts = state
-                .store()
-                .count_tickets_by_status(Some(&item.ticket.project))
-                .await?;
-            next.insert(
-                item.ticket.project.clone(),
-                counts.iter().map(|(_, c)| c).sum::<i64>() + 1,
-            );
-        }
-    }
-    for _ in 0..100 {
-        let mut numbers = next.clone();
-        let batch = items
-            .iter()
-            .map(|(item, generated)| {
-                let mut item = item.clone();
-                if *generated {
-                    let n = numbers.entry(item.ticket.project.clone()).or_insert(1);
-                    item.ticket.external_id = format!("LOCAL-{n}");
-                    *n += 1;
-                }
-                item
-            })
-            .collect();
-        match state.store().submit_tickets(batch).await {
-            Ok(created) => return Ok(created),
-            Err(StoreError::Duplicate { key, .. }) => {
-                // a taken id the caller gave is theirs to change; a generated one moves on
-                let index = items.len().min(
-                    key.strip_prefix("items[")
-                        .and_then(|r| r.split(']').next())
-                        .and_then(|i| i.parse::<usize>().ok())
-                        .unwrap_or(usize::MAX),
-                );
-                let given = items.get(index).is_none_or(|(_, generated)| !generated);
-                if given {
-                    return Err(ApiError::Conflict(format!(
-                        "{} already exists",
-                        key.replace("items[0]: ", "")
-                    )));
-                }
-                for n in next.values_mut() {
-                    *n += i64::try_from(items.len()).unwrap_or(1);
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::Conflict(
-        "could not find a free LOCAL-<n> id; pass external_id".to_owned(),
-    ))
-}
-
-/// One `ticket_created` event per created ticket.
-async fn announce(state: &AppState, auth: &WriteAuth, created: &[Ticket]) {
-    for ticket in created {
-        state
-            .emit(
-                NewEvent::new(
-                    EventType::TicketCreated,
-                    format!("ticket {} created through the api", ticket.external_id),
-                )
-                .ticket(&ticket.id)
-                .details(serde_json::json!({ "source": "api", "submitter": auth.caller.name })),
-            )
-            .await;
-    }
-}
-
-/// The created tickets as details, with their options and their place in the queue.
-async fn render_created(state: &AppState, created: Vec<Ticket>) -> ApiResult<Vec<TicketDetail>> {
-    let generation = state.store().tickets_generation().await?;
-    let queue = queue_view(state, generation).await?;
-    let mut out = Vec::with_capacity(created.len());
-    for t in &created {
-        let options = state.store().ticket_options(&t.id).await?;
-        out.push(TicketDetail::from(t).submitted(&options, queue.entry(&t.id)));
-    }
-    Ok(out)
 }
 
 /// Delete a ticket with its tasks and events.

@@ -12,6 +12,7 @@ mod routes;
 mod search;
 mod snapshots;
 mod sql;
+mod submit_load;
 mod support;
 mod tls;
 mod validation;

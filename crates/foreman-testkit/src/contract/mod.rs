@@ -268,6 +268,7 @@ macro_rules! __store_contract_cases {
             snippets_highlight_the_matches,
             every_term_must_match_and_the_last_is_a_prefix,
             cursor_pages_through_every_match_once,
+            only_the_newest_matches_are_ranked,
             bad_queries_and_cursors_are_refused,
             the_index_follows_edits_and_deletes,
             plans_tasks_and_summaries_are_indexed,
@@ -278,6 +279,10 @@ macro_rules! __store_contract_cases {
             a_batch_is_all_or_nothing,
             the_ticket_budget_limits_admission,
             the_queue_is_in_claim_order,
+            numbered_tickets_count_on_per_project,
+            concurrent_numbering_hands_each_number_out_once,
+            queue_places_agree_with_the_snapshot,
+            grouped_batches_succeed_or_fail_alone,
         });
         $emit!($factory; misc {
             tokens_lifecycle,

@@ -1,18 +1,20 @@
-//! Search and history cases: ranking by field, highlighted snippets, keyset pages, the index
-//! following writes (edits, deletes, tasks, plans and summaries), and finished tickets newest
-//! first.
+//! Search and history cases: ranking by field, highlighted snippets, keyset pages, the bound on
+//! the matches ranked, the index following writes (edits, deletes, tasks, plans and summaries),
+//! and finished tickets newest first.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use foreman_domain::ticket_submission::MAX_BATCH;
 use foreman_domain::{
-    EventType, NewEvent, NewTask, NewTicket, Page, SearchHit, SearchQuery, Store, Ticket, TicketId,
-    TicketPatch, TicketStatus,
+    EventType, NewEvent, NewTask, NewTicket, Page, SearchHit, SearchQuery, Store, Submission,
+    Ticket, TicketId, TicketOptions, TicketPatch, TicketStatus,
 };
 use serde_json::json;
 
 use super::{expect_err, new_ticket};
+use crate::memory::SEARCH_CANDIDATES;
 
 async fn ticket(store: &dyn Store, ext: &str, title: &str, description: &str) -> Ticket {
     store
@@ -360,4 +362,130 @@ pub async fn history_lists_finished_tickets_newest_first(store: Arc<dyn Store>) 
         "a bad cursor refused",
     );
     assert_eq!(e.code(), "invalid");
+}
+
+/// Creates `descriptions.len()` tickets through batches of the submission port (in order,
+/// oldest first), titled `title` with the description given; returns them in that order.
+async fn submit_many(
+    store: &dyn Store,
+    prefix: &str,
+    title: &str,
+    descriptions: &[String],
+) -> Vec<Ticket> {
+    let mut created = Vec::with_capacity(descriptions.len());
+    for (chunk_no, chunk) in descriptions.chunks(MAX_BATCH).enumerate() {
+        let items = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, description)| Submission {
+                ticket: NewTicket {
+                    title: title.to_owned(),
+                    description: description.clone(),
+                    ..new_ticket(&format!("{prefix}-{}", chunk_no * MAX_BATCH + i))
+                },
+                options: TicketOptions::default(),
+            })
+            .collect();
+        created.extend(store.submit_tickets(items).await.unwrap());
+    }
+    created
+}
+
+/// Every hit of `q`, page after page of `limit`.
+async fn every_page(store: &dyn Store, q: &str, limit: u32) -> Vec<SearchHit> {
+    let mut hits = Vec::new();
+    let mut cursor = None;
+    for _ in 0..1_000 {
+        let page = store
+            .search_tickets(&SearchQuery {
+                text: q.to_owned(),
+                limit,
+                cursor: cursor.take(),
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit as usize);
+        hits.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return hits,
+        }
+    }
+    panic!("paging does not end");
+}
+
+/// With more matches than a search ranks ([`SEARCH_CANDIDATES`]), the newest of them are
+/// ranked: the pages hold each of those once, best first, each with a snippet of its own
+/// text; older matches are left out even when they would rank first; a new match enters the
+/// candidates at once.
+pub async fn only_the_newest_matches_are_ranked(store: Arc<dyn Store>) {
+    let s = &*store;
+    let older: Vec<String> = (0..5).map(|i| format!("old{i} notes")).collect();
+    // the word in the title: these would rank above every newer match
+    let older = submit_many(s, "OLD", "quokka report", &older).await;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let newer: Vec<String> = (0..SEARCH_CANDIDATES)
+        .map(|i| format!("tag{i} {} filler text", "quokka ".repeat(1 + i % 3)))
+        .collect();
+    let newer = submit_many(s, "NEW", "routine item", &newer).await;
+    let tag_of: HashMap<TicketId, String> = newer
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.clone(), format!("tag{i}")))
+        .collect();
+
+    let hits = every_page(s, "Quokka", 100).await;
+    assert_eq!(hits.len(), SEARCH_CANDIDATES, "every candidate, once");
+    let ids: HashSet<TicketId> = hits.iter().map(|h| h.ticket.id.clone()).collect();
+    assert_eq!(ids.len(), hits.len(), "no ticket twice");
+    assert!(
+        older.iter().all(|t| !ids.contains(&t.id)),
+        "matches older than the candidates are left out"
+    );
+    assert!(ids.iter().all(|id| tag_of.contains_key(id)));
+    assert!(
+        hits.windows(2).all(|w| w[0].score >= w[1].score),
+        "best first across pages"
+    );
+    assert!(
+        hits.first().unwrap().score > hits.last().unwrap().score,
+        "the ranking is not flat"
+    );
+    for h in &hits {
+        let text: String = h.snippet.iter().map(|p| p.text.as_str()).collect();
+        let tag = &tag_of[&h.ticket.id];
+        assert!(
+            text.split(|c: char| !c.is_alphanumeric())
+                .any(|w| w == tag.as_str()),
+            "{tag}: {text:?}"
+        );
+        assert!(
+            h.snippet
+                .iter()
+                .any(|p| p.highlighted && p.text.eq_ignore_ascii_case("quokka")),
+            "{:?}",
+            h.snippet
+        );
+    }
+    // smaller pages cut the same ranking at other places
+    let small = every_page(s, "quokka", 7).await;
+    assert_eq!(small.len(), SEARCH_CANDIDATES);
+    assert_eq!(
+        small
+            .iter()
+            .map(|h| h.ticket.id.clone())
+            .collect::<HashSet<_>>(),
+        ids
+    );
+
+    let newest = ticket(
+        s,
+        "NEWEST",
+        "quokka quokka sighting",
+        "quokka quokka quokka",
+    )
+    .await;
+    let first = search(s, "quokka").await;
+    assert_eq!(first.items[0].ticket.id, newest.id, "a new match is ranked");
+    assert_eq!(every_page(s, "quokka", 100).await.len(), SEARCH_CANDIDATES);
 }

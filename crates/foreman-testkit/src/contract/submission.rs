@@ -1,11 +1,14 @@
 //! Submission cases: batches created all-or-nothing with their options, options gone with
-//! their ticket, the ticket's own budget limit at admission, and the queue in claim order.
+//! their ticket, the ticket's own budget limit at admission, the queue in claim order,
+//! `LOCAL-<n>` numbering (also under concurrency), group commits and queue places counted for
+//! some tickets.
 
 use std::sync::Arc;
 
+use foreman_domain::ticket_submission::QueuePlaces;
 use foreman_domain::{
     BudgetLimits, BudgetScope, ClaimRequest, Micros, QueueSnapshot, Store, StoreError, Submission,
-    TicketFilter, TicketOptions, TicketStatus,
+    TicketFilter, TicketId, TicketOptions, TicketStatus,
 };
 
 use super::{expect_err, new_ticket, reservation};
@@ -117,7 +120,7 @@ pub async fn a_batch_is_all_or_nothing(store: Arc<dyn Store>) {
     );
     assert!(e.to_string().contains("items[1].timeout"), "{e}");
     let mut orphan = item("N-5", TicketOptions::default());
-    orphan.ticket.parent_id = Some(foreman_domain::TicketId::from("missing"));
+    orphan.ticket.parent_id = Some(TicketId::from("missing"));
     expect_err(
         store
             .submit_tickets(vec![item("N-6", full_options()), orphan])
@@ -283,4 +286,254 @@ pub async fn the_queue_is_in_claim_order(store: Arc<dyn Store>) {
     assert_eq!(q.running, 0);
     let mean = q.mean_duration.expect("one finished ticket");
     assert!((29..=40).contains(&mean.as_secs()), "about 30 s: {mean:?}");
+}
+
+fn numbered(project: &str, ext: &str) -> Submission {
+    let mut s = item(ext, TicketOptions::default());
+    s.ticket.project = project.into();
+    s
+}
+
+async fn submit_ids(store: &dyn Store, items: Vec<Submission>) -> Vec<String> {
+    let created = store.submit_numbered(items).await.unwrap();
+    created.into_iter().map(|t| t.external_id).collect()
+}
+
+/// Items without an id are numbered `LOCAL-<n>` per project in item order: the counter
+/// counts every submitted ticket, skips ids taken another way, never hands a number out again
+/// (after a delete, after a refused batch) and starts above what the project already has.
+pub async fn numbered_tickets_count_on_per_project(store: Arc<dyn Store>) {
+    let s = store.as_ref();
+    assert_eq!(
+        submit_ids(s, vec![numbered("web", ""), numbered("web", " ")]).await,
+        ["LOCAL-1", "LOCAL-2"]
+    );
+    // ids given count too (3, then 5 tickets), and a given LOCAL-<n> moves the counter at
+    // least there
+    assert_eq!(
+        submit_ids(s, vec![numbered("web", "JIRA-9")]).await,
+        ["JIRA-9"]
+    );
+    assert_eq!(
+        submit_ids(s, vec![numbered("web", "LOCAL-5"), numbered("web", "")]).await,
+        ["LOCAL-5", "LOCAL-4"]
+    );
+    // another project numbers on its own
+    assert_eq!(submit_ids(s, vec![numbered("api", "")]).await, ["LOCAL-1"]);
+    // an id taken by a ticket created another way is skipped
+    let mut other = new_ticket("LOCAL-7");
+    other.project = "web".into();
+    store.create_ticket(other).await.unwrap();
+    assert_eq!(
+        submit_ids(s, vec![numbered("web", ""), numbered("web", "")]).await,
+        ["LOCAL-6", "LOCAL-8"]
+    );
+    // a deleted ticket's number is not handed out again
+    let last = store
+        .get_ticket_by_external_id("web", "LOCAL-8")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.delete_ticket(&last.id).await.unwrap());
+    assert_eq!(submit_ids(s, vec![numbered("web", "")]).await, ["LOCAL-9"]);
+    // a refused batch moves nothing: its numbers come again
+    let e = expect_err(
+        store
+            .submit_numbered(vec![numbered("web", ""), numbered("web", "JIRA-9")])
+            .await,
+        "a taken id",
+    );
+    assert!(
+        matches!(&e, StoreError::Duplicate { key, .. } if key.contains("items[1]")),
+        "{e}"
+    );
+    assert_eq!(submit_ids(s, vec![numbered("web", "")]).await, ["LOCAL-10"]);
+    // a generated number is skipped for an id an earlier item gives, and a later item's own
+    // id that the numbering took is that item's duplicate
+    assert_eq!(
+        submit_ids(s, vec![numbered("web", "LOCAL-11"), numbered("web", "")]).await,
+        ["LOCAL-11", "LOCAL-12"]
+    );
+    let e = expect_err(
+        store
+            .submit_numbered(vec![numbered("web", ""), numbered("web", "LOCAL-13")])
+            .await,
+        "an id the numbering took",
+    );
+    assert!(
+        matches!(&e, StoreError::Duplicate { key, .. } if key.contains("items[1]")),
+        "{e}"
+    );
+    // a project with tickets but no counter yet starts above them: 3 tickets, LOCAL-40 the
+    // highest number
+    for ext in ["A-1", "LOCAL-40", "LOCAL-x"] {
+        let mut t = new_ticket(ext);
+        t.project = "old".into();
+        store.create_ticket(t).await.unwrap();
+    }
+    assert_eq!(submit_ids(s, vec![numbered("old", "")]).await, ["LOCAL-41"]);
+    let mut t = new_ticket("B-1");
+    t.project = "many".into();
+    store.create_ticket(t).await.unwrap();
+    assert_eq!(submit_ids(s, vec![numbered("many", "")]).await, ["LOCAL-2"]);
+    // `submit_tickets` still wants every id, and moves the counter all the same
+    expect_err(
+        store.submit_tickets(vec![numbered("web", "")]).await,
+        "an empty id",
+    );
+    store
+        .submit_tickets(vec![numbered("api", "G-1")])
+        .await
+        .unwrap();
+    assert_eq!(submit_ids(s, vec![numbered("api", "")]).await, ["LOCAL-3"]);
+}
+
+/// Concurrent batches of one project never get the same number, and together take exactly
+/// the numbers their tickets count.
+pub async fn concurrent_numbering_hands_each_number_out_once(store: Arc<dyn Store>) {
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let store = Arc::clone(&store);
+        writers.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for b in 0..5 {
+                let mut batch = vec![numbered("web", ""), numbered("web", "")];
+                batch.push(numbered("web", &format!("W{w}-{b}")));
+                ids.extend(submit_ids(store.as_ref(), batch).await);
+                tokio::task::yield_now().await;
+            }
+            ids
+        }));
+    }
+    let mut numbers = Vec::new();
+    for w in writers {
+        for id in w.await.expect("writer") {
+            if let Some(n) = id.strip_prefix("LOCAL-") {
+                numbers.push(n.parse::<usize>().unwrap());
+            }
+        }
+    }
+    numbers.sort_unstable();
+    let len = numbers.len();
+    numbers.dedup();
+    assert_eq!(numbers.len(), len, "a number handed out twice");
+    assert_eq!(len, 80);
+    assert!(numbers.iter().all(|n| (1..=120).contains(n)), "{numbers:?}");
+}
+
+/// `queue_places` tells what `queue_snapshot` does about some tickets: their places in claim
+/// order (also inside one batch, whose tickets share a creation time), none for a ticket that
+/// is not queued or does not exist, the running count and the mean duration.
+pub async fn queue_places_agree_with_the_snapshot(store: Arc<dyn Store>) {
+    let empty = store.queue_places(&[]).await.unwrap();
+    assert_eq!(empty, QueuePlaces::default());
+    let mut all = Vec::new();
+    for (i, priority) in [20, 40, 10, 20, 40].into_iter().enumerate() {
+        let mut batch = Vec::new();
+        for j in 0..3 {
+            let mut s = item(&format!("P-{i}-{j}"), TicketOptions::default());
+            s.ticket.priority = priority;
+            batch.push(s);
+        }
+        all.extend(store.submit_tickets(batch).await.unwrap());
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let claim = store
+        .claim_next(&ClaimRequest {
+            worker_id: "w/1".into(),
+            lease: std::time::Duration::from_secs(60),
+            statuses: vec![TicketStatus::Queued],
+            project: None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .transition_ticket(
+            &claim.ticket.id,
+            TicketStatus::Queued,
+            TicketStatus::Planning,
+            Some(claim.fencing_token),
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<TicketId> = all.iter().rev().map(|t| t.id.clone()).collect();
+    ids.push(TicketId::from("missing"));
+    let places = store.queue_places(&ids).await.unwrap();
+    let q = store.queue_snapshot().await.unwrap();
+    let expected: Vec<Option<usize>> = ids.iter().map(|id| q.position(id)).collect();
+    assert_eq!(places.positions, expected);
+    assert_eq!(places.positions.iter().flatten().count(), 14);
+    assert_eq!(places.positions[ids.len() - 1], None);
+    let claimed = ids.iter().position(|id| *id == claim.ticket.id).unwrap();
+    assert_eq!(places.positions[claimed], None);
+    assert_eq!(places.running, 1);
+    assert_eq!(places.running, q.running);
+    assert_eq!(places.mean_duration, None);
+    store
+        .update_ticket(
+            &claim.ticket.id,
+            foreman_domain::TicketPatch {
+                started_at: Some(Some(foreman_domain::now() - chrono::Duration::seconds(30))),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .transition_ticket(
+            &claim.ticket.id,
+            TicketStatus::Planning,
+            TicketStatus::Failed,
+            None,
+        )
+        .await
+        .unwrap();
+    let places = store.queue_places(&ids[..1]).await.unwrap();
+    let q = store.queue_snapshot().await.unwrap();
+    assert_eq!(places.running, 0);
+    assert_eq!(places.mean_duration, q.mean_duration);
+    assert!(places.mean_duration.is_some());
+    assert_eq!(places.positions, [q.position(&ids[0])]);
+}
+
+/// A group commit creates each batch or refuses it as it would alone: a refused batch leaves
+/// nothing behind (its numbers come again) and the others are created.
+pub async fn grouped_batches_succeed_or_fail_alone(store: Arc<dyn Store>) {
+    store
+        .submit_tickets(vec![item("TAKEN", TicketOptions::default())])
+        .await
+        .unwrap();
+    let outcomes = store
+        .submit_groups(vec![
+            vec![numbered("default", ""), numbered("default", "G-1")],
+            vec![numbered("default", ""), numbered("default", "TAKEN")],
+            vec![item("G-2", TicketOptions::default()); 21],
+            vec![numbered("default", "")],
+        ])
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 4);
+    let ids = |i: usize| -> Vec<String> {
+        outcomes[i]
+            .as_ref()
+            .unwrap()
+            .iter()
+            .map(|t| t.external_id.clone())
+            .collect()
+    };
+    // one ticket before: the counter starts at 1
+    assert_eq!(ids(0), ["LOCAL-2", "G-1"]);
+    assert!(
+        matches!(&outcomes[1], Err(StoreError::Duplicate { key, .. }) if key.contains("items[1]")),
+        "{:?}",
+        outcomes[1]
+    );
+    assert!(matches!(&outcomes[2], Err(StoreError::Invalid(_))));
+    assert_eq!(ids(3), ["LOCAL-4"]);
+    assert_eq!(total(store.as_ref()).await, 4);
+    for t in outcomes.iter().flatten().flatten() {
+        assert_eq!(store.get_ticket(&t.id).await.unwrap().as_ref(), Some(t));
+    }
 }

@@ -36,6 +36,10 @@ mod tickets;
 mod tokens;
 mod transcripts;
 
+/// The most matches a search ranks: the newest ones, by creation time then id (the SQL stores
+/// rank the newest by the order their search documents were created, and bound them alike).
+pub const SEARCH_CANDIDATES: usize = 1_000;
+
 /// Every storage port in memory. Cheap to clone: clones share the same state.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
@@ -63,6 +67,8 @@ struct State {
     runs: Runs,
     /// What submitted tickets asked for (`SubmissionStore`), by ticket.
     options: HashMap<TicketId, foreman_domain::TicketOptions>,
+    /// Counters of submitted tickets by project (`SubmissionStore::submit_numbered`).
+    submitted: HashMap<String, i64>,
     /// Fired notifications (`NotificationStore`), oldest first.
     notifications: Vec<foreman_domain::notification::Notification>,
     /// Retrospectives (`RetrospectiveStore`), oldest first.

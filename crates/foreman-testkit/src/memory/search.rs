@@ -4,7 +4,8 @@
 //!
 //! Every term must occur, case-insensitively, somewhere in the document; the score weighs
 //! occurrences by field like the SQL stores' ranking does (title far above summaries). It does
-//! not stem: `tests` does not find `test` here, as it does on SQLite and PostgreSQL.
+//! not stem: `tests` does not find `test` here, as it does on SQLite and PostgreSQL. Like the
+//! SQL stores, it ranks only the newest [`SEARCH_CANDIDATES`] matches (by creation).
 
 use async_trait::async_trait;
 use foreman_domain::search::{
@@ -14,7 +15,7 @@ use foreman_domain::{
     EventType, Page, SearchHit, SearchQuery, StoreResult, Ticket, TicketId, TicketSearch,
 };
 
-use super::{MemoryStore, State};
+use super::{MemoryStore, SEARCH_CANDIDATES, State};
 
 /// Field weights, like the SQL stores' (`bm25` weights on SQLite, A–D on PostgreSQL).
 const WEIGHTS: [f64; 6] = [10.0, 10.0, 4.0, 3.0, 3.0, 1.0];
@@ -154,12 +155,18 @@ impl TicketSearch for MemoryStore {
         let limit = query.effective_limit() as usize;
         let term_chars: Vec<Vec<char>> = terms.iter().map(|t| t.chars().collect()).collect();
         let s = self.lock();
-        let mut hits: Vec<(f64, TicketId, Vec<SnippetPart>)> = Vec::new();
+        let mut matches: Vec<(&Ticket, [String; 6], f64, usize)> = Vec::new();
         for ticket in s.tickets.values() {
             let doc = document(&s, ticket);
-            let Some((score, best)) = score(&doc, &term_chars) else {
-                continue;
-            };
+            if let Some((score, best)) = score(&doc, &term_chars) {
+                matches.push((ticket, doc, score, best));
+            }
+        }
+        // the candidates: the newest matches
+        matches.sort_by(|a, b| (b.0.created_at, &b.0.id).cmp(&(a.0.created_at, &a.0.id)));
+        matches.truncate(SEARCH_CANDIDATES);
+        let mut hits: Vec<(f64, TicketId, Vec<SnippetPart>)> = Vec::new();
+        for (ticket, doc, score, best) in matches {
             if after
                 .as_ref()
                 .is_some_and(|c| !c.precedes(score, &ticket.id))

@@ -766,7 +766,10 @@ export interface paths {
          * Search tickets: full text over title, description and acceptance criteria, plan, task
          *     titles and the summaries of reviews and agents, best match first, with highlighted
          *     snippets; cursor-paginated.
-         * @description 400 for a query without a letter or digit, a limit outside 1–100, or a malformed cursor or
+         * @description A query matching more than 1,000 tickets is ranked among its 1,000 newest matches (by
+         *     creation) only; its pages go through those.
+         *
+         *     400 for a query without a letter or digit, a limit outside 1–100, or a malformed cursor or
          *     one from another query.
          */
         get: operations["search_tickets"];
