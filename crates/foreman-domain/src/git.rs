@@ -298,6 +298,13 @@ pub enum DiffSpec {
         /// The head ref.
         head: String,
     },
+    /// The worktree (including untracked files) against the merge base of `base` and its
+    /// `HEAD`: what the branch committed since it left `base` and what it has not committed
+    /// yet, as one diff.
+    Since {
+        /// The base ref.
+        base: String,
+    },
 }
 
 /// A unified diff, capped in size.

@@ -1275,6 +1275,16 @@ impl GitRepository {
     fn diff_args(spec: &DiffSpec) -> GitResult<Vec<String>> {
         Ok(match spec {
             DiffSpec::WorkingTree => vec!["--cached".to_owned(), "HEAD".to_owned()],
+            DiffSpec::Since { base } => {
+                if base.starts_with('-') || base.is_empty() {
+                    return Err(GitError::Invalid(format!("bad ref {base:?}")));
+                }
+                vec![
+                    "--cached".to_owned(),
+                    "--merge-base".to_owned(),
+                    base.clone(),
+                ]
+            }
             DiffSpec::Range { base, head } => {
                 for r in [base, head] {
                     if r.starts_with('-') || r.is_empty() {
@@ -1313,7 +1323,7 @@ impl GitRepository {
                     Err(self.git.failure(&args, &out))
                 }
             }
-            DiffSpec::WorkingTree => {
+            DiffSpec::WorkingTree | DiffSpec::Since { .. } => {
                 let admin = self.git_dir(wt).await?;
                 let index = admin.join("foreman-diff-index");
                 let index_os = OsString::from(index.as_os_str());

@@ -190,6 +190,47 @@ async fn working_tree_diff_sees_untracked_files_and_leaves_the_index_alone() {
     assert!(status.contains("?? new.txt"), "index untouched: {status}");
 }
 
+/// `Since`: what the branch committed since it left the base and what it has not committed
+/// yet, as one diff; the base moving on does not show, and the index is untouched.
+#[tokio::test]
+async fn a_diff_since_the_base_holds_committed_and_pending_work() {
+    let f = Fixture::new();
+    let repo = f.repo().await;
+    let wt = ticket_worktree(&repo, &TicketId::new()).await;
+    write(&wt, "feature.txt", "one\ntwo\n");
+    repo.commit_all(&wt, "feature").await.unwrap();
+    write(&wt, "feature.txt", "one\ntwo\nthree\n");
+    write(&wt, "untracked.txt", "new\n");
+    f.write("OTHER.md", "elsewhere\n");
+    f.commit_and_push("unrelated");
+    repo.sync().await.unwrap();
+
+    let spec = DiffSpec::Since {
+        base: "origin/main".into(),
+    };
+    let diff = repo.diff(&wt, &spec).await.unwrap();
+    assert!(diff.text.contains("+three"), "{}", diff.text);
+    assert!(diff.text.contains("+one"), "committed work: {}", diff.text);
+    assert!(diff.text.contains("+++ b/untracked.txt"), "{}", diff.text);
+    assert!(!diff.text.contains("OTHER.md"), "{}", diff.text);
+    let stat = repo.diff_stat(&wt, &spec).await.unwrap();
+    let mut files: Vec<&str> = stat.files.iter().map(|f| f.path.as_str()).collect();
+    files.sort_unstable();
+    assert_eq!(files, ["feature.txt", "untracked.txt"]);
+    let status = git(&wt.path, &["status", "--porcelain"]);
+    assert!(
+        status.contains("?? untracked.txt"),
+        "index untouched: {status}"
+    );
+    let bad = DiffSpec::Since {
+        base: "--output=/tmp/x".into(),
+    };
+    assert!(matches!(
+        repo.diff(&wt, &bad).await,
+        Err(GitError::Invalid(_))
+    ));
+}
+
 #[tokio::test]
 async fn range_diff_is_what_a_pull_request_shows() {
     let f = Fixture::new();

@@ -144,18 +144,18 @@ impl TaskRun {
     /// The task's whole change: what its branch has committed since it left the ticket branch,
     /// and anything not committed yet.
     pub(super) async fn change(&self, wt: &Worktree) -> PipelineResult<String> {
-        let repo = &self.ctx.project.repo;
-        let committed = repo
+        let change = self
+            .ctx
+            .project
+            .repo
             .diff(
                 wt,
-                &DiffSpec::Range {
+                &DiffSpec::Since {
                     base: self.ticket.branch_name.clone(),
-                    head: wt.branch.clone(),
                 },
             )
             .await?;
-        let pending = repo.diff(wt, &DiffSpec::WorkingTree).await?;
-        Ok(committed.text + &pending.text)
+        Ok(change.text)
     }
 
     /// Commits the approved change on the task branch, pushes it and records the commit.
