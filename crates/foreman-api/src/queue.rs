@@ -54,6 +54,9 @@ impl QueueView {
 #[derive(Debug, Default)]
 pub(crate) struct QueueCache {
     latest: Mutex<Option<Arc<QueueView>>>,
+    /// One request at a time asks the store again; the others wait for its view instead of
+    /// each taking a snapshot (every connection's request at once, when a view goes stale).
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl QueueCache {
@@ -65,17 +68,26 @@ impl QueueCache {
         slots: usize,
         generation: Option<u64>,
     ) -> ApiResult<Arc<QueueView>> {
-        let known = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let Some(v) = &known
-            && generation.is_some()
-            && v.generation == generation
-            && v.is_fresh()
-        {
-            return Ok(v.clone());
+        let current = |known: &Option<Arc<QueueView>>| {
+            known
+                .as_ref()
+                .filter(|v| generation.is_some() && v.generation == generation && v.is_fresh())
+                .cloned()
+        };
+        let latest = || {
+            self.latest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+        };
+        if let Some(v) = current(&latest()) {
+            return Ok(v);
+        }
+        let _turn = self.refresh.lock().await;
+        // a request that had the turn before may have taken the view this one needs
+        let known = latest();
+        if let Some(v) = current(&known) {
+            return Ok(v);
         }
         let snapshot = store.queue_snapshot().await?;
         // Estimates count from the moment the queue took its present shape, not from each

@@ -113,7 +113,8 @@ pub struct SnippetPart {
 #[async_trait]
 pub trait TicketSearch: Send + Sync {
     /// Tickets whose search document matches every term of `query`, best first (ties by id),
-    /// each with a highlighted snippet.
+    /// each with a highlighted snippet. Only the newest 1,000 matches are ranked (a bound on
+    /// the cost when a word is in most tickets); fewer matches are ranked in full.
     ///
     /// Errors: [`StoreError::Invalid`] for a query without terms or a bad cursor.
     async fn search_tickets(&self, query: &SearchQuery) -> StoreResult<Page<SearchHit>>;
