@@ -15,6 +15,7 @@
 
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
 
+use foreman_testkit::corpus::{Rng, VOCABULARY, text, word};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,50 +25,8 @@ use foreman_store::SqlStore;
 use foreman_testkit::pg::TestSchema;
 use sea_orm::{ConnectionTrait, Database, Statement};
 
-const VOCABULARY: usize = 4_000;
 const RUNS: usize = 300;
 const BATCH: usize = 500;
-
-/// A deterministic generator (SplitMix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A word index, small ones far more often (the cube of a uniform draw).
-    fn word(&mut self) -> usize {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((u * u * u) * VOCABULARY as f64) as usize
-    }
-}
-
-/// The made-up word of index `i`: three syllables, unique per index.
-fn word(i: usize) -> String {
-    const ONSETS: [&str; 16] = [
-        "b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "ch", "sh",
-    ];
-    const VOWELS: [&str; 5] = ["a", "e", "i", "o", "u"];
-    let syllable = |n: usize| format!("{}{}", ONSETS[n % 16], VOWELS[(n / 16) % 5]);
-    format!(
-        "{}{}{}x",
-        syllable(i % 80),
-        syllable((i / 80) % 80),
-        syllable(i / 6400)
-    )
-}
-
-fn text(rng: &mut Rng, words: usize) -> String {
-    (0..words)
-        .map(|_| word(rng.word()))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;

@@ -11,6 +11,7 @@
 //! of `foreman-domain` but none of the adapters; backends plug in through a factory.
 
 pub mod contract;
+pub mod corpus;
 pub mod memory;
 pub mod pg;
 
