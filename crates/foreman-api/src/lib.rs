@@ -47,6 +47,7 @@ mod response_cache;
 mod routes;
 mod serve;
 mod state;
+mod submit_queue;
 mod validate;
 mod ws;
 

@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub worker_slots: Mutex<Option<Arc<dyn foreman_domain::WorkerSlots>>>,
     /// Set when the server shuts down; live streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Submissions waiting for their group commit.
+    pub submissions: crate::submit_queue::SubmitQueue,
 }
 
 impl fmt::Debug for AppState {
@@ -101,6 +103,7 @@ impl AppState {
                 branch_rewind: Mutex::new(None),
                 worker_slots: Mutex::new(None),
                 closing: tokio::sync::watch::Sender::new(false),
+                submissions: crate::submit_queue::SubmitQueue::default(),
             }),
         }
     }

@@ -11,7 +11,7 @@
 //! ticket fall with the group size. A request whose client goes away is still created and
 //! announced.
 
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Weak};
 
 use axum::Json;
 use axum::extract::State;
@@ -30,6 +30,7 @@ use crate::dto::{CreateTicket, CreateTicketBatch, QueueEntry, TicketBatchCreated
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
 use crate::state::{AppState, Inner};
+use crate::submit_queue::Waiting;
 use crate::validate::{BudgetUsd, HttpUrl, ProjectName, Tags};
 
 /// Create a local ticket (not from a tracker); it starts `queued`.
@@ -194,13 +195,6 @@ fn submission(
 /// Tickets a group commit takes at most.
 const GROUP_TICKETS: usize = 200;
 
-/// A submission waiting for its group commit.
-struct Waiting {
-    items: Vec<(Submission, bool)>,
-    submitter: String,
-    reply: oneshot::Sender<ApiResult<Vec<TicketDetail>>>,
-}
-
 /// Creates the submissions (those without an external id numbered `LOCAL-<n>`), records
 /// their events and renders them, through the server's group commit.
 async fn submit(
@@ -224,25 +218,14 @@ fn stopped() -> ApiError {
     ApiError::internal(std::io::Error::other("the submission writer stopped"))
 }
 
-/// The queue of the server's submission writer, started with the first submission.
+/// The queue of the server's submission writer, started with the first submission (the
+/// writer holds the state weakly, and ends when the state and its queue are gone).
 fn committer(state: &AppState) -> mpsc::UnboundedSender<Waiting> {
-    /// Every server's writer, by its state (a process may run several, as tests do).
-    static WRITERS: Mutex<Vec<(Weak<Inner>, mpsc::UnboundedSender<Waiting>)>> =
-        Mutex::new(Vec::new());
-    let mut writers = WRITERS.lock().unwrap_or_else(PoisonError::into_inner);
-    // a server gone, or a writer whose runtime ended
-    writers.retain(|(state, queue)| state.strong_count() > 0 && !queue.is_closed());
-    if let Some((_, queue)) = writers
-        .iter()
-        .find(|(s, _)| std::ptr::eq(s.as_ptr(), Arc::as_ptr(&state.inner)))
-    {
-        return queue.clone();
-    }
-    let (queue, waiting) = mpsc::unbounded_channel();
-    let weak = Arc::downgrade(&state.inner);
-    tokio::spawn(write_groups(weak.clone(), waiting));
-    writers.push((weak, queue.clone()));
-    queue
+    state.inner.submissions.get_or_start(|| {
+        let (queue, waiting) = mpsc::unbounded_channel();
+        tokio::spawn(write_groups(Arc::downgrade(&state.inner), waiting));
+        queue
+    })
 }
 
 /// A group as the store left it.
