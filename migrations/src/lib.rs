@@ -23,6 +23,9 @@ mod m20261207_000012_runs_logs;
 mod m20261207_000013_notifications;
 mod m20261207_000014_rollback_transcripts;
 mod m20261207_000020_search_bounds;
+mod m20261207_000030_webhook_subscriptions;
+mod m20261207_000031_usage_ingest;
+mod m20261207_000032_audit;
 
 /// Every migration, oldest first.
 #[derive(Debug)]
@@ -42,6 +45,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000013_notifications::Migration),
             Box::new(m20261207_000014_rollback_transcripts::Migration),
             Box::new(m20261207_000020_search_bounds::Migration),
+            Box::new(m20261207_000030_webhook_subscriptions::Migration),
+            Box::new(m20261207_000031_usage_ingest::Migration),
+            Box::new(m20261207_000032_audit::Migration),
         ]
     }
 }

@@ -7,8 +7,10 @@
 //! - `fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH]`: property-based fuzzing of
 //!   every operation of the served OpenAPI document with schemathesis against the debug server
 //!   or the one given (`fuzz.rs`); part of `ci`.
-//! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec and the dashboard's
-//!   `web/src/lib/api/schema.d.ts` from it (`--check` fails on drift instead).
+//! - `codegen [--check]`: rewrites `docs/openapi.json` from the API's spec, the dashboard's
+//!   `web/src/lib/api/schema.d.ts` from it, and the Python client `clients/python/foreman-client`
+//!   from it (`python_client.rs`; `--check` fails on drift instead). `--python-only`: the
+//!   Python client alone, from the `docs/openapi.json` on disk (no server build).
 //! - `tidy`: architecture invariants checked over `cargo metadata`.
 //! - `bench store|api|llm|git|pipeline|sandbox|search|ops`: runs a benchmark; results are
 //!   recorded in `docs/benchmarks.md`.
@@ -17,11 +19,13 @@
 //! - `run [-- ARGS]`: builds the dashboard (when Node.js is installed) and runs `foreman-server
 //!   ARGS`; without ARGS and without an LLM API key in the environment, `--demo`.
 //!
-//! The dashboard's steps need Node.js 20.19+ and npm. Without them they are skipped with a
-//! note, except when `CI` is set: there they are required.
+//! The dashboard's steps need Node.js 20.19+ and npm, the Python client's the pinned
+//! openapi-python-client and ruff from PyPI. Without them they are skipped with a note, except
+//! when `CI` is set: there they are required.
 
 mod fuzz;
 mod imports;
+mod python_client;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -36,6 +40,9 @@ fn main() -> Result<()> {
     std::env::set_current_dir(&root)?;
     match args.first().map(String::as_str) {
         Some("ci") => ci(&root),
+        Some("codegen") if args.iter().any(|a| a == "--python-only") => {
+            python_client::codegen(&root, args.iter().any(|a| a == "--check"))
+        }
         Some("codegen") => codegen(&root, args.iter().any(|a| a == "--check")),
         Some("fuzz") => fuzz::run(&root, &args[1..]),
         Some("tidy") => {
@@ -53,7 +60,7 @@ fn main() -> Result<()> {
         Some("run") => run_server(&root, &args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH] | tidy | bench <store|api|llm|git|pipeline|sandbox|search|ops> | web | run [-- SERVER_ARGS]>"
+                "usage: cargo xtask <ci | codegen [--check] [--python-only] | fuzz [--max-time SECS] [--seed N] [--keep] [--server PATH] | tidy | bench <store|api|llm|git|pipeline|sandbox|search|ops> | web | run [-- SERVER_ARGS]>"
             );
             std::process::exit(2)
         }
@@ -321,6 +328,7 @@ fn ci(root: &Path) -> Result<()> {
         .args(["doc", "--workspace", "--no-deps", "--locked"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     codegen_openapi(root, true)?;
+    python_client::codegen(root, true)?;
     // The end-to-end tests run the workspace's binaries (foreman-server, foreman); nextest
     // only builds the binaries of the package under test, so build them all first.
     run(cargo().args(["build", "--workspace", "--bins", "--locked"]))?;
@@ -406,7 +414,7 @@ fn ensure_postgres() {
 }
 
 /// `docs/openapi.json` from the server, then the dashboard's types from it (`npm run gen`, or
-/// `npm run gen:check` with `check`).
+/// `npm run gen:check` with `check`) and the Python client (`python_client.rs`).
 fn codegen(root: &Path, check: bool) -> Result<()> {
     codegen_openapi(root, check)?;
     if web_enabled()? {
@@ -417,7 +425,7 @@ fn codegen(root: &Path, check: bool) -> Result<()> {
             web_step(root, "gen", &["run", "gen"])?;
         }
     }
-    Ok(())
+    python_client::codegen(root, check)
 }
 
 /// `docs/openapi.json` from `foreman-server openapi` (`check`: fail on drift instead).
@@ -468,6 +476,8 @@ fn bench(which: Option<&str>) -> Result<()> {
         Some("git") => cmd.args(["bench", "-p", "foreman-git"]),
         Some("sandbox") => cmd.args(["bench", "-p", "foreman-agent", "--bench", "sandbox"]),
         Some("search") => cmd.args(["bench", "-p", "foreman-store", "--bench", "search"]),
+        // `POST /api/llm/usage` in batches of 500, and the store's `ingest_usage` alone.
+        Some("usage") => cmd.args(["bench", "-p", "foreman-api", "--bench", "usage_ingest"]),
         Some("ops") => {
             // Submission, batch, search and `logs --follow` against a release server process.
             run(cargo().args(["build", "--release", "-p", "foreman-server"]))?;

@@ -30,6 +30,9 @@ const ADAPTERS: &[&str] = &[
     "foreman-api",
     "foreman-agent",
     "foreman-rest",
+    "foreman-channel",
+    "foreman-mcp",
+    "foreman-deliver",
 ];
 
 /// Pairs `(a, b)`: `a` must not depend on `b` in any way (normal, dev or build). The tracker

@@ -110,6 +110,23 @@ pub(crate) enum Command {
     },
     /// Notifications; `ack ID` or `ack --all` acknowledges.
     Notifications(NotificationsArgs),
+    /// The audit trail (admin token): `list [--actor --action --since]` shows recorded
+    /// mutating calls, `verify` walks the hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: crate::commands::audit::AuditCommand,
+    },
+    /// Chat channels: `pair NAME` issues a one-time pairing code for a new sender.
+    Channels {
+        #[command(subcommand)]
+        command: crate::commands::channels::ChannelsCommand,
+    },
+    /// LLM usage made outside Foreman: `ingest --file rows.json` reports it, `summary` sums
+    /// usage per model, project, ticket, session tag or day.
+    Usage {
+        #[command(subcommand)]
+        command: crate::commands::usage::UsageCommand,
+    },
     /// A ticket's checkpoints (one per completed task).
     Checkpoints {
         /// Ticket id.

@@ -21,7 +21,7 @@ use clap::Parser as _;
 use foreman_config::Config;
 
 use crate::cli::{Cli, Command, DoctorArgs};
-use crate::commands::{Ctx, local, logs, ops, tickets};
+use crate::commands::{Ctx, channels, local, logs, ops, tickets};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -82,6 +82,9 @@ async fn run(global: &cli::Global, command: Command) -> Result<()> {
         Command::History { limit, cursor } => ops::history(&ctx, limit, cursor).await,
         Command::Daemon { command } => ops::daemon(&ctx, command).await,
         Command::Notifications(args) => ops::notifications(&ctx, args).await,
+        Command::Channels { command } => channels::channels(&ctx, command).await,
+        Command::Audit { command } => commands::audit::audit(&ctx, command).await,
+        Command::Usage { command } => commands::usage::usage(&ctx, command).await,
         Command::Doctor(_)
         | Command::Migrate(_)
         | Command::Token { .. }

@@ -30,6 +30,8 @@ pub struct Inputs {
     pub data_dir: PathBuf,
     /// Process environment, for choosing the LLM provider.
     pub env: BTreeMap<String, String>,
+    /// The MCP servers' tools, offered to the built-in agent (`None`: no `[[mcp.servers]]`).
+    pub mcp_tools: Option<Arc<dyn foreman_domain::mcp::ExternalTools>>,
 }
 
 impl std::fmt::Debug for Inputs {
@@ -347,6 +349,13 @@ pub fn usage_source(config: &Config) -> Arc<dyn foreman_domain::usage_source::Us
     Arc::new(foreman_claude_logs::ClaudeLogs::new(None, table))
 }
 
+/// The prices of reported usage sent without a cost (`POST /api/llm/usage`): the same table as
+/// Foreman's own calls.
+#[must_use]
+pub fn usage_pricer(config: &Config) -> Arc<dyn foreman_domain::usage_ingest::UsagePricer> {
+    Arc::new(foreman_llm::PricingTable::from_config(&pricing(config)))
+}
+
 /// Builds the engine. Projects without a repository (`clone_url` empty) are left out; with
 /// none left, the daemon idles and the API still serves.
 ///
@@ -469,6 +478,7 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
             events: &inputs.events,
             env: &inputs.env,
             pricing: &pricing,
+            mcp_tools: inputs.mcp_tools.as_ref(),
         },
     )?;
     let ports = Ports {

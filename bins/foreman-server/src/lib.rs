@@ -20,9 +20,13 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub mod adapters;
+pub mod audit_key;
+pub mod channels;
 pub mod compose;
 pub mod demo;
 pub mod doctor;
+pub mod mcp;
+pub mod outbound;
 pub mod session;
 pub mod webhooks;
 
@@ -237,17 +241,32 @@ pub async fn launch(
     );
     // a start-up failure below stops it too
     let _notifier_guard = notifier_stop.clone().drop_guard();
+    // Outbound webhooks: the delivery worker, stopped after the daemon like the notifier.
+    let webhook_stop = CancellationToken::new();
+    let webhook_worker = outbound::spawn_worker(
+        &config,
+        store.clone(),
+        events.clone(),
+        &hub,
+        webhook_stop.clone(),
+    );
+    let _webhook_guard = webhook_stop.clone().drop_guard();
     let stop_requested = CancellationToken::new();
     let mut work_gate = None;
     let mut pr_watch = None;
     let mut worker_slots = None;
     let mut history = None;
+    // MCP servers run for the life of the server; their tools go to the built-in agent
+    let mcp_servers = mcp::start(&config, &data_dir, &env)?;
     let daemon = if config.daemon.enabled {
         let inputs = compose::Inputs {
             store: store.clone(),
             events: events.clone(),
             data_dir: data_dir.clone(),
             env,
+            mcp_tools: mcp_servers
+                .clone()
+                .map(|m| m as Arc<dyn foreman_domain::mcp::ExternalTools>),
         };
         match compose::build(&config, &inputs)? {
             compose::Pipeline::Ready(engine, repos) => {
@@ -279,11 +298,16 @@ pub async fn launch(
         None
     };
 
+    // chat channels run beside the daemon, and stop after it
+    let chat_channels = channels::spawn(&config, store.clone(), events.clone())?;
     let webhooks = webhooks::build(&config, store.clone(), events.clone(), pr_watch);
     let mut api = api_config(&config, &data_dir);
     api.runner_mode = runner_mode;
     let mut app =
         foreman_api::app(store, hub, api).with_usage_source(compose::usage_source(&config));
+    app = app.with_usage_pricer(compose::usage_pricer(&config));
+    let audit_key = audit_key::load_or_create(&config.audit.signing_key_path(&data_dir))?;
+    app = app.with_audit(audit_key, config.audit.retention());
     if let Some(slots) = worker_slots {
         app = app.with_worker_slots(slots);
     }
@@ -295,6 +319,15 @@ pub async fn launch(
     }
     if config.dashboard.enabled {
         app = app.with_ui(foreman_web::router());
+    }
+    if let Some(c) = &chat_channels {
+        app = app.with_connectivity(c.connectivity());
+    }
+    if let Some(m) = &mcp_servers {
+        app = app.with_connectivity(Arc::new(mcp::StatusProbe::new(
+            chat_channels.as_ref().map(channels::Channels::connectivity),
+            m.clone(),
+        )));
     }
     app = app.with_daemon_control(Arc::new(session::ServerControl::new(
         run.id.clone(),
@@ -339,9 +372,19 @@ pub async fn launch(
     if let Some(handle) = handle {
         let _ = handle.await;
     }
+    if let Some(c) = chat_channels {
+        c.stop().await;
+    }
+    if let Some(m) = mcp_servers {
+        m.shutdown().await;
+    }
     notifier_stop.cancel();
     if let Some(notifier) = notifier {
         let _ = notifier.await;
+    }
+    webhook_stop.cancel();
+    if let Some(worker) = webhook_worker {
+        let _ = worker.await;
     }
     if let Err(e) = run_store
         .finish_run(&run.id, foreman_domain::runs::RunStatus::Stopped)

@@ -18,7 +18,8 @@ use foreman_domain::llm::{
     CacheHints, CallContext, ContentBlock, LlmError, LlmProvider, LlmRequest, Message, MessageRole,
     StopReason, ToolDefinition, Usage,
 };
-use foreman_domain::{EventLog, EventType, NewEvent};
+use foreman_domain::mcp::ExternalTools;
+use foreman_domain::{EventLog, EventType, NewEvent, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -124,6 +125,7 @@ pub struct BuiltinRunner {
     policy: Arc<CommandPolicy>,
     events: Option<Arc<dyn EventLog>>,
     pricing: Option<Arc<dyn CostEstimator>>,
+    external: Option<Arc<dyn ExternalTools>>,
 }
 
 impl std::fmt::Debug for BuiltinRunner {
@@ -171,7 +173,16 @@ impl BuiltinRunner {
             policy: Arc::new(policy),
             events: None,
             pricing: None,
+            external: None,
         })
+    }
+
+    /// Offers the tools of `tools` (MCP servers) beside the built-in ones, listed at the start
+    /// of each run; every call is recorded as an `mcp_tool_called` event.
+    #[must_use]
+    pub fn with_external_tools(mut self, tools: Arc<dyn ExternalTools>) -> Self {
+        self.external = Some(tools);
+        self
     }
 
     /// Records `agent_turn`, `agent_stalled` and `secrets_detected` events in `log`.
@@ -406,6 +417,10 @@ impl AgentRunner for BuiltinRunner {
                     reason: e.to_string(),
                 },
             )?;
+        if let Some(ext) = &self.external {
+            let specs = ext.tools().await;
+            toolbox = toolbox.with_external(ext.clone(), specs);
+        }
         let deadline = limits.timeout.map(|t| started + t);
         toolbox.set_deadline(deadline);
         let tools = toolbox.definitions();
@@ -653,7 +668,34 @@ impl AgentRunner for BuiltinRunner {
                     ));
                     break;
                 }
+                let external = toolbox.external_spec(name).cloned();
+                let called = Instant::now();
                 let result = toolbox.call(name, input).await;
+                if let Some(spec) = external {
+                    let ms = u64::try_from(called.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    let error = result.is_error.then(|| clip(&result.content, 500));
+                    run.observer
+                        .emit(
+                            NewEvent::new(
+                                EventType::McpToolCalled,
+                                format!("{} tool {} called", spec.server, spec.tool),
+                            )
+                            .severity(if result.is_error {
+                                Severity::Warning
+                            } else {
+                                Severity::Info
+                            })
+                            .details(json!({
+                                "server": spec.server,
+                                "tool": spec.tool,
+                                "name": spec.name,
+                                "duration_ms": ms,
+                                "ok": !result.is_error,
+                                "error": error,
+                            })),
+                        )
+                        .await;
+                }
                 run.outcome.secrets_redacted += result.secrets.len() as u64;
                 run.observer
                     .secrets(

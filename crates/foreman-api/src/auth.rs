@@ -247,6 +247,23 @@ pub type WriteAuth = Authed<WriteScope>;
 /// Requires an `admin` token.
 pub type AdminAuth = Authed<AdminScope>;
 
+impl<S: RequiredScope> Authed<S> {
+    /// An already authenticated caller as holding `S` (the MCP endpoint authenticates once per
+    /// request and checks each tool's scope here, with the same refusal as the routes).
+    ///
+    /// # Errors
+    /// [`AuthError::Insufficient`] when the caller lacks `S`.
+    pub(crate) fn granted(caller: Caller) -> Result<Self, AuthError> {
+        if !caller.grants(S::SCOPE) {
+            return Err(AuthError::Insufficient(S::SCOPE));
+        }
+        Ok(Self {
+            caller,
+            _scope: PhantomData,
+        })
+    }
+}
+
 impl<S: RequiredScope> FromRequestParts<AppState> for Authed<S> {
     type Rejection = AuthError;
 

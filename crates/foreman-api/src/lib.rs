@@ -28,6 +28,8 @@
 //! Everything that emits events should append through a
 //! [`foreman_events::PublishingEventLog`] built on the same hub, so live clients see them.
 
+mod audit;
+mod audit_log;
 mod auth;
 mod config;
 mod conn;
@@ -38,6 +40,7 @@ mod extract;
 mod health;
 mod http_metrics;
 mod live;
+mod mcp_sessions;
 mod metrics;
 mod middleware;
 mod openapi;
@@ -176,6 +179,22 @@ impl App {
         self
     }
 
+    /// Prices reported usage sent without a cost (`POST /api/llm/usage`) with `pricer` (the
+    /// server installs its price table). Without one, such rows are a 400 naming `model`.
+    #[must_use]
+    pub fn with_usage_pricer(
+        self,
+        pricer: Arc<dyn foreman_domain::usage_ingest::UsagePricer>,
+    ) -> Self {
+        *self
+            .state
+            .inner
+            .usage_pricer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(pricer);
+        self
+    }
+
     /// Shows the execution slots of the daemon running beside the API in `/api/workers` and
     /// `/api/stats`. Without them, `/api/workers` reports no daemon and `/api/stats` counts the
     /// configured slots.
@@ -250,6 +269,30 @@ impl App {
         self
     }
 
+    /// Signs the audit trail's checkpoints with `key` (and checks them with it in
+    /// `GET /api/audit/verify`); with `retention`, prunes entries older than that once an hour,
+    /// behind a signed checkpoint. Without a key, nothing is pruned and a checkpoint cannot be
+    /// verified. Call it inside a Tokio runtime when `retention` is given.
+    #[must_use]
+    pub fn with_audit(
+        self,
+        key: foreman_domain::audit::AuditKey,
+        retention: Option<std::time::Duration>,
+    ) -> Self {
+        self.state.inner.audit.set_key(key);
+        if let Some(retention) = retention {
+            audit::spawn_retention(&self.state, retention, std::time::Duration::from_secs(3600));
+        }
+        self
+    }
+
+    /// Stops (`true`) or resumes recording mutating calls in the audit trail. For benchmarks
+    /// that measure the trail's cost on one server; a server never turns it off.
+    #[doc(hidden)]
+    pub fn set_audit_recording_off(&self, off: bool) {
+        self.state.inner.audit.set_off(off);
+    }
+
     /// Serves `ui` (for example the dashboard's static files) for every path outside `/api/`
     /// and `/ws/`. Without it, unknown paths get the JSON 404.
     #[must_use]
@@ -290,6 +333,11 @@ impl App {
         router
             .layer(tower_http::catch_panic::CatchPanicLayer::custom(
                 error::panic_response,
+            ))
+            // around everything: every mutating call's final answer is in the audit trail
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                audit::record,
             ))
             .with_state(state)
     }

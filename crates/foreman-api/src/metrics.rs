@@ -199,6 +199,18 @@ pub const API_METRICS: &[MetricDef] = &[
         "requests refused by the per-ip rate limit",
     ),
     def(
+        "foreman_audit_entries_total",
+        Counter,
+        &[],
+        "mutating requests recorded in the audit trail",
+    ),
+    def(
+        "foreman_audit_append_failures_total",
+        Counter,
+        &[],
+        "mutating requests answered without their audit entry (the append failed)",
+    ),
+    def(
         "foreman_api_tokens_created_total",
         Counter,
         &[],

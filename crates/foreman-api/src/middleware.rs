@@ -164,13 +164,15 @@ async fn etag(response: Response, if_none_match: Option<HeaderValue>) -> Respons
 /// The body limit of a request: webhooks get the configured limit, JSON API requests at most
 /// [`API_BODY_LIMIT`], requests whose method carries no body at most [`NO_BODY_LIMIT`].
 pub(crate) fn body_limit(config: &ApiConfig, method: &Method, path: &str) -> usize {
-    let route_limit = if path.starts_with("/api/webhooks/") {
-        usize::MAX
-    } else if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
-        API_BODY_LIMIT
-    } else {
-        NO_BODY_LIMIT
-    };
+    // inbound receivers only: the outbound subscriptions are ordinary API routes
+    let route_limit =
+        if path.starts_with("/api/webhooks/") && !path.starts_with("/api/webhooks/subscriptions") {
+            usize::MAX
+        } else if matches!(*method, Method::POST | Method::PUT | Method::PATCH) {
+            API_BODY_LIMIT
+        } else {
+            NO_BODY_LIMIT
+        };
     config.body_limit_bytes.min(route_limit)
 }
 

@@ -35,7 +35,10 @@ verified by their signature) needs `Authorization: Bearer <token>`; every error 
         (name = "usage", description = "llm usage attribution"),
         (name = "daemon", description = "pausing and resuming the scheduler"),
         (name = "tokens", description = "api token management (admin)"),
+        (name = "audit", description = "the hash-chained audit trail of mutating calls (admin)"),
+        (name = "channels", description = "chat channels: pairing codes for new senders (admin)"),
         (name = "webhooks", description = "tracker and git host webhooks, authenticated by their signature instead of a token"),
+        (name = "mcp", description = "the Model Context Protocol server (JSON-RPC over streamable http)"),
     )
 )]
 pub(crate) struct ApiDoc;

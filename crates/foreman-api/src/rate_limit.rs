@@ -43,7 +43,11 @@ impl Class {
     /// preflights, the health probe, webhooks, which are verified by signature and not resent
     /// by every sender).
     pub fn of(method: &Method, path: &str) -> Option<Self> {
-        if path == "/api/health" || path.starts_with("/api/webhooks/") {
+        // the inbound receivers; the outbound subscriptions are ordinary API routes
+        if path == "/api/health"
+            || (path.starts_with("/api/webhooks/")
+                && !path.starts_with("/api/webhooks/subscriptions"))
+        {
             return None;
         }
         match *method {

@@ -40,6 +40,9 @@ pub(crate) struct Inner {
     pub http: HttpMetrics,
     /// Usage recorded outside Foreman (`/api/usage/claude-code`); `None`: nothing to read.
     pub usage_source: Mutex<Option<Arc<dyn UsageSource>>>,
+    /// Prices reported usage sent without a cost (`POST /api/llm/usage`); `None`: such rows
+    /// are refused.
+    pub usage_pricer: Mutex<Option<Arc<dyn foreman_domain::usage_ingest::UsagePricer>>>,
     pub connectivity: Mutex<Option<Arc<dyn Connectivity>>>,
     /// The server's own log lines as they are stored (`/api/logs?follow=true`).
     pub log_feed: Mutex<Option<foreman_events::logs::LogFeed>>,
@@ -56,6 +59,10 @@ pub(crate) struct Inner {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// Submissions waiting for their group commit.
     pub submissions: crate::submit_queue::SubmitQueue,
+    /// The audit trail's writer and signing key.
+    pub audit: crate::audit_log::AuditLog,
+    /// The MCP endpoint's open sessions.
+    pub mcp_sessions: crate::mcp_sessions::Sessions,
 }
 
 impl fmt::Debug for AppState {
@@ -96,6 +103,7 @@ impl AppState {
                 rate,
                 http: HttpMetrics::default(),
                 usage_source: Mutex::new(None),
+                usage_pricer: Mutex::new(None),
                 connectivity: Mutex::new(None),
                 log_feed: Mutex::new(None),
                 daemon_control: Mutex::new(None),
@@ -104,6 +112,8 @@ impl AppState {
                 worker_slots: Mutex::new(None),
                 closing: tokio::sync::watch::Sender::new(false),
                 submissions: crate::submit_queue::SubmitQueue::default(),
+                audit: crate::audit_log::AuditLog::default(),
+                mcp_sessions: crate::mcp_sessions::Sessions::default(),
             }),
         }
     }
@@ -123,6 +133,17 @@ impl AppState {
 
     pub(crate) fn config(&self) -> &ApiConfig {
         &self.inner.config
+    }
+
+    /// The price table of reported usage, when the server installed one.
+    pub(crate) fn usage_pricer(
+        &self,
+    ) -> Option<Arc<dyn foreman_domain::usage_ingest::UsagePricer>> {
+        self.inner
+            .usage_pricer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The daemon's execution slots, when a daemon runs beside the API.

@@ -5,12 +5,16 @@
 //! the redacted summary served by `GET /api/config/summary`. It knows nothing about how the
 //! settings are used: the binaries translate them into each crate's own settings types.
 
+mod audit;
+mod channels;
 mod duration;
 mod env;
 mod error;
+mod mcp;
 mod operations;
 mod redact;
 mod summary;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,10 +23,14 @@ use std::time::Duration;
 use foreman_domain::{BudgetLimits, DEFAULT_PROJECT, Micros};
 use serde::{Deserialize, Serialize};
 
+pub use audit::AuditConfig;
+pub use channels::{ChannelsConfig, TelegramChannelConfig};
 pub use duration::parse_duration;
 pub use error::ConfigError;
+pub use mcp::{McpConfig, McpServerConfig};
 pub use operations::{NotificationsConfig, PricingEntry, RetrospectivesConfig};
 pub use redact::redact_secret;
+pub use webhooks::WebhooksConfig;
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -62,6 +70,12 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// `[retrospectives]`: how often a retrospective is written.
     pub retrospectives: RetrospectivesConfig,
+    /// `[webhooks]`: outbound webhook delivery (SSRF allow-list, timeouts, retries).
+    pub webhooks: WebhooksConfig,
+    /// `[channels]`: chat channels (`[channels.telegram]`).
+    pub channels: ChannelsConfig,
+    /// `[audit]`: how long the audit trail is kept, and its signing key.
+    pub audit: AuditConfig,
 }
 
 /// `[dashboard]`.
@@ -833,24 +847,6 @@ impl Default for RateLimitConfig {
     }
 }
 
-/// `[mcp]`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct McpConfig {
-    /// Server names and commands.
-    pub servers: Vec<McpServerConfig>,
-}
-
-/// One MCP server.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct McpServerConfig {
-    /// Name.
-    pub name: String,
-    /// Command line.
-    pub command: String,
-}
-
 /// `[[projects]]`: a further repository with its own tracker and git settings.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -952,7 +948,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.runner.validate()?;
         self.logs.validate()?;
+        self.audit.validate()?;
+        self.channels.validate()?;
         operations::validate(&self.pricing, &self.notifications, &self.retrospectives)?;
+        self.webhooks.validate()?;
         for p in &self.runner.secret_patterns {
             if p.trim().is_empty() {
                 return Err(ConfigError::invalid(
@@ -1107,6 +1106,7 @@ impl Config {
         check_tracker("tracker", &self.tracker)?;
         check_git("git", &self.git)?;
         self.agent_runner.validate("agent_runner")?;
+        mcp::validate(&self.mcp)?;
         let c = &self.cost;
         for (key, v) in [
             ("cost.daily_budget", c.daily_budget),
@@ -1261,3 +1261,6 @@ pub fn expand_home(path: &str) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod mcp_tests;

@@ -244,6 +244,14 @@ event_types! {
     /// A retrospective over the last finished tickets was written (`details.retrospective_id`,
     /// `details.number`).
     RetrospectiveWritten = "retrospective_written" => Info,
+    // outbound webhooks
+    /// A webhook subscription was disabled after failed deliveries in a row
+    /// (`details.subscription_id`, `details.url`, `details.failures`, `details.reason`).
+    WebhookDisabled = "webhook_disabled" => Warning,
+    // MCP servers
+    /// The built-in agent called a tool of an MCP server (`details.server`, `details.tool`,
+    /// `details.name`, `details.duration_ms`, `details.ok`, `details.error`).
+    McpToolCalled = "mcp_tool_called" => Info,
 }
 
 impl fmt::Display for EventType {

@@ -11,8 +11,10 @@
 //! dependency tree.
 
 pub mod agent;
+pub mod audit;
 pub mod budget;
 pub mod budget_window;
+pub mod channel;
 pub mod checkpoint;
 pub mod clock;
 pub mod commit_policy;
@@ -26,6 +28,7 @@ pub mod git;
 pub mod ids;
 pub mod llm;
 pub mod llm_call;
+pub mod mcp;
 pub mod money;
 pub mod notification;
 pub mod pipeline;
@@ -38,6 +41,7 @@ pub mod search;
 pub mod settings;
 pub mod status;
 pub mod storage;
+pub mod subscription;
 pub mod task;
 pub mod ticket;
 pub mod ticket_submission;
@@ -45,6 +49,7 @@ pub mod token;
 pub mod tracker;
 pub mod transcript;
 pub mod transition;
+pub mod usage_ingest;
 pub mod usage_source;
 pub mod webhook;
 pub mod workers;

@@ -88,6 +88,8 @@ wire_enum! {
         PrMerged = "pr_merged",
         /// The daemon stopped.
         DaemonStopped = "daemon_stopped",
+        /// An outbound webhook subscription was disabled after failed deliveries in a row.
+        WebhookDisabled = "webhook_disabled",
     }
 }
 
@@ -130,6 +132,7 @@ impl TriggerId {
             Self::TicketBlocked => "a ticket is blocked or waits for clarification",
             Self::PrMerged => "a pull request was merged",
             Self::DaemonStopped => "the daemon stopped",
+            Self::WebhookDisabled => "a webhook subscription was disabled after failed deliveries",
         }
     }
 
@@ -139,7 +142,9 @@ impl TriggerId {
         match self {
             Self::BudgetThreshold | Self::ContextThreshold => Some((1, 100)),
             Self::TaskFailures => Some((1, 1000)),
-            Self::TicketBlocked | Self::PrMerged | Self::DaemonStopped => None,
+            Self::TicketBlocked | Self::PrMerged | Self::DaemonStopped | Self::WebhookDisabled => {
+                None
+            }
         }
     }
 }
@@ -188,6 +193,7 @@ impl Default for Triggers {
                 t(TriggerId::TicketBlocked, true, None, vec![]),
                 t(TriggerId::PrMerged, false, None, vec![]),
                 t(TriggerId::DaemonStopped, true, None, vec![]),
+                t(TriggerId::WebhookDisabled, true, None, vec![]),
             ],
         }
     }
@@ -556,6 +562,14 @@ impl Watch {
                     NotificationSeverity::Warning,
                     format!("the daemon stopped: {}", event.message),
                     format!("daemon_stopped:{}", event.seq),
+                ));
+            }
+            EventType::WebhookDisabled if triggers.armed(TriggerId::WebhookDisabled).is_some() => {
+                out.push(note(
+                    TriggerId::WebhookDisabled,
+                    NotificationSeverity::Warning,
+                    event.message.clone(),
+                    format!("webhook_disabled:{}", event.seq),
                 ));
             }
             _ => {}

@@ -450,6 +450,9 @@ pub trait Store:
     + crate::cost_report::CostReport
     + crate::checkpoint::CheckpointStore
     + crate::transcript::TranscriptStore
+    + crate::audit::AuditStore
+    + crate::subscription::WebhookStore
+    + crate::usage_ingest::UsageIngest
 {
 }
 
@@ -471,5 +474,8 @@ impl<T> Store for T where
         + crate::cost_report::CostReport
         + crate::checkpoint::CheckpointStore
         + crate::transcript::TranscriptStore
+        + crate::audit::AuditStore
+        + crate::subscription::WebhookStore
+        + crate::usage_ingest::UsageIngest
 {
 }

@@ -7,7 +7,8 @@
 //! share of every request ([`FaultPlan`]: 429, overload, 5xx, timeouts, malformed JSON,
 //! connection resets). [`llm::FakeModel`] is a model API (Anthropic's Messages) whose answers
 //! a test computes from each request, with the same fault injection and a count of the usage it
-//! billed.
+//! billed. [`telegram::FakeTelegram`] is Telegram's Bot API (long-polled `getUpdates`,
+//! `sendMessage`) with users a test plays.
 //!
 //! This crate is test support: it is a dev-dependency only and must not know about Foreman's
 //! adapters or domain; it only knows the wire formats.
@@ -19,6 +20,7 @@ pub mod gitlab;
 pub mod jira;
 pub mod linear;
 pub mod llm;
+pub mod telegram;
 
 pub use common::{Control, Fault, Running, Seen, base64};
 pub use faults::{FaultKind, FaultPlan};
@@ -26,3 +28,4 @@ pub use github::FakeGitHub;
 pub use gitlab::FakeGitLab;
 pub use jira::FakeJira;
 pub use linear::FakeLinear;
+pub use telegram::FakeTelegram;

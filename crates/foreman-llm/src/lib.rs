@@ -44,6 +44,7 @@ pub mod setup;
 mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod usage_pricer;
 mod wire;
 
 pub use anthropic::AnthropicConfig;

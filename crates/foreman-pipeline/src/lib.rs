@@ -4,6 +4,8 @@
 //! It knows the port traits of `foreman-domain` only — never an adapter crate (checked by
 //! `cargo xtask tidy`). The binaries build [`Ports`] from adapters and run a [`Daemon`].
 
+pub mod chat;
+mod clarification;
 pub mod classify;
 pub mod daemon;
 pub mod dag;

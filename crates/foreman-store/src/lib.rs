@@ -43,6 +43,7 @@
 //! `foreign_keys=ON`, `synchronous=NORMAL`) while reads use a separate pool, so concurrent
 //! pipelines queue for the writer instead of failing with `database is locked`.
 
+mod audit;
 mod cache;
 mod checkpoints;
 mod convert;
@@ -58,10 +59,12 @@ mod runs;
 mod search;
 mod settings;
 mod submission;
+mod subscriptions;
 mod tasks;
 mod tickets;
 mod tokens;
 mod transcripts;
+mod usage_ingest;
 
 #[cfg(feature = "sqlite")]
 use std::path::Path;
@@ -400,6 +403,8 @@ pub(crate) mod locks {
     /// File reservations: the first key of the two-key form, the second is the project's
     /// `hashtext`.
     pub const FILE_RESERVATIONS: i32 = 0x666f_7202;
+    /// The audit chain's head: appends and pruning.
+    pub const AUDIT: i64 = 0x666f_7265_6d61_6e03;
 }
 
 #[cfg(test)]

@@ -1,9 +1,12 @@
 //! The commands that talk to a server, one module per area.
 
+pub(crate) mod audit;
+pub(crate) mod channels;
 pub(crate) mod local;
 pub(crate) mod logs;
 pub(crate) mod ops;
 pub(crate) mod tickets;
+pub(crate) mod usage;
 
 use crate::http::Client;
 

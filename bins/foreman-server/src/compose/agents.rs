@@ -37,6 +37,8 @@ pub(super) struct AgentInputs<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// The LLM price table's configuration (Codex and commands without a reported cost).
     pub pricing: &'a foreman_llm::PricingConfig,
+    /// The MCP servers' tools, offered to the built-in runner.
+    pub mcp_tools: Option<&'a Arc<dyn foreman_domain::mcp::ExternalTools>>,
 }
 
 /// The coding agent for every project: the top-level runner, routed per project when any
@@ -78,11 +80,13 @@ fn runner(
                 secret_patterns: config.runner.secret_patterns.clone(),
                 ..RunnerSettings::default()
             };
-            return Ok(Arc::new(
-                BuiltinRunner::new(i.llm.clone(), i.prompts.clone(), settings)
-                    .context("cannot set up the built-in coding agent")?
-                    .with_events(i.events.clone()),
-            ));
+            let mut builtin = BuiltinRunner::new(i.llm.clone(), i.prompts.clone(), settings)
+                .context("cannot set up the built-in coding agent")?
+                .with_events(i.events.clone());
+            if let Some(tools) = i.mcp_tools {
+                builtin = builtin.with_external_tools(tools.clone());
+            }
+            return Ok(Arc::new(builtin));
         }
         "claude_code" => ExternalKind::ClaudeCode,
         "codex" => ExternalKind::Codex,
@@ -245,6 +249,7 @@ mod tests {
                 events: &events,
                 env: &std::env::vars().collect(),
                 pricing: &foreman_llm::PricingConfig::default(),
+                mcp_tools: None,
             },
         )
         .unwrap();
@@ -307,6 +312,7 @@ mod tests {
                 events: &events,
                 env: &BTreeMap::new(),
                 pricing: &foreman_llm::PricingConfig::default(),
+                mcp_tools: None,
             },
         )
         .unwrap();

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use foreman_domain::agent::{ChangeKind, CommandRecord, CompletionReport, FileChange};
 use foreman_domain::llm::ToolDefinition;
+use foreman_domain::mcp::{ExternalToolSpec, ExternalTools};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -82,6 +83,24 @@ pub struct Toolbox {
     commands: Vec<CommandRecord>,
     deadline: Option<Instant>,
     cache: Arc<FileCache>,
+    external: Option<External>,
+}
+
+/// Tools from outside (MCP servers), offered beside the built-in ones.
+struct External {
+    tools: Arc<dyn ExternalTools>,
+    specs: Vec<ExternalToolSpec>,
+}
+
+impl std::fmt::Debug for External {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("External")
+            .field(
+                "tools",
+                &self.specs.iter().map(|s| &s.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug)]
@@ -248,7 +267,45 @@ impl Toolbox {
             commands: Vec::new(),
             deadline: None,
             cache: Arc::new(FileCache::default()),
+            external: None,
         })
+    }
+
+    /// Offers `specs` (listed from `tools` at the start of the run) beside the built-in tools;
+    /// their calls go to `tools`, and their results pass the secret scanner like every other
+    /// tool's. A spec whose name is a built-in tool's is left out.
+    #[must_use]
+    pub fn with_external(
+        mut self,
+        tools: Arc<dyn ExternalTools>,
+        specs: Vec<ExternalToolSpec>,
+    ) -> Self {
+        let builtin: BTreeSet<String> = definitions(&[]).into_iter().map(|d| d.name).collect();
+        let specs = specs
+            .into_iter()
+            .filter(|s| !builtin.contains(&s.name))
+            .collect();
+        self.external = Some(External { tools, specs });
+        self
+    }
+
+    /// The external tool offered as `name`, if any.
+    #[must_use]
+    pub fn external_spec(&self, name: &str) -> Option<&ExternalToolSpec> {
+        self.external
+            .as_ref()
+            .and_then(|e| e.specs.iter().find(|s| s.name == name))
+    }
+
+    async fn call_external(&self, name: &str, input: &Value) -> Outcome {
+        let Some(external) = &self.external else {
+            return Err(Failure(format!("unknown tool {name:?}")));
+        };
+        match external.tools.call(name, input).await {
+            Ok(out) if out.is_error => Err(Failure(out.content)),
+            Ok(out) => Ok((out.content, false)),
+            Err(e) => Err(Failure(e.to_string())),
+        }
     }
 
     /// Commands started after this instant get at most the time left until it.
@@ -302,7 +359,15 @@ impl Toolbox {
     /// The tool definitions offered to the model.
     #[must_use]
     pub fn definitions(&self) -> Vec<ToolDefinition> {
-        definitions(&self.policy.allowed())
+        let mut defs = definitions(&self.policy.allowed());
+        if let Some(e) = &self.external {
+            defs.extend(e.specs.iter().map(|s| ToolDefinition {
+                name: s.name.clone(),
+                description: format!("[MCP server {}] {}", s.server, s.description),
+                input_schema: s.input_schema.clone(),
+            }));
+        }
+        defs
     }
 
     /// Runs one tool call. `complete` is not run here (the runner handles it).
@@ -320,6 +385,7 @@ impl Toolbox {
             COMPLETE => Err(Failure(
                 "complete ends the run and is handled by the runner".into(),
             )),
+            other if self.external_spec(other).is_some() => self.call_external(other, input).await,
             other => Err(Failure(format!(
                 "unknown tool {other:?}; available: read_file, write_file, edit_file, multi_edit, list_dir, glob, grep, run_command, git_diff, complete"
             ))),

@@ -4,6 +4,7 @@ mod builtin;
 mod escape;
 mod external;
 mod external_metering;
+mod mcp;
 mod prompts;
 mod sandbox;
 mod secrets;

@@ -8,19 +8,24 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::openapi::{ApiDoc, OpenApiJson};
 use crate::state::AppState;
 
+pub(crate) mod audit;
+pub(crate) mod channels;
 pub(crate) mod checkpoints;
 pub(crate) mod costs;
 pub(crate) mod events;
 pub(crate) mod history;
 pub(crate) mod live;
+pub(crate) mod mcp;
 pub(crate) mod notifications;
 pub(crate) mod runs;
 pub(crate) mod search;
 pub(crate) mod stats;
+pub(crate) mod subscriptions;
 pub(crate) mod system;
 pub(crate) mod tasks;
 pub(crate) mod tickets;
 pub(crate) mod tokens;
+pub(crate) mod usage_ingest;
 pub(crate) mod webhooks;
 pub(crate) mod workers;
 
@@ -47,7 +52,12 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(stats::router())
         .merge(tokens::router())
         .merge(webhooks::router())
+        .merge(subscriptions::router())
         .merge(search::router())
         .merge(history::router())
         .merge(workers::router())
+        .merge(audit::router())
+        .merge(channels::router())
+        .merge(usage_ingest::router())
+        .merge(mcp::router())
 }

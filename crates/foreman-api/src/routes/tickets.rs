@@ -34,7 +34,7 @@ use crate::response_cache::PageShape;
 use crate::state::AppState;
 use crate::validate::{Offset, PageLimit};
 
-mod submit;
+pub(crate) mod submit;
 
 /// Events `GET /api/tickets/{id}/events` returns.
 pub const TICKET_EVENTS_LIMIT: u32 = 100;

@@ -1125,7 +1125,8 @@ async fn notifications_and_triggers(store: Arc<dyn Store>) {
             "context_threshold",
             "ticket_blocked",
             "pr_merged",
-            "daemon_stopped"
+            "daemon_stopped",
+            "webhook_disabled"
         ]
     );
     let (status, changed) = put(
@@ -1522,7 +1523,9 @@ async fn every_write_route_needs_the_write_scope() {
         .await;
     let mut checked = 0;
     for (method, path) in crate::auth::documented_routes() {
-        if method == "GET" || path.starts_with("/api/webhooks/") {
+        // `/mcp` carries read and write tools alike: each tool checks its scope
+        // (tests/it/mcp.rs)
+        if method == "GET" || path.starts_with("/api/webhooks/") || path == "/mcp" {
             continue;
         }
         let r = app

@@ -34,6 +34,7 @@ pub struct TestAppBuilder {
     store: Option<Arc<dyn Store>>,
     webhooks: Option<Arc<dyn WebhookSink>>,
     usage_source: Option<Arc<dyn UsageSource>>,
+    usage_pricer: Option<Arc<dyn foreman_domain::usage_ingest::UsagePricer>>,
     worker_slots: Option<Arc<dyn WorkerSlots>>,
     repositories: Option<(Arc<dyn DiffSource>, Arc<dyn BranchRewind>)>,
     daemon_control: Option<Arc<dyn DaemonControl>>,
@@ -47,6 +48,7 @@ impl TestApp {
             store: None,
             webhooks: None,
             usage_source: None,
+            usage_pricer: None,
             worker_slots: None,
             repositories: None,
             daemon_control: None,
@@ -160,6 +162,15 @@ impl TestAppBuilder {
         self
     }
 
+    /// Prices reported usage sent without a cost with `pricer`.
+    pub fn usage_pricer(
+        mut self,
+        pricer: Arc<dyn foreman_domain::usage_ingest::UsagePricer>,
+    ) -> Self {
+        self.usage_pricer = Some(pricer);
+        self
+    }
+
     /// The daemon's execution slots.
     pub fn worker_slots(mut self, slots: Arc<dyn WorkerSlots>) -> Self {
         self.worker_slots = Some(slots);
@@ -200,6 +211,9 @@ impl TestAppBuilder {
         }
         if let Some(source) = self.usage_source {
             app = app.with_usage_source(source);
+        }
+        if let Some(pricer) = self.usage_pricer {
+            app = app.with_usage_pricer(pricer);
         }
         if let Some(slots) = self.worker_slots {
             app = app.with_worker_slots(slots);

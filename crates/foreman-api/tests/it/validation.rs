@@ -125,7 +125,10 @@ async fn every_documented_integer_bound_is_enforced() {
                 for good in [min, max] {
                     let url = format!("{path}?{others}{name}={good}");
                     let (status, error) = get(&app, &url).await;
-                    assert_eq!(status, 200, "{url}: {error}");
+                    // a templated path names no stored resource: its query was accepted when the
+                    // answer is the resource's 404
+                    let served = status == 200 || (path.contains('{') && status == 404);
+                    assert!(served, "{url}: {status} {error}");
                 }
             }
             checked += 1;

@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use chrono::SubsecRound;
-use foreman_domain::{EventType, NewEvent, TicketFilter, TicketPatch, TicketStatus};
+use foreman_domain::{EventType, NewEvent, TicketFilter, TicketStatus};
 
 use super::Daemon;
 
@@ -97,56 +97,25 @@ impl Daemon {
                 .collect();
             let label_removed = !remote.labels.iter().any(|l| l == label);
             if !answers.is_empty() || label_removed {
-                let mut description = t.description.clone();
-                if !answers.is_empty() {
-                    description.push_str("\n\n## Answers to the clarification\n");
-                    for a in &answers {
-                        description.push_str(&format!("\n{a}\n"));
-                    }
-                }
-                let mut labels = t.labels.clone();
-                labels.push("foreman-clarified".into());
-                store
-                    .update_ticket(
-                        &t.id,
-                        TicketPatch {
-                            description: Some(description),
-                            labels: Some(labels),
-                            ..TicketPatch::default()
-                        },
-                        None,
-                    )
-                    .await?;
-                if store
-                    .transition_ticket(&t.id, t.status, TicketStatus::Queued, None)
-                    .await
-                    .is_ok()
+                let ports = self.engine.ports();
+                if crate::clarification::apply_answers(
+                    store.as_ref(),
+                    ports.events.as_ref(),
+                    &t,
+                    &answers,
+                )
+                .await?
                 {
                     // through the outbox, once per clarification round (the time it was asked)
                     let occasion = format!("clarified{}", t.updated_at.timestamp_micros());
                     let effect = crate::outbox::TrackerEffect::RemoveLabel {
                         label: label.clone(),
                     };
-                    if let Err(e) = crate::outbox::write_to_tracker(
-                        self.engine.ports(),
-                        project,
-                        &t,
-                        &occasion,
-                        effect,
-                    )
-                    .await
+                    if let Err(e) =
+                        crate::outbox::write_to_tracker(ports, project, &t, &occasion, effect).await
                     {
                         tracing::warn!(ticket = %t.id, error = %e, "cannot record the label removal");
                     }
-                    self.engine
-                        .emit(
-                            NewEvent::new(
-                                EventType::ClarificationReceived,
-                                "answers received; re-queued",
-                            )
-                            .ticket(&t.id),
-                        )
-                        .await;
                 }
             } else if foreman_domain::now() - asked_at
                 > chrono::Duration::from_std(self.engine.settings().clarification_timeout)

@@ -10,11 +10,9 @@ use serde_json::json;
 use super::base::Step;
 use super::context::Ctx;
 use super::llm::{Tool, ticket_brief};
+use crate::clarification::CLARIFIED_LABEL;
 use crate::error::PipelineResult;
 use crate::outbox::{TrackerEffect, write_to_tracker};
-
-/// The label of a ticket whose questions were answered.
-const CLARIFIED_LABEL: &str = "foreman-clarified";
 
 /// A clarifier verdict.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -136,6 +136,7 @@ async fn every_trigger_kind_fires_once_for_its_situation() {
         NewEvent::new(EventType::ClarificationRequested, "which colour?").ticket(&t.id),
         NewEvent::new(EventType::PrMerged, "pull request merged").ticket(&t.id),
         NewEvent::new(EventType::DaemonStopping, "daemon draining"),
+        NewEvent::new(EventType::WebhookDisabled, "webhook disabled"),
     ];
     for e in events {
         store.append(e).await.unwrap();
@@ -150,6 +151,7 @@ async fn every_trigger_kind_fires_once_for_its_situation() {
             TriggerId::TicketBlocked,
             TriggerId::PrMerged,
             TriggerId::DaemonStopped,
+            TriggerId::WebhookDisabled,
         ]
     );
     assert_eq!(fired[1].task_id.as_ref(), Some(&task.id));

@@ -1,6 +1,7 @@
 //! `SqlStore` against the store contract suite on SQLite and PostgreSQL, plus checks specific
 //! to the SQL backends (connection setup, migrations, corrupt rows).
 
+mod audit;
 mod backends;
 mod cache;
 mod fence;

@@ -24,6 +24,7 @@ use foreman_domain::{
 
 use crate::MemoryStore;
 
+pub mod audit;
 pub mod checkpoints;
 pub mod costs;
 pub mod events;
@@ -36,8 +37,10 @@ pub mod rollback;
 pub mod runs;
 pub mod search;
 pub mod submission;
+pub mod subscriptions;
 pub mod tasks;
 pub mod tickets;
+pub mod usage_ingest;
 
 /// A store under test and what to do once the case has finished.
 pub struct Harness {
@@ -284,12 +287,35 @@ macro_rules! __store_contract_cases {
             queue_places_agree_with_the_snapshot,
             grouped_batches_succeed_or_fail_alone,
         });
+        $emit!($factory; subscriptions {
+            subscriptions_lifecycle,
+            fan_out_matches_once_in_order,
+            ticket_webhooks_are_implicit_subscriptions,
+            claims_are_ordered_and_exclusive,
+            failures_disable_and_give_up,
+            concurrent_fan_out_and_claims_take_effect_once,
+            deliveries_page_newest_first,
+        });
         $emit!($factory; misc {
             tokens_lifecycle,
             settings_round_trip,
             outbox_lifecycle,
             outbox_claims_take_an_entry_once,
             concurrent_outbox_claims_take_effect_once,
+        });
+        $emit!($factory; audit {
+            audit_appends_chain_in_order,
+            audit_concurrent_appends_never_fork,
+            audit_list_filters_and_pages,
+            audit_prune_leaves_a_signed_checkpoint,
+        });
+        $emit!($factory; usage_ingest {
+            ingested_rows_count_in_every_spend_query,
+            retried_keys_are_recorded_once,
+            concurrent_retries_record_once,
+            a_bad_row_refuses_the_whole_batch,
+            listing_filters_and_pages,
+            summary_groups_by_each_key,
         });
     };
 }

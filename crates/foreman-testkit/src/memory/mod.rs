@@ -20,21 +20,25 @@ use foreman_domain::{
     StoreError, StoreResult, Task, TaskId, Ticket, TicketId,
 };
 
+mod audit;
 mod checkpoints;
 mod costs;
 mod events;
 mod notifications;
 mod outbox;
+mod parts;
 mod reservations;
 mod retrospectives;
 mod runs;
 mod search;
 mod settings;
 mod submission;
+mod subscriptions;
 mod tasks;
 mod tickets;
 mod tokens;
 mod transcripts;
+mod usage_ingest;
 
 /// The most matches a search ranks: the newest ones, by creation time then id (the SQL stores
 /// rank the newest by the order their search documents were created, and bound them alike).
@@ -73,6 +77,12 @@ struct State {
     notifications: Vec<foreman_domain::notification::Notification>,
     /// Retrospectives (`RetrospectiveStore`), oldest first.
     retrospectives: Vec<foreman_domain::retrospective::Retrospective>,
+    /// Outbound webhook subscriptions, deliveries and the fan-out cursor (`WebhookStore`).
+    webhooks: parts::Webhooks,
+    /// What reported calls (`UsageIngest`) name beyond an LLM call.
+    usage: Reported,
+    /// The audit trail (`AuditStore`).
+    audit: parts::Audit,
 }
 
 /// Runs and log lines (`memory/runs.rs`).
@@ -83,6 +93,22 @@ struct Runs {
     /// Every kept log line, oldest first.
     logs: Vec<foreman_domain::runs::LogLine>,
     last_log_id: i64,
+}
+
+/// Reported usage (`memory/usage_ingest.rs`): what reported calls name beyond an LLM call, by
+/// call, and their idempotency keys.
+#[derive(Debug, Default)]
+struct Reported {
+    meta: HashMap<foreman_domain::LlmCallId, ReportedMeta>,
+    keys: std::collections::HashSet<String>,
+}
+
+/// What a reported call names beyond an LLM call.
+#[derive(Debug, Clone, Default)]
+struct ReportedMeta {
+    project: Option<String>,
+    session_tag: Option<String>,
+    external_id: Option<String>,
 }
 
 /// An open budget reservation.

@@ -4,6 +4,43 @@
  */
 
 export interface paths {
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recorded mutating calls, newest first. */
+        get: operations["list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Walks the whole chain from the newest checkpoint (its signature checked) or from the
+         *     first entry, and names the first link that does not hold.
+         */
+        get: operations["verify_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/budget": {
         parameters: {
             query?: never;
@@ -15,6 +52,26 @@ export interface paths {
         get: operations["budget"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/channels/{name}/pairings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a one-time pairing code for a chat channel. A sender the allow-list does not name
+         *     writes `/pair <code>` to the bot within 10 minutes to be added; the code then works no more.
+         */
+        post: operations["create_pairing"];
         delete?: never;
         options?: never;
         head?: never;
@@ -296,6 +353,53 @@ export interface paths {
          *     finished first, with outcome, duration and cost; cursor-paginated.
          */
         get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/llm/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LLM calls, Foreman's own (`source` `foreman`) and reported ones (`external`), newest first,
+         *     filtered; pages go on with `cursor`.
+         */
+        get: operations["list_usage"];
+        put?: never;
+        /**
+         * Records LLM usage made outside Foreman: one row, or a batch of up to 500 as
+         *     `{"items": [...]}`, all or nothing. Rows count in costs and budgets like Foreman's own calls
+         *     (`source` `external`); rows without `cost_usd` are priced from the price table. Every bad
+         *     value is a 400 naming its item and field (`items[3].model`); a row whose `id` was already
+         *     recorded is skipped (`duplicates`).
+         */
+        post: operations["ingest_usage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/llm/usage/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * LLM usage (Foreman's own and reported) summed per model, project, ticket, session tag or
+         *     day over a window; an unknown `group_by` is a 400 listing the allowed values.
+         */
+        get: operations["usage_summary"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1115,6 +1219,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/webhooks/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every subscription, oldest first (tickets' `webhook_url`s included, as `source: ticket`). */
+        get: operations["list_subscriptions"];
+        put?: never;
+        /**
+         * Subscribe a URL to events. Every bad field is a 400 naming it (`url`, `events`,
+         *     `events[2]`, `secret`, `ticket_id`, `project`); the secret is in this response only.
+         */
+        post: operations["create_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One subscription. */
+        get: operations["get_subscription"];
+        put?: never;
+        post?: never;
+        /** Delete a subscription and its delivery log. */
+        delete: operations["delete_subscription"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a subscription; `enabled: true` re-enables a disabled one and resets its failure
+         *     count. A bad field is a 400 naming it.
+         */
+        patch: operations["update_subscription"];
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The subscription's deliveries, newest first: status, attempts, last status code, latency
+         *     and error.
+         */
+        get: operations["list_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhooks/subscriptions/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a test delivery (`X-Foreman-Event: ping`) behind the subscription's queued ones. */
+        post: operations["test_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/workers": {
         parameters: {
             query?: never;
@@ -1131,6 +1315,35 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send MCP messages (JSON-RPC 2.0): one message, or with protocol 2025-03-26 a batch.
+         * @description Methods: `initialize` (answers with an `Mcp-Session-Id` header), `ping`, `tools/list`,
+         *     `tools/call`, `resources/list`, `resources/templates/list`, `resources/read`; notifications
+         *     are accepted with a 202 and no body. The answer is a JSON-RPC response (an array for a
+         *     batch). A body that is not JSON or not JSON-RPC is a 400 whose JSON error body names the
+         *     JSON-RPC error (`-32700`, `-32600`). See docs/api.md, "MCP server", for the tools and the
+         *     scopes they need.
+         */
+        post: operations["post_mcp"];
+        /**
+         * End an MCP session (the `Mcp-Session-Id` header names it); only the token that opened it
+         *     may.
+         */
+        delete: operations["delete_mcp"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1215,6 +1428,107 @@ export interface components {
             by_runner: components["schemas"]["RunnerUsage"][];
             /** @description The 20 most recent calls, newest first. */
             recent_calls: components["schemas"]["RecentCall"][];
+        };
+        /** @description The checkpoint pruning left, which verification starts from. */
+        AuditCheckpointDto: {
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            created_at: string;
+            /** @description Its hash. */
+            hash: string;
+            /**
+             * Format: date-time
+             * @description Entries answered before this time were pruned.
+             */
+            pruned_before: string;
+            /**
+             * Format: int64
+             * @description The last pruned entry; the chain goes on at `seq + 1`.
+             */
+            seq: number;
+        };
+        /** @description One recorded call. */
+        AuditEntryDto: {
+            /**
+             * @description Dotted action, e.g. `ticket.cancel`.
+             * @example ticket.cancel
+             */
+            action: string;
+            /** @description The token's name; `null` when the caller is unknown (401, tracker webhooks). */
+            actor?: string | null;
+            /**
+             * Format: date-time
+             * @description When the call was answered.
+             */
+            at: string;
+            /** @description The client address. */
+            client_addr?: string | null;
+            /** @description This entry's hash (hex SHA-256 of its canonical form). */
+            hash: string;
+            /**
+             * @description `ok`, `denied` (401, 403) or `error`.
+             * @example ok
+             */
+            outcome: string;
+            /** @description The previous entry's hash (hex SHA-256). */
+            prev_hash: string;
+            /** @description The request's `X-Request-Id`. */
+            request_id?: string | null;
+            /**
+             * @description What was acted on, e.g. `ticket/42`.
+             * @example ticket/42
+             */
+            resource?: string | null;
+            /**
+             * Format: int64
+             * @description Position in the chain, from 1.
+             */
+            seq: number;
+            /**
+             * Format: int32
+             * @description The HTTP status of the answer.
+             */
+            status: number;
+            /** @description The stored token's id; `null` for the dashboard token or an unknown caller. */
+            token_id?: string | null;
+            /** @description `api`, `mcp`, `channel` or `webhook`. */
+            via: string;
+        };
+        /** @description A page of entries. */
+        AuditPage: {
+            /** @description Newest first. */
+            items: components["schemas"]["AuditEntryDto"][];
+            /** @description Pass as `cursor` for the next (older) page; `null` on the last. */
+            next_cursor?: string | null;
+        };
+        /** @description What a walk along the chain found. */
+        AuditVerification: {
+            /**
+             * Format: int64
+             * @description Entries checked before the first broken link (all of them when `ok`).
+             */
+            checked: number;
+            checkpoint?: components["schemas"]["AuditCheckpointDto"] | null;
+            first_broken?: components["schemas"]["BrokenLinkDto"] | null;
+            /** @description Whether every link holds. */
+            ok: boolean;
+        };
+        /** @description The first link of the chain that does not hold. */
+        BrokenLinkDto: {
+            /**
+             * @description `hash_mismatch` (the entry was changed), `prev_hash_mismatch` (it does not link to the
+             *     entry before), `missing` (entries before it were removed), `checkpoint_signature` (the
+             *     checkpoint is not signed by this server's key) or `no_key`.
+             * @example hash_mismatch
+             */
+            reason: string;
+            /**
+             * Format: int64
+             * @description The entry (or checkpoint) where the chain breaks.
+             */
+            seq: number;
         };
         /** @description One budget period. */
         BudgetPeriodDto: {
@@ -1313,8 +1627,15 @@ export interface components {
         };
         /** @description A chat channel's connectivity, as `/api/status` reports it. */
         ChannelHealth: {
-            /** @description Whether the channel is connected. */
+            /** @description Whether the channel is connected (its last poll succeeded). */
             connected: boolean;
+            /** @description Why the last poll failed, when it did (`telegram: credentials rejected`). */
+            last_error?: string | null;
+            /**
+             * Format: date-time
+             * @description When the channel last answered a poll.
+             */
+            last_poll_at?: string | null;
         };
         /** @description A ticket's checkpoints, in completion order. */
         CheckpointList: {
@@ -1456,6 +1777,31 @@ export interface components {
             /** @description Sums over every group. */
             total: components["schemas"]["CostGroupDto"];
         };
+        /** @description A subscription to create. */
+        CreateSubscription: {
+            /** @description Default true. */
+            enabled?: boolean | null;
+            /**
+             * @description 1 to 32 glob patterns over event types (`a-z`, `0-9`, `_`, `*`), each matching at least
+             *     one event type (or `ping`).
+             * @example [
+             *       "ticket_*",
+             *       "task_*_fail"
+             *     ]
+             */
+            events: string[];
+            /** @description Only events of this project's tickets. */
+            project?: string | null;
+            /** @description 16 to 256 characters; generated when absent. */
+            secret?: string | null;
+            /** @description Only this ticket's events. */
+            ticket_id?: string | null;
+            /**
+             * @description `http` or `https` URL (at most 2048 characters).
+             * @example https://hooks.example.com/foreman
+             */
+            url: string;
+        };
         /**
          * @description A ticket to create through the API (a local ticket, not from a tracker).
          *
@@ -1524,6 +1870,11 @@ export interface components {
             name: string;
             scopes?: ("read" | "write" | "admin")[] | null;
         };
+        /** @description A created subscription with its secret (shown this once). */
+        CreatedSubscription: components["schemas"]["SubscriptionDto"] & {
+            /** @description The signing secret: HMAC-SHA256 key of `X-Foreman-Signature`. */
+            secret: string;
+        };
         /** @description A created token: the only time the secret is shown. */
         CreatedToken: components["schemas"]["TokenDto"] & {
             /** @description The secret; store it now, it cannot be shown again. */
@@ -1542,6 +1893,63 @@ export interface components {
              * @example 2026-03-05
              */
             date: string;
+        };
+        /** @description One delivery attempt record. */
+        DeliveryDto: {
+            /**
+             * Format: int32
+             * @description Attempts made.
+             */
+            attempt: number;
+            /** @description The JSON body sent. */
+            body: Record<string, never>;
+            /**
+             * Format: date-time
+             * @description Queued.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Delivered.
+             */
+            delivered_at?: string | null;
+            /** @description The last failure. */
+            error?: string | null;
+            /**
+             * Format: int64
+             * @description The event's `seq` (`null` for a test delivery).
+             */
+            event_seq?: number | null;
+            /** @description The event type (`ping` for a test). */
+            event_type: string;
+            /** @description Its id (`X-Foreman-Delivery`, the same on every attempt). */
+            id: string;
+            /**
+             * Format: int32
+             * @description The last answer's status code.
+             */
+            last_status?: number | null;
+            /**
+             * Format: int64
+             * @description The last attempt's duration in milliseconds.
+             */
+            latency_ms?: number | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due.
+             */
+            next_attempt_at: string;
+            /** @description `pending`, `delivered`, `failed` (retried later) or `dead` (given up). */
+            status: string;
+            /** @description The subscription. */
+            subscription_id: string;
+        };
+        /** @description A page of deliveries, newest first. */
+        DeliveryPageDto: {
+            /** @description The deliveries. */
+            items: components["schemas"]["DeliveryDto"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last. */
+            next_cursor?: string | null;
         };
         /** @description The body of every error response. */
         ErrorBody: {
@@ -1570,7 +1978,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written" | "webhook_disabled" | "mcp_tool_called";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -1729,7 +2137,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written" | "webhook_disabled" | "mcp_tool_called";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -1854,6 +2262,21 @@ export interface components {
         McpHealth: {
             /** @description Whether the server answered its last probe. */
             healthy: boolean;
+            /**
+             * @description Why the server last stopped or failed to start (`exited with exit status: 3; stderr:
+             *     ...`), kept after a successful restart.
+             */
+            last_error?: string | null;
+            /**
+             * Format: int32
+             * @description Restarts since the server started.
+             */
+            restarts?: number;
+            /**
+             * Format: int64
+             * @description Tools offered to the agent (after `allowed_tools`); 0 while the server is down.
+             */
+            tool_count?: number;
         };
         /** @description What merged pull requests cost over a window. */
         MergedPrCostDto: {
@@ -2018,6 +2441,18 @@ export interface components {
              * @description Unacknowledged notifications in all (the dashboard's badge).
              */
             unacknowledged: number;
+        };
+        /** @description A pairing code, shown once. */
+        PairingCodeDto: {
+            /** @description The channel (`telegram`). */
+            channel: string;
+            /** @description The one-time code; the new sender writes `/pair <code>` to the bot. */
+            code: string;
+            /**
+             * Format: date-time
+             * @description When it stops working (10 minutes after it was issued).
+             */
+            expires_at: string;
         };
         /** @description The price table every cost is computed with. */
         PricingDto: {
@@ -2541,6 +2976,61 @@ export interface components {
              * @description Tickets created in the window.
              */
             tickets: number;
+        };
+        /** @description What a deletion did. */
+        SubscriptionDeleted: {
+            /** @description For people. */
+            message: string;
+            /** @description Always true. */
+            success: boolean;
+        };
+        /** @description A subscription (never its secret). */
+        SubscriptionDto: {
+            /**
+             * Format: int32
+             * @description Failed deliveries since the last success.
+             */
+            consecutive_failures: number;
+            /**
+             * Format: date-time
+             * @description Created.
+             */
+            created_at: string;
+            /** @description Why it was disabled automatically. */
+            disabled_reason?: string | null;
+            /** @description Whether deliveries are made. */
+            enabled: boolean;
+            /**
+             * @description Glob patterns over event types (`*` any characters).
+             * @example [
+             *       "ticket_*",
+             *       "task_*_fail"
+             *     ]
+             */
+            events: string[];
+            /** @description Its id (`ticket-<ticket id>` for a ticket's `webhook_url`). */
+            id: string;
+            /** @description Only events of this project's tickets. */
+            project?: string | null;
+            /**
+             * @description The secret's first characters (`null`: a ticket's webhook, signed with the server's
+             *     `[webhooks] ticket_secret` or unsigned).
+             */
+            secret_prefix?: string | null;
+            /** @description `api`, or `ticket` for a ticket's `webhook_url`. */
+            source: string;
+            /** @description Only this ticket's events. */
+            ticket_id?: string | null;
+            /**
+             * Format: date-time
+             * @description Last changed.
+             */
+            updated_at: string;
+            /**
+             * @description Where deliveries go.
+             * @example https://hooks.example.com/foreman
+             */
+            url: string;
         };
         /** @description Context budget and utilisation of a task. */
         TaskContext: {
@@ -3136,6 +3626,229 @@ export interface components {
             /** @description One per trigger id. */
             triggers: components["schemas"]["TriggerDto"][];
         };
+        /** @description A change; absent fields stay, `null` clears `ticket_id` or `project`. */
+        UpdateSubscription: {
+            /** @description `true` re-enables (resetting the failure count), `false` disables. */
+            enabled?: boolean | null;
+            /** @description New patterns. */
+            events?: string[] | null;
+            /** @description New project filter (`null` clears it). */
+            project?: string | null;
+            /** @description New secret (16 to 256 characters). */
+            secret?: string | null;
+            /** @description New ticket filter (`null` clears it). */
+            ticket_id?: string | null;
+            /** @description New URL. */
+            url?: string | null;
+        };
+        /** @description A batch of reported calls. */
+        UsageBatchIn: {
+            /** @description 1 to 500 rows, recorded all or nothing. */
+            items: components["schemas"]["UsageRowIn"][];
+        };
+        /** @description Sums of one group. */
+        UsageGroupDto: {
+            /**
+             * Format: int64
+             * @description Tokens read from the prompt cache.
+             */
+            cache_read_tokens: number;
+            /**
+             * Format: int64
+             * @description Tokens written to the prompt cache.
+             */
+            cache_write_tokens: number;
+            /**
+             * Format: int64
+             * @description Calls.
+             */
+            calls: number;
+            /**
+             * Format: double
+             * @description Cost in USD.
+             */
+            cost_usd: number;
+            /**
+             * Format: int64
+             * @description Uncached input tokens.
+             */
+            input_tokens: number;
+            /**
+             * @description The model, project, ticket id, session tag or day (`2026-12-07`); `""` for calls without
+             *     one.
+             */
+            key: string;
+            /**
+             * Format: int64
+             * @description Output tokens.
+             */
+            output_tokens: number;
+        };
+        /** @description One row, or a batch as `{"items": [...]}`. */
+        UsageIngestIn: components["schemas"]["UsageBatchIn"] | components["schemas"]["UsageRowIn"];
+        /** @description What an ingest recorded. */
+        UsageIngested: {
+            /**
+             * Format: double
+             * @description The cost of the recorded rows, in USD.
+             */
+            cost_usd: number;
+            /** @description Indices of rows skipped because their `id` was already recorded. */
+            duplicates: number[];
+            /** @description The recorded calls' ids, in item order (`null` for skipped rows). */
+            ids: (string | null)[];
+            /** @description Rows recorded. */
+            inserted: number;
+            /** @description Rows priced from the price table (sent without `cost_usd`). */
+            priced: number;
+            /** @description Rows received. */
+            received: number;
+        };
+        /** @description A page of usage. */
+        UsagePageDto: {
+            /** @description Calls, newest first. */
+            items: components["schemas"]["UsageRecordDto"][];
+            /** @description Pass as `cursor` for the next page; `null` on the last. */
+            next_cursor?: string | null;
+        };
+        /** @description One LLM call, Foreman's own or reported. */
+        UsageRecordDto: {
+            /**
+             * Format: int64
+             * @description Tokens read from the prompt cache.
+             */
+            cache_read_tokens: number;
+            /**
+             * Format: int64
+             * @description Tokens written to the prompt cache.
+             */
+            cache_write_tokens: number;
+            /** @description The client's idempotency key of a reported row. */
+            client_id?: string | null;
+            /**
+             * Format: double
+             * @description Cost in USD.
+             */
+            cost_usd: number;
+            /** @description The call's id. */
+            id: string;
+            /**
+             * Format: int64
+             * @description Uncached input tokens.
+             */
+            input_tokens: number;
+            /** @description Model name. */
+            model: string;
+            /**
+             * Format: int64
+             * @description Output tokens.
+             */
+            output_tokens: number;
+            /** @description The row's project, else its ticket's. */
+            project?: string | null;
+            /** @description Provider name. */
+            provider: string;
+            /** @description Pipeline role (`external` for reported rows). */
+            role: string;
+            /** @description Runner (`external` for reported rows). */
+            runner: string;
+            /** @description Session tag. */
+            session_tag?: string | null;
+            /**
+             * @description `foreman` or `external`.
+             * @example external
+             */
+            source: string;
+            /** @description `success`, `error`, `rate_limited`, `timeout` or `budget_exceeded`. */
+            status: string;
+            /** @description The task it was made for. */
+            task_id?: string | null;
+            /** @description The ticket it is charged to. */
+            ticket_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When the call was made.
+             */
+            timestamp: string;
+        };
+        /** @description One reported LLM call. */
+        UsageRowIn: {
+            /**
+             * Format: int64
+             * @description Tokens read from the prompt cache (default 0).
+             */
+            cache_read_tokens?: number | null;
+            /**
+             * Format: int64
+             * @description Tokens written to the prompt cache (default 0).
+             */
+            cache_write_tokens?: number | null;
+            /**
+             * Format: double
+             * @description Cost in USD. Without it the row is priced from the price table; a model the table does
+             *     not list is then a 400 naming `model`.
+             */
+            cost_usd?: number | null;
+            /**
+             * @description The client's idempotency key (at most 200 bytes): a row whose key is already recorded is
+             *     skipped and reported in `duplicates`, so a retried batch counts once.
+             * @example run-42-call-7
+             */
+            id?: string | null;
+            /**
+             * Format: int64
+             * @description Uncached input tokens (default 0).
+             */
+            input_tokens?: number | null;
+            /**
+             * @description Model name; rows without `cost_usd` are priced from the price table by it.
+             * @example claude-sonnet-4-5
+             */
+            model: string;
+            /**
+             * Format: int64
+             * @description Output tokens (default 0).
+             */
+            output_tokens?: number | null;
+            /** @description Project name. */
+            project?: string | null;
+            /**
+             * @description Provider name.
+             * @example anthropic
+             */
+            provider: string;
+            /** @description A free-form tag grouping the calls of one session. */
+            session_tag?: string | null;
+            /** @description The Foreman ticket the call was for (must exist); the row is added to its totals. */
+            ticket_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When the call was made (RFC 3339); default now. At most 5 minutes ahead of the server.
+             */
+            timestamp?: string | null;
+        };
+        /** @description Usage summed per group. */
+        UsageSummaryDto: {
+            /**
+             * Format: date-time
+             * @description The window's start (included).
+             */
+            from: string;
+            /**
+             * @description The grouping.
+             * @example model
+             */
+            group_by: string;
+            /** @description Days in order; other groups by cost, highest first. */
+            groups: components["schemas"]["UsageGroupDto"][];
+            /**
+             * Format: date-time
+             * @description The window's end (excluded).
+             */
+            to: string;
+            /** @description Sums over every group. */
+            total: components["schemas"]["UsageGroupDto"];
+        };
         /** @description What a verified webhook delivery led to. */
         WebhookOutcomeDto: {
             /**
@@ -3240,6 +3953,185 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_audit: {
+        parameters: {
+            query?: {
+                /** @description A token's name or id. */
+                actor?: string;
+                /** @description An action (`ticket.cancel`) or a family (`ticket.*`). */
+                action?: string;
+                /** @description Entries at or after this time (RFC 3339). */
+                from?: string;
+                /** @description Entries before this time (RFC 3339). */
+                to?: string;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+                /** @description Page size: default 100, from 1 to 1000. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of entries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description bad filter or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an admin token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    verify_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the walk's result */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no or bad token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not an admin token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     budget: {
         parameters: {
             query?: never;
@@ -3286,6 +4178,92 @@ export interface operations {
                 };
             };
             /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_pairing: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description channel name (`telegram`) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description issued; `code` is shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PairingCodeDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such channel runs in this server */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4548,6 +5526,307 @@ export interface operations {
                 };
             };
             /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_usage: {
+        parameters: {
+            query?: {
+                /** @description Provider name. */
+                provider?: string;
+                /** @description Model name. */
+                model?: string;
+                /** @description Project (a row's own, else its ticket's). */
+                project?: string;
+                /** @description Ticket id. */
+                ticket_id?: string;
+                /** @description Session tag. */
+                session_tag?: string;
+                /** @description `foreman` (Foreman's own calls) or `external` (reported ones); default both. */
+                source?: string;
+                /** @description Start: a UTC date (`2026-12-01`, from its midnight) or an RFC 3339 time. */
+                from?: string;
+                /** @description End: a UTC date (`2026-12-07`, that whole day included) or an RFC 3339 time (excluded). */
+                to?: string;
+                /** @description The `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size: 1 to 500, default 50. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of calls */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsagePageDto"];
+                };
+            };
+            /** @description a bad parameter, named */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ingest_usage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UsageIngestIn"];
+            };
+        };
+        responses: {
+            /** @description recorded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageIngested"];
+                };
+            };
+            /** @description a bad row, naming its item and field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the write scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the body is not declared as JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage_summary: {
+        parameters: {
+            query?: {
+                /** @description `model`, `project`, `ticket`, `session_tag` or `day` (default). */
+                group_by?: string;
+                /** @description Start: a UTC date or an RFC 3339 time; default 30 days before `to`. */
+                from?: string;
+                /** @description End: a UTC date (that whole day included) or an RFC 3339 time (excluded); default now. */
+                to?: string;
+                /** @description `foreman` or `external`; default both. */
+                source?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the groups */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageSummaryDto"];
+                };
+            };
+            /** @description a bad parameter, named (with the allowed values of `group_by`) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid token */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -8687,6 +9966,651 @@ export interface operations {
             };
         };
     };
+    list_subscriptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description subscriptions */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDto"][];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSubscription"];
+            };
+        };
+        responses: {
+            /** @description created; `secret` is shown this once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedSubscription"];
+                };
+            };
+            /** @description a bad field, named */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the subscription */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDeleted"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSubscription"];
+            };
+        };
+        responses: {
+            /** @description the subscription after the change */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionDto"];
+                };
+            };
+            /** @description a bad field, named */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Page size: default 50, from 1 to 200. */
+                limit?: number;
+                /** @description The previous page's `next_cursor`. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of deliveries */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPageDto"];
+                };
+            };
+            /** @description a bad cursor or limit */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description subscription id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such subscription */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     workers: {
         parameters: {
             query?: never;
@@ -8733,6 +10657,219 @@ export interface operations {
                 };
             };
             /** @description no such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_mcp: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the session `initialize` issued */
+                "mcp-session-id"?: string | null;
+                /** @description `2025-06-18` or `2025-03-26` */
+                "mcp-protocol-version"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a JSON-RPC 2.0 request or notification, or an array of them (2025-03-26) */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description the JSON-RPC response (an array for a batch) */
+            200: {
+                headers: {
+                    /** @description issued by `initialize` */
+                    "mcp-session-id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description only notifications or responses were sent */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description not JSON (`parse error (-32700): …`), not JSON-RPC (`invalid request (-32600): …`), or an unsupported `MCP-Protocol-Version` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the `Mcp-Session-Id` is unknown or expired: initialize again */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the client does not accept `application/json` */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_mcp: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description the session to end */
+                "mcp-session-id": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the session ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description no `Mcp-Session-Id` header */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such session */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -1,0 +1,237 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.rollback_request import RollbackRequest
+from ...models.rolled_back import RolledBack
+from ...types import Response
+
+
+def _get_kwargs(
+    id: str,
+    *,
+    body: RollbackRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/api/tickets/{id}/rollback".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> ErrorBody | RolledBack | None:
+    if response.status_code == 200:
+        response_200 = RolledBack.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 429:
+        response_429 = ErrorBody.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | RolledBack]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RollbackRequest,
+) -> Response[ErrorBody | RolledBack]:
+    """Put the ticket back to a checkpoint: its branch is moved to the checkpoint's commit (and
+    pushed), the tasks completed after it go back to `pending` (their spend stays in the
+    history), and the ticket is queued again. Refused (409) while the ticket is running or in a
+    status without a rollback (queued, merged, done, ...).
+
+    Args:
+        id (str):
+        body (RollbackRequest): The checkpoint to roll back to.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | RolledBack]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RollbackRequest,
+) -> ErrorBody | RolledBack | None:
+    """Put the ticket back to a checkpoint: its branch is moved to the checkpoint's commit (and
+    pushed), the tasks completed after it go back to `pending` (their spend stays in the
+    history), and the ticket is queued again. Refused (409) while the ticket is running or in a
+    status without a rollback (queued, merged, done, ...).
+
+    Args:
+        id (str):
+        body (RollbackRequest): The checkpoint to roll back to.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | RolledBack
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RollbackRequest,
+) -> Response[ErrorBody | RolledBack]:
+    """Put the ticket back to a checkpoint: its branch is moved to the checkpoint's commit (and
+    pushed), the tasks completed after it go back to `pending` (their spend stays in the
+    history), and the ticket is queued again. Refused (409) while the ticket is running or in a
+    status without a rollback (queued, merged, done, ...).
+
+    Args:
+        id (str):
+        body (RollbackRequest): The checkpoint to roll back to.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | RolledBack]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: str,
+    *,
+    client: AuthenticatedClient | Client,
+    body: RollbackRequest,
+) -> ErrorBody | RolledBack | None:
+    """Put the ticket back to a checkpoint: its branch is moved to the checkpoint's commit (and
+    pushed), the tasks completed after it go back to `pending` (their spend stays in the
+    history), and the ticket is queued again. Refused (409) while the ticket is running or in a
+    status without a rollback (queued, merged, done, ...).
+
+    Args:
+        id (str):
+        body (RollbackRequest): The checkpoint to roll back to.
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | RolledBack
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+        )
+    ).parsed

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="TicketRetrying")
+
+
+@_attrs_define
+class TicketRetrying:
+    """`{"status": "retrying", "ticket_id": ...}`.
+
+    Attributes:
+        status (str): Always `retrying`. Example: retrying.
+        ticket_id (str): The ticket.
+    """
+
+    status: str
+    ticket_id: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        status = self.status
+
+        ticket_id = self.ticket_id
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "status": status,
+                "ticket_id": ticket_id,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        status = d.pop("status")
+
+        ticket_id = d.pop("ticket_id")
+
+        ticket_retrying = cls(
+            status=status,
+            ticket_id=ticket_id,
+        )
+
+        ticket_retrying.additional_properties = d
+        return ticket_retrying
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
