@@ -66,7 +66,7 @@ pub fn server_settings(i: usize, s: &McpServerConfig) -> Result<ServerSettings> 
 
 /// How stdio servers start: in the OS sandbox (bubblewrap; also when commands run in
 /// containers, whose image need not hold the server) with the data and work directories
-/// hidden, `<data dir>/mcp/<name>` as the one writable directory, and only [`BASE_ENV`] from
+/// hidden, `<data dir>/mcp/<name>` as the one writable directory, and only `PATH`, `LANG`, `LC_ALL` and `TZ` from
 /// the server's environment; on the host only when `runner.mode = "none"`.
 #[must_use]
 pub fn launcher(config: &Config, data_dir: &Path, env: &BTreeMap<String, String>) -> Launcher {

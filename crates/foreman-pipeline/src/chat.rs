@@ -6,7 +6,7 @@
 //! message becomes a queued ticket (`submitter` = `<channel>:<handle or id>`), confirmed with
 //! its id; `/status` and `/cancel` act on the sender's own tickets; a reply to one of the bot's
 //! messages about a ticket waiting in `clarification_needed` answers it, the way tracker
-//! comments do ([`crate::clarification::apply_answers`]).
+//! comments do (`clarification::apply_answers`).
 //!
 //! Outbound, it tails the event log by `seq` (as the notifier does, its cursor in the settings
 //! store) and tells a ticket's chat what matters there, and nothing else: the clarifier's
