@@ -82,6 +82,20 @@ impl Config {
                 }),
             },
             "mcp": { "servers": self.mcp.servers.iter().map(|s| s.name.clone()).collect::<Vec<_>>() },
+            "webhooks": {
+                "enabled": self.webhooks.enabled,
+                "allow_private": self.webhooks.allow_private,
+                "delivery_concurrency": self.webhooks.delivery_concurrency,
+                "ticket_secret": redact_secret(&self.webhooks.ticket_secret),
+            },
+            "channels": {
+                "telegram": {
+                    "enabled": self.channels.telegram.enabled,
+                    "token": redact_secret(&self.channels.telegram.token),
+                    "allowed_senders": self.channels.telegram.allowed_senders,
+                    "project": self.channels.telegram.project,
+                },
+            },
             "cost": {
                 "daily_budget": self.cost.daily_budget,
                 "monthly_budget": self.cost.monthly_budget,
