@@ -116,6 +116,24 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: crate::commands::audit::AuditCommand,
     },
+    /// Skills: `list [--project P]` shows every skill file found (repository, data directory,
+    /// built in), its hook points and step types, and why it did not load when it did not.
+    Skills {
+        #[command(subcommand)]
+        command: crate::commands::skills::SkillsCommand,
+    },
+    /// Outbound webhook subscriptions (admin token): `list`, `create URL --event E…`, `show`,
+    /// `enable`, `disable`, `delete`, `test` (a ping) and `deliveries` (the delivery log).
+    Webhooks {
+        #[command(subcommand)]
+        command: crate::commands::webhooks::WebhooksCommand,
+    },
+    /// Validation rules of a project: `list`, `show ID`, `put FILE`, `validate FILE`, `accept
+    /// ID`, `reject ID`, `export`, `import FILE [--replace]` (`--project`, default `default`).
+    Rules {
+        #[command(subcommand)]
+        command: crate::commands::rules::RulesCommand,
+    },
     /// Chat channels: `pair NAME` issues a one-time pairing code for a new sender.
     Channels {
         #[command(subcommand)]

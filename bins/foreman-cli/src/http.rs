@@ -67,6 +67,16 @@ impl Client {
         self.send(Method::POST, path, &[], body).await
     }
 
+    /// `PUT path` with a JSON body.
+    pub(crate) async fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(Method::PUT, path, &[], Some(body)).await
+    }
+
+    /// `PATCH path` with a JSON body.
+    pub(crate) async fn patch(&self, path: &str, body: &Value) -> Result<Value> {
+        self.send(Method::PATCH, path, &[], Some(body)).await
+    }
+
     /// `DELETE path`.
     pub(crate) async fn delete(&self, path: &str) -> Result<Value> {
         self.send(Method::DELETE, path, &[], None).await

@@ -84,7 +84,10 @@ async fn run(global: &cli::Global, command: Command) -> Result<()> {
         Command::Notifications(args) => ops::notifications(&ctx, args).await,
         Command::Channels { command } => channels::channels(&ctx, command).await,
         Command::Audit { command } => commands::audit::audit(&ctx, command).await,
+        Command::Webhooks { command } => commands::webhooks::webhooks(&ctx, command).await,
         Command::Usage { command } => commands::usage::usage(&ctx, command).await,
+        Command::Skills { command } => commands::skills::skills(&ctx, command).await,
+        Command::Rules { command } => commands::rules::rules(&ctx, command).await,
         Command::Doctor(_)
         | Command::Migrate(_)
         | Command::Token { .. }

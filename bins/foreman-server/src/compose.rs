@@ -32,6 +32,8 @@ pub struct Inputs {
     pub env: BTreeMap<String, String>,
     /// The MCP servers' tools, offered to the built-in agent (`None`: no `[[mcp.servers]]`).
     pub mcp_tools: Option<Arc<dyn foreman_domain::mcp::ExternalTools>>,
+    /// The skill catalog; each project's repository is attached to it as it is built.
+    pub skills: Arc<foreman_pipeline::skills::SkillFiles>,
 }
 
 impl std::fmt::Debug for Inputs {
@@ -127,6 +129,12 @@ pub fn settings(
             "pipeline.checkpoint_push_after",
             &p.checkpoint_push_after,
         )?,
+        hooks: p
+            .hooks
+            .iter()
+            .enumerate()
+            .map(|(i, h)| h.to_hook(i))
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -420,6 +428,9 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         let repo = build_repo(&spec, &work_dir)
             .with_context(|| format!("project {}: git settings", spec.name))?;
         repos.push(repo.clone());
+        inputs
+            .skills
+            .add_repository(spec.name.clone(), repo.clone());
         let host = build_host(&spec, Some(settings_port(&inputs.store)), &repo)
             .with_context(|| format!("project {}", spec.name))?;
         let tracker = build_tracker(&spec, Some((inputs.store.clone(), inputs.events.clone())))
@@ -489,6 +500,8 @@ pub fn build(config: &Config, inputs: &Inputs) -> Result<Pipeline> {
         commands: Arc::new(foreman_agent::ProcessCommandRunner::new(&commands)),
         prompts,
         projects,
+        skills: inputs.skills.clone(),
+        files: Arc::new(foreman_agent::SandboxedWriter::new()),
     };
     Ok(Pipeline::Ready(
         Box::new(Engine::new(ports, settings)),

@@ -28,6 +28,7 @@ pub mod doctor;
 pub mod mcp;
 pub mod outbound;
 pub mod session;
+pub mod skills;
 pub mod webhooks;
 
 /// Command-line flags.
@@ -258,6 +259,10 @@ pub async fn launch(
     let mut history = None;
     // MCP servers run for the life of the server; their tools go to the built-in agent
     let mcp_servers = mcp::start(&config, &data_dir, &env)?;
+    // skill files: built in, in the data dir, and in each project's repository (attached by
+    // compose::build); one catalog for the hooks and GET /api/skills
+    let skill_catalog = skills::build_catalog(&config, &data_dir);
+    skills::log_problems_at_start(&skill_catalog);
     let daemon = if config.daemon.enabled {
         let inputs = compose::Inputs {
             store: store.clone(),
@@ -267,6 +272,7 @@ pub async fn launch(
             mcp_tools: mcp_servers
                 .clone()
                 .map(|m| m as Arc<dyn foreman_domain::mcp::ExternalTools>),
+            skills: skill_catalog.clone(),
         };
         match compose::build(&config, &inputs)? {
             compose::Pipeline::Ready(engine, repos) => {
@@ -306,6 +312,7 @@ pub async fn launch(
     let mut app =
         foreman_api::app(store, hub, api).with_usage_source(compose::usage_source(&config));
     app = app.with_usage_pricer(compose::usage_pricer(&config));
+    app = app.with_skills(skill_catalog);
     let audit_key = audit_key::load_or_create(&config.audit.signing_key_path(&data_dir))?;
     app = app.with_audit(audit_key, config.audit.retention());
     if let Some(slots) = worker_slots {
@@ -463,6 +470,7 @@ pub fn api_config(config: &Config, data_dir: &Path) -> foreman_api::ApiConfig {
         runner_mode: config.runner.effective_mode().to_owned(),
         execution_slots: config.daemon.max_parallel_tickets.max(1) as usize,
         agent_runners: agent_runner_names(config),
+        projects: config.project_names(),
         pricing: foreman_llm::PricingTable::from_config(&compose::pricing(config)).view(),
         ..Default::default()
     }

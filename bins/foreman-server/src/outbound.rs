@@ -62,6 +62,7 @@ pub fn spawn_worker(
             return None;
         }
     };
+    let store_for_pruning = store.clone();
     let worker = match Worker::new(store, events, settings) {
         Ok(w) => w,
         Err(e) => {
@@ -69,6 +70,12 @@ pub fn spawn_worker(
             return None;
         }
     };
+    if let Some(keep) = parse_duration(&config.webhooks.delivery_retention)
+        .ok()
+        .filter(|d| !d.is_zero())
+    {
+        tokio::spawn(prune_deliveries(store_for_pruning, keep, stop.clone()));
+    }
     let wake = worker.waker();
     let mut published = hub.subscribe();
     let waker_stop = stop.clone();
@@ -84,6 +91,48 @@ pub fn spawn_worker(
         }
     });
     Some(tokio::spawn(worker.run(stop)))
+}
+
+/// Finished deliveries at most this many per transaction, so pruning a large log never holds
+/// the writer long.
+const PRUNE_CHUNK: u32 = 1_000;
+
+/// The first pruning pass waits this long after start, so it adds nothing to the start's own
+/// database work.
+const FIRST_PRUNE_AFTER: Duration = Duration::from_secs(60);
+
+/// Deletes finished deliveries older than `keep` from the delivery log, a minute after start
+/// and hourly after that, until `stop`.
+async fn prune_deliveries(store: Arc<dyn Store>, keep: Duration, stop: CancellationToken) {
+    tokio::select! {
+        () = stop.cancelled() => return,
+        () = tokio::time::sleep(FIRST_PRUNE_AFTER) => {}
+    }
+    loop {
+        let before = foreman_domain::now() - keep;
+        let mut pruned = 0u64;
+        loop {
+            match store.prune_deliveries(before, PRUNE_CHUNK).await {
+                Ok(n) => {
+                    pruned += n;
+                    if n < u64::from(PRUNE_CHUNK) || stop.is_cancelled() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot prune the webhook delivery log");
+                    break;
+                }
+            }
+        }
+        if pruned > 0 {
+            tracing::info!(pruned, "pruned finished webhook deliveries");
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
 }
 
 #[cfg(test)]

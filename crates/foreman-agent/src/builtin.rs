@@ -423,7 +423,11 @@ impl AgentRunner for BuiltinRunner {
         }
         let deadline = limits.timeout.map(|t| started + t);
         toolbox.set_deadline(deadline);
-        let tools = toolbox.definitions();
+        let mut tools = toolbox.definitions();
+        if let Some(allowed) = &request.allowed_tools {
+            // `complete` ends every run, so it is always offered
+            tools.retain(|t| t.name == COMPLETE || allowed.contains(&t.name));
+        }
         let prompt_name = Self::prompt_name(task);
         let rendered = self
             .prompts
@@ -667,6 +671,23 @@ impl AgentRunner for BuiltinRunner {
                         format!("the same {name} call was made {n} times without any file change"),
                     ));
                     break;
+                }
+                if request.allowed_tools.is_some() && !tools.iter().any(|t| t.name == *name) {
+                    // a tool left out of the allow-list is refused, not run
+                    let content = format!("error: tool {name:?} is not available in this run");
+                    run.note(
+                        turn,
+                        TranscriptKind::ToolResult,
+                        Some(name),
+                        content.clone(),
+                        true,
+                    );
+                    results.push(ContentBlock::ToolResult {
+                        tool_use_id: id.clone(),
+                        content,
+                        is_error: true,
+                    });
+                    continue;
                 }
                 let external = toolbox.external_spec(name).cloned();
                 let called = Instant::now();

@@ -9,6 +9,8 @@
 //! - [`ExternalRunner`]: Claude Code, Codex or any command, with their streamed output parsed
 //!   into progress, usage and cost ([`external`]);
 //! - [`PromptLibrary`]: the role prompts, embedded, overridable and versioned ([`prompts`]);
+//! - [`SandboxedWriter`]: the `WorktreeWriter` port (skills' `file_write` step) on the same
+//!   path confinement as the agent's write tool ([`workspace`]);
 //! - [`Isolation`]: the OS sandbox (bubblewrap), container or plain host process every command
 //!   in a worktree runs in, the gates' [`ProcessCommandRunner`] included ([`isolation`]).
 //!
@@ -28,6 +30,7 @@ pub mod prompts;
 pub mod sandbox;
 pub mod secrets;
 pub mod tools;
+pub mod workspace;
 
 pub use builtin::{BUILTIN, BuiltinRunner, RunnerSettings};
 pub use command::{
@@ -46,3 +49,4 @@ pub use prompts::PromptLibrary;
 pub use sandbox::{Sandbox, SandboxError};
 pub use secrets::{SecretScanner, is_secret_file};
 pub use tools::{ToolResult, Toolbox};
+pub use workspace::SandboxedWriter;

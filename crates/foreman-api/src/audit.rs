@@ -230,6 +230,36 @@ pub(crate) const ACTIONS: &[(Method, &str, &str, Resource)] = &[
         Resource::None,
     ),
     (Method::POST, "/mcp", "mcp.request", Resource::None),
+    (
+        Method::PUT,
+        "/api/rules/{project}",
+        "rules.replace",
+        Resource::None,
+    ),
+    (
+        Method::POST,
+        "/api/rules/{project}/validate",
+        "rules.validate",
+        Resource::None,
+    ),
+    (
+        Method::POST,
+        "/api/rules/{project}/{rule_id}/accept",
+        "rule.accept",
+        Resource::None,
+    ),
+    (
+        Method::POST,
+        "/api/rules/{project}/{rule_id}/reject",
+        "rule.reject",
+        Resource::None,
+    ),
+    (
+        Method::POST,
+        "/api/rules/{project}/import",
+        "rules.import",
+        Resource::None,
+    ),
 ];
 
 /// The tracker webhook receivers: signature-authenticated, recorded only when accepted.

@@ -106,6 +106,9 @@ pub struct ApiConfig {
     pub agent_runners: Vec<String>,
     /// The model price table in use, shown by `/api/costs/pricing` (empty: not known).
     pub pricing: foreman_domain::cost_report::PriceTableView,
+    /// The configured projects (`default` and each `[[projects]]`): a route naming another
+    /// project answers 404.
+    pub projects: Vec<String>,
 }
 
 impl Default for ApiConfig {
@@ -134,6 +137,7 @@ impl Default for ApiConfig {
             execution_slots: 1,
             agent_runners: vec!["builtin".to_owned()],
             pricing: foreman_domain::cost_report::PriceTableView::default(),
+            projects: vec![foreman_domain::DEFAULT_PROJECT.to_owned()],
         }
     }
 }

@@ -195,6 +195,19 @@ impl App {
         self
     }
 
+    /// Lists the skill files of `catalog` in `GET /api/skills`. Without one, the route lists
+    /// no skill (`available: false`).
+    #[must_use]
+    pub fn with_skills(self, catalog: Arc<dyn foreman_domain::skill::SkillCatalog>) -> Self {
+        *self
+            .state
+            .inner
+            .skills
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(catalog);
+        self
+    }
+
     /// Shows the execution slots of the daemon running beside the API in `/api/workers` and
     /// `/api/stats`. Without them, `/api/workers` reports no daemon and `/api/stats` counts the
     /// configured slots.

@@ -38,7 +38,9 @@ verified by their signature) needs `Authorization: Bearer <token>`; every error 
         (name = "audit", description = "the hash-chained audit trail of mutating calls (admin)"),
         (name = "channels", description = "chat channels: pairing codes for new senders (admin)"),
         (name = "webhooks", description = "tracker and git host webhooks, authenticated by their signature instead of a token"),
+        (name = "rules", description = "validation rules of a project: the pipeline's gate after lint, proposals to accept or reject"),
         (name = "mcp", description = "the Model Context Protocol server (JSON-RPC over streamable http)"),
+        (name = "skills", description = "skill files the pipeline's hooks run: built in, in the data directory, in each repository"),
     )
 )]
 pub(crate) struct ApiDoc;

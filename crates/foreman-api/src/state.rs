@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     /// The execution slots of the daemon running beside the API (`/api/workers`, `/api/stats`);
     /// `None`: no daemon here.
     pub worker_slots: Mutex<Option<Arc<dyn foreman_domain::WorkerSlots>>>,
+    /// The skill files (`/api/skills`); `None`: no catalog, nothing listed.
+    pub skills: Mutex<Option<Arc<dyn foreman_domain::skill::SkillCatalog>>>,
     /// Set when the server shuts down; live streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
     /// Submissions waiting for their group commit.
@@ -63,6 +65,8 @@ pub(crate) struct Inner {
     pub audit: crate::audit_log::AuditLog,
     /// The MCP endpoint's open sessions.
     pub mcp_sessions: crate::mcp_sessions::Sessions,
+    /// Serialises writes of validation rules (read, change, write through the settings port).
+    pub rule_writes: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for AppState {
@@ -110,10 +114,12 @@ impl AppState {
                 diff_source: Mutex::new(None),
                 branch_rewind: Mutex::new(None),
                 worker_slots: Mutex::new(None),
+                skills: Mutex::new(None),
                 closing: tokio::sync::watch::Sender::new(false),
                 submissions: crate::submit_queue::SubmitQueue::default(),
                 audit: crate::audit_log::AuditLog::default(),
                 mcp_sessions: crate::mcp_sessions::Sessions::default(),
+                rule_writes: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -141,6 +147,15 @@ impl AppState {
     ) -> Option<Arc<dyn foreman_domain::usage_ingest::UsagePricer>> {
         self.inner
             .usage_pricer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The skill catalog, when the server installed one.
+    pub(crate) fn skills(&self) -> Option<Arc<dyn foreman_domain::skill::SkillCatalog>> {
+        self.inner
+            .skills
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()

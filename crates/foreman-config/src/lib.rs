@@ -10,6 +10,7 @@ mod channels;
 mod duration;
 mod env;
 mod error;
+mod hooks;
 mod mcp;
 mod operations;
 mod redact;
@@ -27,6 +28,7 @@ pub use audit::AuditConfig;
 pub use channels::{ChannelsConfig, TelegramChannelConfig};
 pub use duration::parse_duration;
 pub use error::ConfigError;
+pub use hooks::HookEntry;
 pub use mcp::{McpConfig, McpServerConfig};
 pub use operations::{NotificationsConfig, PricingEntry, RetrospectivesConfig};
 pub use redact::redact_secret;
@@ -757,6 +759,8 @@ pub struct PipelineConfig {
     /// A task checkpoint is pushed for other nodes once the work not yet pushed took this
     /// long, e.g. `20s` (`0s`: every checkpoint; the task's final commit is always pushed).
     pub checkpoint_push_after: String,
+    /// `[[pipeline.hooks]]`: the skills run at points of the pipeline.
+    pub hooks: Vec<HookEntry>,
 }
 
 impl Default for PipelineConfig {
@@ -781,6 +785,7 @@ impl Default for PipelineConfig {
             transient_backoff: "2s".into(),
             transient_backoff_max: "5m".into(),
             checkpoint_push_after: "20s".into(),
+            hooks: Vec::new(),
         }
     }
 }
@@ -1152,6 +1157,9 @@ impl Config {
             if let Some(a) = &p.agent_runner {
                 a.validate(&format!("projects[{i}].agent_runner"))?;
             }
+        }
+        for (i, h) in self.pipeline.hooks.iter().enumerate() {
+            h.validate(i, &names)?;
         }
         Ok(())
     }

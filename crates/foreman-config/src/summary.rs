@@ -86,6 +86,7 @@ impl Config {
                 "enabled": self.webhooks.enabled,
                 "allow_private": self.webhooks.allow_private,
                 "delivery_concurrency": self.webhooks.delivery_concurrency,
+                "delivery_retention": self.webhooks.delivery_retention,
                 "ticket_secret": redact_secret(&self.webhooks.ticket_secret),
             },
             "channels": {

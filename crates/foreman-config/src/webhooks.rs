@@ -35,6 +35,9 @@ pub struct WebhooksConfig {
     pub disable_after: u32,
     /// The key signing deliveries to tickets' `webhook_url` (empty: those are unsigned).
     pub ticket_secret: String,
+    /// Finished deliveries (delivered or given up) older than this are deleted from the
+    /// delivery log, hourly (`0s`: kept forever).
+    pub delivery_retention: String,
 }
 
 impl Default for WebhooksConfig {
@@ -52,6 +55,7 @@ impl Default for WebhooksConfig {
             give_up_after: "24h".into(),
             disable_after: 10,
             ticket_secret: String::new(),
+            delivery_retention: "30d".into(),
         }
     }
 }
@@ -69,6 +73,7 @@ impl WebhooksConfig {
             ("retry_base", &self.retry_base),
             ("retry_max", &self.retry_max),
             ("give_up_after", &self.give_up_after),
+            ("delivery_retention", &self.delivery_retention),
         ] {
             parse_duration(v)
                 .map_err(|e| ConfigError::invalid(&format!("webhooks.{key}"), v, &e))?;
@@ -132,6 +137,10 @@ mod tests {
                 .contains("webhooks.allow_private[0]")
         );
         assert!(bad(&|c| c.timeout = "soon".into()).contains("webhooks.timeout"));
+        assert!(
+            bad(&|c| c.delivery_retention = "a month".into())
+                .contains("webhooks.delivery_retention")
+        );
         assert!(bad(&|c| c.delivery_concurrency = 0).contains("webhooks.delivery_concurrency"));
         let ok = WebhooksConfig {
             allow_private: vec!["::1".into(), "10.0.0.0/8".into(), "fd00::/8".into()],

@@ -193,6 +193,11 @@ pub struct AgentRequest {
     /// model of a task's last attempt).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The tools the agent may use, by name (`None`: all of them). The built-in runner offers
+    /// only these (and `complete`, which ends every run); external runners (Claude Code,
+    /// Codex, a command) choose their own tools and ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_tools: Option<Vec<String>>,
 }
 
 impl AgentRequest {
@@ -204,7 +209,15 @@ impl AgentRequest {
             worktree: worktree.into(),
             limits: AgentLimits::default(),
             model: None,
+            allowed_tools: None,
         }
+    }
+
+    /// Offers only `tools` (by name; `None`: every tool).
+    #[must_use]
+    pub fn with_allowed_tools(mut self, tools: Option<Vec<String>>) -> Self {
+        self.allowed_tools = tools;
+        self
     }
 
     /// Runs on `model` instead of the runner's default.

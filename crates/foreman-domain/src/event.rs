@@ -117,6 +117,11 @@ event_types! {
     TaskLintPass = "task_lint_pass" => Info,
     /// The lint gate failed.
     TaskLintFail = "task_lint_fail" => Warning,
+    /// The project's accepted validation rules found no `error` violation in the task's diff
+    /// (`details.warnings`: the warning violations, capped).
+    TaskRulesPass = "task_rules_pass" => Info,
+    /// The project's validation rules found `error` violations (`details.violations`, capped).
+    TaskRulesFail = "task_rules_fail" => Warning,
     /// The task's tests passed.
     TaskTestsPass = "task_tests_pass" => Info,
     /// The task's tests failed.
@@ -237,6 +242,18 @@ event_types! {
     HookExecuted = "hook_executed" => Info,
     /// A skill ran.
     SkillExecuted = "skill_executed" => Info,
+    /// A hook started running its skills (`details.point`, `details.skills`,
+    /// `details.blocking`).
+    HookStarted = "hook_started" => Info,
+    /// Every skill of a hook succeeded (`details.point`, `details.skills`).
+    HookPassed = "hook_passed" => Info,
+    /// A hook's skill failed or the hook timed out (`details.point`, `details.skills`,
+    /// `details.skill`, `details.step`, `details.reason`, `details.blocking`).
+    HookFailed = "hook_failed" => Warning,
+    /// One step of a skill ended (`details.skill`, `details.step`, `details.type`,
+    /// `details.status` ok, failed or skipped, `details.duration_ms`, `details.output`: a
+    /// capped, redacted tail).
+    SkillStepCompleted = "skill_step_completed" => Info,
     // notifications and retrospectives
     /// A notification trigger fired (`details.notification_id`, `details.trigger`); the
     /// notification is stored for `GET /api/notifications`.
@@ -252,6 +269,14 @@ event_types! {
     /// The built-in agent called a tool of an MCP server (`details.server`, `details.tool`,
     /// `details.name`, `details.duration_ms`, `details.ok`, `details.error`).
     McpToolCalled = "mcp_tool_called" => Info,
+    // validation rules
+    /// The quality reviewer proposed a validation rule (`details.project`, `details.rule`): not
+    /// enforced until a person accepts it.
+    RuleProposed = "rule_proposed" => Warning,
+    /// A person accepted a proposed validation rule (`details.project`, `details.rule_id`).
+    RuleAccepted = "rule_accepted" => Info,
+    /// A person rejected a validation rule (`details.project`, `details.rule_id`).
+    RuleRejected = "rule_rejected" => Info,
 }
 
 impl fmt::Display for EventType {

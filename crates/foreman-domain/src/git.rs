@@ -504,7 +504,33 @@ pub trait GitRepo: Send + Sync {
 
     /// Checks that git runs and the remote answers.
     async fn check(&self) -> GitResult<GitHealth>;
+
+    /// The commit the default branch was at when it was last fetched (the remote-tracking
+    /// ref, never a worktree's), `None` before the first fetch. Reads nothing from the remote.
+    /// The default answers `None`: an adapter without committed files to read has none.
+    async fn default_branch_commit(&self) -> GitResult<Option<String>> {
+        Ok(None)
+    }
+
+    /// The files named `file_name` anywhere under `dir` as committed at `commit` (paths
+    /// relative to the repository's root, in path order), at most [`MAX_COMMITTED_FILES`] of
+    /// them. A file larger than `max_bytes` comes back cut to `max_bytes + 1` bytes, so the
+    /// caller can tell it is too large without reading all of it. A missing `dir` is an empty
+    /// list. The default answers an empty list.
+    async fn files_at(
+        &self,
+        commit: &str,
+        dir: &str,
+        file_name: &str,
+        max_bytes: usize,
+    ) -> GitResult<Vec<(String, Vec<u8>)>> {
+        let _ = (commit, dir, file_name, max_bytes);
+        Ok(Vec::new())
+    }
 }
+
+/// The most files [`GitRepo::files_at`] returns.
+pub const MAX_COMMITTED_FILES: usize = 200;
 
 /// Where a pull request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -90,6 +90,8 @@ wire_enum! {
         DaemonStopped = "daemon_stopped",
         /// An outbound webhook subscription was disabled after failed deliveries in a row.
         WebhookDisabled = "webhook_disabled",
+        /// The quality reviewer proposed a validation rule, waiting for a person to accept it.
+        RuleProposed = "rule_proposed",
     }
 }
 
@@ -133,6 +135,7 @@ impl TriggerId {
             Self::PrMerged => "a pull request was merged",
             Self::DaemonStopped => "the daemon stopped",
             Self::WebhookDisabled => "a webhook subscription was disabled after failed deliveries",
+            Self::RuleProposed => "a reviewer proposed a validation rule to accept or reject",
         }
     }
 
@@ -142,9 +145,11 @@ impl TriggerId {
         match self {
             Self::BudgetThreshold | Self::ContextThreshold => Some((1, 100)),
             Self::TaskFailures => Some((1, 1000)),
-            Self::TicketBlocked | Self::PrMerged | Self::DaemonStopped | Self::WebhookDisabled => {
-                None
-            }
+            Self::TicketBlocked
+            | Self::PrMerged
+            | Self::DaemonStopped
+            | Self::WebhookDisabled
+            | Self::RuleProposed => None,
         }
     }
 }
@@ -172,7 +177,7 @@ pub struct Triggers {
 
 impl Default for Triggers {
     /// Budget at 80 % of the daily, monthly and ticket budgets, 3 task failures in a row,
-    /// context above 90 %, blocked tickets and daemon stops on; merged pull requests off.
+    /// context above 90 %, blocked tickets, daemon stops and proposed rules on; merged pull requests off.
     fn default() -> Self {
         let t = |id, enabled, threshold: Option<u32>, periods: Vec<BudgetPeriod>| Trigger {
             id,
@@ -194,6 +199,7 @@ impl Default for Triggers {
                 t(TriggerId::PrMerged, false, None, vec![]),
                 t(TriggerId::DaemonStopped, true, None, vec![]),
                 t(TriggerId::WebhookDisabled, true, None, vec![]),
+                t(TriggerId::RuleProposed, true, None, vec![]),
             ],
         }
     }
@@ -570,6 +576,14 @@ impl Watch {
                     NotificationSeverity::Warning,
                     event.message.clone(),
                     format!("webhook_disabled:{}", event.seq),
+                ));
+            }
+            EventType::RuleProposed if triggers.armed(TriggerId::RuleProposed).is_some() => {
+                out.push(note(
+                    TriggerId::RuleProposed,
+                    NotificationSeverity::Info,
+                    event.message.clone(),
+                    format!("rule_proposed:{}", event.seq),
                 ));
             }
             _ => {}

@@ -889,6 +889,11 @@ pub trait WebhookStore: Send + Sync {
     /// Gives claimed deliveries back unattempted (the ones after a failure in a claimed run).
     async fn release_deliveries(&self, claims: &[ClaimedDelivery]) -> StoreResult<()>;
 
+    /// Deletes up to `limit` finished deliveries (delivered, or given up) queued before
+    /// `before`, oldest first; open ones are never touched. Returns how many went. The delivery
+    /// log's retention (`[webhooks] delivery_retention`).
+    async fn prune_deliveries(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64>;
+
     /// A subscription's deliveries, newest first.
     async fn list_deliveries(
         &self,

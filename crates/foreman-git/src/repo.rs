@@ -2195,6 +2195,103 @@ impl GitRepo for GitRepository {
             remote_head,
         })
     }
+
+    async fn default_branch_commit(&self) -> GitResult<Option<String>> {
+        if !self.repo.join("HEAD").exists() {
+            // not cloned yet: nothing fetched
+            return Ok(None);
+        }
+        self.rev(
+            None,
+            &format!("refs/remotes/origin/{}", self.config.default_branch),
+        )
+        .await
+    }
+
+    async fn files_at(
+        &self,
+        commit: &str,
+        dir: &str,
+        file_name: &str,
+        max_bytes: usize,
+    ) -> GitResult<Vec<(String, Vec<u8>)>> {
+        committed_files(self, commit, dir, file_name, max_bytes).await
+    }
+}
+
+/// [`GitRepo::files_at`]: `git ls-tree` of `dir` at `commit`, then one `git cat-file blob` per
+/// matching regular file (symbolic links and submodules are not read), each capped at
+/// `max_bytes + 1` bytes.
+async fn committed_files(
+    repo: &GitRepository,
+    commit: &str,
+    dir: &str,
+    file_name: &str,
+    max_bytes: usize,
+) -> GitResult<Vec<(String, Vec<u8>)>> {
+    let is_sha = matches!(commit.len(), 40 | 64) && commit.bytes().all(|b| b.is_ascii_hexdigit());
+    if !is_sha {
+        return Err(GitError::Invalid(format!("{commit:?} is not a commit id")));
+    }
+    let dir = dir.trim_matches('/');
+    let bad_dir = dir.is_empty()
+        || dir.starts_with('-')
+        || dir
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad_dir || file_name.is_empty() || file_name.contains('/') {
+        return Err(GitError::Invalid(format!(
+            "{dir:?}/{file_name:?} is not a plain relative path"
+        )));
+    }
+    let place = repo.repo_place().await?;
+    let listing = repo
+        .git
+        .run(
+            &place,
+            &["ls-tree", "-r", "-z", "--full-tree", commit, "--", dir],
+            repo.git.local(),
+        )
+        .await?;
+    let mut wanted = Vec::new();
+    for entry in listing.stdout.split('\0') {
+        // `<mode> <type> <object>\t<path>`
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let mut meta = meta.split(' ');
+        let (Some(mode), Some(kind), Some(object)) = (meta.next(), meta.next(), meta.next()) else {
+            continue;
+        };
+        let named = path.rsplit('/').next() == Some(file_name);
+        let inside = path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+        if kind == "blob" && mode != "120000" && named && inside {
+            wanted.push((path.to_owned(), object.to_owned()));
+            if wanted.len() == foreman_domain::git::MAX_COMMITTED_FILES {
+                break;
+            }
+        }
+    }
+    let run = Run {
+        max_stdout: max_bytes.saturating_add(1),
+        ..repo.git.local()
+    };
+    let mut files = Vec::with_capacity(wanted.len());
+    for (path, object) in wanted {
+        let out = repo
+            .git
+            .run(&place, &["cat-file", "blob", &object], run)
+            .await?;
+        let mut bytes = out.stdout.into_bytes();
+        if usize::try_from(out.stdout_total).unwrap_or(usize::MAX) > max_bytes {
+            // too large: what the caller needs to see is that, not the text
+            bytes.resize(max_bytes.saturating_add(1), b' ');
+        } else {
+            bytes.truncate(max_bytes);
+        }
+        files.push((path, bytes));
+    }
+    Ok(files)
 }
 
 #[cfg(test)]

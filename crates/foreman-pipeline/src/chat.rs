@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use foreman_domain::audit::{AuditOutcome, NewAuditEntry};
 use foreman_domain::channel::{
     AllowList, Channel, ChatCommand, ChatMessage, HELP_TEXT, PairedSender, PairingRefusal,
     paired_senders, pairing_instructions, parse_command, redeem_pairing,
@@ -308,6 +309,8 @@ impl ChatLoop {
                     {
                         Ok(()) => {
                             tracing::info!(channel = %self.name, sender = %m.sender_id, "chat sender paired");
+                            self.audit(m, "channel.pair", format!("channel/{}", self.name), 200)
+                                .await;
                             format!("Paired: you can talk to Foreman now.\n\n{HELP_TEXT}")
                         }
                         Err(refusal) => {
@@ -366,6 +369,27 @@ impl ChatLoop {
         Ok(())
     }
 
+    /// Records what a chat message changed in the audit trail, as the API records its calls:
+    /// the sender (`<channel>:<handle or id>`) as the actor, `via = "channel"`, and the chat
+    /// message as the request id. A failed append is logged; the change stands.
+    async fn audit(&self, m: &ChatMessage, action: &str, resource: String, status: u16) {
+        let entry = NewAuditEntry {
+            at: foreman_domain::now(),
+            token_id: None,
+            actor: Some(m.submitter(&self.name)),
+            client_addr: None,
+            action: action.to_owned(),
+            resource: Some(resource),
+            via: "channel".to_owned(),
+            outcome: AuditOutcome::Ok,
+            status,
+            request_id: Some(format!("{}:{}:{}", self.name, m.chat_id, m.message_id)),
+        };
+        if let Err(e) = self.store.append_audit(vec![entry]).await {
+            tracing::error!(channel = %self.name, action, error = %e, "a chat action has no audit entry");
+        }
+    }
+
     async fn remember_message(&self, chat_id: &str, message_id: &str, ticket: &TicketId) {
         let key = self.key(&format!("message:{chat_id}:{message_id}"));
         if let Err(e) = self.store.put_setting(&key, ticket.as_str()).await {
@@ -421,6 +445,8 @@ impl ChatLoop {
                 if let Err(e) = self.events.append(event).await {
                     tracing::warn!(error = %e, "cannot append event");
                 }
+                self.audit(m, "ticket.create", format!("ticket/{}", t.id), 201)
+                    .await;
                 t
             }
             // the message came a second time (its acknowledgement was lost): same ticket
@@ -481,6 +507,8 @@ impl ChatLoop {
             &[answer],
         )
         .await?;
+        self.audit(m, "ticket.answer", format!("ticket/{}", t.id), 200)
+            .await;
         let text = if requeued {
             format!("Thanks. Ticket {} is queued again with your answers.", t.id)
         } else {
@@ -554,6 +582,8 @@ impl ChatLoop {
                 if let Err(e) = self.events.append(event).await {
                     tracing::warn!(error = %e, "cannot append event");
                 }
+                self.audit(m, "ticket.cancel", format!("ticket/{}", t.id), 200)
+                    .await;
                 Ok(format!("Ticket {} is cancelled.", t.id))
             }
             Err(StoreError::Conflict { current, .. }) => Ok(format!(

@@ -56,6 +56,10 @@ pub enum PipelineError {
     /// A budget ran out while the agent worked.
     #[error("budget exhausted: {0}")]
     BudgetExhausted(String),
+    /// A blocking hook failed at a point of the ticket (`post_clone`, `pre_plan`, `pre_pr`,
+    /// `post_pr`); the ticket fails with it.
+    #[error("{0}")]
+    HookFailed(String),
     /// A model answered without the structured output it was asked for.
     #[error("{role} returned no {tool} call")]
     MissingToolOutput {

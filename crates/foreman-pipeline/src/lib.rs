@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod dag;
 pub mod engine;
 pub mod error;
+pub mod hooks;
 pub mod intake;
 pub mod notify;
 pub mod outbox;
@@ -19,6 +20,7 @@ pub mod pr_body;
 pub mod reservations;
 pub mod retrospective;
 pub mod settings;
+pub mod skills;
 pub mod slots;
 
 pub use daemon::{CLAIMABLE, Daemon, DaemonWaker, WorkGate, wakes_daemon};

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use foreman_domain::rules::Violation;
 use foreman_domain::{Task, TaskStatus, Ticket};
 
 /// Evidence from the test runs, for the body.
@@ -102,6 +103,29 @@ pub fn body(
     b
 }
 
+/// The validation-rule warnings section of the body (empty when there are none): each task's
+/// warnings from its last passing rule gate, `(task id, violations)`, in task order.
+#[must_use]
+pub fn rule_warnings(tasks: &[Task], warnings: &[(String, Vec<Violation>)]) -> String {
+    let mut listed: Vec<(&Task, &Vec<Violation>)> = warnings
+        .iter()
+        .filter(|(_, w)| !w.is_empty())
+        .filter_map(|(id, w)| tasks.iter().find(|t| t.id.as_str() == id).map(|t| (t, w)))
+        .collect();
+    if listed.is_empty() {
+        return String::new();
+    }
+    listed.sort_by_key(|(t, _)| t.sequence);
+    let mut b = String::from("\n### Validation rule warnings\n\n");
+    for (t, w) in listed {
+        let _ = writeln!(b, "- {}. {}", t.sequence, t.title);
+        for v in w {
+            let _ = writeln!(b, "  - {v}");
+        }
+    }
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use foreman_domain::{FencingToken, Micros, NewTicket, TaskId, TicketId, TicketStatus};
@@ -182,5 +206,36 @@ mod tests {
         assert!(b.contains("$1.23 over 5 LLM calls"));
         assert_eq!(title(&t, true), "[PARTIAL] PROJ-7: Add login");
         assert_eq!(title(&t, false), "PROJ-7: Add login");
+    }
+
+    #[test]
+    fn rule_warnings_are_listed_per_task_in_order_and_absent_when_none() {
+        use foreman_domain::rules::RuleSeverity;
+        let tasks = [
+            task(2, TaskStatus::Done, None),
+            task(1, TaskStatus::Done, None),
+        ];
+        let v = |file: &str, line| Violation {
+            rule_id: "no-todo".into(),
+            severity: RuleSeverity::Warning,
+            file: file.into(),
+            line,
+            message: "finish it".into(),
+            excerpt: Some("// TODO".into()),
+        };
+        let warnings = vec![
+            (tasks[0].id.to_string(), vec![v("b.rs", Some(3))]),
+            (tasks[1].id.to_string(), vec![v("a.rs", None)]),
+        ];
+        let s = rule_warnings(&tasks, &warnings);
+        assert!(s.starts_with("\n### Validation rule warnings\n"), "{s}");
+        let one = s
+            .find("- 1. step 1\n  - a.rs: finish it [no-todo] — `// TODO`")
+            .expect(&s);
+        let two = s
+            .find("- 2. step 2\n  - b.rs:3: finish it [no-todo]")
+            .expect(&s);
+        assert!(one < two);
+        assert_eq!(rule_warnings(&tasks, &[]), "");
     }
 }

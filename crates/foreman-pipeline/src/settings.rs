@@ -11,6 +11,7 @@ use foreman_domain::git::{GitHost, GitRepo};
 use foreman_domain::llm::LlmProvider;
 use foreman_domain::pipeline::Role;
 use foreman_domain::prompt::PromptSource;
+use foreman_domain::skill::{HookConfig, SkillCatalog, WorktreeWriter};
 use foreman_domain::tracker::Tracker;
 use foreman_domain::{EventLog, Store};
 
@@ -72,6 +73,9 @@ pub struct PipelineSettings {
     /// least this long (zero: every checkpoint). Work done since the last push is what a node
     /// that takes the task over repeats; the task's final commit is always pushed.
     pub checkpoint_push_after: Duration,
+    /// The hooks (`[[pipeline.hooks]]`): the skills run at each point of the pipeline, in
+    /// configuration order (see [`crate::hooks`]).
+    pub hooks: Vec<HookConfig>,
 }
 
 /// How the engine retries a step that a transient fault stopped
@@ -146,6 +150,7 @@ impl Default for PipelineSettings {
             escalation_model: None,
             transient_retry: TransientRetry::default(),
             checkpoint_push_after: Duration::from_secs(20),
+            hooks: Vec::new(),
         }
     }
 }
@@ -248,6 +253,10 @@ pub struct Ports {
     pub prompts: Arc<dyn PromptSource>,
     /// Projects by name.
     pub projects: BTreeMap<String, ProjectRuntime>,
+    /// The skills hooks run (built in, from the data directory, from each repository).
+    pub skills: Arc<dyn SkillCatalog>,
+    /// Writes files in worktrees through the agent's path confinement (`file_write` steps).
+    pub files: Arc<dyn WorktreeWriter>,
 }
 
 impl std::fmt::Debug for Ports {

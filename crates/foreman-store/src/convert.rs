@@ -10,7 +10,7 @@ use foreman_domain::{
     TaskId, TaskPhase, TaskStatus, Ticket, TicketId, TicketStatus, TokenId, micros_to_time,
     time_to_micros,
 };
-use sea_orm::ActiveValue::Set;
+use sea_orm::ActiveValue::{NotSet, Set};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -273,6 +273,11 @@ pub(crate) fn llm_call_row(c: &LlmCall) -> llm_calls::ActiveModel {
         request_id: Set(c.request_id.clone()),
         created_at: Set(ts(c.created_at)),
         deleted_ticket_id: Set(c.deleted_ticket_id.as_ref().map(ToString::to_string)),
+        // Foreman's own call: the columns of reported usage keep their defaults
+        source: NotSet,
+        project: NotSet,
+        session_tag: NotSet,
+        external_id: NotSet,
     }
 }
 

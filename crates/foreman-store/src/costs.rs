@@ -377,7 +377,12 @@ fn group_expr(g: CostGroupBy) -> String {
         CostGroupBy::Model => "model".to_owned(),
         CostGroupBy::Role => "role".to_owned(),
         CostGroupBy::Runner => "runner".to_owned(),
-        CostGroupBy::Project => "COALESCE(ticket_id, '')".to_owned(),
+        // `p:<project>` for a reported row that names its project (it wins), else
+        // `t:<ticket id>`, looked up after
+        CostGroupBy::Project => {
+            "CASE WHEN project IS NOT NULL THEN 'p:' || project ELSE 't:' || COALESCE(ticket_id, '') END"
+                .to_owned()
+        }
         CostGroupBy::Ticket => "COALESCE(ticket_id, deleted_ticket_id, '')".to_owned(),
     }
 }
@@ -450,13 +455,22 @@ impl CostReport for SqlStore {
         if group_by == CostGroupBy::Project {
             let ids: Vec<String> = groups
                 .iter()
-                .map(|g| g.key.clone())
+                .filter_map(|g| g.key.strip_prefix("t:"))
                 .filter(|k| !k.is_empty())
+                .map(str::to_owned)
                 .collect();
             let projects = self.projects_of(&ids).await?;
             let mut by_project: HashMap<String, CostGroup> = HashMap::new();
             for g in groups {
-                let project = projects.get(&g.key).cloned().unwrap_or_default();
+                let project = match g.key.strip_prefix("p:") {
+                    Some(named) => named.to_owned(),
+                    None => g
+                        .key
+                        .strip_prefix("t:")
+                        .and_then(|id| projects.get(id))
+                        .cloned()
+                        .unwrap_or_default(),
+                };
                 let e = by_project
                     .entry(project.clone())
                     .or_insert_with(|| CostGroup {

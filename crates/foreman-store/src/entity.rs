@@ -155,6 +155,14 @@ pub mod llm_calls {
         pub request_id: Option<String>,
         pub created_at: i64,
         pub deleted_ticket_id: Option<String>,
+        /// `foreman` (the default: Foreman's own calls) or `external` (reported usage).
+        pub source: String,
+        /// A reported row's project (Foreman's calls leave it empty: theirs is their ticket's).
+        pub project: Option<String>,
+        /// A reported row's session tag.
+        pub session_tag: Option<String>,
+        /// A reported row's idempotency key.
+        pub external_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

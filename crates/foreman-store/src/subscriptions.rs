@@ -741,6 +741,35 @@ impl WebhookStore for SqlStore {
         self.commit(txn).await
     }
 
+    async fn prune_deliveries(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        // found on a reader, so a pass with nothing to prune never takes the writer; a
+        // delivery is finished for good, so the delete re-checks only that it still is
+        let gone: Vec<i64> = deliveries::Entity::find()
+            .select_only()
+            .column(D::Pos)
+            .filter(D::Open.eq(false))
+            .filter(D::CreatedAt.lt(ts(before)))
+            .order_by_asc(D::Pos)
+            .limit(u64::from(limit))
+            .into_tuple()
+            .all(self.reader())
+            .await
+            .map_err(be)?;
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let txn = self.write().await?;
+        let n = deliveries::Entity::delete_many()
+            .filter(D::Pos.is_in(gone))
+            .filter(D::Open.eq(false))
+            .exec(&txn)
+            .await
+            .map_err(be)?
+            .rows_affected;
+        self.commit(txn).await?;
+        Ok(n)
+    }
+
     async fn list_deliveries(
         &self,
         id: &SubscriptionId,

@@ -4,7 +4,7 @@
 //! An ingest is one transaction: the batch's idempotency keys already recorded are read under a
 //! lock (the PostgreSQL advisory lock [`INGEST_LOCK`]; SQLite's single writer), the rest go in
 //! with one multi-row `INSERT`, and each named ticket's totals grow by one `UPDATE`. The
-//! listing and the summary read `llm_calls` joined to `tickets` for the project of Foreman's
+//! listing and the summary read `llm_calls` (the one entity of `entity.rs`) joined to `tickets` for the project of Foreman's
 //! own calls (a reported row's own project wins).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -24,7 +24,7 @@ use sea_orm::{
 };
 
 use crate::convert::ts;
-use crate::entity::tickets;
+use crate::entity::{llm_calls, tickets};
 use crate::{Backend, SqlStore, be};
 
 /// Serializes ingests on PostgreSQL, so two concurrent retries of one batch cannot both find
@@ -33,49 +33,8 @@ const INGEST_LOCK: i64 = 0x666f_7265_6d61_6e31;
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
-/// The `llm_calls` table with the columns of usage ingest; used by this module only (the
-/// shared `entity::llm_calls` leaves them to their defaults).
-mod usage_calls {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "llm_calls")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        pub ticket_id: Option<String>,
-        pub task_id: Option<String>,
-        pub role: String,
-        pub provider: String,
-        pub model: String,
-        pub runner: String,
-        pub attempt: i32,
-        pub tokens_input: i64,
-        pub tokens_output: i64,
-        pub cache_read_tokens: i64,
-        pub cache_write_tokens: i64,
-        pub cost_micros: i64,
-        pub duration_ms: i64,
-        pub status: String,
-        pub error: Option<String>,
-        pub prompt_version: Option<String>,
-        pub request_id: Option<String>,
-        pub created_at: i64,
-        pub deleted_ticket_id: Option<String>,
-        pub source: String,
-        pub project: Option<String>,
-        pub session_tag: Option<String>,
-        pub external_id: Option<String>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-fn row_model(id: &LlmCallId, r: &NewUsageRow) -> usage_calls::ActiveModel {
-    usage_calls::ActiveModel {
+fn row_model(id: &LlmCallId, r: &NewUsageRow) -> llm_calls::ActiveModel {
+    llm_calls::ActiveModel {
         id: Set(id.to_string()),
         ticket_id: Set(r.ticket_id.as_ref().map(ToString::to_string)),
         task_id: Set(None),
@@ -231,10 +190,10 @@ impl UsageIngest for SqlStore {
             .collect();
         let mut recorded: HashSet<String> = HashSet::new();
         for chunk in keys.chunks(500) {
-            let found: Vec<Option<String>> = usage_calls::Entity::find()
+            let found: Vec<Option<String>> = llm_calls::Entity::find()
                 .select_only()
-                .column(usage_calls::Column::ExternalId)
-                .filter(usage_calls::Column::ExternalId.is_in(chunk.iter().copied()))
+                .column(llm_calls::Column::ExternalId)
+                .filter(llm_calls::Column::ExternalId.is_in(chunk.iter().copied()))
                 .into_tuple()
                 .all(&txn)
                 .await
@@ -293,7 +252,7 @@ impl UsageIngest for SqlStore {
             }
         }
         if !models.is_empty() {
-            usage_calls::Entity::insert_many(models)
+            llm_calls::Entity::insert_many(models)
                 .exec_without_returning(&txn)
                 .await
                 .map_err(be)?;

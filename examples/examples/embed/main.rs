@@ -116,6 +116,9 @@ async fn main() -> Result<()> {
         commands: Arc::new(foreman_agent::ProcessCommandRunner::new(&commands)),
         prompts,
         projects: [(DEFAULT_PROJECT.to_owned(), project)].into(),
+        // skills for `PipelineSettings::hooks`, and the writer their `file_write` steps use
+        skills: Arc::new(foreman_pipeline::hooks::StaticCatalog::empty()),
+        files: Arc::new(foreman_agent::SandboxedWriter::new()),
     };
     let settings = PipelineSettings::default(); // what `[daemon]` and `[pipeline]` configure
 

@@ -2,6 +2,8 @@
 
 mod cli;
 mod cli_ops;
+mod cli_skills;
+mod cli_webhooks;
 mod crash;
 mod escape_e2e;
 mod external_runner;

@@ -5,8 +5,11 @@ pub(crate) mod channels;
 pub(crate) mod local;
 pub(crate) mod logs;
 pub(crate) mod ops;
+pub(crate) mod rules;
+pub(crate) mod skills;
 pub(crate) mod tickets;
 pub(crate) mod usage;
+pub(crate) mod webhooks;
 
 use crate::http::Client;
 

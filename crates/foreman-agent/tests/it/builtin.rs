@@ -499,3 +499,45 @@ async fn records_calls_through_the_metered_provider() -> Result<()> {
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn an_allow_list_limits_the_tools_offered_and_refuses_the_others() -> Result<()> {
+    let repo = Repo::new(&[("calc.py", CALC)])?;
+    let calls = [
+        (
+            "write_file",
+            json!({"path": "calc.py", "content": "x = 1\n"}),
+        ),
+        ("read_file", json!({"path": "calc.py"})),
+        ("complete", json!({"done": true, "summary": "looked"})),
+    ];
+    // control: without an allow-list every tool is offered and the write happens
+    let llm = scripted_tools(&calls);
+    let outcome = runner(llm.clone(), settings(&[]))
+        .run(&AgentRequest::new(task(), &repo.path), &NoAgentProgress)
+        .await?;
+    assert_eq!(outcome.stop_reason, AgentStopReason::Completed);
+    assert!(llm.last().tools.iter().any(|t| t.name == "write_file"));
+    assert_eq!(repo.read("calc.py")?, "x = 1\n");
+
+    let repo = Repo::new(&[("calc.py", CALC)])?;
+    let llm = scripted_tools(&calls);
+    let request = AgentRequest::new(task(), &repo.path)
+        .with_allowed_tools(Some(vec!["read_file".into(), "grep".into()]));
+    let outcome = runner(llm.clone(), settings(&[]))
+        .run(&request, &NoAgentProgress)
+        .await?;
+    assert_eq!(outcome.stop_reason, AgentStopReason::Completed);
+    let mut offered: Vec<String> = llm.last().tools.iter().map(|t| t.name.clone()).collect();
+    offered.sort();
+    assert_eq!(offered, ["complete", "grep", "read_file"]);
+    // the write was refused, not run
+    assert_eq!(repo.read("calc.py")?, CALC);
+    assert!(outcome.files_changed.is_empty());
+    let refused = outcome
+        .transcript
+        .iter()
+        .any(|e| e.is_error && e.text.contains("\"write_file\" is not available"));
+    assert!(refused, "{:?}", outcome.transcript);
+    Ok(())
+}

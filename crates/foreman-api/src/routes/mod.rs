@@ -17,8 +17,10 @@ pub(crate) mod history;
 pub(crate) mod live;
 pub(crate) mod mcp;
 pub(crate) mod notifications;
+pub(crate) mod rules;
 pub(crate) mod runs;
 pub(crate) mod search;
+pub(crate) mod skills;
 pub(crate) mod stats;
 pub(crate) mod subscriptions;
 pub(crate) mod system;
@@ -60,4 +62,6 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(channels::router())
         .merge(usage_ingest::router())
         .merge(mcp::router())
+        .merge(rules::router())
+        .merge(skills::router())
 }

@@ -1126,7 +1126,8 @@ async fn notifications_and_triggers(store: Arc<dyn Store>) {
             "ticket_blocked",
             "pr_merged",
             "daemon_stopped",
-            "webhook_disabled"
+            "webhook_disabled",
+            "rule_proposed"
         ]
     );
     let (status, changed) = put(

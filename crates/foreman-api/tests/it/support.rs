@@ -39,6 +39,7 @@ pub struct TestAppBuilder {
     repositories: Option<(Arc<dyn DiffSource>, Arc<dyn BranchRewind>)>,
     daemon_control: Option<Arc<dyn DaemonControl>>,
     log_feed: Option<LogFeed>,
+    skills: Option<Arc<dyn foreman_domain::skill::SkillCatalog>>,
 }
 
 impl TestApp {
@@ -53,6 +54,7 @@ impl TestApp {
             repositories: None,
             daemon_control: None,
             log_feed: None,
+            skills: None,
         }
     }
 
@@ -199,6 +201,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Lists the skill files of `catalog` at `/api/skills`.
+    pub fn skills(mut self, catalog: Arc<dyn foreman_domain::skill::SkillCatalog>) -> Self {
+        self.skills = Some(catalog);
+        self
+    }
+
     pub async fn start(self) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let store = self.store.unwrap_or_else(|| MemoryStore::new().shared());
@@ -226,6 +234,9 @@ impl TestAppBuilder {
         }
         if let Some(feed) = self.log_feed {
             app = app.with_log_feed(feed);
+        }
+        if let Some(catalog) = self.skills {
+            app = app.with_skills(catalog);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

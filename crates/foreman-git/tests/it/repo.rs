@@ -1059,3 +1059,91 @@ async fn switch_branch_moves_a_worktree_between_branches() {
             .is_err()
     );
 }
+
+/// `files_at` reads the default branch as fetched: only files of that name below the
+/// directory, as committed, capped, never the worktrees' files.
+#[tokio::test]
+async fn files_at_reads_committed_files_of_the_default_branch() {
+    let f = Fixture::new();
+    let fresh = GitRepository::new(f.config()).unwrap();
+    assert_eq!(
+        fresh.default_branch_commit().await.unwrap(),
+        None,
+        "not cloned yet"
+    );
+
+    f.write(".foreman/skills/a/SKILL.md", "---\nname: a\n---\n");
+    f.write(".foreman/skills/a/notes.md", "not a skill file\n");
+    f.write(".foreman/skills/big/SKILL.md", &"x".repeat(100));
+    f.write(".foreman/other/SKILL.md", "elsewhere\n");
+    f.write("SKILL.md", "at the root\n");
+    let head = f.commit_and_push("skills");
+    let repo = f.repo().await;
+    let commit = repo.default_branch_commit().await.unwrap().unwrap();
+    assert_eq!(commit, head);
+
+    let files = repo
+        .files_at(&commit, ".foreman/skills", "SKILL.md", 50)
+        .await
+        .unwrap();
+    let paths: Vec<_> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [".foreman/skills/a/SKILL.md", ".foreman/skills/big/SKILL.md"]
+    );
+    assert_eq!(files[0].1, b"---\nname: a\n---\n");
+    assert_eq!(
+        files[1].1.len(),
+        51,
+        "a file over the cap comes back one byte over it"
+    );
+
+    // a worktree's uncommitted (model-written) file is not read
+    let wt = ticket_worktree(&repo, &TicketId::from("t-files")).await;
+    write(
+        &wt,
+        ".foreman/skills/evil/SKILL.md",
+        "---\nname: evil\n---\n",
+    );
+    let again = repo
+        .files_at(&commit, ".foreman/skills", "SKILL.md", 50)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 2);
+
+    // a later push is seen once fetched
+    f.write(".foreman/skills/c/SKILL.md", "c\n");
+    let newer = f.commit_and_push("another skill");
+    assert_eq!(
+        repo.default_branch_commit().await.unwrap(),
+        Some(commit.clone())
+    );
+    repo.sync().await.unwrap();
+    assert_eq!(
+        repo.default_branch_commit().await.unwrap(),
+        Some(newer.clone())
+    );
+    let files = repo
+        .files_at(&newer, ".foreman/skills", "SKILL.md", 50)
+        .await
+        .unwrap();
+    assert_eq!(files.len(), 3);
+
+    // a missing directory is empty; a revision that is not a commit id, or a path that climbs,
+    // is refused
+    assert!(
+        repo.files_at(&newer, "nowhere", "SKILL.md", 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        repo.files_at("--output=/tmp/x", ".foreman/skills", "SKILL.md", 50)
+            .await,
+        Err(GitError::Invalid(_))
+    ));
+    assert!(matches!(
+        repo.files_at(&newer, "../x", "SKILL.md", 50).await,
+        Err(GitError::Invalid(_))
+    ));
+}

@@ -152,6 +152,7 @@ impl Daemon {
                 self.engine
                     .emit(NewEvent::new(EventType::PipelineCompleted, "merged").ticket(&t.id))
                     .await;
+                self.engine.post_merge_hook(t).await;
             }
             self.engine.remove_worktrees(t).await;
             self.heads().remove(&t.id);

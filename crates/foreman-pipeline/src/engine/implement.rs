@@ -86,6 +86,10 @@ pub(super) enum Why {
     Secret,
     /// The change breaks the commit path policy.
     CommitPolicy,
+    /// The change breaks the project's validation rules (`error` violations).
+    RulesFail,
+    /// A blocking hook failed (`post_lint`, `post_task`).
+    HookFailed,
 }
 
 impl Why {
@@ -100,6 +104,8 @@ impl Why {
             Self::Review => "review",
             Self::Secret => "secret",
             Self::CommitPolicy => "commit_policy",
+            Self::RulesFail => "rules_fail",
+            Self::HookFailed => "hook_failed",
         }
     }
 }
@@ -315,7 +321,7 @@ impl TaskRun {
                 TaskPhase::TestsWritten => self.prove_red(task, wt).await?,
                 TaskPhase::ImplementationWritten => self.prove_green(task, wt).await?,
                 TaskPhase::GreenProven => self.gates(task, wt).await?,
-                TaskPhase::GatesPassed => self.review_round(ReviewKind::Spec, task, wt).await?,
+                TaskPhase::GatesPassed => self.post_task_then_review(task, wt).await?,
                 TaskPhase::SpecReviewPassed => {
                     self.review_round(ReviewKind::Quality, task, wt).await?
                 }

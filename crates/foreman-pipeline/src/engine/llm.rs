@@ -25,7 +25,8 @@ impl Tool {
         }
     }
 
-    /// The reviewers' verdict tool.
+    /// The reviewers' verdict tool. `proposed_rules` (validation rules the reviewer would have
+    /// the project enforce from now on) is read from the quality reviewer only.
     pub(crate) fn review() -> Self {
         Self::new(
             "submit_review",
@@ -33,7 +34,19 @@ impl Tool {
             json!({"type": "object", "required": ["approved"], "properties": {
                 "approved": {"type": "boolean"},
                 "issues": {"type": "array", "items": {"type": "string"}},
-                "summary": {"type": "string"}
+                "summary": {"type": "string"},
+                "proposed_rules": {"type": "array", "items": {
+                    "type": "object",
+                    "required": ["kind", "pattern"],
+                    "properties": {
+                        "kind": {"type": "string", "enum": ["regex", "missing", "forbidden_path"]},
+                        "pattern": {"type": "string", "description": "a regex (regex: must not match an added line; missing: must match each matched file) or a glob (forbidden_path)"},
+                        "severity": {"type": "string", "enum": ["error", "warning"]},
+                        "applies_to": {"type": "array", "items": {"type": "string"}, "description": "globs of the files it applies to; empty: all"},
+                        "message": {"type": "string"},
+                        "rationale": {"type": "string"}
+                    }
+                }}
             }}),
         )
     }
@@ -46,6 +59,9 @@ pub(crate) struct Review {
     pub(crate) approved: bool,
     pub(crate) issues: Vec<String>,
     pub(crate) summary: String,
+    /// Validation rules the quality reviewer proposes (stored as `proposed`), each read on its
+    /// own so a malformed proposal is dropped without losing the verdict.
+    pub(crate) proposed_rules: Vec<Value>,
 }
 
 impl Ctx {

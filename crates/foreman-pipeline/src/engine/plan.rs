@@ -37,6 +37,7 @@ pub(super) async fn plan(ctx: &Ctx, t: &Ticket) -> PipelineResult<Step> {
     let files = list_files(wt.path.clone(), MAX_LISTED_FILES).await;
     ctx.emit(NewEvent::new(EventType::PlanningStarted, "planning").ticket(&t.id))
         .await;
+    ctx.pre_plan_hook(&t, &wt).await?;
     let limits = PlanLimits {
         max_tasks: ctx.settings().max_tasks_per_ticket,
     };

@@ -22,12 +22,14 @@ pub(super) async fn open_pr(
     evidence: &TestEvidence,
 ) -> PipelineResult<Step> {
     let repo = &ctx.project.repo;
+    ctx.pre_pr_hook(t, wt).await?;
     repo.push(&wt.branch, &PushLease::Tracking).await?;
     let t = ctx.ticket(&t.id).await?;
     let partial = t.is_partial;
+    let warnings = pr_body::rule_warnings(tasks, &ctx.rule_warnings(&t.id).await);
     let new = NewPullRequest {
         title: pr_body::title(&t, partial),
-        body: pr_body::body(&t, None, tasks, evidence),
+        body: pr_body::body(&t, None, tasks, evidence) + &warnings,
         head: wt.branch.clone(),
         base: repo.default_branch().to_owned(),
         draft: partial,
@@ -86,6 +88,7 @@ pub(super) async fn open_pr(
             .details(json!({"url": pr.url, "number": pr.number, "head_sha": pr.head_sha})),
     )
     .await;
+    ctx.post_pr_hook(&t, wt).await?;
     ctx.move_to(&t, TicketStatus::PrCreated).await?;
     Ok(Step::Continue)
 }

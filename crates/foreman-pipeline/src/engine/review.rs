@@ -17,13 +17,27 @@ use super::transcript::{MAX_TRANSCRIPT_OUTPUT, record};
 use crate::error::PipelineResult;
 
 impl TaskRun {
-    /// The project's gates on a green change: its linter, when one is configured.
+    /// The project's gates on a green change: its linter (when one is configured), the
+    /// `post_lint` hook, then the project's accepted validation rules over the task's diff.
     pub(super) async fn gates(&self, task: &mut Task, wt: &Worktree) -> PipelineResult<Next> {
+        if let Some(next) = self.lint_gate(task, wt).await? {
+            return Ok(next);
+        }
+        if let Some(next) = self.post_lint_hook(task, wt).await? {
+            return Ok(next);
+        }
+        if let Some(next) = self.rule_gate(task, wt).await? {
+            return Ok(next);
+        }
+        self.reach(task, TaskPhase::GatesPassed, TaskPatch::default())
+            .await
+    }
+
+    /// The linter, when one is configured: `None` when it passes (or there is none).
+    async fn lint_gate(&self, task: &Task, wt: &Worktree) -> PipelineResult<Option<Next>> {
         let ctx = &self.ctx;
         let Some(lint) = &ctx.project.lint_command else {
-            return self
-                .reach(task, TaskPhase::GatesPassed, TaskPatch::default())
-                .await;
+            return Ok(None);
         };
         let out = ctx
             .engine
@@ -49,11 +63,11 @@ impl TaskRun {
             ))
             .await;
             // recorded as a test failure when the attempts run out, as it always was
-            return Ok(Next::Retry(self.feedback(
+            return Ok(Some(Next::Retry(self.feedback(
                 Why::LintFails,
                 FailureClass::TestAssertion,
                 json!({"lint": lint, "output": kept_tail(&out.output, 3000)}),
-            )?));
+            )?)));
         }
         ctx.emit(event(
             EventType::TaskLintPass,
@@ -61,8 +75,7 @@ impl TaskRun {
             task,
         ))
         .await;
-        self.reach(task, TaskPhase::GatesPassed, TaskPatch::default())
-            .await
+        Ok(None)
     }
 
     /// One review round of `kind` over the change: pass, back to the implementer with the
@@ -93,7 +106,7 @@ impl TaskRun {
             .set_task_status(&ctx.task(&task.id).await?, kind.task_status())
             .await?;
         let diff = self.change(wt).await?;
-        let user = format!(
+        let mut user = format!(
             "{}\n\n## Task {}: {}\n{}\n\n### Acceptance criteria\n{}\n\n## The change\n```diff\n{}\n```",
             ticket_brief(&self.ticket),
             task.sequence,
@@ -102,9 +115,19 @@ impl TaskRun {
             task.acceptance_criteria,
             tail(&diff, 60_000)
         );
+        if matches!(kind, ReviewKind::Quality) {
+            let warnings = self.rule_warnings(task).await;
+            if !warnings.is_empty() {
+                user.push_str("\n\n## Validation rule warnings\n- ");
+                user.push_str(&warnings.join("\n- "));
+            }
+        }
         let review: Review = ctx
             .ask(kind.role(), &self.ticket, Some(task), user, Tool::review())
             .await?;
+        if matches!(kind, ReviewKind::Quality) {
+            self.store_proposals(task, &review.proposed_rules).await;
+        }
         ctx.transcribe(vec![record(
             task,
             0,

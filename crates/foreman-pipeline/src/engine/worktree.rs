@@ -79,6 +79,7 @@ impl Ctx {
                 .details(json!({"path": wt.path, "branch": branch})),
         )
         .await;
+        self.post_clone_hook(&t, None, &wt).await?;
         Ok((t, wt))
     }
 }
@@ -173,6 +174,7 @@ pub(crate) async fn task_worktree(
             start_point: ticket_branch.clone(),
         })
         .await?;
+    ctx.post_clone_hook(ticket, Some(task), &wt).await?;
     if let Some(sha) = &resume_at {
         return restore(ctx, &wt, &branch, sha, &ticket_branch).await;
     }

@@ -137,6 +137,9 @@ async fn every_trigger_kind_fires_once_for_its_situation() {
         NewEvent::new(EventType::PrMerged, "pull request merged").ticket(&t.id),
         NewEvent::new(EventType::DaemonStopping, "daemon draining"),
         NewEvent::new(EventType::WebhookDisabled, "webhook disabled"),
+        NewEvent::new(EventType::RuleProposed, "rule proposed")
+            .ticket(&t.id)
+            .task(&task.id),
     ];
     for e in events {
         store.append(e).await.unwrap();
@@ -152,6 +155,7 @@ async fn every_trigger_kind_fires_once_for_its_situation() {
             TriggerId::PrMerged,
             TriggerId::DaemonStopped,
             TriggerId::WebhookDisabled,
+            TriggerId::RuleProposed,
         ]
     );
     assert_eq!(fired[1].task_id.as_ref(), Some(&task.id));

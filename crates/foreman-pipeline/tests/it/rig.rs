@@ -171,6 +171,7 @@ impl CommandRunner for StallingCommands {
 struct StallingHost {
     inner: Arc<dyn GitHost>,
     stall: Arc<Stall>,
+    failures: std::sync::atomic::AtomicU32,
 }
 
 #[async_trait]
@@ -182,6 +183,17 @@ impl GitHost for StallingHost {
     async fn create_pr(&self, new: &NewPullRequest) -> HostResult<PullRequest> {
         if self.stall.take(Stage::PullRequest) {
             self.stall.hold(false).await;
+        }
+        if self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(foreman_domain::remote::RemoteError::RateLimited {
+                service: "local",
+                retry_after: Some(Duration::from_millis(10)),
+            }
+            .into());
         }
         self.inner.create_pr(new).await
     }
@@ -452,6 +464,12 @@ pub struct Setup {
     pub script: Option<Value>,
     /// `PipelineSettings::checkpoint_push_after` (default: the settings' default).
     pub checkpoint_push_after: Option<Duration>,
+    /// The skills hooks may run.
+    pub skills: Vec<foreman_domain::skill::Skill>,
+    /// `PipelineSettings::hooks`.
+    pub hooks: Vec<foreman_domain::skill::HookConfig>,
+    /// Pull request creations refused as rate limited (a transient fault) before one works.
+    pub pr_failures: u32,
 }
 
 /// A running daemon over the sample project.
@@ -515,6 +533,7 @@ impl Rig {
             host: Arc::new(StallingHost {
                 inner: host,
                 stall: stall.clone(),
+                failures: std::sync::atomic::AtomicU32::new(setup.pr_failures),
             }),
             tracker: Arc::new(QuietTracker),
             branch_prefix: "foreman/".into(),
@@ -534,6 +553,8 @@ impl Rig {
             }),
             prompts,
             projects: BTreeMap::from([("default".to_owned(), project)]),
+            skills: Arc::new(foreman_pipeline::hooks::StaticCatalog::new(setup.skills)),
+            files: Arc::new(foreman_agent::SandboxedWriter::new()),
         };
         let models = foreman_domain::pipeline::Role::default_models()
             .into_keys()
@@ -552,6 +573,7 @@ impl Rig {
             checkpoint_push_after: setup
                 .checkpoint_push_after
                 .unwrap_or(PipelineSettings::default().checkpoint_push_after),
+            hooks: setup.hooks,
             ..PipelineSettings::default()
         };
         let daemon = Daemon::new(Engine::new(ports, settings));

@@ -295,6 +295,7 @@ macro_rules! __store_contract_cases {
             failures_disable_and_give_up,
             concurrent_fan_out_and_claims_take_effect_once,
             deliveries_page_newest_first,
+            prune_removes_only_old_finished_deliveries,
         });
         $emit!($factory; misc {
             tokens_lifecycle,
@@ -316,6 +317,7 @@ macro_rules! __store_contract_cases {
             a_bad_row_refuses_the_whole_batch,
             listing_filters_and_pages,
             summary_groups_by_each_key,
+            cost_report_groups_reported_rows_by_their_project,
         });
     };
 }

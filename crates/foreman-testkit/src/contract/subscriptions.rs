@@ -528,3 +528,54 @@ pub async fn deliveries_page_newest_first(store: Arc<dyn Store>) {
     assert_eq!(seen.len(), 7);
     assert!(seen.windows(2).all(|w| w[0] > w[1]));
 }
+
+/// Pruning the delivery log removes finished deliveries queued before the cut-off, oldest
+/// first and at most `limit` at a time; open ones (queued or waiting for a retry) stay
+/// whatever their age.
+pub async fn prune_removes_only_old_finished_deliveries(store: Arc<dyn Store>) {
+    let sub = store.create_subscription(new_sub(&["*"])).await.unwrap();
+    for _ in 0..4 {
+        append(store.as_ref(), EventType::DaemonStarted, None).await;
+    }
+    drain_fan_out(store.as_ref()).await;
+    let now = Utc::now();
+    let policy = RetryPolicy::default();
+    // deliver the first two; the third fails (open, due for a retry); the fourth stays queued
+    let run = store.claim_deliveries(now, LEASE, 10, 10).await.unwrap();
+    assert_eq!(run.len(), 4);
+    for c in &run[..2] {
+        store
+            .record_attempt(c, delivered(), now, 0.0, &policy)
+            .await
+            .unwrap();
+    }
+    store
+        .record_attempt(&run[2], failed(), now, 0.0, &policy)
+        .await
+        .unwrap();
+    store.release_deliveries(&run[3..]).await.unwrap();
+    let page = || DeliveryPage {
+        before: None,
+        limit: 10,
+    };
+    // nothing is older than a cut-off in the past
+    let past = now - chrono::Duration::hours(1);
+    assert_eq!(store.prune_deliveries(past, 100).await.unwrap(), 0);
+    assert_eq!(
+        store.list_deliveries(&sub.id, page()).await.unwrap().len(),
+        4
+    );
+    // a cut-off after them all: the finished ones go, one at a time with limit 1
+    let future = now + chrono::Duration::hours(1);
+    assert_eq!(store.prune_deliveries(future, 1).await.unwrap(), 1);
+    assert_eq!(store.prune_deliveries(future, 100).await.unwrap(), 1);
+    assert_eq!(store.prune_deliveries(future, 100).await.unwrap(), 0);
+    let left: Vec<DeliveryStatus> = store
+        .list_deliveries(&sub.id, page())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.status)
+        .collect();
+    assert_eq!(left, vec![DeliveryStatus::Pending, DeliveryStatus::Failed]);
+}

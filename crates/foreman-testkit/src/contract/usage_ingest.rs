@@ -392,3 +392,34 @@ pub async fn summary_groups_by_each_key(store: Arc<dyn Store>) {
             .is_empty()
     );
 }
+
+/// The cost report grouped by project puts a reported row under the project it names (even
+/// when it also names a ticket of another project), and Foreman's own calls under their
+/// ticket's.
+pub async fn cost_report_groups_reported_rows_by_their_project(store: Arc<dyn Store>) {
+    let t = create(&*store, "UI-4").await;
+    let at = micros_to_time(1_767_225_600_000_000);
+    let mut named = row("alpha", 300, at);
+    named.project = Some("mobile".into());
+    named.ticket_id = Some(t.id.clone());
+    let mut plain = row("alpha", 40, at);
+    plain.ticket_id = Some(t.id.clone());
+    let loose = row("alpha", 5, at);
+    store.ingest_usage(vec![named, plain, loose]).await.unwrap();
+    let mut groups: Vec<(String, i64, i64)> = store
+        .cost_groups(at, at + Duration::days(1), CostGroupBy::Project)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.key, g.calls, g.cost.0))
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        vec![
+            (String::new(), 1, 5),
+            ("default".to_owned(), 1, 40),
+            ("mobile".to_owned(), 1, 300),
+        ]
+    );
+}

@@ -227,11 +227,18 @@ fn group_key(s: &State, call: &LlmCall, g: CostGroupBy) -> String {
         CostGroupBy::Model => call.model.clone(),
         CostGroupBy::Role => call.role.clone(),
         CostGroupBy::Runner => call.runner.clone(),
-        CostGroupBy::Project => call
-            .ticket_id
-            .as_ref()
-            .and_then(|t| s.tickets.get(t))
-            .map(|t| t.project.clone())
+        // a reported row's own project wins over its ticket's, as on SQL
+        CostGroupBy::Project => s
+            .usage
+            .meta
+            .get(&call.id)
+            .and_then(|m| m.project.clone())
+            .or_else(|| {
+                call.ticket_id
+                    .as_ref()
+                    .and_then(|t| s.tickets.get(t))
+                    .map(|t| t.project.clone())
+            })
             .unwrap_or_default(),
         CostGroupBy::Ticket => call
             .ticket_id

@@ -295,6 +295,22 @@ impl WebhookStore for MemoryStore {
         Ok(())
     }
 
+    async fn prune_deliveries(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<u64> {
+        let mut s = self.lock();
+        let gone: Vec<i64> = s
+            .webhooks
+            .deliveries
+            .values()
+            .filter(|(d, _)| !d.status.is_open() && d.created_at < before)
+            .take(limit as usize)
+            .map(|(d, _)| d.pos)
+            .collect();
+        for pos in &gone {
+            s.webhooks.deliveries.remove(pos);
+        }
+        Ok(gone.len() as u64)
+    }
+
     async fn list_deliveries(
         &self,
         id: &SubscriptionId,

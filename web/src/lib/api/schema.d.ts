@@ -598,6 +598,129 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/rules/{project}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The project's validation rules, in order, every status. */
+        get: operations["get_rules"];
+        /**
+         * Replaces the project's rules, all or nothing: an invalid regex or glob, a pattern that
+         *     compiles larger than the 1 MiB limit (catastrophic), an unknown field, a duplicate id or
+         *     more than 500 rules is a 400 naming `rules[i].<field>`.
+         */
+        put: operations["put_rules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules/{project}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project's rules as a versioned document (`format: foreman-rules/1`) for
+         *     `POST /api/rules/{project}/import`.
+         */
+        get: operations["export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules/{project}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Imports an exported document, all or nothing: a wrong `format` or an invalid rule is a 400
+         *     naming `document.rules[i].<field>` (or, after a merge, `rules[i]` of the merged set).
+         */
+        post: operations["import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules/{project}/validate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs the project's accepted rules (and the proposed ones with `include_proposed=true`) over
+         *     one file, every line counting as added. Changes nothing, but is a `POST` with a body, so it
+         *     needs `write` like every other `POST`.
+         */
+        post: operations["validate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules/{project}/{rule_id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accepts a rule: the pipeline enforces it from the next gate on. Accepting an accepted rule
+         *     changes nothing and answers 200.
+         */
+        post: operations["accept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/rules/{project}/{rule_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rejects a rule: it is kept (so a reviewer does not propose it again) and never enforced.
+         *     Rejecting a rejected rule changes nothing and answers 200.
+         */
+        post: operations["reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/runs": {
         parameters: {
             query?: never;
@@ -629,6 +752,26 @@ export interface paths {
         };
         /** A run by id. */
         get: operations["get_run"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/skills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The skill files the hooks can run, valid or not, with where each was found, its problems
+         *     (file, line, reason) and whether a skill of the same name hides it.
+         */
+        get: operations["list_skills"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1978,7 +2121,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written" | "webhook_disabled" | "mcp_tool_called";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_rules_pass" | "task_rules_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "hook_started" | "hook_passed" | "hook_failed" | "skill_step_completed" | "notification_created" | "retrospective_written" | "webhook_disabled" | "mcp_tool_called" | "rule_proposed" | "rule_accepted" | "rule_rejected";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -2124,6 +2267,18 @@ export interface components {
             /** @description Pass as `cursor` for the next page; `null` on the last one. */
             next_cursor?: string | null;
         };
+        /** @description An exported document to import. */
+        ImportBody: {
+            /** @description A `foreman-rules/1` document (from any project). */
+            document: Record<string, never>;
+            /** @description `merge` (default) or `replace`. */
+            mode?: components["schemas"]["ImportMode"];
+        };
+        /**
+         * @description How an import meets the stored rules.
+         * @enum {string}
+         */
+        ImportMode: "merge" | "replace";
         /** @description An event with its ticket's context: the global feed and every live message. */
         LiveEventDto: {
             /**
@@ -2137,7 +2292,7 @@ export interface components {
              * @description event type
              * @enum {string}
              */
-            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "notification_created" | "retrospective_written" | "webhook_disabled" | "mcp_tool_called";
+            event_type: "ticket_created" | "ticket_claimed" | "ticket_status_changed" | "ticket_retried" | "ticket_deleted" | "ticket_completed" | "ticket_failed" | "ticket_blocked" | "clarification_requested" | "clarification_received" | "clarification_timeout" | "planning_started" | "plan_created" | "plan_validated" | "plan_rejected" | "ticket_plan_validation_failed" | "decomposition_started" | "child_ticket_created" | "ticket_decomposed" | "task_created" | "task_started" | "task_escalated" | "task_tdd_verify_pass" | "task_tdd_verify_fail" | "task_tdd_verify_invalid_red" | "task_lint_pass" | "task_lint_fail" | "task_rules_pass" | "task_rules_fail" | "task_tests_pass" | "task_tests_fail" | "task_spec_review_pass" | "task_spec_review_fail" | "task_quality_review_pass" | "task_quality_review_fail" | "task_committed" | "task_done" | "task_failed" | "task_skipped" | "task_retried" | "task_waiting_for_files" | "agent_turn" | "agent_stalled" | "secrets_detected" | "merge_conflict" | "merge_conflict_resolved" | "rebase_conflict" | "rebase_conflict_resolved" | "ticket_integrated" | "full_test_pass" | "full_test_fail" | "final_review_pass" | "final_review_fail" | "pr_created" | "partial_pr_created" | "pr_updated" | "pr_merged" | "pr_merge_failed" | "pr_closed" | "tracker_comment_posted" | "tracker_update_failed" | "webhook_received" | "webhook_rejected" | "cost_alert" | "cost_exceeded" | "rate_limit_hit" | "rate_limit_backoff" | "provider_down" | "provider_recovered" | "llm_call_failed" | "unknown_model_pricing" | "worktree_created" | "worktree_removed" | "disk_quota_exceeded" | "daemon_started" | "daemon_stopping" | "daemon_paused" | "daemon_resumed" | "pipeline_started" | "pipeline_completed" | "pipeline_resumed_after_crash" | "lease_lost" | "hook_executed" | "skill_executed" | "hook_started" | "hook_passed" | "hook_failed" | "skill_step_completed" | "notification_created" | "retrospective_written" | "webhook_disabled" | "mcp_tool_called" | "rule_proposed" | "rule_accepted" | "rule_rejected";
             /** @description Id. */
             id: string;
             /** @description One line for people. */
@@ -2487,6 +2642,23 @@ export interface components {
             /** @description Pipeline role the template serves. */
             role: string;
         };
+        /** @description The ticket and task whose review proposed a rule. */
+        ProposedByDto: {
+            /** @description The task. */
+            task_id: string;
+            /** @description The ticket. */
+            ticket_id: string;
+        };
+        /** @description The new rule set. */
+        PutRules: {
+            /**
+             * Format: int64
+             * @description The revision the client read; the write is refused with 409 when the stored one differs.
+             */
+            revision?: number | null;
+            /** @description Every rule of the project (at most 500), replacing the stored ones. */
+            rules: components["schemas"]["RuleBody"][];
+        };
         /** @description The queue and its throughput. */
         QueueStats: {
             /** @description The configured budget limits. */
@@ -2727,6 +2899,123 @@ export interface components {
             /** @description The ticket. */
             ticket_id: string;
         };
+        /**
+         * @description A rule as a client sends it; only `kind` and `pattern` are required, and unknown fields are
+         *     refused. A rule fetched from the API may be sent back as it is.
+         */
+        RuleBody: {
+            /** @description Globs; default every file. */
+            applies_to?: string[] | null;
+            /**
+             * Format: date-time
+             * @description Kept when given (an exported rule); else now, or the stored rule's.
+             */
+            created_at?: string | null;
+            /** @description Slug (1 to 64 of `a-z 0-9 - _ .`); generated from the kind and pattern when absent. */
+            id?: string | null;
+            /**
+             * @description `regex`, `missing` or `forbidden_path`.
+             * @example regex
+             */
+            kind: string;
+            /** @description Text for people. */
+            message?: string | null;
+            /** @description A regex (compiled within a 1 MiB size limit) or a glob. */
+            pattern: string;
+            /** @description `{ticket_id, task_id}` of the review that proposed it. */
+            proposed_by?: Record<string, never> | null;
+            /** @description Why it exists. */
+            rationale?: string | null;
+            /** @description `error` (default) or `warning`. */
+            severity?: string | null;
+            /** @description `person` (default) or `reviewer`. */
+            source?: string | null;
+            /** @description `accepted` (default), `proposed` or `rejected`. */
+            status?: string | null;
+            /**
+             * Format: date-time
+             * @description Ignored.
+             */
+            updated_at?: string | null;
+        };
+        /** @description A validation rule. */
+        RuleDto: {
+            /** @description Globs of the files it applies to; empty: every file. */
+            applies_to: string[];
+            /**
+             * Format: date-time
+             * @description When it was created.
+             */
+            created_at: string;
+            /**
+             * @description Slug, unique in the project.
+             * @example no-unwrap
+             */
+            id: string;
+            /**
+             * @description `regex` (a violation per matching added line), `missing` (a violation when the pattern
+             *     is absent from a matched changed file) or `forbidden_path` (a changed file whose path
+             *     matches the glob).
+             * @example regex
+             */
+            kind: string;
+            /** @description Text for people, shown with each violation. */
+            message?: string | null;
+            /**
+             * @description A regex (`regex`, `missing`) or a glob (`forbidden_path`).
+             * @example \.unwrap\(\)
+             */
+            pattern: string;
+            proposed_by?: components["schemas"]["ProposedByDto"] | null;
+            /** @description Why it exists. */
+            rationale?: string | null;
+            /**
+             * @description `error` (fails the task's gate) or `warning` (reported to the reviewer and in the pull
+             *     request).
+             * @example error
+             */
+            severity: string;
+            /**
+             * @description `person` or `reviewer`.
+             * @example person
+             */
+            source: string;
+            /**
+             * @description `accepted` (enforced), `proposed` (waiting for a person) or `rejected`.
+             * @example accepted
+             */
+            status: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+        };
+        /** @description A project's rules. */
+        RuleList: {
+            /** @description The project. */
+            project: string;
+            /**
+             * Format: int64
+             * @description Incremented by every write; send it back with a `PUT` to refuse a write over a set you
+             *     have not seen.
+             */
+            revision: number;
+            /** @description The rules, in order. */
+            rules: components["schemas"]["RuleDto"][];
+        };
+        /** @description An exported rule set. */
+        RulesExport: {
+            /**
+             * @description `foreman-rules/1`.
+             * @example foreman-rules/1
+             */
+            format: string;
+            /** @description The project it was exported from. */
+            project: string;
+            /** @description The rules, every status. */
+            rules: components["schemas"]["RuleDto"][];
+        };
         /** @description One server session. */
         RunDto: {
             /**
@@ -2885,6 +3174,66 @@ export interface components {
              * @description Last changed.
              */
             updated_at: string;
+        };
+        /** @description One skill file as discovered. */
+        SkillDto: {
+            /** @description What it does (valid skills only). */
+            description?: string | null;
+            /** @description The hook points it is meant for. */
+            hooks: string[];
+            /**
+             * @description The skill's name (its directory's when the file could not be parsed; empty for a
+             *     source that could not be read at all).
+             */
+            name: string;
+            /** @description The file: a path in the repository, in the data directory, or `builtin:<name>`. */
+            path: string;
+            /** @description Why not, each with its file and line. */
+            problems: components["schemas"]["SkillProblemDto"][];
+            /** @description The project whose repository holds it (repository skills only). */
+            project?: string | null;
+            /**
+             * @description Whether a skill of the same name from a source of higher precedence (repository, then
+             *     data directory, then built in) hides it.
+             */
+            shadowed: boolean;
+            /** @description `repository`, `data_dir` or `builtin`. */
+            source: string;
+            /**
+             * @description Its steps' types, in order (`run_command`, `llm_call`, `file_write`, `git_diff`,
+             *     `agent`, `subskill`).
+             */
+            step_types: string[];
+            /** @description Whether it parsed and validated (a hook can run it). */
+            valid: boolean;
+        };
+        /** @description Why a skill file could not be loaded. */
+        SkillProblemDto: {
+            /**
+             * @description The file (a path, `<project>:<path>` for a repository that could not be read, or
+             *     `builtin:<name>`).
+             */
+            file: string;
+            /**
+             * Format: int32
+             * @description The 1-based line in the file, when known.
+             */
+            line?: number | null;
+            /** @description What is wrong. */
+            reason: string;
+        };
+        /** @description The skill files discovered. */
+        SkillsDto: {
+            /**
+             * @description Whether this server has a skill catalog (`false`: the API runs without the pipeline's
+             *     skills, and `skills` is empty).
+             */
+            available: boolean;
+            /**
+             * @description Every skill file found, valid or not: the repository's first, then the data
+             *     directory's, then the built-in ones.
+             */
+            skills: components["schemas"]["SkillDto"][];
         };
         /** @description The execution slots in numbers. */
         SlotCounts: {
@@ -3848,6 +4197,41 @@ export interface components {
             to: string;
             /** @description Sums over every group. */
             total: components["schemas"]["UsageGroupDto"];
+        };
+        /** @description A file to check. */
+        ValidateBody: {
+            /** @description Its content; every line counts as added. */
+            content: string;
+            /**
+             * @description Its path in the repository (matched against `applies_to` and `forbidden_path` globs).
+             * @example src/lib.rs
+             */
+            filename: string;
+        };
+        /** @description One violation. */
+        ViolationDto: {
+            /** @description The violating line, cut at 200 characters. */
+            excerpt?: string | null;
+            /** @description The file. */
+            file: string;
+            /**
+             * Format: int32
+             * @description 1-based line (`regex` rules); `null` for `missing` and `forbidden_path`.
+             */
+            line?: number | null;
+            /** @description The rule's message, or what it checks. */
+            message: string;
+            /** @description The rule. */
+            rule_id: string;
+            /** @description `error` or `warning`. */
+            severity: string;
+        };
+        /** @description What the rules found. */
+        ViolationList: {
+            /** @description Violations beyond the listed ones. */
+            omitted: number;
+            /** @description At most 1000, in line order per rule. */
+            violations: components["schemas"]["ViolationDto"][];
         };
         /** @description What a verified webhook delivery led to. */
         WebhookOutcomeDto: {
@@ -6838,6 +7222,690 @@ export interface operations {
             };
         };
     };
+    get_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the rules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PutRules"];
+            };
+        };
+        responses: {
+            /** @description the rules as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description a rule is invalid (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the stored revision is not the one sent */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RulesExport"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportBody"];
+            };
+        };
+        responses: {
+            /** @description the rules as stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleList"];
+                };
+            };
+            /** @description a bad document or rule (the error names it) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    validate: {
+        parameters: {
+            query?: {
+                /** @description Also run the proposed rules (default: accepted rules only). */
+                include_proposed?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ValidateBody"];
+            };
+        };
+        responses: {
+            /** @description the violations */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ViolationList"];
+                };
+            };
+            /** @description a bad body */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    accept: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+                /** @description The rule's id. */
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project or rule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The project's name. */
+                project: string;
+                /** @description The rule's id. */
+                rule_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the rule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RuleDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description missing, invalid, expired or revoked token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unknown project or rule */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_runs: {
         parameters: {
             query?: {
@@ -6977,6 +8045,95 @@ export interface operations {
                 };
             };
             /** @description no such run */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too many requests from this client; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal error (details are logged, never returned) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request timed out */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_skills: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A project: its repository's skills and the shared ones, shadowing as that project sees
+                 *     them. Without it, every project's repository skills and the shared ones.
+                 */
+                project?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description every skill file found */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SkillsDto"];
+                };
+            };
+            /** @description malformed request or invalid parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no valid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the token lacks the scope this route needs */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such project */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -47,6 +47,9 @@ from .gitlab_webhook_body import GitlabWebhookBody
 from .health import Health
 from .history_entry import HistoryEntry
 from .history_page import HistoryPage
+from .import_body import ImportBody
+from .import_body_document import ImportBodyDocument
+from .import_mode import ImportMode
 from .jira_webhook_body import JiraWebhookBody
 from .linear_webhook_body import LinearWebhookBody
 from .list_tickets_sort import ListTicketsSort
@@ -73,6 +76,8 @@ from .post_mcp_response_200 import PostMcpResponse200
 from .pricing_dto import PricingDto
 from .priority_name import PriorityName
 from .prompt_version import PromptVersion
+from .proposed_by_dto import ProposedByDto
+from .put_rules import PutRules
 from .queue_stats import QueueStats
 from .queue_stats_by_status import QueueStatsByStatus
 from .recent_call import RecentCall
@@ -83,11 +88,19 @@ from .retrospective_dto import RetrospectiveDto
 from .role_usage import RoleUsage
 from .rollback_request import RollbackRequest
 from .rolled_back import RolledBack
+from .rule_body import RuleBody
+from .rule_body_proposed_by_type_0 import RuleBodyProposedByType0
+from .rule_dto import RuleDto
+from .rule_list import RuleList
+from .rules_export import RulesExport
 from .run_dto import RunDto
 from .run_progress_dto import RunProgressDto
 from .runner_usage import RunnerUsage
 from .search_page import SearchPage
 from .search_result import SearchResult
+from .skill_dto import SkillDto
+from .skill_problem_dto import SkillProblemDto
+from .skills_dto import SkillsDto
 from .slot_counts import SlotCounts
 from .snippet_part_dto import SnippetPartDto
 from .sse_stream_response_200 import SseStreamResponse200
@@ -133,6 +146,9 @@ from .usage_page_dto import UsagePageDto
 from .usage_record_dto import UsageRecordDto
 from .usage_row_in import UsageRowIn
 from .usage_summary_dto import UsageSummaryDto
+from .validate_body import ValidateBody
+from .violation_dto import ViolationDto
+from .violation_list import ViolationList
 from .webhook_outcome_dto import WebhookOutcomeDto
 from .webhook_outcome_dto_action import WebhookOutcomeDtoAction
 from .webhook_pull_request import WebhookPullRequest
@@ -187,6 +203,9 @@ __all__ = (
     "Health",
     "HistoryEntry",
     "HistoryPage",
+    "ImportBody",
+    "ImportBodyDocument",
+    "ImportMode",
     "JiraWebhookBody",
     "LinearWebhookBody",
     "ListTicketsSort",
@@ -213,6 +232,8 @@ __all__ = (
     "PricingDto",
     "PriorityName",
     "PromptVersion",
+    "ProposedByDto",
+    "PutRules",
     "QueueStats",
     "QueueStatsByStatus",
     "RecentCall",
@@ -223,11 +244,19 @@ __all__ = (
     "RoleUsage",
     "RollbackRequest",
     "RolledBack",
+    "RuleBody",
+    "RuleBodyProposedByType0",
+    "RuleDto",
+    "RuleList",
+    "RulesExport",
     "RunDto",
     "RunnerUsage",
     "RunProgressDto",
     "SearchPage",
     "SearchResult",
+    "SkillDto",
+    "SkillProblemDto",
+    "SkillsDto",
     "SlotCounts",
     "SnippetPartDto",
     "SseStreamResponse200",
@@ -273,6 +302,9 @@ __all__ = (
     "UsageRecordDto",
     "UsageRowIn",
     "UsageSummaryDto",
+    "ValidateBody",
+    "ViolationDto",
+    "ViolationList",
     "WebhookOutcomeDto",
     "WebhookOutcomeDtoAction",
     "WebhookPullRequest",
