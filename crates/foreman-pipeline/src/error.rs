@@ -60,6 +60,12 @@ pub enum PipelineError {
     /// `post_pr`); the ticket fails with it.
     #[error("{0}")]
     HookFailed(String),
+    /// What the `pre_pr` hooks wrote adds a secret; it is not committed.
+    #[error("{0}")]
+    HookSecret(String),
+    /// What the `pre_pr` hooks wrote is refused by the commit path policy.
+    #[error("{0}")]
+    HookPolicy(String),
     /// A model answered without the structured output it was asked for.
     #[error("{role} returned no {tool} call")]
     MissingToolOutput {
@@ -100,6 +106,8 @@ impl PipelineError {
                 FailureClass::SandboxViolation
             }
             Self::MissingToolOutput { .. } => FailureClass::Unknown,
+            Self::HookSecret(_) => FailureClass::Secret,
+            Self::HookPolicy(_) => FailureClass::SandboxViolation,
             _ => FailureClass::Infrastructure,
         }
     }

@@ -14,7 +14,7 @@ use crate::error::PipelineResult;
 
 /// The secrets the lines of `diff` add, found on the blocking pool (the scan is regex work
 /// over up to the whole diff).
-async fn secrets_in(diff: &str) -> Vec<DiffFinding> {
+pub(super) async fn secrets_in(diff: &str) -> Vec<DiffFinding> {
     let diff = diff.to_owned();
     tokio::task::spawn_blocking(move || foreman_secrets::scan_diff(&diff))
         .await
@@ -22,7 +22,7 @@ async fn secrets_in(diff: &str) -> Vec<DiffFinding> {
 }
 
 /// The paths a unified diff adds or changes (its `+++` headers; deleted files have none).
-fn changed_paths(diff: &str) -> Vec<&str> {
+pub(super) fn changed_paths(diff: &str) -> Vec<&str> {
     diff.lines()
         .filter_map(|l| l.strip_prefix("+++ "))
         .map(|p| p.trim_end_matches(['\r', '\t']).trim_matches('"'))
@@ -40,7 +40,7 @@ fn commit_rules(task: &Task) -> CommitRules {
 }
 
 /// `path:line (rule)` of each finding: where the secret is, never its value.
-fn describe(findings: &[DiffFinding]) -> Vec<String> {
+pub(super) fn describe(findings: &[DiffFinding]) -> Vec<String> {
     findings
         .iter()
         .map(|f| format!("{}:{} ({})", f.path, f.line, f.rule_id))

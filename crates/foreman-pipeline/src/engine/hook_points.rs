@@ -18,14 +18,17 @@
 //! `infrastructure`), the way a stage's error does; a non-blocking one is recorded
 //! (`hook_failed`) and the ticket goes on.
 
-use foreman_domain::git::Worktree;
+use foreman_domain::commit_policy::{CommitRules, check_commit};
+use foreman_domain::git::{DiffSpec, Worktree};
 use foreman_domain::pipeline::{FailureClass, ReviewKind};
 use foreman_domain::skill::HookPoint;
-use foreman_domain::{Task, Ticket};
+use foreman_domain::{EventType, NewEvent, Task, Ticket};
+use foreman_secrets::{SECRETS_DETECTED_TOTAL, Where};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::base::{Engine, kept_tail};
+use super::commit_gate::{changed_paths, describe, secrets_in};
 use super::context::Ctx;
 use super::implement::{Next, TaskRun, Why};
 use crate::error::{PipelineError, PipelineResult};
@@ -124,6 +127,7 @@ impl Ctx {
             return Ok(());
         }
         self.ticket_hook(HookPoint::PrePr, t, None, wt).await?;
+        self.pre_pr_commit_gate(t, wt).await?;
         self.project
             .repo
             .commit_all(wt, "chore: pre_pr hooks")
@@ -131,6 +135,58 @@ impl Ctx {
         let after = self.project.repo.head(wt).await?;
         self.store().put_setting(&key, &after).await?;
         Ok(())
+    }
+
+    /// What the `pre_pr` skills wrote passes the commit gate before it is committed and
+    /// pushed, as a task's change does: no secret file (the commit path policy's secret
+    /// patterns) and no secret on an added line. A refusal fails the ticket (`secret`, or
+    /// `sandbox_violation` for a path) whatever the hook's `blocking` says, so nothing a skill
+    /// wrote reaches the remote; a change too large to scan whole is refused too.
+    async fn pre_pr_commit_gate(&self, t: &Ticket, wt: &Worktree) -> PipelineResult<()> {
+        let pending = self.project.repo.diff(wt, &DiffSpec::WorkingTree).await?;
+        if pending.text.trim().is_empty() {
+            return Ok(());
+        }
+        if pending.truncated {
+            return Err(PipelineError::HookFailed(format!(
+                "pre_pr: the hooks' change ({} bytes) is too large to scan for secrets; not committed",
+                pending.total_bytes
+            )));
+        }
+        let refused: Vec<String> =
+            check_commit(changed_paths(&pending.text), &CommitRules::secrets_only())
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        if !refused.is_empty() {
+            return Err(PipelineError::HookPolicy(format!(
+                "pre_pr: the hooks wrote files the commit policy refuses: {}",
+                refused.join(", ")
+            )));
+        }
+        let findings = secrets_in(&pending.text).await;
+        if findings.is_empty() {
+            return Ok(());
+        }
+        let places = describe(&findings);
+        metrics::counter!(SECRETS_DETECTED_TOTAL, "where" => Where::Commit.as_str())
+            .increment(findings.len() as u64);
+        self.emit(
+            NewEvent::new(
+                EventType::SecretsDetected,
+                format!(
+                    "pre_pr: the hooks' change adds {} secret(s); not committed",
+                    findings.len()
+                ),
+            )
+            .ticket(&t.id)
+            .details(json!({"where": Where::Commit.as_str(), "findings": places})),
+        )
+        .await;
+        Err(PipelineError::HookSecret(format!(
+            "pre_pr: the hooks' change adds secrets at {}; not committed",
+            places.join(", ")
+        )))
     }
 
     /// The `post_pr` hook, once the pull request is open.

@@ -339,3 +339,57 @@ async fn a_retried_pull_request_does_not_run_pre_pr_hooks_twice() {
     assert_eq!(marker.as_deref(), Some(head.trim()));
     rig.stop().await;
 }
+
+/// What `pre_pr` skills write passes the commit gate: a file that adds a token fails the
+/// ticket as `secret` and is neither committed nor pushed. The control is the changelog test
+/// above: the same skill shape with a harmless line lands on the pull request branch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_written_by_a_pre_pr_skill_is_never_committed_or_pushed() {
+    let token = format!("ghp_{}", "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5");
+    let leak = skill(
+        "leak",
+        vec![(
+            "write",
+            StepKind::FileWrite {
+                path: "NOTES.md".into(),
+                content: format!("deploy with {token}\n"),
+                mode: WriteMode::Overwrite,
+            },
+        )],
+    );
+    let mut rig = Rig::start(Setup {
+        skills: vec![leak],
+        // not blocking: the gate refuses the commit whatever the hook's flag says
+        hooks: vec![hook(HookPoint::PrePr, &["leak"], false)],
+        ..Setup::default()
+    })
+    .await;
+    let t = rig.submit(TicketOptions::default()).await;
+    let done = rig.until(&t.id, |t| t.status.is_terminal()).await;
+    assert_eq!(done.status, TicketStatus::Failed);
+    assert_eq!(
+        done.last_error_type.as_deref(),
+        Some("secret"),
+        "{:?}",
+        done.last_error
+    );
+    let reason = done.last_error.clone().unwrap_or_default();
+    assert!(reason.contains("NOTES.md:1"), "{reason}");
+    assert!(
+        !reason.contains(&token[..12]),
+        "the reason never holds the value: {reason}"
+    );
+    assert!(rig.saw(&t.id, EventType::SecretsDetected).await);
+    // nothing of it on the remote: no branch, or a branch without the file
+    let branches = git_out(&rig.remote, &["branch", "--list", &done.branch_name]);
+    if !branches.trim().is_empty() {
+        let files = git_out(
+            &rig.remote,
+            &["ls-tree", "-r", "--name-only", &done.branch_name],
+        );
+        assert!(!files.lines().any(|f| f == "NOTES.md"), "{files}");
+    }
+    let everything = git_out(&rig.remote, &["log", "--all", "-p"]);
+    assert!(!everything.contains(&token), "the token reached the remote");
+    rig.stop().await;
+}
