@@ -25,7 +25,8 @@ const MAX_LISTED: usize = 50;
 const MAX_CONTENT: u64 = 4 << 20;
 
 /// A changed file's content in the worktree, for `missing` rules: `None` for a path that
-/// leaves the worktree, a symlink, or a file too large or not text.
+/// leaves the worktree (by `..`, or through a symlink anywhere on it: the worktree is
+/// model-written), a symlink, or a file too large or not text.
 async fn read_changed(root: &Path, rel: &str) -> Option<String> {
     let rel = Path::new(rel);
     if !rel
@@ -39,7 +40,15 @@ async fn read_changed(root: &Path, rel: &str) -> Option<String> {
     if !meta.is_file() || meta.len() > MAX_CONTENT {
         return None;
     }
-    String::from_utf8(tokio::fs::read(&path).await.ok()?).ok()
+    // a symlinked directory on the way would lead out: the resolved file must stay inside
+    let (real_root, real) = (
+        tokio::fs::canonicalize(root).await.ok()?,
+        tokio::fs::canonicalize(&path).await.ok()?,
+    );
+    if !real.starts_with(&real_root) {
+        return None;
+    }
+    String::from_utf8(tokio::fs::read(&real).await.ok()?).ok()
 }
 
 impl TaskRun {
@@ -229,5 +238,34 @@ impl Ctx {
         }
         last.retain(|(_, w)| !w.is_empty());
         last
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_changed;
+
+    /// A `missing` rule reads changed files of a model-written worktree: a path through a
+    /// symlinked directory that leads out is not read. The control: the same file reached by
+    /// joining the path, as a plain read does, is the outside file.
+    #[tokio::test]
+    async fn a_path_through_a_symlinked_directory_out_of_the_worktree_is_not_read() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret.txt"), "outside").unwrap();
+        let wt = tempfile::tempdir().unwrap();
+        std::fs::create_dir(wt.path().join("src")).unwrap();
+        std::fs::write(wt.path().join("src/lib.rs"), "inside").unwrap();
+        std::os::unix::fs::symlink(outside.path(), wt.path().join("link")).unwrap();
+
+        // control: a plain join follows the link out
+        let plain = std::fs::read_to_string(wt.path().join("link/secret.txt")).unwrap();
+        assert_eq!(plain, "outside");
+        // the gate's read refuses it, and still reads the worktree's own files
+        assert_eq!(read_changed(wt.path(), "link/secret.txt").await, None);
+        assert_eq!(read_changed(wt.path(), "../secret.txt").await, None);
+        assert_eq!(
+            read_changed(wt.path(), "src/lib.rs").await.as_deref(),
+            Some("inside")
+        );
     }
 }
