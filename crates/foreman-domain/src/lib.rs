@@ -54,6 +54,7 @@ pub mod transition;
 pub mod usage_ingest;
 pub mod usage_source;
 pub mod webhook;
+mod wire;
 pub mod workers;
 
 pub use budget::{

@@ -10,7 +10,6 @@
 //! (once per budget period, once per task) however many nodes or restarts evaluate it.
 
 use std::fmt;
-use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -22,56 +21,13 @@ use crate::ids::{TaskId, TicketId};
 use crate::money::Micros;
 use crate::settings::SettingsStore;
 use crate::task::Task;
+use crate::wire::wire_enum;
 
 /// The settings key under which the trigger configuration is kept (JSON).
 pub const TRIGGERS_KEY: &str = "notification_triggers";
 
 /// Longest list a store returns at once.
 pub const MAX_NOTIFICATIONS_PAGE: u32 = 200;
-
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident, $kind:literal { $( $(#[$vdoc:meta])* $variant:ident = $s:literal ),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $( $(#[$vdoc])* $variant, )+
-        }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [Self] = &[ $( Self::$variant, )+ ];
-
-            /// The wire and storage string.
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self { $( Self::$variant => $s, )+ }
-            }
-
-            /// Every wire string, comma-separated (for error messages).
-            #[must_use]
-            pub fn expected() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $( $s => Ok(Self::$variant), )+
-                    _ => Err(format!("unknown {} {s:?}; expected one of {}", $kind, Self::expected())),
-                }
-            }
-        }
-    };
-}
 
 wire_enum! {
     /// What a trigger watches.

@@ -15,7 +15,6 @@ mod diff;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
@@ -28,6 +27,7 @@ pub use diff::{AddedLine, ChangedFile, FileChange, parse_diff};
 use crate::error::{StoreError, StoreResult};
 use crate::ids::{TaskId, TicketId};
 use crate::settings::SettingsStore;
+use crate::wire::wire_enum;
 
 /// Most rules a project may have.
 pub const MAX_RULES: usize = 500;
@@ -49,55 +49,7 @@ pub fn settings_key(project: &str) -> String {
     format!("rules/{project}")
 }
 
-macro_rules! rule_enum {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, default $def:ident { $( $(#[$vdoc:meta])* $variant:ident = $s:literal ),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $( $(#[$vdoc])* $variant, )+
-        }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [Self] = &[ $( Self::$variant, )+ ];
-
-            /// The wire and storage string.
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self { $( Self::$variant => $s, )+ }
-            }
-        }
-
-        impl Default for $name {
-            fn default() -> Self {
-                Self::$def
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $( $s => Ok(Self::$variant), )+
-                    _ => Err(format!(
-                        "unknown {} {s:?}; expected one of {}",
-                        $kind,
-                        Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-                    )),
-                }
-            }
-        }
-    };
-}
-
-rule_enum! {
+wire_enum! {
     /// What a rule checks.
     RuleKind, "rule kind", default Regex {
         /// A pattern that must not appear on an added line.
@@ -109,7 +61,7 @@ rule_enum! {
     }
 }
 
-rule_enum! {
+wire_enum! {
     /// What a violation does.
     RuleSeverity, "severity", default Error {
         /// Fails the task's gate: the implementer must fix it.
@@ -119,7 +71,7 @@ rule_enum! {
     }
 }
 
-rule_enum! {
+wire_enum! {
     /// Whether a rule is enforced.
     RuleStatus, "status", default Accepted {
         /// Enforced.
@@ -131,7 +83,7 @@ rule_enum! {
     }
 }
 
-rule_enum! {
+wire_enum! {
     /// Who wrote a rule.
     RuleSource, "source", default Person {
         /// A person, through the API.

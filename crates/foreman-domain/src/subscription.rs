@@ -21,7 +21,6 @@
 //! one is configured, unsigned otherwise.
 
 use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +33,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::event::{Event, EventType};
 use crate::ids::TicketId;
 use crate::ticket_submission::is_http_url;
+use crate::wire::wire_enum;
 
 /// Patterns per subscription.
 pub const MAX_PATTERNS: usize = 32;
@@ -113,44 +113,6 @@ impl SubscriptionId {
     pub fn for_ticket(ticket: &TicketId) -> Self {
         Self(format!("ticket-{ticket}"))
     }
-}
-
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident, $kind:literal { $( $(#[$vdoc:meta])* $variant:ident = $s:literal ),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name {
-            $( $(#[$vdoc])* $variant, )+
-        }
-
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [Self] = &[ $( Self::$variant, )+ ];
-
-            /// The wire and storage string.
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self { $( Self::$variant => $s, )+ }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $( $s => Ok(Self::$variant), )+
-                    _ => Err(format!("unknown {} {s:?}", $kind)),
-                }
-            }
-        }
-    };
 }
 
 wire_enum! {

@@ -2,37 +2,9 @@
 //! in the data directory reported with its file and reason (and not stopping the others), the
 //! shape of `--json`, and an unknown project.
 
-use std::process::Output;
-
 use serde_json::Value;
 
-use crate::support::{Server, cli};
-
-/// Runs the CLI against `server` with a home of its own.
-fn run(server: &Server, home: &std::path::Path, args: &[&str]) -> Output {
-    let token = server.admin_token();
-    let home = home.to_str().unwrap();
-    let config = format!("{home}/config");
-    cli(
-        args,
-        &[
-            ("FOREMAN_URL", &server.base),
-            ("FOREMAN_TOKEN", &token),
-            ("HOME", home),
-            ("XDG_CONFIG_HOME", &config),
-        ],
-    )
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "foreman exited {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use crate::support::{Server, cli_on, stdout_ok};
 
 #[tokio::test]
 async fn skills_list_shows_built_in_skills_and_a_malformed_file_with_its_reason() {
@@ -48,7 +20,7 @@ async fn skills_list_shows_built_in_skills_and_a_malformed_file_with_its_reason(
     let server = Server::start(data.path(), &[]).await;
     let home = tempfile::tempdir().unwrap();
 
-    let text = stdout(&run(&server, home.path(), &["skills", "list"]));
+    let text = stdout_ok(&cli_on(&server, home.path(), &["skills", "list"]));
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines[0].starts_with("NAME") && lines[0].trim_end().ends_with("STATUS"),
@@ -82,7 +54,7 @@ async fn skills_list_shows_built_in_skills_and_a_malformed_file_with_its_reason(
         .unwrap_or_else(|| panic!("no problem line: {text}"));
     assert!(problem.contains("broken-skill/SKILL.md"), "{problem}");
 
-    let json: Value = serde_json::from_str(&stdout(&run(
+    let json: Value = serde_json::from_str(&stdout_ok(&cli_on(
         &server,
         home.path(),
         &["skills", "list", "--json"],
@@ -111,7 +83,7 @@ async fn skills_list_shows_built_in_skills_and_a_malformed_file_with_its_reason(
     );
 
     // an unknown project is the API's 404, exit code 3
-    let out = run(
+    let out = cli_on(
         &server,
         home.path(),
         &["skills", "list", "--project", "no-such-project"],

@@ -2,7 +2,6 @@
 //! ping that reaches a local receiver signed, its delivery log read, disabled and enabled, and
 //! deleted; `--json` is the server's own body, and an unknown id exits 3.
 
-use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use serde_json::Value;
 
-use crate::support::{Server, cli};
+use crate::support::{Server, cli_on, stdout_ok};
 
 type Got = Arc<Mutex<Vec<(String, String)>>>;
 
@@ -33,31 +32,6 @@ async fn hook(State(got): State<Got>, headers: HeaderMap, body: Bytes) -> Status
         .unwrap()
         .push((header("x-foreman-event"), header("x-foreman-signature")));
     StatusCode::NO_CONTENT
-}
-
-fn run(server: &Server, home: &std::path::Path, args: &[&str]) -> Output {
-    let token = server.admin_token();
-    let home = home.to_str().unwrap();
-    let config = format!("{home}/config");
-    cli(
-        args,
-        &[
-            ("FOREMAN_URL", &server.base),
-            ("FOREMAN_TOKEN", &token),
-            ("HOME", home),
-            ("XDG_CONFIG_HOME", &config),
-        ],
-    )
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "foreman exited {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -84,7 +58,7 @@ async fn webhooks_commands_manage_a_subscription_and_read_its_delivery_log() {
     let url = format!("http://{addr}/hook");
 
     // create: the id, the state and the secret, shown once
-    let created = stdout(&run(
+    let created = stdout_ok(&cli_on(
         &server,
         home.path(),
         &[
@@ -116,7 +90,7 @@ async fn webhooks_commands_manage_a_subscription_and_read_its_delivery_log() {
     );
 
     // list: a table naming it
-    let list = stdout(&run(&server, home.path(), &["webhooks", "list"]));
+    let list = stdout_ok(&cli_on(&server, home.path(), &["webhooks", "list"]));
     let lines: Vec<&str> = list.lines().collect();
     assert!(
         lines[0].starts_with("ID") && lines[0].contains("STATE"),
@@ -127,7 +101,7 @@ async fn webhooks_commands_manage_a_subscription_and_read_its_delivery_log() {
         "{list}"
     );
     // --json is the server's own list
-    let json: Value = serde_json::from_str(&stdout(&run(
+    let json: Value = serde_json::from_str(&stdout_ok(&cli_on(
         &server,
         home.path(),
         &["--json", "webhooks", "list"],
@@ -140,7 +114,7 @@ async fn webhooks_commands_manage_a_subscription_and_read_its_delivery_log() {
     );
 
     // test: a signed ping reaches the receiver and shows in the delivery log
-    let queued = stdout(&run(&server, home.path(), &["webhooks", "test", &id]));
+    let queued = stdout_ok(&cli_on(&server, home.path(), &["webhooks", "test", &id]));
     assert!(queued.starts_with("queued ping delivery "), "{queued}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while got.lock().unwrap().is_empty() {
@@ -152,7 +126,11 @@ async fn webhooks_commands_manage_a_subscription_and_read_its_delivery_log() {
     assert!(signature.starts_with("sha256="), "{signature}");
     let deadline = Instant::now() + Duration::from_secs(30);
     let log = loop {
-        let log = stdout(&run(&server, home.path(), &["webhooks", "deliveries", &id]));
+        let log = stdout_ok(&cli_on(
+            &server,
+            home.path(),
+            &["webhooks", "deliveries", &id],
+        ));
         if log.contains("delivered") {
             break log;
         }
@@ -166,20 +144,20 @@ async fn webhooks_commands_manage_a_subscription_and_read_its_delivery_log() {
     );
 
     // disable, show, enable
-    let off = stdout(&run(&server, home.path(), &["webhooks", "disable", &id]));
+    let off = stdout_ok(&cli_on(&server, home.path(), &["webhooks", "disable", &id]));
     assert_eq!(off.trim(), format!("subscription {id}: disabled"));
-    let shown = stdout(&run(&server, home.path(), &["webhooks", "show", &id]));
+    let shown = stdout_ok(&cli_on(&server, home.path(), &["webhooks", "show", &id]));
     assert!(shown.contains("state:     disabled"), "{shown}");
-    let on = stdout(&run(&server, home.path(), &["webhooks", "enable", &id]));
+    let on = stdout_ok(&cli_on(&server, home.path(), &["webhooks", "enable", &id]));
     assert_eq!(on.trim(), format!("subscription {id}: enabled"));
 
     // delete, then it is gone: exit 3 (not found)
-    let gone = stdout(&run(&server, home.path(), &["webhooks", "delete", &id]));
+    let gone = stdout_ok(&cli_on(&server, home.path(), &["webhooks", "delete", &id]));
     assert_eq!(gone.trim(), format!("deleted subscription {id}"));
-    let missing = run(&server, home.path(), &["webhooks", "show", &id]);
+    let missing = cli_on(&server, home.path(), &["webhooks", "show", &id]);
     assert_eq!(missing.status.code(), Some(3), "{missing:?}");
     // a bad URL is the server's 400 naming the field
-    let bad = run(
+    let bad = cli_on(
         &server,
         home.path(),
         &["webhooks", "create", "ftp://x/", "--event", "ticket_*"],

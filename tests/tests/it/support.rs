@@ -144,3 +144,31 @@ pub fn cli(args: &[&str], envs: &[(&str, &str)]) -> Output {
     }
     cmd.output().expect("run foreman")
 }
+
+/// Runs the `foreman` CLI against `server` with its admin token and `home` as its home (so no
+/// profile of the machine's is read).
+pub fn cli_on(server: &Server, home: &Path, args: &[&str]) -> Output {
+    let token = server.admin_token();
+    let home = home.to_str().expect("a UTF-8 home");
+    let config = format!("{home}/config");
+    cli(
+        args,
+        &[
+            ("FOREMAN_URL", &server.base),
+            ("FOREMAN_TOKEN", &token),
+            ("HOME", home),
+            ("XDG_CONFIG_HOME", &config),
+        ],
+    )
+}
+
+/// The standard output of a CLI run that must have succeeded (its stderr in the panic if not).
+pub fn stdout_ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "foreman exited {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).expect("UTF-8 output")
+}
